@@ -1,10 +1,164 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Capture.Interop;
+using Capture.Pipeline;
+using Capture.Recording;
+
 namespace Appliance;
 
+/// <summary>The command line: `replay FILE` and `capture --interface IFACE`.</summary>
 internal static class Cli
 {
+    private const string Usage = """
+        usage:
+          appliance replay FILE [--out DIR] [--json] [--workers N] [--bitrate BPS] [--complexity 0-10]
+          appliance capture --interface IFACE [--out DIR] [--filter BPF] [--snaplen N] [--buffer-mb N] [--no-immediate] [--workers N]
+        """;
+
     public static int Run(string[] args)
     {
-        Console.Error.WriteLine("usage: appliance replay FILE [--out DIR] [--json] | capture --interface IFACE [--out DIR]");
-        return args.Length == 0 ? 2 : 2;
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            Console.Error.WriteLine(Usage);
+            return args.Length == 0 ? 2 : 0;
+        }
+
+        try
+        {
+            var options = CliOptions.Parse(args);
+            return options.Command switch
+            {
+                "replay" => Replay(options),
+                "capture" => Capture(options),
+                _ => throw new CliException($"unknown command '{options.Command}'"),
+            };
+        }
+        catch (CliException ex)
+        {
+            Console.Error.WriteLine($"appliance: {ex.Message}");
+            Console.Error.WriteLine(Usage);
+            return 2;
+        }
+        catch (PcapException ex)
+        {
+            Console.Error.WriteLine($"appliance: {ex.Message}");
+            return 2;
+        }
+        catch (Exception ex) when (ex is ArgumentException or DllNotFoundException)
+        {
+            Console.Error.WriteLine($"appliance: {ex.Message}");
+            return 2;
+        }
+    }
+
+    private static int Replay(CliOptions o)
+    {
+        string file = o.Positional ?? throw new CliException("replay needs a capture FILE");
+        using PcapSource source = PcapSource.OpenOffline(file);
+        var results = new ResultCollector();
+        using var pipeline = new CapturePipeline(o.Recording, o.Pipeline, results: results);
+        CaptureEnd end = pipeline.Run(source);
+        pipeline.Complete(CallEndReasons.CaptureEnded);
+        var counters = pipeline.Counters.Snapshot(pipeline.Decoder, pipeline.WorkerStats(), pipeline.CallsStarted);
+        List<CallSidecar> calls = results.Sorted();
+        if (o.Json)
+        {
+            Console.Out.Write(JsonSerializer.Serialize(new ReplayReport(calls, counters), ReplayJsonContext.Default.ReplayReport));
+            Console.Out.WriteLine();
+        }
+        else
+        {
+            PrintTable(calls, o.Recording.OutputDirectory);
+            Console.Out.WriteLine($"{calls.Count} call(s); {counters["frames"]} frames, {counters["media_packets"]} media packets, {counters["sip_messages"]} SIP messages; recordings under {Path.GetFullPath(o.Recording.OutputDirectory)}");
+        }
+
+        foreach ((string id, Exception error) in results.Errors)
+        {
+            Console.Error.WriteLine($"appliance: recording {id} failed: {error.Message}");
+        }
+
+        return end == CaptureEnd.Error || !results.Errors.IsEmpty ? 1 : 0;
+    }
+
+    private static int Capture(CliOptions o)
+    {
+        string iface = o.Interface ?? throw new CliException("capture needs --interface IFACE");
+        using PcapSource source = PcapSource.OpenLive(new LiveCaptureOptions
+        {
+            Interface = iface,
+            Filter = o.Filter,
+            Snaplen = o.Snaplen,
+            BufferSizeBytes = o.BufferMb * 1024 * 1024,
+            Immediate = o.Immediate,
+        });
+        var results = new ResultCollector(print: true, o.Recording.OutputDirectory);
+        o.Pipeline.WaitWhenQueueFull = false;
+        using var pipeline = new CapturePipeline(o.Recording, o.Pipeline, results: results);
+        using var stop = new CancellationTokenSource();
+        using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.Cancel(); });
+        using PosixSignalRegistration intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; stop.Cancel(); });
+        Console.Error.WriteLine($"appliance: capturing on {iface} (link type {source.LinkType}); recordings under {Path.GetFullPath(o.Recording.OutputDirectory)}; SIGINT/SIGTERM to stop");
+
+        var thread = new Thread(() => pipeline.Run(source, stop.Token)) { Name = "capture", IsBackground = true };
+        thread.Start();
+        thread.Join();
+        pipeline.Complete(CallEndReasons.CaptureEnded);
+        if (source.TryGetStatistics(out PcapStatistics stats))
+        {
+            Console.Error.WriteLine($"appliance: stopped; {stats.Received} received, {stats.DroppedByKernel} dropped by kernel, {stats.DroppedByInterface} by interface; {results.Count} call(s) finalised");
+        }
+
+        return 0;
+    }
+
+    private static void PrintTable(List<CallSidecar> calls, string root)
+    {
+        Console.Out.WriteLine($"{"started (UTC)",-24} {"from",-18} {"to",-18} {"dur s",7} {"media s",7} {"codec",-10} {"pkts",6} {"lost",5} {"end",-13} file");
+        foreach (CallSidecar c in calls)
+        {
+            PartySidecar left = c.Parties[0];
+            PartySidecar right = c.Parties[1];
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{c.StartedAt:yyyy-MM-dd HH:mm:ss.fff}  {Trim(left.Extension),-18} {Trim(right.Extension),-18} {c.DurationSeconds,7:0.0} {c.MediaDurationSeconds,7:0.0} {string.Join('+', c.Codecs),-10} {c.Packets,6} {c.PacketsLost,5} {c.EndReason,-13} {(c.File is null ? Path.Combine(root, c.Id + ".json") + " (no media)" : Path.Combine(root, c.File))}"));
+        }
+
+        static string Trim(string? s) => s is null ? "-" : s.Length > 18 ? s[..17] + "~" : s;
+    }
+
+    private sealed class ResultCollector(bool print = false, string root = "") : ICallResultSink
+    {
+        private readonly ConcurrentQueue<CallSidecar> _calls = new();
+
+        public ConcurrentQueue<(string Id, Exception Error)> Errors { get; } = new();
+
+        public int Count => _calls.Count;
+
+        public void OnCallFinished(CallSidecar sidecar)
+        {
+            _calls.Enqueue(sidecar);
+            if (print)
+            {
+                Console.Error.WriteLine($"appliance: call {sidecar.CallId} ended ({sidecar.EndReason}); {(sidecar.File is null ? "no media" : Path.Combine(root, sidecar.File))}");
+            }
+        }
+
+        public void OnRecordingError(string recordingId, Exception error) => Errors.Enqueue((recordingId, error));
+
+        public List<CallSidecar> Sorted()
+        {
+            List<CallSidecar> list = [.. _calls];
+            list.Sort((a, b) => a.StartedAt != b.StartedAt ? a.StartedAt.CompareTo(b.StartedAt) : string.CompareOrdinal(a.CallId, b.CallId));
+            return list;
+        }
     }
 }
+
+internal sealed class CliException(string message) : Exception(message);
+
+internal sealed record ReplayReport(IReadOnlyList<CallSidecar> Calls, IReadOnlyDictionary<string, long> Counters);
+
+[System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.CamelCase, WriteIndented = true)]
+[System.Text.Json.Serialization.JsonSerializable(typeof(ReplayReport))]
+internal sealed partial class ReplayJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

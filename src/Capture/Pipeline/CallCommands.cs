@@ -1,0 +1,43 @@
+using Capture.Recording;
+
+namespace Capture.Pipeline;
+
+/// <summary>Signalling news for one call, queued to its worker in order. Made at signalling rate, never per packet.</summary>
+internal abstract class CallCommand(CallRecording call)
+{
+    public CallRecording Call { get; } = call;
+}
+
+internal sealed class CallStartCommand(CallRecording call) : CallCommand(call);
+
+internal sealed class MetadataCommand(CallRecording call, CallMetadata metadata) : CallCommand(call)
+{
+    public CallMetadata Metadata { get; } = metadata;
+}
+
+internal sealed class PayloadMapCommand(CallRecording call, Channel channel, PayloadMap map) : CallCommand(call)
+{
+    public Channel Channel { get; } = channel;
+    public PayloadMap Map { get; } = map;
+}
+
+internal sealed class EventCommand(CallRecording call, string type, long atNs, string? detail) : CallCommand(call)
+{
+    public string Type { get; } = type;
+    public long AtNs { get; } = atNs;
+    public string? Detail { get; } = detail;
+}
+
+internal sealed class EndCommand(CallRecording call, string reason, long atNs) : CallCommand(call)
+{
+    public string Reason { get; } = reason;
+    public long AtNs { get; } = atNs;
+}
+
+/// <summary>Receives each finished call's sidecar (on a worker thread).</summary>
+public interface ICallResultSink
+{
+    void OnCallFinished(CallSidecar sidecar);
+
+    void OnRecordingError(string recordingId, Exception error);
+}

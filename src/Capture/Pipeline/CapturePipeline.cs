@@ -1,0 +1,301 @@
+using System.Buffers;
+using Capture.Interop;
+using Capture.Packets;
+using Capture.Recording;
+using Capture.Sip;
+
+namespace Capture.Pipeline;
+
+/// <summary>How a capture run ended.</summary>
+public enum CaptureEnd
+{
+    EndOfFile,
+    Stopped,
+    Error,
+}
+
+/// <summary>
+/// The capture side of DESIGN section 4: decodes frames in place, follows signalling, classifies media to calls,
+/// and hands each call's packets (copied once into a queue slot) to the worker that owns the call.
+/// </summary>
+public sealed class CapturePipeline : ICallSink, IDisposable
+{
+    private readonly PipelineOptions _options;
+    private readonly FrameDecoder _decoder = new();
+    private readonly SipCallTracker _sip;
+    private readonly MediaWorker[] _workers;
+    private readonly bool _inline;
+    private readonly long _tickNs;
+    private long _nextTickNs;
+    private long _lastNs;
+    private int _nextWorker;
+    private bool _completed;
+
+    public CapturePipeline(RecordingOptions recording, PipelineOptions? options = null, SipTrackerOptions? sip = null, ICallResultSink? results = null)
+    {
+        recording.Validate();
+        _options = options ?? new PipelineOptions();
+        _options.Validate();
+        _inline = _options.Workers == 0;
+        _workers = new MediaWorker[Math.Max(1, _options.Workers)];
+        for (int i = 0; i < _workers.Length; i++)
+        {
+            _workers[i] = new MediaWorker(i, _options.QueueCapacity, results, threaded: !_inline);
+        }
+
+        _sip = new SipCallTracker(this, recording, sip);
+        _tickNs = _options.TickInterval.Ticks * 100;
+    }
+
+    public PipelineCounters Counters { get; } = new();
+
+    public FrameDecoder Decoder => _decoder;
+
+    public int ActiveCalls => _sip.ActiveCalls;
+
+    public IReadOnlyList<MediaWorkerStats> WorkerStats()
+    {
+        var stats = new MediaWorkerStats[_workers.Length];
+        for (int i = 0; i < _workers.Length; i++)
+        {
+            MediaWorker w = _workers[i];
+            stats[i] = new MediaWorkerStats(
+                Volatile.Read(ref w.RtpPackets),
+                Volatile.Read(ref w.PacketsLost),
+                Volatile.Read(ref w.DuplicatesDropped),
+                Volatile.Read(ref w.RecordingsWritten),
+                Volatile.Read(ref w.SidecarsWritten),
+                Volatile.Read(ref w.RecordingErrors),
+                w.Queue.Count,
+                Volatile.Read(ref w.LastProgressTicks));
+        }
+
+        return stats;
+    }
+
+    public long CallsStarted => _sip.CallsStarted;
+
+    /// <summary>Reads a source until it ends or <paramref name="ct"/> asks to stop (live sources are stopped with BreakLoop).</summary>
+    public CaptureEnd Run(PcapSource source, CancellationToken ct = default)
+    {
+        int linkType = source.LinkType;
+        using CancellationTokenRegistration reg = ct.Register(source.BreakLoop);
+        while (true)
+        {
+            PcapReadStatus status = source.ReadNext(out long ts, out _, out ReadOnlySpan<byte> frame);
+            switch (status)
+            {
+                case PcapReadStatus.Packet:
+                    ProcessFrame(linkType, ts, frame);
+                    break;
+                case PcapReadStatus.Timeout:
+                    if (ct.IsCancellationRequested)
+                    {
+                        return CaptureEnd.Stopped;
+                    }
+
+                    break;
+                case PcapReadStatus.EndOfFile:
+                    return ct.IsCancellationRequested ? CaptureEnd.Stopped : CaptureEnd.EndOfFile;
+                default:
+                    Counters.CaptureErrors++;
+                    return ct.IsCancellationRequested ? CaptureEnd.Stopped : CaptureEnd.Error;
+            }
+        }
+    }
+
+    /// <summary>One captured frame: decode, classify, dispatch. Allocates nothing in steady state.</summary>
+    public void ProcessFrame(int linkType, long timestampNs, ReadOnlySpan<byte> frame)
+    {
+        Counters.Frames++;
+        Counters.Bytes += frame.Length;
+        if (timestampNs > _lastNs)
+        {
+            _lastNs = timestampNs;
+        }
+
+        if (timestampNs >= _nextTickNs)
+        {
+            Tick(timestampNs);
+        }
+
+        DecodeResult result = _decoder.Decode(linkType, timestampNs, frame, out DecodedPacket packet, out _);
+        if (result != DecodeResult.Packet)
+        {
+            return; // the decoder counts its drops by reason; held fragments come back completed later
+        }
+
+        if (packet.Protocol == TransportProtocol.Tcp)
+        {
+            Counters.TcpSegmentsSkipped++; // TCP stream reassembly (SIP over TCP, Skinny) is a later stage
+            return;
+        }
+
+        Counters.UdpDatagrams++;
+        if (_sip.TryClassifyMedia(packet.Source, packet.Destination, out CallRecording? call, out Channel channel))
+        {
+            Counters.MediaPackets++;
+            SipCallTracker.Touch(call!, timestampNs);
+            Dispatch(call!, WorkKind.Rtp, channel, timestampNs, packet.Payload, null);
+            return;
+        }
+
+        if (!SipSniffer.LooksLikeSip(packet.Payload))
+        {
+            Counters.UdpUnclassified++;
+            return;
+        }
+
+        OperationStatus status = SipMessage.TryRead(packet.Payload, out SipMessage message, out SipInvalidReason reason);
+        if (status != OperationStatus.Done)
+        {
+            // Over UDP a message that needs more data is a truncated datagram.
+            Counters.CountSipInvalid(status == OperationStatus.NeedMoreData ? "truncated" : SipReasonName(reason));
+            return;
+        }
+
+        Counters.SipMessages++;
+        _sip.OnMessage(message, packet.Source, packet.Destination, timestampNs);
+    }
+
+    private static string SipReasonName(SipInvalidReason reason) => s_sipReasonNames[(int)reason < s_sipReasonNames.Length ? (int)reason : 0];
+
+    private static readonly string[] s_sipReasonNames = BuildReasonNames();
+
+    private static string[] BuildReasonNames()
+    {
+        SipInvalidReason[] values = Enum.GetValues<SipInvalidReason>();
+        int max = 0;
+        foreach (SipInvalidReason v in values)
+        {
+            max = Math.Max(max, (int)v);
+        }
+
+        string[] names = new string[max + 1];
+        foreach (SipInvalidReason v in values)
+        {
+            names[(int)v] = PipelineCounters.SnakeCase(v.ToString());
+        }
+
+        for (int i = 0; i < names.Length; i++)
+        {
+            names[i] ??= "unknown";
+        }
+
+        return names;
+    }
+
+    private void Tick(long nowNs)
+    {
+        _nextTickNs = nowNs + _tickNs;
+        _decoder.ExpireFragments(nowNs);
+        _sip.Expire(nowNs);
+        foreach (MediaWorker worker in _workers)
+        {
+            Enqueue(worker, WorkKind.Tick, default, nowNs, default, null, essential: false);
+        }
+    }
+
+    private void Dispatch(CallRecording call, WorkKind kind, Channel channel, long ts, ReadOnlySpan<byte> payload, object? command)
+    {
+        MediaWorker worker = _workers[call.WorkerIndex];
+        Enqueue(worker, kind, channel, ts, payload, command ?? call, essential: kind == WorkKind.Command);
+    }
+
+    private void Enqueue(MediaWorker worker, WorkKind kind, Channel channel, long ts, ReadOnlySpan<byte> payload, object? target, bool essential)
+    {
+        WorkQueue queue = worker.Queue;
+        int index;
+        if (!queue.TryReserve(out index))
+        {
+            if (_inline)
+            {
+                worker.DrainInline();
+                queue.TryReserve(out index);
+            }
+            else if (_options.WaitWhenQueueFull || essential)
+            {
+                // Signalling commands are never dropped: losing an end would lose a recording.
+                var spin = new SpinWait();
+                while (!queue.TryReserve(out index))
+                {
+                    Counters.QueueWaits++;
+                    spin.SpinOnce();
+                }
+            }
+            else
+            {
+                Counters.QueueDrops++;
+                return;
+            }
+        }
+
+        ref WorkItem item = ref queue.Slot(index);
+        item.Kind = kind;
+        item.Channel = channel;
+        item.TimestampNs = ts;
+        item.Target = target;
+        if (kind == WorkKind.Rtp)
+        {
+            queue.CopyPayload(index, payload);
+        }
+
+        queue.Publish();
+        if (_inline)
+        {
+            worker.DrainInline();
+        }
+    }
+
+    void ICallSink.CallStarted(CallRecording call, long atNs)
+    {
+        call.WorkerIndex = _nextWorker;
+        _nextWorker = (_nextWorker + 1) % _workers.Length;
+        Dispatch(call, WorkKind.Command, default, atNs, default, new CallStartCommand(call));
+    }
+
+    void ICallSink.MetadataChanged(CallRecording call, CallMetadata metadata) =>
+        Dispatch(call, WorkKind.Command, default, _lastNs, default, new MetadataCommand(call, metadata));
+
+    void ICallSink.PayloadMapChanged(CallRecording call, Channel channel, PayloadMap map) =>
+        Dispatch(call, WorkKind.Command, default, _lastNs, default, new PayloadMapCommand(call, channel, map));
+
+    void ICallSink.CallEvent(CallRecording call, string type, long atNs, string? detail) =>
+        Dispatch(call, WorkKind.Command, default, atNs, default, new EventCommand(call, type, atNs, detail));
+
+    void ICallSink.CallEnded(CallRecording call, string reason, long atNs)
+    {
+        Counters.CallsEnded++;
+        Dispatch(call, WorkKind.Command, default, atNs, default, new EndCommand(call, reason, atNs));
+    }
+
+    /// <summary>
+    /// Ends every open call with <paramref name="reason"/>, lets the workers finish their queues (finalising every
+    /// recording and sidecar) and stops them. Idempotent.
+    /// </summary>
+    public void Complete(string reason = CallEndReasons.CaptureEnded, TimeSpan? timeout = null)
+    {
+        if (_completed)
+        {
+            return;
+        }
+
+        _completed = true;
+        _sip.EndAll(_lastNs, reason);
+        foreach (MediaWorker worker in _workers)
+        {
+            worker.CompleteAndJoin(timeout ?? TimeSpan.FromSeconds(30));
+        }
+    }
+
+    public void Dispose()
+    {
+        Complete();
+        foreach (MediaWorker worker in _workers)
+        {
+            worker.Dispose();
+        }
+    }
+}
+
+public readonly record struct MediaWorkerStats(long RtpPackets, long PacketsLost, long DuplicatesDropped, long RecordingsWritten, long SidecarsWritten, long RecordingErrors, int QueueDepth, long LastProgressTicks);

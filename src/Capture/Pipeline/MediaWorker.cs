@@ -1,0 +1,188 @@
+using Capture.Recording;
+
+namespace Capture.Pipeline;
+
+/// <summary>
+/// Owns a share of the calls: RTP ordering, decoding, mixing and encoding for them happen here, in queue
+/// order, with no locks on the per-packet path.
+/// </summary>
+internal sealed class MediaWorker : IDisposable
+{
+    private readonly WorkQueue _queue;
+    private readonly ICallResultSink? _results;
+    private readonly HashSet<CallRecording> _calls = [];
+    private readonly Thread? _thread;
+    private readonly CancellationTokenSource _stop = new();
+    private volatile bool _draining;
+
+    public MediaWorker(int index, int queueCapacity, ICallResultSink? results, bool threaded)
+    {
+        Index = index;
+        _queue = new WorkQueue(queueCapacity);
+        _results = results;
+        if (threaded)
+        {
+            _thread = new Thread(Run) { IsBackground = true, Name = $"media-worker-{index}" };
+            _thread.Start();
+        }
+    }
+
+    public int Index { get; }
+
+    public WorkQueue Queue => _queue;
+
+    public int ActiveCalls => _calls.Count;
+
+    // Written only by this worker; read by the host for metrics.
+    public long RtpPackets;
+    public long PacketsLost;
+    public long DuplicatesDropped;
+    public long RecordingsWritten;
+    public long SidecarsWritten;
+    public long RecordingErrors;
+    public long LastProgressTicks = Environment.TickCount64;
+
+    private void Run()
+    {
+        CancellationToken ct = _stop.Token;
+        while (true)
+        {
+            if (_queue.TryPeek(out int index))
+            {
+                Process(ref _queue.Slot(index));
+                _queue.Release(index);
+                continue;
+            }
+
+            Volatile.Write(ref LastProgressTicks, Environment.TickCount64);
+            if (_draining)
+            {
+                return;
+            }
+
+            _queue.WaitForWork(TimeSpan.FromMilliseconds(100), ct);
+        }
+    }
+
+    /// <summary>Inline mode (no thread): processes whatever is queued on the caller's thread.</summary>
+    public void DrainInline()
+    {
+        while (_queue.TryPeek(out int index))
+        {
+            Process(ref _queue.Slot(index));
+            _queue.Release(index);
+        }
+    }
+
+    internal void Process(ref WorkItem item)
+    {
+        switch (item.Kind)
+        {
+            case WorkKind.Rtp:
+                var call = (CallRecording)item.Target!;
+                RtpPackets++;
+                try
+                {
+                    call.OnRtp(item.Channel, item.TimestampNs, item.Buffer.AsSpan(0, item.Length));
+                }
+                catch (Exception ex) when (IsRecordingFailure(ex))
+                {
+                    Failed(call, ex);
+                }
+
+                break;
+            case WorkKind.Tick:
+                foreach (CallRecording c in _calls)
+                {
+                    try
+                    {
+                        c.OnTick(item.TimestampNs);
+                    }
+                    catch (Exception ex) when (IsRecordingFailure(ex))
+                    {
+                        Failed(c, ex);
+                    }
+                }
+
+                break;
+            case WorkKind.Command:
+                Apply((CallCommand)item.Target!);
+                break;
+        }
+    }
+
+    private static bool IsRecordingFailure(Exception ex) => ex is IOException or UnauthorizedAccessException or InvalidOperationException;
+
+    private void Failed(CallRecording call, Exception ex)
+    {
+        RecordingErrors++;
+        _results?.OnRecordingError(call.Id, ex);
+    }
+
+    private void Apply(CallCommand command)
+    {
+        CallRecording call = command.Call;
+        switch (command)
+        {
+            case CallStartCommand:
+                _calls.Add(call);
+                break;
+            case MetadataCommand m:
+                call.Metadata = m.Metadata;
+                break;
+            case PayloadMapCommand p:
+                call.SetPayloadMap(p.Channel, p.Map);
+                break;
+            case EventCommand e:
+                call.AddEvent(e.Type, e.AtNs, e.Detail);
+                break;
+            case EndCommand end:
+                _calls.Remove(call);
+                try
+                {
+                    CallSidecar sidecar = call.Finish(end.Reason, end.AtNs);
+                    PacketsLost += sidecar.PacketsLost;
+                    DuplicatesDropped += sidecar.DuplicatesDropped;
+                    SidecarsWritten++;
+                    if (sidecar.File is not null)
+                    {
+                        RecordingsWritten++;
+                    }
+
+                    _results?.OnCallFinished(sidecar);
+                }
+                catch (Exception ex) when (IsRecordingFailure(ex))
+                {
+                    call.Dispose();
+                    Failed(call, ex);
+                }
+
+                break;
+        }
+    }
+
+    /// <summary>Lets the worker finish its queue and stop; waits for it.</summary>
+    public void CompleteAndJoin(TimeSpan timeout)
+    {
+        _draining = true;
+        _queue.Wake();
+        if (_thread is not null && !_thread.Join(timeout))
+        {
+            _stop.Cancel();
+            _thread.Join(TimeSpan.FromSeconds(1));
+        }
+        else if (_thread is null)
+        {
+            DrainInline();
+        }
+    }
+
+    public void Dispose()
+    {
+        _stop.Dispose();
+        foreach (CallRecording c in _calls)
+        {
+            c.Dispose();
+        }
+    }
+}

@@ -1,0 +1,32 @@
+namespace Capture.Pipeline;
+
+public sealed class PipelineOptions
+{
+    /// <summary>Media workers; 0 processes media inline on the capture thread (tests, allocation checks).</summary>
+    public int Workers { get; set; } = Math.Max(1, Environment.ProcessorCount - 1);
+
+    /// <summary>Slots per worker queue (a power of two); each slot holds one datagram.</summary>
+    public int QueueCapacity { get; set; } = 8192;
+
+    /// <summary>
+    /// Replay reads a file, so a full queue waits for the worker; live capture never blocks the capture thread:
+    /// it drops and counts.
+    /// </summary>
+    public bool WaitWhenQueueFull { get; set; } = true;
+
+    /// <summary>How often (in capture time) timeouts are checked and idle calls are mixed forward.</summary>
+    public TimeSpan TickInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    public void Validate()
+    {
+        if (Workers is < 0 or > 256)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Workers), Workers, "workers must be 0-256");
+        }
+
+        if (QueueCapacity < 16 || (QueueCapacity & (QueueCapacity - 1)) != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(QueueCapacity), QueueCapacity, "queue capacity must be a power of two of at least 16");
+        }
+    }
+}

@@ -1,0 +1,148 @@
+namespace Capture.Pipeline;
+
+public enum WorkKind : byte
+{
+    Rtp,
+    Tick,
+    Command,
+}
+
+/// <summary>One slot of a worker's queue. The byte buffer belongs to the slot and is reused lap after lap.</summary>
+internal struct WorkItem
+{
+    public WorkKind Kind;
+    public Recording.Channel Channel;
+    public long TimestampNs;
+    public int Length;
+    public byte[] Buffer;
+    public object? Target;
+}
+
+/// <summary>
+/// A bounded single-producer single-consumer ring: the capture thread writes, one worker reads. No locks and
+/// no allocation per item; each slot owns a packet buffer, so a datagram is copied exactly once.
+/// </summary>
+internal sealed class WorkQueue
+{
+    // Covers any UDP payload of a standard frame; larger (reassembled) datagrams get their own array.
+    private const int SlotBufferSize = 2048;
+
+    private readonly WorkItem[] _slots;
+    private readonly int _mask;
+    private readonly ManualResetEventSlim _signal = new(false);
+    private long _head; // next to read (consumer)
+    private long _tail; // next to write (producer)
+    private int _consumerSleeping;
+
+    public WorkQueue(int capacityPowerOfTwo)
+    {
+        if (capacityPowerOfTwo <= 0 || (capacityPowerOfTwo & (capacityPowerOfTwo - 1)) != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(capacityPowerOfTwo), capacityPowerOfTwo, "queue capacity must be a power of two");
+        }
+
+        _slots = new WorkItem[capacityPowerOfTwo];
+        _mask = capacityPowerOfTwo - 1;
+        for (int i = 0; i < _slots.Length; i++)
+        {
+            _slots[i].Buffer = new byte[SlotBufferSize];
+        }
+    }
+
+    public int Capacity => _slots.Length;
+
+    public int Count => (int)(Volatile.Read(ref _tail) - Volatile.Read(ref _head));
+
+    /// <summary>Reserves the next slot, or returns false when the worker is a whole ring behind.</summary>
+    public bool TryReserve(out int index)
+    {
+        long tail = _tail;
+        if (tail - Volatile.Read(ref _head) >= _slots.Length)
+        {
+            index = -1;
+            return false;
+        }
+
+        index = (int)(tail & _mask);
+        return true;
+    }
+
+    public ref WorkItem Slot(int index) => ref _slots[index];
+
+    /// <summary>Copies a datagram into the reserved slot's own buffer.</summary>
+    public void CopyPayload(int index, ReadOnlySpan<byte> data)
+    {
+        ref WorkItem item = ref _slots[index];
+        if (item.Buffer.Length < data.Length)
+        {
+            item.Buffer = new byte[data.Length]; // rare: reassembled datagrams; the slot keeps the larger buffer
+        }
+
+        data.CopyTo(item.Buffer);
+        item.Length = data.Length;
+    }
+
+    public void Publish()
+    {
+        Volatile.Write(ref _tail, _tail + 1);
+        if (Volatile.Read(ref _consumerSleeping) != 0)
+        {
+            _signal.Set();
+        }
+    }
+
+    /// <summary>Consumer: the next item, or false when empty.</summary>
+    public bool TryPeek(out int index)
+    {
+        long head = _head;
+        if (head == Volatile.Read(ref _tail))
+        {
+            index = -1;
+            return false;
+        }
+
+        index = (int)(head & _mask);
+        return true;
+    }
+
+    public void Release(int index)
+    {
+        _slots[index].Target = null;
+        Volatile.Write(ref _head, _head + 1);
+    }
+
+    /// <summary>Consumer: waits until an item arrives, the timeout passes, or <paramref name="ct"/> fires.</summary>
+    public void WaitForWork(TimeSpan timeout, CancellationToken ct)
+    {
+        var spin = new SpinWait();
+        for (int i = 0; i < 50; i++)
+        {
+            if (_head != Volatile.Read(ref _tail))
+            {
+                return;
+            }
+
+            spin.SpinOnce(sleep1Threshold: -1);
+        }
+
+        _signal.Reset();
+        Volatile.Write(ref _consumerSleeping, 1);
+        try
+        {
+            if (_head == Volatile.Read(ref _tail))
+            {
+                _signal.Wait(timeout, ct);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            Volatile.Write(ref _consumerSleeping, 0);
+        }
+    }
+
+    /// <summary>Wakes the consumer (shutdown).</summary>
+    public void Wake() => _signal.Set();
+}

@@ -1,0 +1,31 @@
+namespace Capture.Recording;
+
+/// <summary>One party of a call as the signalling describes it. Strings are made when signalling changes, never per packet.</summary>
+public sealed record PartyInfo
+{
+    public string? Extension { get; init; }
+    public string? Name { get; init; }
+    public string? Ip { get; init; }
+    public int? Port { get; init; }
+    public string? Device { get; init; }
+    public string? User { get; init; }
+    public string? HostDevice { get; init; }
+}
+
+/// <summary>A snapshot of what the signalling knows about a call; replaced, never mutated.</summary>
+public sealed record CallMetadata
+{
+    public required string Protocol { get; init; }
+    public required string CallId { get; init; }
+    public required DateTimeOffset StartedAt { get; init; }
+    public DateTimeOffset? AnsweredAt { get; init; }
+    public required PartyInfo Left { get; init; }
+    public required PartyInfo Right { get; init; }
+    public IReadOnlyList<string> Codecs { get; init; } = [];
+}
+
+/// <summary>Converts capture timestamps (ns since the Unix epoch) for metadata.</summary>
+public static class CaptureTime
+{
+    public static DateTimeOffset ToDateTime(long unixNs) => DateTimeOffset.UnixEpoch.AddTicks(unixNs / 100);
+}

@@ -1,0 +1,70 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Capture.Recording;
+
+/// <summary>Values of the sidecar's endReason.</summary>
+public static class CallEndReasons
+{
+    /// <summary>A BYE ended an answered call.</summary>
+    public const string Bye = "bye";
+
+    /// <summary>The caller cancelled before an answer.</summary>
+    public const string Cancelled = "cancelled";
+
+    /// <summary>The call was refused with a final error response (the code is in signalledEnd's event).</summary>
+    public const string Rejected = "rejected";
+
+    /// <summary>Neither signalling nor media was seen for the configured time.</summary>
+    public const string Timeout = "timeout";
+
+    /// <summary>The capture ended (end of file, or shutdown) while the call was open.</summary>
+    public const string CaptureEnded = "capture-ended";
+
+    /// <summary>The call was answered but no RTP of a recordable codec was seen.</summary>
+    public const string NoMedia = "no-media";
+}
+
+/// <summary>The JSON sidecar beside each recording (DESIGN section 5).</summary>
+public sealed class CallSidecar
+{
+    public required string Id { get; init; }
+    public required string Protocol { get; init; }
+    public required string CallId { get; init; }
+    public required DateTimeOffset StartedAt { get; init; }
+    public DateTimeOffset? AnsweredAt { get; init; }
+    public required DateTimeOffset EndedAt { get; init; }
+    public double DurationSeconds { get; init; }
+    public DateTimeOffset? MediaStartedAt { get; init; }
+    public double MediaDurationSeconds { get; init; }
+    public required IReadOnlyList<PartySidecar> Parties { get; init; }
+    public required IReadOnlyList<string> Codecs { get; init; }
+    public long Packets { get; init; }
+    public long PacketsLost { get; init; }
+    public long PacketsLate { get; init; }
+    public long DuplicatesDropped { get; init; }
+    public required IReadOnlyList<DtmfRecord> Dtmf { get; init; }
+    public required IReadOnlyList<CallEventSidecar> Events { get; init; }
+    public string? File { get; init; }
+    public int? SampleRate { get; init; }
+    public int Channels { get; init; }
+    public required string EndReason { get; init; }
+    public string? SignalledEnd { get; init; }
+
+    public static string Serialize(CallSidecar sidecar) => JsonSerializer.Serialize(sidecar, SidecarJsonContext.Default.CallSidecar);
+
+    public static CallSidecar? Deserialize(string json) => JsonSerializer.Deserialize(json, SidecarJsonContext.Default.CallSidecar);
+}
+
+public sealed record PartySidecar(string? Extension, string? Name, string? Ip, int? Port, string Channel, string? Device, string? User, string? HostDevice)
+{
+    public static PartySidecar From(PartyInfo p, string channel) => new(p.Extension, p.Name, p.Ip, p.Port, channel, p.Device, p.User, p.HostDevice);
+}
+
+public sealed record DtmfRecord(string Digit, double OffsetSeconds);
+
+public sealed record CallEventSidecar(string Type, DateTimeOffset At, double? OffsetSeconds, string? Detail);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
+[JsonSerializable(typeof(CallSidecar))]
+public sealed partial class SidecarJsonContext : JsonSerializerContext;

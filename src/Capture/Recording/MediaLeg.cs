@@ -1,0 +1,348 @@
+using System.Buffers;
+using Capture.Rtp;
+
+namespace Capture.Recording;
+
+/// <summary>Why an RTP packet on a known leg was not played.</summary>
+public enum LegDropReason : byte
+{
+    Duplicate,
+    Late,
+    OtherSsrc,
+    UnknownPayloadType,
+    UnsupportedCodec,
+    BadPayload,
+    InvalidRtp,
+    Count,
+}
+
+/// <summary>
+/// One direction of a call's media: orders RTP by sequence and timestamp, removes mirror duplicates,
+/// conceals short losses, and writes decoded audio at its place on the call's timeline. Owned by one worker.
+/// </summary>
+internal sealed class MediaLeg : IDisposable
+{
+    // Ring of mixed-rate samples: 2^17 samples is 8 s at 16 kHz, well beyond the jitter delay.
+    private const int RingBits = 17;
+    private const int RingSize = 1 << RingBits;
+    private const int RingMask = RingSize - 1;
+
+    // Largest decoded packet we accept: 120 ms at 48 kHz.
+    private const int MaxPacketSamples = 5760;
+
+    private readonly short[] _ring = new short[RingSize];
+    private readonly short[] _decoded = new short[MaxPacketSamples];
+    private readonly short[] _resampled = new short[MaxPacketSamples];
+    private readonly long[] _drops = new long[(int)LegDropReason.Count];
+    private readonly List<(char Digit, long Position)> _dtmf = [];
+
+    private IAudioDecoder? _decoder;
+    private bool _anchored;
+    private uint _ssrc;
+    private uint _anchorTimestamp;
+    private long _anchorPosition;
+    private int _anchorClock;
+    private ushort _highestSeq;
+    private ulong _seqWindow;
+    private long _lastArrivalNs;
+    private long _lastPacketSamples;
+    private long _lastWrittenEnd;
+    private uint _lastDtmfTimestamp;
+    private bool _hasDtmf;
+
+    public PayloadMap Map { get; set; } = new();
+
+    public long Packets { get; private set; }
+    public long Lost { get; private set; }
+    public long Concealed { get; private set; }
+
+    /// <summary>Highest sample position (exclusive) this leg has written.</summary>
+    public long WrittenEnd { get; private set; }
+
+    /// <summary>Position of the first sample this leg wrote, or -1.</summary>
+    public long FirstPosition { get; private set; } = -1;
+
+    public HashSet<AudioCodec> CodecsSeen { get; } = [];
+
+    public IReadOnlyList<(char Digit, long Position)> Dtmf => _dtmf;
+
+    public long DropCount(LegDropReason reason) => _drops[(int)reason];
+
+    public AudioCodec CurrentCodec => _decoder?.Codec ?? AudioCodec.Unknown;
+
+    /// <summary>
+    /// Places one RTP packet. <paramref name="arrivalPosition"/> is where the packet's arrival falls on the call
+    /// timeline (in samples at <paramref name="rate"/>); <paramref name="emitted"/> is how far the mixer already went.
+    /// </summary>
+    public void Accept(ReadOnlySpan<byte> datagram, long arrivalNs, long arrivalPosition, int rate, long emitted, int maxConcealed)
+    {
+        if (RtpPacket.TryRead(datagram, out RtpPacket rtp, out _) != OperationStatus.Done)
+        {
+            _drops[(int)LegDropReason.InvalidRtp]++;
+            return;
+        }
+
+        AudioCodec codec = Map.CodecOf(rtp.PayloadType);
+        if (codec == AudioCodec.Unknown)
+        {
+            _drops[(int)LegDropReason.UnknownPayloadType]++;
+            return;
+        }
+
+        if (_anchored && rtp.Ssrc != _ssrc)
+        {
+            // A second SSRC on the same leg: a new source after a re-INVITE or transfer, or a stray copy.
+            // Follow it only when the current source went quiet; otherwise keep the current one.
+            if (arrivalNs - _lastArrivalNs < 200_000_000)
+            {
+                _drops[(int)LegDropReason.OtherSsrc]++;
+                return;
+            }
+
+            _anchored = false;
+        }
+
+        int clock = Map.ClockRateOf(rtp.PayloadType);
+        if (!_anchored)
+        {
+            Anchor(rtp, arrivalPosition, clock);
+        }
+        else if (clock != _anchorClock)
+        {
+            Anchor(rtp, Math.Max(arrivalPosition, _lastWrittenEnd), clock);
+        }
+
+        // Sequence window: duplicates from the mirror (both directions of a trunk) carry the same sequence number.
+        int delta = (short)(rtp.SequenceNumber - _highestSeq);
+        bool reordered = false;
+        if (delta > 0)
+        {
+            if (delta > 1 && delta < 3000)
+            {
+                Lost += delta - 1;
+            }
+
+            _seqWindow = delta >= 64 ? 1UL : (_seqWindow << delta) | 1UL;
+            _highestSeq = rtp.SequenceNumber;
+        }
+        else if (delta > -64)
+        {
+            ulong bit = 1UL << -delta;
+            if ((_seqWindow & bit) != 0)
+            {
+                _drops[(int)LegDropReason.Duplicate]++;
+                return;
+            }
+
+            _seqWindow |= bit;
+            reordered = true;
+            if (Lost > 0)
+            {
+                Lost--; // counted lost when the gap opened; it arrived after all
+            }
+        }
+        else
+        {
+            _drops[(int)LegDropReason.Late]++;
+            return;
+        }
+
+        long position = _anchorPosition + ((long)(int)(rtp.Timestamp - _anchorTimestamp) * rate / _anchorClock);
+
+        // A timestamp far from where the arrival time puts the packet means the sender jumped (restart, splice):
+        // trust the arrival time and re-anchor rather than write the audio seconds away from where it belongs.
+        if (Math.Abs(position - arrivalPosition) > rate * 2L)
+        {
+            Anchor(rtp, arrivalPosition, clock);
+            position = arrivalPosition;
+        }
+
+        _lastArrivalNs = arrivalNs;
+        Packets++;
+
+        if (codec == AudioCodec.TelephoneEvent)
+        {
+            RecordDtmf(rtp, position);
+            return;
+        }
+
+        if (codec == AudioCodec.ComfortNoise)
+        {
+            return; // silence: the ring is already zero there
+        }
+
+        if (position < emitted)
+        {
+            _drops[(int)LegDropReason.Late]++;
+            return;
+        }
+
+        IAudioDecoder? decoder = DecoderFor(codec);
+        if (decoder is null)
+        {
+            _drops[(int)LegDropReason.UnsupportedCodec]++;
+            return;
+        }
+
+        CodecsSeen.Add(codec);
+
+        // Conceal a short gap since the previous packet with the codec's own loss concealment.
+        if (!reordered && _lastWrittenEnd > 0 && position > _lastWrittenEnd && _lastPacketSamples > 0)
+        {
+            long gap = position - _lastWrittenEnd;
+            if (gap <= _lastPacketSamples * maxConcealed && _lastWrittenEnd >= emitted)
+            {
+                ConcealInto(decoder, _lastWrittenEnd, (int)gap, rate);
+            }
+        }
+
+        int samples = decoder.Decode(rtp.Payload, _decoded);
+        if (samples <= 0)
+        {
+            _drops[(int)LegDropReason.BadPayload]++;
+            return;
+        }
+
+        ReadOnlySpan<short> pcm = Resample(_decoded.AsSpan(0, samples), decoder.SampleRate, rate);
+        if (position + pcm.Length - emitted > RingSize)
+        {
+            _drops[(int)LegDropReason.Late]++;
+            return;
+        }
+
+        Write(position, pcm);
+        _lastPacketSamples = pcm.Length;
+        if (!reordered)
+        {
+            _lastWrittenEnd = position + pcm.Length;
+        }
+    }
+
+    private void Anchor(in RtpPacket rtp, long position, int clock)
+    {
+        _anchored = true;
+        _ssrc = rtp.Ssrc;
+        _anchorTimestamp = rtp.Timestamp;
+        _anchorPosition = position;
+        _anchorClock = clock;
+        _highestSeq = (ushort)(rtp.SequenceNumber - 1);
+        _seqWindow = 0;
+        _lastWrittenEnd = 0;
+        _lastPacketSamples = 0;
+    }
+
+    private void RecordDtmf(in RtpPacket rtp, long position)
+    {
+        // RFC 4733: one event keeps its timestamp across its updates and the three end packets.
+        if (_hasDtmf && rtp.Timestamp == _lastDtmfTimestamp)
+        {
+            return;
+        }
+
+        if (TelephoneEvent.TryRead(rtp.Payload, out TelephoneEvent ev) && ev.Digit != '\0')
+        {
+            _hasDtmf = true;
+            _lastDtmfTimestamp = rtp.Timestamp;
+            _dtmf.Add((ev.Digit, Math.Max(0, position)));
+        }
+    }
+
+    private IAudioDecoder? DecoderFor(AudioCodec codec)
+    {
+        if (_decoder is not null && _decoder.Codec == codec)
+        {
+            return _decoder;
+        }
+
+        if (!AudioDecoders.IsSupported(codec))
+        {
+            return null;
+        }
+
+        _decoder?.Dispose();
+        _decoder = AudioDecoders.Create(codec);
+        return _decoder;
+    }
+
+    private void ConcealInto(IAudioDecoder decoder, long from, int samples, int rate)
+    {
+        int codecSamples = (int)((long)samples * decoder.SampleRate / rate);
+        while (codecSamples > 0)
+        {
+            int chunk = Math.Min(codecSamples, MaxPacketSamples / 2);
+            int made = decoder.Conceal(_decoded, chunk);
+            if (made <= 0)
+            {
+                return;
+            }
+
+            ReadOnlySpan<short> pcm = Resample(_decoded.AsSpan(0, made), decoder.SampleRate, rate);
+            Write(from, pcm);
+            from += pcm.Length;
+            codecSamples -= made;
+            Concealed += made;
+        }
+    }
+
+    private ReadOnlySpan<short> Resample(ReadOnlySpan<short> input, int fromRate, int toRate)
+    {
+        if (fromRate == toRate)
+        {
+            return input;
+        }
+
+        int outLength = (int)Math.Min((long)input.Length * toRate / fromRate, _resampled.Length);
+        Span<short> output = _resampled.AsSpan(0, outLength);
+
+        // Linear interpolation: adequate for 8 <-> 16 kHz speech legs in one file.
+        for (int i = 0; i < outLength; i++)
+        {
+            long srcNum = (long)i * fromRate;
+            int idx = (int)(srcNum / toRate);
+            int frac = (int)(srcNum % toRate);
+            int a = input[Math.Min(idx, input.Length - 1)];
+            int b = input[Math.Min(idx + 1, input.Length - 1)];
+            output[i] = (short)(a + ((long)(b - a) * frac / toRate));
+        }
+
+        return output;
+    }
+
+    private void Write(long position, ReadOnlySpan<short> pcm)
+    {
+        if (FirstPosition < 0 || position < FirstPosition)
+        {
+            FirstPosition = position;
+        }
+
+        for (int i = 0; i < pcm.Length; i++)
+        {
+            _ring[(int)((position + i) & RingMask)] = pcm[i];
+        }
+
+        if (position + pcm.Length > WrittenEnd)
+        {
+            WrittenEnd = position + pcm.Length;
+        }
+    }
+
+    /// <summary>Copies one frame out of the ring and clears it for the next lap.</summary>
+    public void Take(long position, Span<short> frame)
+    {
+        int start = (int)(position & RingMask);
+        int first = Math.Min(frame.Length, RingSize - start);
+        _ring.AsSpan(start, first).CopyTo(frame);
+        _ring.AsSpan(start, first).Clear();
+        if (first < frame.Length)
+        {
+            _ring.AsSpan(0, frame.Length - first).CopyTo(frame[first..]);
+            _ring.AsSpan(0, frame.Length - first).Clear();
+        }
+    }
+
+    public void Dispose()
+    {
+        _decoder?.Dispose();
+        _decoder = null;
+    }
+}

@@ -1,0 +1,45 @@
+using Capture.Rtp;
+
+namespace Capture.Recording;
+
+/// <summary>
+/// What each RTP payload type means on one media leg, as negotiated in SDP. Immutable once built: the
+/// signalling side builds a new one and hands it to the worker, so the worker reads it without locks.
+/// </summary>
+public sealed class PayloadMap
+{
+    private readonly AudioCodec[] _codecs = new AudioCodec[128];
+    private readonly int[] _clockRates = new int[128];
+
+    public PayloadMap()
+    {
+        // Static payload types mean what RFC 3551 says even when the SDP omits rtpmap lines.
+        foreach (int pt in (ReadOnlySpan<int>)[0, 8, 9, 13, 18])
+        {
+            Set((byte)pt, AudioCodecs.FromStaticPayloadType(pt), 8000);
+        }
+    }
+
+    /// <summary>The first speech codec of the SDP m= line: the one the answer selected.</summary>
+    public AudioCodec Preferred { get; private set; }
+
+    public void Set(byte payloadType, AudioCodec codec, int clockRate)
+    {
+        if (payloadType >= 128)
+        {
+            return;
+        }
+
+        _codecs[payloadType] = codec;
+        _clockRates[payloadType] = clockRate > 0 ? clockRate : 8000;
+        if (Preferred == AudioCodec.Unknown && codec.IsSpeech())
+        {
+            Preferred = codec;
+        }
+    }
+
+    public AudioCodec CodecOf(byte payloadType) => payloadType < 128 ? _codecs[payloadType] : AudioCodec.Unknown;
+
+    /// <summary>RTP clock rate: 8000 for G.722 (RFC 3551's historical quirk), 48000 for Opus.</summary>
+    public int ClockRateOf(byte payloadType) => payloadType < 128 && _clockRates[payloadType] > 0 ? _clockRates[payloadType] : 8000;
+}

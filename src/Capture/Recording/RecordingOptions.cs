@@ -1,0 +1,38 @@
+namespace Capture.Recording;
+
+/// <summary>How recordings are written. Defaults suit voice; the host binds them from configuration.</summary>
+public sealed class RecordingOptions
+{
+    /// <summary>Root folder; files go to yyyy/MM/dd/&lt;id&gt;.opus and .json below it.</summary>
+    public string OutputDirectory { get; set; } = "var/recordings";
+
+    /// <summary>Opus bitrate for each leg's mono stream.</summary>
+    public int BitratePerChannel { get; set; } = 16000;
+
+    /// <summary>libopus complexity 0-10; 5 costs about 40% of 10 with little audible loss for speech.</summary>
+    public int Complexity { get; set; } = 5;
+
+    /// <summary>How far behind the newest packet audio is mixed, to let late and reordered packets in.</summary>
+    public TimeSpan JitterDelay { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>A gap of at most this many packets is concealed with the codec's loss concealment; longer gaps become silence.</summary>
+    public int MaxConcealedPackets { get; set; } = 5;
+
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(OutputDirectory))
+        {
+            throw new ArgumentException("recording output directory must not be empty", nameof(OutputDirectory));
+        }
+
+        if (BitratePerChannel is < 6000 or > 256000)
+        {
+            throw new ArgumentOutOfRangeException(nameof(BitratePerChannel), BitratePerChannel, "Opus bitrate per channel must be 6000-256000 bit/s");
+        }
+
+        if (Complexity is < 0 or > 10)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Complexity), Complexity, "Opus complexity must be 0-10");
+        }
+    }
+}

@@ -1,0 +1,56 @@
+using Appliance.Tests.Support;
+using Capture.Interop;
+using Capture.Pipeline;
+using Capture.Recording;
+using Xunit.Abstractions;
+
+namespace Appliance.Tests;
+
+public class AllocationTests(ITestOutputHelper output)
+{
+    [Fact]
+    public void Replay_AllocatesNothingPerPacketInSteadyState()
+    {
+        // SIP_CALL_RTP_G711.pcap: the answered call's media runs from 8.5 s to 34.9 s; between 12 s and 30 s there is
+        // only RTP, RTCP and unrelated traffic, which is the steady state the budget is about.
+        List<(long Ts, byte[] Frame)> frames = [];
+        int linkType;
+        using (PcapSource source = PcapSource.OpenOffline(Captures.PathOf("SIP_CALL_RTP_G711.pcap")))
+        {
+            linkType = source.LinkType;
+            while (source.ReadNext(out long ts, out _, out ReadOnlySpan<byte> frame) == PcapReadStatus.Packet)
+            {
+                frames.Add((ts, frame.ToArray()));
+            }
+        }
+
+        long t0 = frames[0].Ts;
+        string dir = Path.Combine(Path.GetTempPath(), "appliance-alloc-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            using var pipeline = new CapturePipeline(new RecordingOptions { OutputDirectory = dir }, new PipelineOptions { Workers = 0, QueueCapacity = 64 });
+            int i = 0;
+            for (; i < frames.Count && frames[i].Ts - t0 < 12_000_000_000; i++)
+            {
+                pipeline.ProcessFrame(linkType, frames[i].Ts, frames[i].Frame);
+            }
+
+            long mediaBefore = pipeline.Counters.MediaPackets;
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (; i < frames.Count && frames[i].Ts - t0 < 30_000_000_000; i++)
+            {
+                pipeline.ProcessFrame(linkType, frames[i].Ts, frames[i].Frame);
+            }
+
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            long media = pipeline.Counters.MediaPackets - mediaBefore;
+            output.WriteLine($"{media} media packets, {allocated} bytes allocated");
+            Assert.True(media > 1000, $"the window must hold the call's RTP ({media})");
+            Assert.Equal(0, allocated);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
