@@ -22,7 +22,9 @@ out=$(cd "$(dirname "$out")" && pwd)/$(basename "$out")
 
 ip=127.0.0.1
 uac_port=5060 reg_port=5061 uas_port=5070 registrar_port=5080
-uac_mp=6100 uas_mp=6000   # distinct media ports, so both SIPp processes can bind theirs on one host
+# Every sipp binds its -mp (audio) and -mp+2 (video) sockets, even the REGISTER ones, and exits when an
+# explicit -mp is taken: give all four distinct ports on the one host.
+uac_mp=6100 uas_mp=6000 reg_mp=6950 registrar_mp=6900
 callee=2002
 register_hold_ms=10000    # the call lasts ~8.6 s; unregister after it
 
@@ -35,14 +37,14 @@ rm -f "$out"
 live_tcpdump_start "$logdir" "$out" lo || exit 1
 
 live_sipp registrar "$logdir" 30 -- -sf uas_register.xml -i $ip -p $registrar_port \
-    -m 1 -timeout 25s -timeout_error
+    -mi $ip -mp $registrar_mp -m 1 -timeout 25s -timeout_error
 registrar_pid=$LIVE_SIPP_PID
 live_sipp uas "$logdir" 30 -- -sf uas_g711a.xml -i $ip -p $uas_port -mi $ip -mp $uas_mp -s $callee \
     -m 1 -timeout 25s -timeout_error
 uas_pid=$LIVE_SIPP_PID
 sleep 0.5
 
-live_sipp register "$logdir" 30 -- -sf uac_register.xml -inf users.csv -i $ip -p $reg_port \
+live_sipp register "$logdir" 30 -- -sf uac_register.xml -inf users.csv -i $ip -p $reg_port -mi $ip -mp $reg_mp \
     -d $register_hold_ms -m 1 -timeout 25s -timeout_error $ip:$registrar_port
 register_pid=$LIVE_SIPP_PID
 sleep 0.5
