@@ -48,6 +48,7 @@ internal sealed class MediaLeg : IDisposable
     private long _lastPacketSamples;
     private long _lastWrittenEnd;
     private uint _lastDtmfTimestamp;
+    private uint _lastDtmfSsrc;
     private bool _hasDtmf;
 
     public PayloadMap Map { get; set; } = new();
@@ -86,6 +87,14 @@ internal sealed class MediaLeg : IDisposable
         if (codec == AudioCodec.Unknown)
         {
             _drops[(int)LegDropReason.UnknownPayloadType]++;
+            return;
+        }
+
+        if (codec == AudioCodec.TelephoneEvent)
+        {
+            // Events are kept out of the audio and placed by arrival: some senders use their own SSRC for them.
+            Packets++;
+            RecordDtmf(rtp, arrivalPosition);
             return;
         }
 
@@ -160,12 +169,6 @@ internal sealed class MediaLeg : IDisposable
         _lastArrivalNs = arrivalNs;
         Packets++;
 
-        if (codec == AudioCodec.TelephoneEvent)
-        {
-            RecordDtmf(rtp, position);
-            return;
-        }
-
         if (codec == AudioCodec.ComfortNoise)
         {
             return; // silence: the ring is already zero there
@@ -234,7 +237,7 @@ internal sealed class MediaLeg : IDisposable
     private void RecordDtmf(in RtpPacket rtp, long position)
     {
         // RFC 4733: one event keeps its timestamp across its updates and the three end packets.
-        if (_hasDtmf && rtp.Timestamp == _lastDtmfTimestamp)
+        if (_hasDtmf && rtp.Timestamp == _lastDtmfTimestamp && rtp.Ssrc == _lastDtmfSsrc)
         {
             return;
         }
@@ -243,6 +246,7 @@ internal sealed class MediaLeg : IDisposable
         {
             _hasDtmf = true;
             _lastDtmfTimestamp = rtp.Timestamp;
+            _lastDtmfSsrc = rtp.Ssrc;
             _dtmf.Add((ev.Digit, Math.Max(0, position)));
         }
     }

@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using Appliance.Tests.Support;
+using Capture.Recording;
+using Xunit.Abstractions;
+
+namespace Appliance.Tests;
+
+/// <summary>
+/// Real calls: SIPp places a call between two network namespaces bridged by appl-br0 (tests/live/netns.sh) while
+/// `appliance capture` records live on the bridge. Needs root (CI runs as root); otherwise it says why and returns.
+/// </summary>
+[Collection("live")]
+public class LiveCaptureTests(ITestOutputHelper output)
+{
+    [Fact]
+    public void Capture_RecordsASippCallLiveAndFinalisesOnSigterm()
+    {
+        if (!Repo.IsRoot)
+        {
+            output.WriteLine("SKIPPED: live capture needs root (network namespaces, raw capture); CI runs as root.");
+            return;
+        }
+
+        string netns = Path.Combine(Repo.Root, "tests", "live", "netns.sh");
+        string outDir = Path.Combine(Path.GetTempPath(), "appliance-live-" + Guid.NewGuid().ToString("N"));
+        (int up, string upLog) = Repo.Run("bash", [netns, "up"], TimeSpan.FromSeconds(60));
+        Assert.True(up == 0, "netns rig: " + upLog);
+        Process? appliance = null;
+        try
+        {
+            var psi = new ProcessStartInfo("dotnet", [Repo.ApplianceDll, "capture", "--interface", "appl-br0", "--out", outDir, "--workers", "1"])
+            {
+                RedirectStandardError = true,
+                RedirectStandardOutput = true,
+            };
+            appliance = Process.Start(psi)!;
+            var log = new System.Text.StringBuilder();
+            appliance.ErrorDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
+            appliance.OutputDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
+            appliance.BeginErrorReadLine();
+            appliance.BeginOutputReadLine();
+            WaitFor(() => { lock (log) { return log.ToString().Contains("capturing on appl-br0", StringComparison.Ordinal); } }, TimeSpan.FromSeconds(30), () => log.ToString());
+
+            (int call, string callLog) = Repo.Run("bash", [netns, "call"], TimeSpan.FromSeconds(90));
+            output.WriteLine(callLog);
+            Assert.True(call == 0, "SIPp call failed: " + callLog);
+
+            // SIGTERM finalises every open recording and exits.
+            Assert.Equal(0, Kill(appliance.Id, "TERM"));
+            Assert.True(appliance.WaitForExit(TimeSpan.FromSeconds(30)), "appliance did not stop on SIGTERM");
+            appliance.WaitForExit();
+            lock (log)
+            {
+                output.WriteLine(log.ToString());
+            }
+
+            Assert.Equal(0, appliance.ExitCode);
+            string json = Assert.Single(Directory.GetFiles(outDir, "*.json", SearchOption.AllDirectories));
+            CallSidecar call1 = CallSidecar.Deserialize(File.ReadAllText(json))!;
+            Assert.Equal("2001", call1.Parties[0].Extension);
+            Assert.Equal("2002", call1.Parties[1].Extension);
+            Assert.Equal(CallEndReasons.Bye, call1.EndReason);
+            Assert.Contains(call1.Dtmf, d => d.Digit == "1");
+
+            // SIPp plays 7.05 s of speech (caller) and 7.98 s of a 1 kHz tone (callee), starting together.
+            Assert.InRange(call1.MediaDurationSeconds, 7.8, 8.3);
+            DecodedAudio audio = DecodedAudio.Decode(Path.Combine(outDir, call1.File!));
+            output.WriteLine($"live: {audio.DurationSeconds:0.000}s active L {audio.ActiveSeconds(0)} R {audio.ActiveSeconds(1)} corr {audio.ChannelCorrelation():0.000}");
+            Assert.Equal(2, audio.Channels);
+            Assert.InRange(audio.DurationSeconds, call1.MediaDurationSeconds - 0.03, call1.MediaDurationSeconds + 0.03);
+            Assert.True(audio.ActiveSeconds(0) > 4, "caller's speech on the left");
+            Assert.True(audio.ActiveSeconds(1) > 7, "callee's tone on the right");
+            Assert.InRange(Math.Abs(audio.ChannelCorrelation()), 0, 0.2);
+        }
+        finally
+        {
+            if (appliance is { HasExited: false })
+            {
+                appliance.Kill(entireProcessTree: true);
+            }
+
+            appliance?.Dispose();
+            Repo.Run("bash", [netns, "down"], TimeSpan.FromSeconds(60));
+            if (Directory.Exists(outDir))
+            {
+                Directory.Delete(outDir, recursive: true);
+            }
+        }
+    }
+
+    private static int Kill(int pid, string signal) => Repo.Run("kill", ["-" + signal, pid.ToString(System.Globalization.CultureInfo.InvariantCulture)], TimeSpan.FromSeconds(5)).ExitCode;
+
+    private static void WaitFor(Func<bool> condition, TimeSpan timeout, Func<string> diagnostics)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (sw.Elapsed > timeout)
+            {
+                throw new TimeoutException("appliance did not start capturing: " + diagnostics());
+            }
+
+            Thread.Sleep(100);
+        }
+    }
+}
