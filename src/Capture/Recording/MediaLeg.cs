@@ -93,6 +93,13 @@ internal sealed class MediaLeg : IDisposable
         if (codec == AudioCodec.TelephoneEvent)
         {
             // Events are kept out of the audio and placed by arrival: some senders use their own SSRC for them.
+            // With the speech SSRC they share its sequence numbers, so they fill the window (no false losses).
+            if (_anchored && rtp.Ssrc == _ssrc && TrackSequence(rtp.SequenceNumber) is SequenceResult.Duplicate or SequenceResult.TooOld)
+            {
+                _drops[(int)LegDropReason.Duplicate]++;
+                return;
+            }
+
             Packets++;
             RecordDtmf(rtp, arrivalPosition);
             return;
@@ -121,40 +128,20 @@ internal sealed class MediaLeg : IDisposable
             Anchor(rtp, Math.Max(arrivalPosition, _lastWrittenEnd), clock);
         }
 
-        // Sequence window: duplicates from the mirror (both directions of a trunk) carry the same sequence number.
-        int delta = (short)(rtp.SequenceNumber - _highestSeq);
-        bool reordered = false;
-        if (delta > 0)
+        SequenceResult sequence = TrackSequence(rtp.SequenceNumber);
+        if (sequence == SequenceResult.Duplicate)
         {
-            if (delta > 1 && delta < 3000)
-            {
-                Lost += delta - 1;
-            }
-
-            _seqWindow = delta >= 64 ? 1UL : (_seqWindow << delta) | 1UL;
-            _highestSeq = rtp.SequenceNumber;
+            _drops[(int)LegDropReason.Duplicate]++;
+            return;
         }
-        else if (delta > -64)
-        {
-            ulong bit = 1UL << -delta;
-            if ((_seqWindow & bit) != 0)
-            {
-                _drops[(int)LegDropReason.Duplicate]++;
-                return;
-            }
 
-            _seqWindow |= bit;
-            reordered = true;
-            if (Lost > 0)
-            {
-                Lost--; // counted lost when the gap opened; it arrived after all
-            }
-        }
-        else
+        if (sequence == SequenceResult.TooOld)
         {
             _drops[(int)LegDropReason.Late]++;
             return;
         }
+
+        bool reordered = sequence == SequenceResult.Reordered;
 
         long position = _anchorPosition + ((long)(int)(rtp.Timestamp - _anchorTimestamp) * rate / _anchorClock);
 
@@ -163,6 +150,8 @@ internal sealed class MediaLeg : IDisposable
         if (Math.Abs(position - arrivalPosition) > rate * 2L)
         {
             Anchor(rtp, arrivalPosition, clock);
+            _highestSeq = rtp.SequenceNumber; // this packet is already through the window
+            _seqWindow = 1;
             position = arrivalPosition;
         }
 
@@ -219,6 +208,53 @@ internal sealed class MediaLeg : IDisposable
         {
             _lastWrittenEnd = position + pcm.Length;
         }
+    }
+
+    private enum SequenceResult
+    {
+        InOrder,
+        Reordered,
+        Duplicate,
+        TooOld,
+    }
+
+    /// <summary>
+    /// 64-packet window behind the highest sequence number: mirror duplicates (both directions of a trunk) carry
+    /// the same number; a gap counts as lost until the packet turns up late.
+    /// </summary>
+    private SequenceResult TrackSequence(ushort sequence)
+    {
+        int delta = (short)(sequence - _highestSeq);
+        if (delta > 0)
+        {
+            if (delta > 1 && delta < 3000)
+            {
+                Lost += delta - 1;
+            }
+
+            _seqWindow = delta >= 64 ? 1UL : (_seqWindow << delta) | 1UL;
+            _highestSeq = sequence;
+            return SequenceResult.InOrder;
+        }
+
+        if (delta <= -64)
+        {
+            return SequenceResult.TooOld;
+        }
+
+        ulong bit = 1UL << -delta;
+        if ((_seqWindow & bit) != 0)
+        {
+            return SequenceResult.Duplicate;
+        }
+
+        _seqWindow |= bit;
+        if (Lost > 0)
+        {
+            Lost--; // counted lost when the gap opened; it arrived after all
+        }
+
+        return SequenceResult.Reordered;
     }
 
     private void Anchor(in RtpPacket rtp, long position, int clock)
