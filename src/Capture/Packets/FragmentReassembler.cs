@@ -100,12 +100,12 @@ internal sealed class FragmentReassembler
         {
             if ((slot.TotalLength >= 0 && slot.TotalLength != end) || slot.HighestEnd > end)
             {
-                return Poison(slotIndex, slot, out reason);
+                return Poison(slot, out reason);
             }
         }
         else if (slot.TotalLength >= 0 && end > slot.TotalLength)
         {
-            return Poison(slotIndex, slot, out reason);
+            return Poison(slot, out reason);
         }
 
         if (!EnsureCapacity(slot, slot.TotalLength >= 0 ? slot.TotalLength : Math.Max(end, slot.HighestEnd)))
@@ -115,7 +115,7 @@ internal sealed class FragmentReassembler
 
         if (!slot.SameBytesWhereOverlapping(offset, data))
         {
-            return Poison(slotIndex, slot, out reason);
+            return Poison(slot, out reason);
         }
 
         if (!slot.AddRange(offset, end))
@@ -183,9 +183,9 @@ internal sealed class FragmentReassembler
 
     public static void Return(byte[] buffer) => ArrayPool<byte>.Shared.Return(buffer);
 
-    private DecodeResult Poison(int slotIndex, Slot slot, out DropReason reason)
+    /// <summary>Frees the buffer but keeps the key until the timeout, so the datagram's remaining fragments are dropped too.</summary>
+    private DecodeResult Poison(Slot slot, out DropReason reason)
     {
-        _ = slotIndex;
         ReturnBuffer(slot);
         slot.Poisoned = true;
         reason = DropReason.FragmentOverlap;

@@ -760,13 +760,7 @@ public sealed partial class FrameDecoder
 
     private void Lend(byte[] buffer)
     {
-        if (_lentCount == _lent.Length)
-        {
-            // Cannot happen (at most one reassembly per IP layer); keep the invariant without throwing.
-            FragmentReassembler.Return(buffer);
-            return;
-        }
-
+        // At most one reassembly per IP layer, and IP layers are bounded by MaxIpLayers == _lent.Length.
         _lent[_lentCount++] = buffer;
     }
 
