@@ -389,20 +389,23 @@ public ref struct SipMessage
             return true;
         }
 
-        for (int i = 0; i < s.Length; i++)
+        // Methods on the wire are upper-case letters (extension methods too, in practice): "hello" keep-alives and
+        // binary junk are rejected at once instead of waiting for a line break that never comes.
+        const int MaxMethodLength = 32;
+        for (int i = 0; i < s.Length && i <= MaxMethodLength; i++)
         {
             if (s[i] == (byte)' ')
             {
                 return i > 0;
             }
 
-            if (!SipText.IsTokenChar(s[i]))
+            if ((uint)(s[i] - 'A') > 'Z' - 'A')
             {
                 return false;
             }
         }
 
-        return true;
+        return s.Length <= MaxMethodLength;
     }
 
     private static bool IsToken(ReadOnlySpan<byte> s)
