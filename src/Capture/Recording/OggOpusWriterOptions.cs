@@ -1,0 +1,29 @@
+namespace Capture.Recording;
+
+/// <summary>Settings of one stereo Ogg Opus recording (local party left, remote party right).</summary>
+public sealed class OggOpusWriterOptions
+{
+    /// <summary>Encoder input rate: 8000, 12000, 16000, 24000 or 48000 (the codec's native rate; no resampling to 48 kHz).</summary>
+    public int SampleRate { get; init; } = 8000;
+
+    /// <summary>Bits per second for each leg's mono stream.</summary>
+    public int BitratePerChannel { get; init; } = 16000;
+
+    /// <summary>libopus complexity 0-10.</summary>
+    public int Complexity { get; init; } = 5;
+
+    /// <summary>Opus frame length: 10, 20, 40 or 60 ms.</summary>
+    public int FrameMs { get; init; } = 20;
+
+    /// <summary>User comments for OpusTags, e.g. CALLID, LEFT, RIGHT. Keys are ASCII 0x20-0x7D without '='.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Tags { get; init; } = [];
+
+    /// <summary>OpusTags vendor string.</summary>
+    public string Vendor { get; init; } = "appliance";
+
+    /// <summary>At most this much audio (and never more than 1 s) is held before a page is written and the stream flushed.</summary>
+    public TimeSpan FlushInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Ogg stream serial number; random when null.</summary>
+    public uint? SerialNumber { get; init; }
+}

@@ -1,0 +1,229 @@
+using System.Buffers.Binary;
+using Capture.Recording;
+using Xunit.Abstractions;
+
+namespace Capture.Tests.Recording;
+
+public sealed class OggOpusWriterTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("oggopus-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    private static OggOpusWriterOptions Options(int rate) => new()
+    {
+        SampleRate = rate,
+        Tags = [new("CALLID", "a84b4c76e66710@pc33.example.com"), new("LEFT", "1001"), new("RIGHT", "+4930123456")],
+        SerialNumber = 0x0A0B0C0D,
+    };
+
+    /// <summary>Writes <paramref name="seconds"/> of a tone per leg (0 Hz = silence) and returns the file bytes.</summary>
+    private static byte[] Record(int rate, double leftHz, double rightHz, double seconds, bool complete = true)
+    {
+        var stream = new MemoryStream();
+        var writer = new OggOpusWriter(stream, Options(rate), leaveOpen: true);
+        int total = (int)(seconds * rate);
+        short[] left = leftHz > 0 ? AudioSignals.Sine(leftHz, rate, total) : new short[total];
+        short[] right = rightHz > 0 ? AudioSignals.Sine(rightHz, rate, total) : new short[total];
+        for (int offset = 0; offset + writer.FrameSamples <= total; offset += writer.FrameSamples)
+        {
+            writer.WriteFrame(left.AsSpan(offset, writer.FrameSamples), right.AsSpan(offset, writer.FrameSamples));
+        }
+
+        Assert.Equal(TimeSpan.FromSeconds(seconds), writer.Duration);
+        if (complete)
+        {
+            writer.Dispose();
+            return stream.ToArray();
+        }
+
+        writer.Flush();
+        return stream.ToArray(); // the "crash": no Complete, no EOS page
+    }
+
+    private AudioSignals.Wav? DecodeWithOpusdec(byte[] file, string name, bool dither = true)
+    {
+        string? opusdec = AudioSignals.FindTool("opusdec");
+        if (opusdec is null)
+        {
+            output.WriteLine("opusdec is not installed (Debian package opus-tools; `make test` installs it); decode check skipped.");
+            return null;
+        }
+
+        string opus = Path.Combine(_directory, name + ".opus");
+        string wav = Path.Combine(_directory, name + ".wav");
+        File.WriteAllBytes(opus, file);
+        string[] args = dither ? ["--rate", "48000", opus, wav] : ["--rate", "48000", "--no-dither", opus, wav];
+        (int exitCode, string text) = AudioSignals.Run(opusdec, args);
+        output.WriteLine(text);
+        Assert.Equal(0, exitCode);
+        return AudioSignals.ReadWav(File.ReadAllBytes(wav));
+    }
+
+    [Theory]
+    [InlineData(8000)]
+    [InlineData(16000)]
+    public void Opusdec_DecodesExactDuration_AndKeepsLegsApart(int rate)
+    {
+        byte[] file = Record(rate, 440, 1000, 3.0);
+        AudioSignals.Wav? wav = DecodeWithOpusdec(file, $"tones{rate}");
+        if (wav is null)
+        {
+            return;
+        }
+
+        Assert.Equal(2, wav.Channels);
+        Assert.Equal(48000, wav.SampleRate);
+        Assert.InRange(wav.Seconds, 2.98, 3.02);
+
+        // Skip the first 200 ms (encoder start-up), measure 2 s.
+        ReadOnlySpan<short> left = wav.ChannelSamples[0].AsSpan(9600, 96000);
+        ReadOnlySpan<short> right = wav.ChannelSamples[1].AsSpan(9600, 96000);
+        double left440 = AudioSignals.Power(left, 440, 48000), left1000 = AudioSignals.Power(left, 1000, 48000);
+        double right440 = AudioSignals.Power(right, 440, 48000), right1000 = AudioSignals.Power(right, 1000, 48000);
+        output.WriteLine($"left: 440 {left440:E2} 1000 {left1000:E2}; right: 440 {right440:E2} 1000 {right1000:E2}");
+        Assert.True(AudioSignals.Db(left1000 / left440) < -20, $"right tone in left channel only {AudioSignals.Db(left1000 / left440):F1} dB down");
+        Assert.True(AudioSignals.Db(right440 / right1000) < -20, $"left tone in right channel only {AudioSignals.Db(right440 / right1000):F1} dB down");
+        Assert.InRange(AudioSignals.Rms(left), 3000, 8000);  // a 8000-peak sine has RMS 5657
+        Assert.InRange(AudioSignals.Rms(right), 3000, 8000);
+    }
+
+    [Fact]
+    public void Opusdec_DecodesCrashedFile_WithoutEosPage()
+    {
+        byte[] file = Record(8000, 440, 1000, 2.5, complete: false);
+        AudioSignals.Wav? wav = DecodeWithOpusdec(file, "crashed");
+        if (wav is null)
+        {
+            return;
+        }
+
+        Assert.True(wav.Seconds >= 1.5, $"only {wav.Seconds:F2} s decoded");
+    }
+
+    [Fact]
+    public void Opusdec_SilentLeg_DecodesAsSilence()
+    {
+        byte[] file = Record(8000, 440, 0, 2.0);
+        // opusdec dithers 16-bit output by default (about 2 LSB RMS); turn that off to see what the codec produced.
+        AudioSignals.Wav? wav = DecodeWithOpusdec(file, "silent-right", dither: false);
+        if (wav is null)
+        {
+            return;
+        }
+
+        Assert.True(AudioSignals.Rms(wav.ChannelSamples[1]) < 2, $"right RMS {AudioSignals.Rms(wav.ChannelSamples[1]):F2}");
+        Assert.True(AudioSignals.Rms(wav.ChannelSamples[0].AsSpan(9600)) > 3000);
+    }
+
+    [Fact]
+    public void Opusinfo_AcceptsFile()
+    {
+        string? opusinfo = AudioSignals.FindTool("opusinfo");
+        if (opusinfo is null)
+        {
+            output.WriteLine("opusinfo is not installed (Debian package opus-tools); check skipped.");
+            return;
+        }
+
+        string path = Path.Combine(_directory, "info.opus");
+        File.WriteAllBytes(path, Record(8000, 440, 1000, 1.0));
+        (int exitCode, string text) = AudioSignals.Run(opusinfo, path);
+        output.WriteLine(text);
+        Assert.Equal(0, exitCode);
+        Assert.DoesNotContain("WARNING", text, StringComparison.Ordinal);
+        Assert.Contains("CALLID=a84b4c76e66710@pc33.example.com", text, StringComparison.Ordinal);
+        Assert.Contains("Playback length: 0m:01.000s", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Headers_FollowRfc7845_AndEveryPageHasValidCrc()
+    {
+        byte[] file = Record(8000, 440, 1000, 3.0);
+        var pages = new List<(int Offset, int Length)>();
+        for (int offset = 0; offset < file.Length;)
+        {
+            Assert.True(OggPage.TryVerify(file.AsSpan(offset), out int length), $"bad page at {offset}");
+            pages.Add((offset, length));
+            offset += length;
+        }
+
+        // Page 0: OpusHead alone, BOS; family 1, 2 channels, 2 streams, 0 coupled, mapping [0, 1].
+        ReadOnlySpan<byte> first = file.AsSpan(pages[0].Offset, pages[0].Length);
+        Assert.Equal((byte)OggPageFlags.BeginningOfStream, first[5]);
+        Assert.Equal(1, first[26]);
+        ReadOnlySpan<byte> head = first[28..];
+        Assert.True(head.StartsWith("OpusHead"u8));
+        Assert.Equal(23, head.Length);
+        Assert.Equal(1, head[8]);
+        Assert.Equal(2, head[9]);
+        Assert.Equal(312, BinaryPrimitives.ReadUInt16LittleEndian(head[10..])); // 6.5 ms lookahead at 8 kHz = 52 samples x 6
+        Assert.Equal(8000u, BinaryPrimitives.ReadUInt32LittleEndian(head[12..]));
+        Assert.Equal([1, 2, 0, 0, 1], head[18..].ToArray());
+
+        // Page 1: OpusTags alone, granule 0.
+        ReadOnlySpan<byte> second = file.AsSpan(pages[1].Offset, pages[1].Length);
+        Assert.Equal(0, BinaryPrimitives.ReadInt64LittleEndian(second[6..]));
+        Assert.True(second[(27 + second[26])..].StartsWith("OpusTags"u8));
+
+        // Audio pages: at most ~1 s each, sequence numbers consecutive, EOS only on the last,
+        // whose granule is pre-skip + 3 s at 48 kHz.
+        for (int i = 0; i < pages.Count; i++)
+        {
+            ReadOnlySpan<byte> page = file.AsSpan(pages[i].Offset, pages[i].Length);
+            Assert.Equal((uint)i, BinaryPrimitives.ReadUInt32LittleEndian(page[18..]));
+            Assert.Equal(0x0A0B0C0Du, BinaryPrimitives.ReadUInt32LittleEndian(page[14..]));
+            Assert.Equal(i == pages.Count - 1, (page[5] & (byte)OggPageFlags.EndOfStream) != 0);
+            Assert.True(page[26] <= 51, "more than ~1 s of 20 ms packets in a page");
+        }
+
+        ReadOnlySpan<byte> last = file.AsSpan(pages[^1].Offset, pages[^1].Length);
+        Assert.Equal(312 + (3 * 48000), BinaryPrimitives.ReadInt64LittleEndian(last[6..]));
+    }
+
+    [Fact]
+    public void Complete_IsIdempotent_AndWriteAfterCompleteThrows()
+    {
+        var stream = new MemoryStream();
+        using var writer = new OggOpusWriter(stream, Options(8000), leaveOpen: true);
+        var frame = new short[writer.FrameSamples];
+        writer.WriteFrame(frame, frame);
+        writer.Complete();
+        long length = stream.Length;
+        writer.Complete();
+        Assert.Equal(length, stream.Length);
+        Assert.Throws<InvalidOperationException>(() => writer.WriteFrame(frame, frame));
+        Assert.Throws<ArgumentException>(() => new OggOpusWriter(Stream.Null, new OggOpusWriterOptions { SampleRate = 11025 }));
+        Assert.Throws<ArgumentException>(() => new OggOpusWriter(Stream.Null, new OggOpusWriterOptions { Tags = [new("A=B", "x")] }));
+    }
+
+    [Fact]
+    public void WriteFrame_WrongLength_Throws()
+    {
+        using var writer = new OggOpusWriter(Stream.Null, Options(8000));
+        Assert.Throws<ArgumentException>(() => writer.WriteFrame(new short[159], new short[160]));
+    }
+
+    [Fact]
+    public void WriteFrame_SteadyState_AllocatesNothing()
+    {
+        var stream = new MemoryStream(capacity: 4 << 20);
+        using var writer = new OggOpusWriter(stream, Options(8000), leaveOpen: true);
+        short[] left = AudioSignals.Sine(440, 8000, writer.FrameSamples);
+        short[] right = AudioSignals.Sine(1000, 8000, writer.FrameSamples);
+        for (int i = 0; i < 100; i++)
+        {
+            writer.WriteFrame(left, right);
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 500; i++)
+        {
+            writer.WriteFrame(left, right);
+        }
+
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, allocated);
+        Assert.Equal(600 * 160, writer.SamplesWritten);
+    }
+}
