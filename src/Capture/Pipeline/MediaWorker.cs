@@ -180,6 +180,7 @@ internal sealed class MediaWorker : IDisposable
     public void Dispose()
     {
         _stop.Dispose();
+        _queue.Dispose();
         foreach (CallRecording c in _calls)
         {
             c.Dispose();

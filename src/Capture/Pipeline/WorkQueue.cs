@@ -22,7 +22,7 @@ internal struct WorkItem
 /// A bounded single-producer single-consumer ring: the capture thread writes, one worker reads. No locks and
 /// no allocation per item; each slot owns a packet buffer, so a datagram is copied exactly once.
 /// </summary>
-internal sealed class WorkQueue
+internal sealed class WorkQueue : IDisposable
 {
     // Covers any UDP payload of a standard frame; larger (reassembled) datagrams get their own array.
     private const int SlotBufferSize = 2048;
@@ -145,4 +145,6 @@ internal sealed class WorkQueue
 
     /// <summary>Wakes the consumer (shutdown).</summary>
     public void Wake() => _signal.Set();
+
+    public void Dispose() => _signal.Dispose();
 }

@@ -142,7 +142,7 @@ public sealed class SipCallTracker
     {
         PartyInfo caller = PartyFrom(invite.PAssertedIdentity.IsEmpty ? invite.From : invite.PAssertedIdentity, source.Address);
         PartyInfo callee = PartyFrom(invite.To, default);
-        SipNameAddr.TryParse(invite.From, out SipNameAddr from);
+        string callerTag = SipNameAddr.TryParse(invite.From, out SipNameAddr from) ? Encoding.Latin1.GetString(from.Tag) : string.Empty;
         var metadata = new CallMetadata
         {
             Protocol = "sip",
@@ -151,12 +151,13 @@ public sealed class SipCallTracker
             Left = caller,
             Right = callee,
         };
-        var call = new SipCall(callId, Encoding.Latin1.GetString(from.Tag), new CallRecording(Guid.CreateVersion7().ToString(), metadata, _recording))
+        var call = new SipCall(callId, callerTag, new CallRecording(Guid.CreateVersion7().ToString(), metadata, _recording))
         {
             Metadata = metadata,
             InviteCSeq = invite.CSeq,
             StartedNs = atNs,
         };
+        call.Recording.Owner = call;
         _calls.Add(callId, call);
         CallsStarted++;
         _sink.CallStarted(call.Recording, atNs);
@@ -505,7 +506,7 @@ public sealed class SipCallTracker
     {
         public string CallId { get; } = callId;
         public string CallerTag { get; } = callerTag;
-        public CallRecording Recording { get; } = InitOwner(recording);
+        public CallRecording Recording { get; } = recording;
         public required CallMetadata Metadata { get; set; }
         public uint InviteCSeq { get; set; }
         public long StartedNs { get; init; }
@@ -520,11 +521,5 @@ public sealed class SipCallTracker
         public bool[] HasSdp { get; } = new bool[2];
         public ulong[] LastSdpVersion { get; } = new ulong[2];
         public List<IpEndpoint16> Endpoints { get; } = [];
-
-        private CallRecording InitOwner(CallRecording r)
-        {
-            r.Owner = this;
-            return r;
-        }
     }
 }
