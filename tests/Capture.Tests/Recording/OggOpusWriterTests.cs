@@ -18,7 +18,7 @@ public sealed class OggOpusWriterTests(ITestOutputHelper output) : IDisposable
     };
 
     /// <summary>Writes <paramref name="seconds"/> of a tone per leg (0 Hz = silence) and returns the file bytes.</summary>
-    private static byte[] Record(int rate, double leftHz, double rightHz, double seconds, bool complete = true)
+    private static byte[] Record(int rate, double leftHz, double rightHz, double seconds, bool complete = true, bool flush = true)
     {
         var stream = new MemoryStream();
         var writer = new OggOpusWriter(stream, Options(rate), leaveOpen: true);
@@ -37,7 +37,11 @@ public sealed class OggOpusWriterTests(ITestOutputHelper output) : IDisposable
             return stream.ToArray();
         }
 
-        writer.Flush();
+        if (flush)
+        {
+            writer.Flush();
+        }
+
         return stream.ToArray(); // the "crash": no Complete, no EOS page
     }
 
@@ -99,6 +103,20 @@ public sealed class OggOpusWriterTests(ITestOutputHelper output) : IDisposable
         }
 
         Assert.True(wav.Seconds >= 1.5, $"only {wav.Seconds:F2} s decoded");
+    }
+
+    [Fact]
+    public void Opusdec_DecodesCrashedFile_WithoutExplicitFlush_UpToLastFlushInterval()
+    {
+        // Only the pages the writer closed on its own (every FlushInterval = 1 s) reached the stream.
+        byte[] file = Record(8000, 440, 1000, 2.5, complete: false, flush: false);
+        AudioSignals.Wav? wav = DecodeWithOpusdec(file, "crashed-noflush");
+        if (wav is null)
+        {
+            return;
+        }
+
+        Assert.InRange(wav.Seconds, 1.9, 2.0);
     }
 
     [Fact]

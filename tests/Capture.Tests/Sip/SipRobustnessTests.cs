@@ -242,11 +242,12 @@ public class SipRobustnessTests
     public void ParseInviteWithSdp_AllocatesNothing()
     {
         byte[] invite = SipSamples.G711Ok.ToArray();
-        int checksum = ParseAll(invite);
+        byte[] ipv6 = SipSamples.IPv6Invite.ToArray();
+        int checksum = ParseAll(invite) + ParseAll(ipv6);
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 1000; i++)
         {
-            checksum += ParseAll(invite);
+            checksum += ParseAll(invite) + ParseAll(ipv6);
         }
 
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
