@@ -20,11 +20,11 @@ public unsafe class G722DecoderTests(ITestOutputHelper output)
         const int Rate = 16000;
         short[] input = AudioSignals.Sine(1000, Rate, Rate); // 1 s
         var payload = new byte[input.Length / 2];
-        using (SafeG722EncoderHandle encoder = Interop.Interop.SpanDsp.CreateG722Encoder())
+        using (SafeG722EncoderHandle encoder = global::Capture.Interop.Interop.SpanDsp.CreateG722Encoder())
         fixed (short* amp = input)
         fixed (byte* data = payload)
         {
-            Assert.Equal(payload.Length, Interop.Interop.SpanDsp.g722_encode(encoder, data, amp, input.Length));
+            Assert.Equal(payload.Length, global::Capture.Interop.Interop.SpanDsp.g722_encode(encoder, data, amp, input.Length));
         }
 
         using IAudioDecoder decoder = AudioDecoders.Create(AudioCodec.G722);

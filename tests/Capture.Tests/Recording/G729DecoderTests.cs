@@ -20,14 +20,14 @@ public unsafe class G729DecoderTests(ITestOutputHelper output)
         const int Rate = 8000;
         short[] input = AudioSignals.Sine(1000, Rate, Rate);
         var payload = new byte[input.Length / 80 * 10];
-        using (SafeG729EncoderHandle encoder = Interop.Interop.Bcg729.CreateEncoder(enableVad: false))
+        using (SafeG729EncoderHandle encoder = global::Capture.Interop.Interop.Bcg729.CreateEncoder(enableVad: false))
         fixed (short* amp = input)
         fixed (byte* data = payload)
         {
             for (int frame = 0; frame < input.Length / 80; frame++)
             {
                 byte length;
-                Interop.Interop.Bcg729.bcg729Encoder(encoder, amp + (frame * 80), data + (frame * 10), &length);
+                global::Capture.Interop.Interop.Bcg729.bcg729Encoder(encoder, amp + (frame * 80), data + (frame * 10), &length);
                 Assert.Equal(10, length);
             }
         }

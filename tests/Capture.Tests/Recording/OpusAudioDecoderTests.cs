@@ -24,15 +24,15 @@ public unsafe class OpusAudioDecoderTests(ITestOutputHelper output)
         var decoded = new short[input.Length];
         var pcm = new short[Rate * 120 / 1000];
         var packet = new byte[1500];
-        using (SafeOpusEncoderHandle encoder = Interop.Interop.Opus.CreateEncoder(Rate, 1, Interop.Interop.Opus.OPUS_APPLICATION_VOIP))
+        using (SafeOpusEncoderHandle encoder = global::Capture.Interop.Interop.Opus.CreateEncoder(Rate, 1, global::Capture.Interop.Interop.Opus.OPUS_APPLICATION_VOIP))
         {
-            Assert.Equal(0, Interop.Interop.Opus.opus_encoder_ctl(encoder, Interop.Interop.Opus.OPUS_SET_BITRATE_REQUEST, 24000));
+            Assert.Equal(0, global::Capture.Interop.Interop.Opus.opus_encoder_ctl(encoder, global::Capture.Interop.Interop.Opus.OPUS_SET_BITRATE_REQUEST, 24000));
             fixed (short* amp = input)
             fixed (byte* data = packet)
             {
                 for (int frame = 0; frame < input.Length / 320; frame++)
                 {
-                    int length = Interop.Interop.Opus.opus_encode(encoder, amp + (frame * 320), 320, data, packet.Length);
+                    int length = global::Capture.Interop.Interop.Opus.opus_encode(encoder, amp + (frame * 320), 320, data, packet.Length);
                     Assert.True(length > 0);
                     Assert.Equal(320, decoder.Decode(packet.AsSpan(0, length), pcm));
                     pcm.AsSpan(0, 320).CopyTo(decoded.AsSpan(frame * 320));
