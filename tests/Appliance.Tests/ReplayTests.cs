@@ -135,7 +135,9 @@ public class ReplayTests(ITestOutputHelper output)
         Assert.Equal("4321", call.Parties[1].Extension);
         Assert.Null(call.File);
         Assert.Equal(CallEndReasons.NoMedia, call.EndReason);
-        Assert.Equal(CallEndReasons.Bye, call.SignalledEnd);
+        // The file is edited: its clock jumps years between messages (INVITE 2012, 200 2018, BYE 2071), so the
+        // answered call without media times out long before its BYE, as it would on a live box.
+        Assert.Equal(CallEndReasons.Timeout, call.SignalledEnd);
         Assert.StartsWith("fe80:", call.Parties[0].Ip, StringComparison.Ordinal);
     }
 

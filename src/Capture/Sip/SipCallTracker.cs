@@ -182,15 +182,14 @@ public sealed class SipCallTracker
 
     private static bool IsFromCaller(SipCall call, in SipMessage message)
     {
-        // Requests carry their sender's tag in From; responses carry the responder's tag in To.
-        ReadOnlySpan<byte> header = message.IsRequest ? message.From : message.To;
-        if (!SipNameAddr.TryParse(header, out SipNameAddr addr))
+        // From names who sent the request; a response comes from the other side of that request.
+        if (!SipNameAddr.TryParse(message.From, out SipNameAddr from))
         {
             return message.IsRequest;
         }
 
-        bool callerTag = TagEquals(addr.Tag, call.CallerTag);
-        return message.IsRequest ? callerTag : !callerTag;
+        bool requestFromCaller = TagEquals(from.Tag, call.CallerTag);
+        return message.IsRequest ? requestFromCaller : !requestFromCaller;
     }
 
     private static bool TagEquals(ReadOnlySpan<byte> tag, string expected)
