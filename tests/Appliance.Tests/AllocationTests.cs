@@ -11,8 +11,9 @@ public class AllocationTests(ITestOutputHelper output)
     [Fact]
     public void Replay_AllocatesNothingPerPacketInSteadyState()
     {
-        // SIP_CALL_RTP_G711.pcap: the answered call's media runs from 8.5 s to 34.9 s; between 12 s and 30 s there is
-        // only RTP, RTCP and unrelated traffic, which is the steady state the budget is about.
+        // SIP_CALL_RTP_G711.pcap: the answered call's media runs from 8.5 s to 34.9 s; between 12 s and 24 s there is
+        // only its RTP, RTCP and unrelated traffic (SNMP, MGCP, H.225, TCP), the steady state the budget is about.
+        // (At 24.67 s a second INVITE creates a call: allocation per call is expected, per packet is not.)
         List<(long Ts, byte[] Frame)> frames = [];
         int linkType;
         using (PcapSource source = PcapSource.OpenOffline(Captures.PathOf("SIP_CALL_RTP_G711.pcap")))
@@ -37,7 +38,7 @@ public class AllocationTests(ITestOutputHelper output)
 
             long mediaBefore = pipeline.Counters.MediaPackets;
             long before = GC.GetAllocatedBytesForCurrentThread();
-            for (; i < frames.Count && frames[i].Ts - t0 < 30_000_000_000; i++)
+            for (; i < frames.Count && frames[i].Ts - t0 < 24_000_000_000; i++)
             {
                 pipeline.ProcessFrame(linkType, frames[i].Ts, frames[i].Frame);
             }
@@ -45,7 +46,7 @@ public class AllocationTests(ITestOutputHelper output)
             long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
             long media = pipeline.Counters.MediaPackets - mediaBefore;
             output.WriteLine($"{media} media packets, {allocated} bytes allocated");
-            Assert.True(media > 1000, $"the window must hold the call's RTP ({media})");
+            Assert.True(media > 700, $"the window must hold the call's RTP ({media})");
             Assert.Equal(0, allocated);
         }
         finally

@@ -22,17 +22,17 @@ public enum LegDropReason : byte
 /// </summary>
 internal sealed class MediaLeg : IDisposable
 {
-    // Ring of mixed-rate samples: 2^17 samples is 8 s at 16 kHz, well beyond the jitter delay.
-    private const int RingBits = 17;
-    private const int RingSize = 1 << RingBits;
-    private const int RingMask = RingSize - 1;
+    // The ring holds about 4 s of audio at the call's rate (2^15 samples at 8 kHz, 2^16 at 16 kHz): packets are
+    // placed at most 2 s from their arrival (else re-anchored) and mixed 200 ms behind the newest one.
+    private const double RingSeconds = 4.0;
 
     // Largest decoded packet we accept: 120 ms at 48 kHz.
     private const int MaxPacketSamples = 5760;
 
-    private readonly short[] _ring = new short[RingSize];
-    private readonly short[] _decoded = new short[MaxPacketSamples];
-    private readonly short[] _resampled = new short[MaxPacketSamples];
+    private short[] _ring = [];
+    private int _ringMask;
+    private short[] _decoded = [];
+    private short[] _resampled = [];
     private readonly long[] _drops = new long[(int)LegDropReason.Count];
     private readonly List<(char Digit, long Position)> _dtmf = [];
 
@@ -118,6 +118,7 @@ internal sealed class MediaLeg : IDisposable
             _anchored = false;
         }
 
+        EnsureBuffers(rate);
         int clock = Map.ClockRateOf(rtp.PayloadType);
         if (!_anchored)
         {
@@ -196,7 +197,7 @@ internal sealed class MediaLeg : IDisposable
         }
 
         ReadOnlySpan<short> pcm = Resample(_decoded.AsSpan(0, samples), decoder.SampleRate, rate);
-        if (position + pcm.Length - emitted > RingSize)
+        if (position + pcm.Length - emitted > _ring.Length)
         {
             _drops[(int)LegDropReason.Late]++;
             return;
@@ -208,6 +209,21 @@ internal sealed class MediaLeg : IDisposable
         {
             _lastWrittenEnd = position + pcm.Length;
         }
+    }
+
+    /// <summary>Buffers are made with the first audio, so a call that never has media costs almost nothing.</summary>
+    private void EnsureBuffers(int rate)
+    {
+        if (_ring.Length != 0)
+        {
+            return;
+        }
+
+        int size = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)(rate * RingSeconds));
+        _ring = new short[size];
+        _ringMask = size - 1;
+        _decoded = new short[MaxPacketSamples];
+        _resampled = new short[MaxPacketSamples];
     }
 
     private enum SequenceResult
@@ -357,7 +373,7 @@ internal sealed class MediaLeg : IDisposable
 
         for (int i = 0; i < pcm.Length; i++)
         {
-            _ring[(int)((position + i) & RingMask)] = pcm[i];
+            _ring[(int)((position + i) & _ringMask)] = pcm[i];
         }
 
         if (position + pcm.Length > WrittenEnd)
@@ -369,8 +385,14 @@ internal sealed class MediaLeg : IDisposable
     /// <summary>Copies one frame out of the ring and clears it for the next lap.</summary>
     public void Take(long position, Span<short> frame)
     {
-        int start = (int)(position & RingMask);
-        int first = Math.Min(frame.Length, RingSize - start);
+        if (_ring.Length == 0)
+        {
+            frame.Clear(); // this leg never had audio
+            return;
+        }
+
+        int start = (int)(position & _ringMask);
+        int first = Math.Min(frame.Length, _ring.Length - start);
         _ring.AsSpan(start, first).CopyTo(frame);
         _ring.AsSpan(start, first).Clear();
         if (first < frame.Length)
