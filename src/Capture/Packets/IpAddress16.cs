@@ -46,32 +46,13 @@ public readonly struct IpAddress16 : IEquatable<IpAddress16>
             ascii = ascii[1..^1];
         }
 
-        Span<char> chars = stackalloc char[ascii.Length];
-        for (int i = 0; i < ascii.Length; i++)
-        {
-            chars[i] = (char)ascii[i];
-        }
-
-        // IPAddress.TryParse allocates one object; parse IPv4 by hand (the common case) and fall back for IPv6.
         if (TryParseIPv4(ascii, out uint v4))
         {
             address = FromIPv4(v4);
             return true;
         }
 
-        if (ascii.IndexOf((byte)':') < 0 || !IPAddress.TryParse(chars, out IPAddress? ip))
-        {
-            return false;
-        }
-
-        Span<byte> bytes = stackalloc byte[16];
-        if (ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 && ip.TryWriteBytes(bytes, out int written) && written == 16)
-        {
-            address = FromIPv6(bytes);
-            return true;
-        }
-
-        return false;
+        return ascii.IndexOf((byte)':') >= 0 && IpAddressText.TryParseIPv6(ascii, out address);
     }
 
     private static bool TryParseIPv4(ReadOnlySpan<byte> s, out uint value)

@@ -226,7 +226,7 @@ public ref struct SdpSession
             text = text[..slash];
         }
 
-        return SdpAddress.TryParse(text, out address);
+        return IpAddress16.TryParse(text, out address);
     }
 
     /// <summary>m=media port[/count] proto fmt...</summary>

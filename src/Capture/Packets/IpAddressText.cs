@@ -1,22 +1,14 @@
-using Capture.Packets;
-
-namespace Capture.Sip;
+namespace Capture.Packets;
 
 /// <summary>
-/// Address text from c= lines without allocating: IPv4 goes to <see cref="IpAddress16.TryParse"/>; IPv6 is parsed
-/// here because that method falls back to <see cref="System.Net.IPAddress"/> (one object per call) for IPv6.
+/// IPv6 address text (SDP c= lines, SIP URIs) parsed without allocating, unlike <see cref="System.Net.IPAddress"/>.
 /// </summary>
-internal static class SdpAddress
+internal static class IpAddressText
 {
     private const int Groups = 8;
 
-    public static bool TryParse(ReadOnlySpan<byte> text, out IpAddress16 address)
+    public static bool TryParseIPv6(ReadOnlySpan<byte> text, out IpAddress16 address)
     {
-        if (text.IndexOf((byte)':') < 0)
-        {
-            return IpAddress16.TryParse(text, out address);
-        }
-
         address = default;
         if (text.Length >= 2 && text[0] == (byte)'[' && text[^1] == (byte)']')
         {

@@ -2,9 +2,9 @@ using System.Text;
 using Capture.Packets;
 using Capture.Sip;
 
-namespace Capture.Tests.Sip;
+namespace Capture.Tests.Packets;
 
-public class SdpAddressTests
+public class IpAddressTextTests
 {
     [Theory]
     [InlineData("fe80:0:0:0:21a:a0ff:fe07:32e0")]
@@ -22,7 +22,7 @@ public class SdpAddressTests
     {
         byte[] ascii = Encoding.ASCII.GetBytes(text);
         Assert.True(IpAddress16.TryParse(ascii, out IpAddress16 expected));
-        Assert.True(SdpAddress.TryParse(ascii, out IpAddress16 actual));
+        Assert.True(IpAddress16.TryParse(ascii, out IpAddress16 actual));
         Assert.Equal(expected, actual);
     }
 
@@ -37,18 +37,18 @@ public class SdpAddressTests
     [InlineData(":1")]
     public void TryParse_RejectsMalformedIPv6(string text)
     {
-        Assert.False(SdpAddress.TryParse(Encoding.ASCII.GetBytes(text), out _));
+        Assert.False(IpAddress16.TryParse(Encoding.ASCII.GetBytes(text), out _));
     }
 
     [Fact]
     public void TryParse_IPv6_AllocatesNothing()
     {
         byte[] ascii = "fe80:0:0:0:21a:a0ff:fe07:32e0"u8.ToArray();
-        _ = SdpAddress.TryParse(ascii, out _);
+        _ = IpAddress16.TryParse(ascii, out _);
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 1000; i++)
         {
-            _ = SdpAddress.TryParse(ascii, out _);
+            _ = IpAddress16.TryParse(ascii, out _);
         }
 
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
