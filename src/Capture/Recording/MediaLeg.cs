@@ -161,7 +161,14 @@ internal sealed class MediaLeg : IDisposable
 
         if (codec == AudioCodec.ComfortNoise)
         {
-            return; // silence: the ring is already zero there
+            // Silence: the ring is already zero there. The sender stopped talking, so the gap before the next
+            // talk spurt is not a loss: nothing to conceal up to it.
+            if (!reordered)
+            {
+                _lastWrittenEnd = 0;
+            }
+
+            return;
         }
 
         if (position < emitted)
