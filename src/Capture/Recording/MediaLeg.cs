@@ -94,10 +94,19 @@ internal sealed class MediaLeg : IDisposable
         {
             // Events are kept out of the audio and placed by arrival: some senders use their own SSRC for them.
             // With the speech SSRC they share its sequence numbers, so they fill the window (no false losses).
-            if (_anchored && rtp.Ssrc == _ssrc && TrackSequence(rtp.SequenceNumber) is SequenceResult.Duplicate or SequenceResult.TooOld)
+            if (_anchored && rtp.Ssrc == _ssrc)
             {
-                _drops[(int)LegDropReason.Duplicate]++;
-                return;
+                SequenceResult eventSequence = TrackSequence(rtp.SequenceNumber);
+                if (eventSequence is SequenceResult.Duplicate or SequenceResult.TooOld)
+                {
+                    _drops[(int)LegDropReason.Duplicate]++;
+                    return;
+                }
+
+                if (eventSequence == SequenceResult.InOrder)
+                {
+                    _lastWrittenEnd = 0; // the digit replaces speech: the gap before the next speech is not a loss to conceal
+                }
             }
 
             Packets++;
