@@ -127,6 +127,14 @@ internal sealed class MediaLeg : IDisposable
             _anchored = false;
         }
 
+        if (codec == AudioCodec.ComfortNoise && !_anchored)
+        {
+            // Silence before the source's first speech: it must not anchor the leg (before media starts it would
+            // anchor at position 0 while the timeline's origin is still to come, shifting the leg by that time).
+            Packets++;
+            return;
+        }
+
         EnsureBuffers(rate);
         int clock = Map.ClockRateOf(rtp.PayloadType);
         if (!_anchored)
