@@ -173,6 +173,15 @@ internal sealed class MediaLeg : IDisposable
             position = arrivalPosition;
         }
 
+        // The newest packet the sender has sent, yet behind what is already mixed: not a straggler but a sender
+        // whose timestamps stood still (a pause or hold that did not advance them, less than the 2 s above). Follow
+        // the arrival time; dropping it as late would drop every packet after it too.
+        if (position < emitted && sequence == SequenceResult.InOrder)
+        {
+            position = Math.Max(arrivalPosition, emitted);
+            Rebase(rtp, position, clock);
+        }
+
         _lastArrivalNs = arrivalNs;
         Packets++;
 
@@ -301,11 +310,17 @@ internal sealed class MediaLeg : IDisposable
     {
         _anchored = true;
         _ssrc = rtp.Ssrc;
+        _highestSeq = (ushort)(rtp.SequenceNumber - 1);
+        _seqWindow = 0;
+        Rebase(rtp, position, clock);
+    }
+
+    /// <summary>Places <paramref name="rtp"/>'s timestamp at <paramref name="position"/>; the sequence window stays.</summary>
+    private void Rebase(in RtpPacket rtp, long position, int clock)
+    {
         _anchorTimestamp = rtp.Timestamp;
         _anchorPosition = position;
         _anchorClock = clock;
-        _highestSeq = (ushort)(rtp.SequenceNumber - 1);
-        _seqWindow = 0;
         _lastWrittenEnd = 0;
         _lastPacketSamples = 0;
     }
