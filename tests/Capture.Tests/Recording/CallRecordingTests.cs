@@ -455,6 +455,97 @@ public sealed unsafe class CallRecordingTests(ITestOutputHelper output) : IDispo
         AssertContinuous(r.Left, 1.12, 1.98, "second talk spurt");
     }
 
+    [Fact]
+    public void TelephoneEvent_ShortDigitReplacingSpeech_IsNotConcealedOver()
+    {
+        var map = new PayloadMap();
+        map.Set(8, AudioCodec.Pcma, 8000);
+        map.Set(101, AudioCodec.TelephoneEvent, 8000);
+
+        // A 60 ms digit (2 updates + 3 end packets, the ends 5 ms apart) in place of 100 ms of speech.
+        List<Packet> packets = Stream(Channel.Left, LeftHz, T0, 50, sequence: 0, timestamp: 0);
+        for (int i = 0; i < 5; i++)
+        {
+            bool end = i >= 2;
+            ushort duration = (ushort)(end ? 480 : (i + 1) * 160);
+            byte[] payload = [11, (byte)((end ? 0x80 : 0) | 10), (byte)(duration >> 8), (byte)duration];
+            long at = end ? Ms(1060 + ((i - 2) * 5)) : Ms(1000 + (i * 20));
+            packets.Add(new Packet(Channel.Left, T0 + at, Rtp(101, (ushort)(50 + i), 8000, 0x11223344, payload, marker: i == 0)));
+        }
+
+        packets.AddRange(Stream(Channel.Left, LeftHz, T0 + Ms(1100), 95, sequence: 55, timestamp: 8800, toneOffset: 8800));
+        packets.AddRange(Stream(Channel.Right, RightHz, T0 + Ms(3), 150, ssrc: 0x55667788));
+        Result r = Record(packets, "dtmfshort", left: map);
+
+        DtmfRecord digit = Assert.Single(r.Sidecar.Dtmf);
+        Assert.Equal("#", digit.Digit);
+        Assert.InRange(digit.OffsetSeconds, 0.95, 1.05);
+        Assert.Equal(0, r.Sidecar.PacketsLost);
+        AssertSilent(r.Left, 1.01, 1.09, "the digit");
+        Assert.InRange(Onset(r.Left, 1.05), 1.08, 1.12);
+    }
+
+    [Fact]
+    public void ComfortNoise_BeforeFirstSpeech_DoesNotShiftTheLeg()
+    {
+        // Left opens with a CN packet 200 ms before its first speech (same SSRC); right's speech starts the timeline
+        // at the same moment as left's: both tones must start together at 0.
+        byte[] noise = [40];
+        List<Packet> packets =
+        [
+            new Packet(Channel.Left, T0 - Ms(200), Rtp(13, 99, 0, 0x11223344, noise)),
+            .. Stream(Channel.Left, LeftHz, T0, 150, sequence: 100, timestamp: 1600),
+            .. Stream(Channel.Right, RightHz, T0 + Ms(1), 150, ssrc: 0x55667788),
+        ];
+        Result r = Record(packets, "cnfirst");
+
+        Assert.Equal(0, r.Sidecar.PacketsLost);
+        Assert.Equal(0, r.Sidecar.PacketsLate);
+        AssertDurations(r, 3.0);
+        Assert.InRange(Onset(r.Left, 0), 0, 0.02);
+        AssertContinuous(r.Left, 0.1, 2.9, "left");
+    }
+
+    [Fact]
+    public void Pause_WithTimestampsNotAdvancing_AudioResumesAtArrival()
+    {
+        // Left pauses 600 ms (hold, or silence suppression without CN) and resumes with timestamps and sequence
+        // numbers continuing as if no time had passed: less than the 2 s re-anchor limit, more than the jitter delay.
+        List<Packet> packets =
+        [
+            .. Stream(Channel.Left, LeftHz, T0, 50, sequence: 0, timestamp: 0),
+            .. Stream(Channel.Left, LeftHz, T0 + Ms(1600), 70, sequence: 50, timestamp: 8000, toneOffset: 8000),
+            .. Stream(Channel.Right, RightHz, T0 + Ms(3), 150, ssrc: 0x55667788),
+        ];
+        Result r = Record(packets, "frozents");
+
+        Assert.Equal(0, r.Sidecar.PacketsLost);
+        Assert.Equal(0, r.Sidecar.PacketsLate);
+        AssertDurations(r, 3.0);
+        AssertSilent(r.Left, 1.03, 1.57, "pause");
+        Assert.InRange(Onset(r.Left, 1.3), 1.58, 1.62);
+        AssertContinuous(r.Left, 1.62, 2.9, "after the pause");
+    }
+
+    [Fact]
+    public void TimestampJump_SameSsrc_ReanchorsOnArrival_NoLoss()
+    {
+        // At 1 s the sender's timestamp jumps 10 s ahead (a splice) while packets keep coming every 20 ms.
+        List<Packet> packets =
+        [
+            .. Stream(Channel.Left, LeftHz, T0, 50, sequence: 0, timestamp: 0),
+            .. Stream(Channel.Left, LeftHz, T0 + Ms(1000), 100, sequence: 50, timestamp: 88000, toneOffset: 8000),
+            .. Stream(Channel.Right, RightHz, T0 + Ms(3), 150, ssrc: 0x55667788),
+        ];
+        Result r = Record(packets, "tsjump");
+
+        Assert.Equal(0, r.Sidecar.PacketsLost);
+        Assert.Equal(0, r.Sidecar.PacketsLate);
+        Assert.Equal(300, r.Sidecar.Packets);
+        AssertDurations(r, 3.0);
+        AssertContinuous(r.Left, 0.1, 2.9, "left");
+    }
+
     [Theory]
     [InlineData(CallEndReasons.Bye, CallEndReasons.NoMedia)]
     [InlineData(CallEndReasons.Timeout, CallEndReasons.NoMedia)]
