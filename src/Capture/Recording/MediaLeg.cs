@@ -94,10 +94,19 @@ internal sealed class MediaLeg : IDisposable
         {
             // Events are kept out of the audio and placed by arrival: some senders use their own SSRC for them.
             // With the speech SSRC they share its sequence numbers, so they fill the window (no false losses).
-            if (_anchored && rtp.Ssrc == _ssrc && TrackSequence(rtp.SequenceNumber) is SequenceResult.Duplicate or SequenceResult.TooOld)
+            if (_anchored && rtp.Ssrc == _ssrc)
             {
-                _drops[(int)LegDropReason.Duplicate]++;
-                return;
+                SequenceResult eventSequence = TrackSequence(rtp.SequenceNumber);
+                if (eventSequence is SequenceResult.Duplicate or SequenceResult.TooOld)
+                {
+                    _drops[(int)LegDropReason.Duplicate]++;
+                    return;
+                }
+
+                if (eventSequence == SequenceResult.InOrder)
+                {
+                    _lastWrittenEnd = 0; // the digit replaces speech: the gap before the next speech is not a loss to conceal
+                }
             }
 
             Packets++;
@@ -116,6 +125,14 @@ internal sealed class MediaLeg : IDisposable
             }
 
             _anchored = false;
+        }
+
+        if (codec == AudioCodec.ComfortNoise && !_anchored)
+        {
+            // Silence before the source's first speech: it must not anchor the leg (before media starts it would
+            // anchor at position 0 while the timeline's origin is still to come, shifting the leg by that time).
+            Packets++;
+            return;
         }
 
         EnsureBuffers(rate);
@@ -156,12 +173,28 @@ internal sealed class MediaLeg : IDisposable
             position = arrivalPosition;
         }
 
+        // The newest packet the sender has sent, yet behind what is already mixed: not a straggler but a sender
+        // whose timestamps stood still (a pause or hold that did not advance them, less than the 2 s above). Follow
+        // the arrival time; dropping it as late would drop every packet after it too.
+        if (position < emitted && sequence == SequenceResult.InOrder)
+        {
+            position = Math.Max(arrivalPosition, emitted);
+            Rebase(rtp, position, clock);
+        }
+
         _lastArrivalNs = arrivalNs;
         Packets++;
 
         if (codec == AudioCodec.ComfortNoise)
         {
-            return; // silence: the ring is already zero there
+            // Silence: the ring is already zero there. The sender stopped talking, so the gap before the next
+            // talk spurt is not a loss: nothing to conceal up to it.
+            if (!reordered)
+            {
+                _lastWrittenEnd = 0;
+            }
+
+            return;
         }
 
         if (position < emitted)
@@ -277,11 +310,17 @@ internal sealed class MediaLeg : IDisposable
     {
         _anchored = true;
         _ssrc = rtp.Ssrc;
+        _highestSeq = (ushort)(rtp.SequenceNumber - 1);
+        _seqWindow = 0;
+        Rebase(rtp, position, clock);
+    }
+
+    /// <summary>Places <paramref name="rtp"/>'s timestamp at <paramref name="position"/>; the sequence window stays.</summary>
+    private void Rebase(in RtpPacket rtp, long position, int clock)
+    {
         _anchorTimestamp = rtp.Timestamp;
         _anchorPosition = position;
         _anchorClock = clock;
-        _highestSeq = (ushort)(rtp.SequenceNumber - 1);
-        _seqWindow = 0;
         _lastWrittenEnd = 0;
         _lastPacketSamples = 0;
     }

@@ -14,13 +14,16 @@ public sealed class PayloadMap
     public PayloadMap()
     {
         // Static payload types mean what RFC 3551 says even when the SDP omits rtpmap lines.
+        // Not through Set: these defaults are not the SDP's choice, so they must not become Preferred
+        // (else every map would prefer PCMU and a G.722 call would be recorded at 8 kHz).
         foreach (int pt in (ReadOnlySpan<int>)[0, 8, 9, 13, 18])
         {
-            Set((byte)pt, AudioCodecs.FromStaticPayloadType(pt), 8000);
+            _codecs[pt] = AudioCodecs.FromStaticPayloadType(pt);
+            _clockRates[pt] = 8000;
         }
     }
 
-    /// <summary>The first speech codec of the SDP m= line: the one the answer selected.</summary>
+    /// <summary>The first speech codec of the SDP m= line (the one the answer selected); Unknown until one is set.</summary>
     public AudioCodec Preferred { get; private set; }
 
     public void Set(byte payloadType, AudioCodec codec, int clockRate)
