@@ -83,11 +83,19 @@ public sealed class SipCallTracker
     {
         // Symmetric RTP behind NAT: the speaker's real address answers for its SDP address from now on.
         ref MediaOwner slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_media, source, out bool exists);
-        if (!exists)
+        if (exists && (slot.Call == call || !slot.Latched))
         {
-            slot = new MediaOwner(call, speaker);
-            call.Endpoints.Add(source);
+            return; // already this call's, or another call's announced endpoint (SDP outranks a guess)
         }
+
+        if (exists)
+        {
+            // Latched for an older call whose end was not seen: media to this call's announced endpoint proves the move.
+            slot.Call.Endpoints.Remove(source);
+        }
+
+        slot = new MediaOwner(call, speaker, Latched: true);
+        call.Endpoints.Add(source);
     }
 
     /// <summary>Handles one SIP message seen from <paramref name="source"/> to <paramref name="destination"/>.</summary>
@@ -380,13 +388,20 @@ public sealed class SipCallTracker
 
         var endpoint = new IpEndpoint16(media.Connection, media.Port);
         ref MediaOwner slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_media, endpoint, out bool exists);
-        if (exists && slot.Call != call)
+        SipCall? previous = exists && slot.Call != call ? slot.Call : null;
+        slot = new MediaOwner(call, owner, Latched: false);
+        if (previous is not null)
         {
-            slot.Call.Endpoints.Remove(endpoint); // a newer call reuses the address and port
+            // A newer call reuses the address and port: the older call's media is gone (its end was not seen). Its
+            // NAT-latched addresses would otherwise keep catching the new call's packets sent back to the same peer.
+            previous.Endpoints.Remove(endpoint);
+            ForgetLatched(previous);
         }
 
-        slot = new MediaOwner(call, owner);
-        call.Endpoints.Add(endpoint);
+        if (!call.Endpoints.Contains(endpoint))
+        {
+            call.Endpoints.Add(endpoint);
+        }
 
         PartyInfo party = owner == Channel.Left ? call.Metadata.Left : call.Metadata.Right;
         string ip = media.Connection.ToString();
@@ -397,6 +412,19 @@ public sealed class SipCallTracker
                 ? call.Metadata with { Left = party, Codecs = codecs }
                 : call.Metadata with { Right = party, Codecs = codecs };
             _sink.MetadataChanged(call.Recording, call.Metadata);
+        }
+    }
+
+    private void ForgetLatched(SipCall call)
+    {
+        for (int i = call.Endpoints.Count - 1; i >= 0; i--)
+        {
+            IpEndpoint16 endpoint = call.Endpoints[i];
+            if (_media.TryGetValue(endpoint, out MediaOwner owner) && owner.Call == call && owner.Latched)
+            {
+                _media.Remove(endpoint);
+                call.Endpoints.RemoveAt(i);
+            }
         }
     }
 
@@ -499,7 +527,8 @@ public sealed class SipCallTracker
 
     private static readonly IpAddress16 s_zeroAddress = IpAddress16.FromIPv4(0u);
 
-    private readonly record struct MediaOwner(SipCall Call, Channel Channel);
+    /// <summary>Who receives at an endpoint; <c>Latched</c> when learnt from RTP (NAT) rather than announced in SDP.</summary>
+    private readonly record struct MediaOwner(SipCall Call, Channel Channel, bool Latched);
 
     private sealed class SipCall(string callId, string callerTag, CallRecording recording)
     {
