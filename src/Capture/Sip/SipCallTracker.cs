@@ -472,7 +472,8 @@ public sealed class SipCallTracker
 
         foreach (SipCall call in _expired)
         {
-            End(call, CallEndReasons.Timeout, nowNs, null);
+            // The call ended when it was last heard of, not when the timer noticed: the wait is not call time.
+            End(call, CallEndReasons.Timeout, Math.Max(call.LastActivityNs, call.LastMediaNs), null);
         }
 
         _expired.Clear();
