@@ -38,6 +38,9 @@ public sealed class SipCallTracker
     private readonly Dictionary<IpEndpoint16, MediaOwner> _media = [];
     private readonly List<SipCall> _expired = [];
 
+    /// <summary>64 x T1 (RFC 3261 Timer B/F): how long retransmissions of a transaction can still arrive.</summary>
+    private static readonly long s_transactionLifetimeNs = 32L * 1_000_000_000;
+
     public SipCallTracker(ICallSink sink, RecordingOptions recording, SipTrackerOptions? options = null)
     {
         _sink = sink;
@@ -239,9 +242,11 @@ public sealed class SipCallTracker
                 End(call, CallEndReasons.Bye, atNs, fromCaller ? "caller" : "callee");
                 break;
             case SipMethod.Cancel:
+                // Not the end yet: a 200 may cross the CANCEL and establish the call (RFC 3261 9.1). The INVITE's
+                // final response (normally 487) ends it as cancelled; see OnSessionResponse and Expire.
                 if (!call.Answered)
                 {
-                    End(call, CallEndReasons.Cancelled, atNs, null);
+                    call.CancelSeen = true;
                 }
 
                 break;
@@ -286,7 +291,7 @@ public sealed class SipCallTracker
                 return;
             }
 
-            string reason = status == 487 ? CallEndReasons.Cancelled : CallEndReasons.Rejected;
+            string reason = status == 487 || call.CancelSeen ? CallEndReasons.Cancelled : CallEndReasons.Rejected;
             End(call, reason, atNs, status.ToString(System.Globalization.CultureInfo.InvariantCulture));
         }
         else if (status == 488 && call.PendingT38)
@@ -464,7 +469,13 @@ public sealed class SipCallTracker
             long idleMedia = call.LastMediaNs > 0 ? nowNs - call.LastMediaNs : long.MaxValue;
             long idle = Math.Min(idleSignal, idleMedia);
             TimeSpan limit = !call.Answered ? _options.InviteTimeout : call.LastMediaNs > 0 ? _options.MediaTimeout : _options.SessionTimeout;
-            if (idle > limit.Ticks * 100)
+            long limitNs = limit.Ticks * 100;
+            if (call.CancelSeen && !call.Answered)
+            {
+                limitNs = Math.Min(limitNs, s_transactionLifetimeNs); // the final response to a cancelled INVITE was missed
+            }
+
+            if (idle > limitNs)
             {
                 _expired.Add(call);
             }
@@ -473,7 +484,7 @@ public sealed class SipCallTracker
         foreach (SipCall call in _expired)
         {
             // The call ended when it was last heard of, not when the timer noticed: the wait is not call time.
-            End(call, CallEndReasons.Timeout, Math.Max(call.LastActivityNs, call.LastMediaNs), null);
+            End(call, CancelledUnanswered(call) ? CallEndReasons.Cancelled : CallEndReasons.Timeout, Math.Max(call.LastActivityNs, call.LastMediaNs), null);
         }
 
         _expired.Clear();
@@ -485,11 +496,13 @@ public sealed class SipCallTracker
         _expired.AddRange(_calls.Values);
         foreach (SipCall call in _expired)
         {
-            End(call, reason, Math.Max(nowNs, call.LastActivityNs), null);
+            End(call, CancelledUnanswered(call) ? CallEndReasons.Cancelled : reason, Math.Max(nowNs, call.LastActivityNs), null);
         }
 
         _expired.Clear();
     }
+
+    private static bool CancelledUnanswered(SipCall call) => call.CancelSeen && !call.Answered;
 
     private void End(SipCall call, string reason, long atNs, string? detail)
     {
@@ -538,6 +551,7 @@ public sealed class SipCallTracker
         public CallRecording Recording { get; } = recording;
         public required CallMetadata Metadata { get; set; }
         public uint InviteCSeq { get; set; }
+        public bool CancelSeen { get; set; }
         public long StartedNs { get; init; }
         public long LastActivityNs { get; set; }
         public long LastMediaNs { get; set; }
