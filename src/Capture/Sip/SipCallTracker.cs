@@ -38,6 +38,11 @@ public sealed class SipCallTracker
     private readonly Dictionary<IpEndpoint16, MediaOwner> _media = [];
     private readonly List<SipCall> _expired = [];
 
+    // Call-IDs of calls ended in the last TransactionLifetime, with their highest INVITE CSeq: an INVITE retransmission
+    // (or mirror copy) that crossed the final response must not start a phantom call.
+    private readonly Dictionary<string, EndedCall> _ended = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, EndedCall>.AlternateLookup<ReadOnlySpan<char>> _endedBySpan;
+
     /// <summary>64 x T1 (RFC 3261 Timer B/F): how long retransmissions of a transaction can still arrive.</summary>
     private static readonly long s_transactionLifetimeNs = 32L * 1_000_000_000;
 
@@ -47,6 +52,7 @@ public sealed class SipCallTracker
         _recording = recording;
         _options = options ?? new SipTrackerOptions();
         _callsBySpan = _calls.GetAlternateLookup<ReadOnlySpan<char>>();
+        _endedBySpan = _ended.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
     public int ActiveCalls => _calls.Count;
@@ -117,7 +123,8 @@ public sealed class SipCallTracker
         SipMethod method = message.IsRequest ? message.Method : message.CSeqMethod;
         if (call is null)
         {
-            if (!message.IsRequest || message.Method != SipMethod.Invite)
+            if (!message.IsRequest || message.Method != SipMethod.Invite
+                || (_endedBySpan.TryGetValue(idChars, out EndedCall ended) && message.CSeq <= ended.MaxInviteCSeq))
             {
                 MessagesWithoutCall++;
                 return;
@@ -166,6 +173,7 @@ public sealed class SipCallTracker
         {
             Metadata = metadata,
             InviteCSeq = invite.CSeq,
+            MaxInviteCSeq = invite.CSeq,
             StartedNs = atNs,
         };
         call.Recording.Owner = call;
@@ -230,6 +238,8 @@ public sealed class SipCallTracker
                 {
                     call.InviteCSeq = message.CSeq; // a re-sent INVITE after a 401/407 challenge has a new CSeq
                 }
+
+                call.MaxInviteCSeq = Math.Max(call.MaxInviteCSeq, message.CSeq);
 
                 ApplySdp(call, message, fromCaller ? Channel.Left : Channel.Right, atNs);
                 break;
@@ -481,6 +491,14 @@ public sealed class SipCallTracker
             }
         }
 
+        foreach (KeyValuePair<string, EndedCall> ended in _ended)
+        {
+            if (nowNs - ended.Value.EndedNs > s_transactionLifetimeNs)
+            {
+                _ended.Remove(ended.Key); // allowed while enumerating since .NET Core 3.0
+            }
+        }
+
         foreach (SipCall call in _expired)
         {
             // The call ended when it was last heard of, not when the timer noticed: the wait is not call time.
@@ -527,6 +545,7 @@ public sealed class SipCallTracker
         }
 
         _calls.Remove(call.CallId);
+        _ended[call.CallId] = new EndedCall(atNs, call.MaxInviteCSeq);
     }
 
     private static void Latin1(ReadOnlySpan<byte> bytes, Span<char> chars)
@@ -542,6 +561,8 @@ public sealed class SipCallTracker
     private static readonly IpAddress16 s_zeroAddress = IpAddress16.FromIPv4(0u);
 
     /// <summary>Who receives at an endpoint; <c>Latched</c> when learnt from RTP (NAT) rather than announced in SDP.</summary>
+    private readonly record struct EndedCall(long EndedNs, uint MaxInviteCSeq);
+
     private readonly record struct MediaOwner(SipCall Call, Channel Channel, bool Latched);
 
     private sealed class SipCall(string callId, string callerTag, CallRecording recording)
@@ -551,6 +572,7 @@ public sealed class SipCallTracker
         public CallRecording Recording { get; } = recording;
         public required CallMetadata Metadata { get; set; }
         public uint InviteCSeq { get; set; }
+        public uint MaxInviteCSeq { get; set; }
         public bool CancelSeen { get; set; }
         public long StartedNs { get; init; }
         public long LastActivityNs { get; set; }
