@@ -181,6 +181,62 @@ public class SipCallTrackerTests
     }
 
     [Fact]
+    public void OkCrossingTheCancel_IsAnAnsweredCallAndItsMediaIsRecorded()
+    {
+        // RFC 3261 9.1: a 200 that crosses the CANCEL establishes the call; the caller ACKs and then hangs up with BYE.
+        using var s = new SipScenario();
+        SipDialog d = AliceToBob();
+        s.Sip(CallerSip, CalleeSip, d.Invite(1, Sdp("10.0.0.10", 4000)));
+        s.Sip(CalleeSip, CallerSip, d.Response(180, "Ringing"));
+        s.Advance(5);
+        s.Sip(CallerSip, CalleeSip, d.Cancel());
+        s.Sip(CalleeSip, CallerSip, d.Response(200, "OK", sdp: Sdp("10.0.0.20", 5000)));
+        s.Sip(CalleeSip, CallerSip, d.Response(200, "OK", 1, "CANCEL"));
+        s.Sip(CallerSip, CalleeSip, d.Ack());
+        s.Talk(CallerMedia, CalleeMedia, 10);
+        s.Sip(CallerSip, CalleeSip, d.InDialog("BYE", true, 2));
+
+        CallSidecar call = Assert.Single(s.Complete());
+        Assert.Equal(SipScenario.TimeAt(5), call.AnsweredAt);
+        Assert.Equal(CallEndReasons.Bye, call.EndReason);
+        Assert.Equal(20, call.Packets);
+    }
+
+    [Fact]
+    public void CancelWhoseFinalResponseIsNeverSeen_EndsCancelledAfterTheTransactionLifetime()
+    {
+        using var s = new SipScenario();
+        SipDialog d = AliceToBob();
+        s.Sip(CallerSip, CalleeSip, d.Invite(1, Sdp("10.0.0.10", 4000)));
+        s.Sip(CalleeSip, CallerSip, d.Response(180, "Ringing"));
+        s.Advance(4);
+        s.Sip(CallerSip, CalleeSip, d.Cancel());
+        s.Advance(40); // 64 x T1 = 32 s, well inside the 3-minute INVITE timeout
+        s.Udp("10.9.9.9:53", "10.9.9.8:53", "unrelated"u8);
+        CallSidecar call = Assert.Single(s.Finished);
+        Assert.Equal(CallEndReasons.Cancelled, call.EndReason);
+        Assert.Equal(SipScenario.TimeAt(4), call.EndedAt);
+    }
+
+    [Fact]
+    public void InviteRetransmissionCrossingTheFinalResponse_DoesNotStartAPhantomCall()
+    {
+        using var s = new SipScenario();
+        SipDialog d = AliceToBob();
+        string invite = d.Invite(1, Sdp("10.0.0.10", 4000));
+        s.Sip(CallerSip, CalleeSip, invite);
+        s.Advance(0.5);
+        s.Sip(CalleeSip, CallerSip, d.Response(486, "Busy Here"));
+        s.Sip(CallerSip, CalleeSip, invite); // sent by the caller before the 486 reached it
+        s.Sip(CallerSip, CalleeSip, d.Ack());
+        s.Sip(CalleeSip, CallerSip, d.Response(486, "Busy Here"));
+
+        CallSidecar call = Assert.Single(s.Complete());
+        Assert.Equal(CallEndReasons.Rejected, call.EndReason);
+        Assert.Equal(1, s.Pipeline.CallsStarted);
+    }
+
+    [Fact]
     public void Busy486_IsRejectedWithTheStatusAsDetail()
     {
         using var s = new SipScenario();
