@@ -61,7 +61,7 @@ internal static class Cli
         using var pipeline = new CapturePipeline(o.Recording, o.Pipeline, results: results);
         CaptureEnd end = pipeline.Run(source);
         pipeline.Complete(CallEndReasons.CaptureEnded);
-        var counters = pipeline.Counters.Snapshot(pipeline.Decoder, pipeline.WorkerStats(), pipeline.CallsStarted);
+        var counters = pipeline.Snapshot();
         List<CallSidecar> calls = results.Sorted();
         if (o.Json)
         {

@@ -75,6 +75,21 @@ public sealed class CapturePipeline : ICallSink, IDisposable
 
     public long CallsStarted => _sip.CallsStarted;
 
+    /// <summary>INVITEs ignored because <see cref="SipTrackerOptions.MaxCalls"/> calls were already open.</summary>
+    public long CallsOverLimit => _sip.CallsOverLimit;
+
+    /// <summary>SIP messages that belong to no tracked call (REGISTER, OPTIONS, strays after a call's end).</summary>
+    public long SipMessagesWithoutCall => _sip.MessagesWithoutCall;
+
+    /// <summary>Every counter by name (metrics, replay --json), the SIP tracker's included.</summary>
+    public SortedDictionary<string, long> Snapshot()
+    {
+        SortedDictionary<string, long> counters = Counters.Snapshot(_decoder, WorkerStats(), _sip.CallsStarted);
+        counters["sip_calls_over_limit"] = _sip.CallsOverLimit;
+        counters["sip_messages_without_call"] = _sip.MessagesWithoutCall;
+        return counters;
+    }
+
     /// <summary>Reads a source until it ends or <paramref name="ct"/> asks to stop (live sources are stopped with BreakLoop).</summary>
     public CaptureEnd Run(PcapSource source, CancellationToken ct = default)
     {

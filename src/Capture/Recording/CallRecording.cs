@@ -272,8 +272,9 @@ public sealed class CallRecording : IDisposable
             File = file,
             SampleRate = _rate > 0 ? _rate : null,
             Channels = file is null ? 0 : 2,
-            // Without media, say why: a cancelled or rejected call explains itself; an answered one had no RTP we could record.
-            EndReason = file is null && endReason is CallEndReasons.Bye or CallEndReasons.Timeout or CallEndReasons.CaptureEnded ? CallEndReasons.NoMedia : endReason,
+            // Without media, say why: a cancelled, rejected or never answered call explains itself; an answered one had
+            // no RTP we could record.
+            EndReason = file is null && Metadata.AnsweredAt is not null && endReason is CallEndReasons.Bye or CallEndReasons.Timeout or CallEndReasons.CaptureEnded ? CallEndReasons.NoMedia : endReason,
             SignalledEnd = endReason,
         };
     }

@@ -38,12 +38,21 @@ public sealed class SipCallTracker
     private readonly Dictionary<IpEndpoint16, MediaOwner> _media = [];
     private readonly List<SipCall> _expired = [];
 
+    // Call-IDs of calls ended in the last TransactionLifetime, with their highest INVITE CSeq: an INVITE retransmission
+    // (or mirror copy) that crossed the final response must not start a phantom call.
+    private readonly Dictionary<string, EndedCall> _ended = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, EndedCall>.AlternateLookup<ReadOnlySpan<char>> _endedBySpan;
+
+    /// <summary>64 x T1 (RFC 3261 Timer B/F): how long retransmissions of a transaction can still arrive.</summary>
+    private static readonly long s_transactionLifetimeNs = 32L * 1_000_000_000;
+
     public SipCallTracker(ICallSink sink, RecordingOptions recording, SipTrackerOptions? options = null)
     {
         _sink = sink;
         _recording = recording;
         _options = options ?? new SipTrackerOptions();
         _callsBySpan = _calls.GetAlternateLookup<ReadOnlySpan<char>>();
+        _endedBySpan = _ended.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
     public int ActiveCalls => _calls.Count;
@@ -83,11 +92,19 @@ public sealed class SipCallTracker
     {
         // Symmetric RTP behind NAT: the speaker's real address answers for its SDP address from now on.
         ref MediaOwner slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_media, source, out bool exists);
-        if (!exists)
+        if (exists && (slot.Call == call || !slot.Latched))
         {
-            slot = new MediaOwner(call, speaker);
-            call.Endpoints.Add(source);
+            return; // already this call's, or another call's announced endpoint (SDP outranks a guess)
         }
+
+        if (exists)
+        {
+            // Latched for an older call whose end was not seen: media to this call's announced endpoint proves the move.
+            slot.Call.Endpoints.Remove(source);
+        }
+
+        slot = new MediaOwner(call, speaker, Latched: true);
+        call.Endpoints.Add(source);
     }
 
     /// <summary>Handles one SIP message seen from <paramref name="source"/> to <paramref name="destination"/>.</summary>
@@ -106,7 +123,8 @@ public sealed class SipCallTracker
         SipMethod method = message.IsRequest ? message.Method : message.CSeqMethod;
         if (call is null)
         {
-            if (!message.IsRequest || message.Method != SipMethod.Invite)
+            if (!message.IsRequest || message.Method != SipMethod.Invite
+                || (_endedBySpan.TryGetValue(idChars, out EndedCall ended) && message.CSeq <= ended.MaxInviteCSeq))
             {
                 MessagesWithoutCall++;
                 return;
@@ -155,6 +173,7 @@ public sealed class SipCallTracker
         {
             Metadata = metadata,
             InviteCSeq = invite.CSeq,
+            MaxInviteCSeq = invite.CSeq,
             StartedNs = atNs,
         };
         call.Recording.Owner = call;
@@ -220,6 +239,8 @@ public sealed class SipCallTracker
                     call.InviteCSeq = message.CSeq; // a re-sent INVITE after a 401/407 challenge has a new CSeq
                 }
 
+                call.MaxInviteCSeq = Math.Max(call.MaxInviteCSeq, message.CSeq);
+
                 ApplySdp(call, message, fromCaller ? Channel.Left : Channel.Right, atNs);
                 break;
             case SipMethod.Update:
@@ -231,9 +252,11 @@ public sealed class SipCallTracker
                 End(call, CallEndReasons.Bye, atNs, fromCaller ? "caller" : "callee");
                 break;
             case SipMethod.Cancel:
+                // Not the end yet: a 200 may cross the CANCEL and establish the call (RFC 3261 9.1). The INVITE's
+                // final response (normally 487) ends it as cancelled; see OnSessionResponse and Expire.
                 if (!call.Answered)
                 {
-                    End(call, CallEndReasons.Cancelled, atNs, null);
+                    call.CancelSeen = true;
                 }
 
                 break;
@@ -278,7 +301,7 @@ public sealed class SipCallTracker
                 return;
             }
 
-            string reason = status == 487 ? CallEndReasons.Cancelled : CallEndReasons.Rejected;
+            string reason = status == 487 || call.CancelSeen ? CallEndReasons.Cancelled : CallEndReasons.Rejected;
             End(call, reason, atNs, status.ToString(System.Globalization.CultureInfo.InvariantCulture));
         }
         else if (status == 488 && call.PendingT38)
@@ -380,13 +403,20 @@ public sealed class SipCallTracker
 
         var endpoint = new IpEndpoint16(media.Connection, media.Port);
         ref MediaOwner slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_media, endpoint, out bool exists);
-        if (exists && slot.Call != call)
+        SipCall? previous = exists && slot.Call != call ? slot.Call : null;
+        slot = new MediaOwner(call, owner, Latched: false);
+        if (previous is not null)
         {
-            slot.Call.Endpoints.Remove(endpoint); // a newer call reuses the address and port
+            // A newer call reuses the address and port: the older call's media is gone (its end was not seen). Its
+            // NAT-latched addresses would otherwise keep catching the new call's packets sent back to the same peer.
+            previous.Endpoints.Remove(endpoint);
+            ForgetLatched(previous);
         }
 
-        slot = new MediaOwner(call, owner);
-        call.Endpoints.Add(endpoint);
+        if (!call.Endpoints.Contains(endpoint))
+        {
+            call.Endpoints.Add(endpoint);
+        }
 
         PartyInfo party = owner == Channel.Left ? call.Metadata.Left : call.Metadata.Right;
         string ip = media.Connection.ToString();
@@ -397,6 +427,19 @@ public sealed class SipCallTracker
                 ? call.Metadata with { Left = party, Codecs = codecs }
                 : call.Metadata with { Right = party, Codecs = codecs };
             _sink.MetadataChanged(call.Recording, call.Metadata);
+        }
+    }
+
+    private void ForgetLatched(SipCall call)
+    {
+        for (int i = call.Endpoints.Count - 1; i >= 0; i--)
+        {
+            IpEndpoint16 endpoint = call.Endpoints[i];
+            if (_media.TryGetValue(endpoint, out MediaOwner owner) && owner.Call == call && owner.Latched)
+            {
+                _media.Remove(endpoint);
+                call.Endpoints.RemoveAt(i);
+            }
         }
     }
 
@@ -436,15 +479,30 @@ public sealed class SipCallTracker
             long idleMedia = call.LastMediaNs > 0 ? nowNs - call.LastMediaNs : long.MaxValue;
             long idle = Math.Min(idleSignal, idleMedia);
             TimeSpan limit = !call.Answered ? _options.InviteTimeout : call.LastMediaNs > 0 ? _options.MediaTimeout : _options.SessionTimeout;
-            if (idle > limit.Ticks * 100)
+            long limitNs = limit.Ticks * 100;
+            if (call.CancelSeen && !call.Answered)
+            {
+                limitNs = Math.Min(limitNs, s_transactionLifetimeNs); // the final response to a cancelled INVITE was missed
+            }
+
+            if (idle > limitNs)
             {
                 _expired.Add(call);
             }
         }
 
+        foreach (KeyValuePair<string, EndedCall> ended in _ended)
+        {
+            if (nowNs - ended.Value.EndedNs > s_transactionLifetimeNs)
+            {
+                _ended.Remove(ended.Key); // allowed while enumerating since .NET Core 3.0
+            }
+        }
+
         foreach (SipCall call in _expired)
         {
-            End(call, CallEndReasons.Timeout, nowNs, null);
+            // The call ended when it was last heard of, not when the timer noticed: the wait is not call time.
+            End(call, CancelledUnanswered(call) ? CallEndReasons.Cancelled : CallEndReasons.Timeout, Math.Max(call.LastActivityNs, call.LastMediaNs), null);
         }
 
         _expired.Clear();
@@ -456,11 +514,13 @@ public sealed class SipCallTracker
         _expired.AddRange(_calls.Values);
         foreach (SipCall call in _expired)
         {
-            End(call, reason, Math.Max(nowNs, call.LastActivityNs), null);
+            End(call, CancelledUnanswered(call) ? CallEndReasons.Cancelled : reason, Math.Max(nowNs, call.LastActivityNs), null);
         }
 
         _expired.Clear();
     }
+
+    private static bool CancelledUnanswered(SipCall call) => call.CancelSeen && !call.Answered;
 
     private void End(SipCall call, string reason, long atNs, string? detail)
     {
@@ -485,6 +545,7 @@ public sealed class SipCallTracker
         }
 
         _calls.Remove(call.CallId);
+        _ended[call.CallId] = new EndedCall(atNs, call.MaxInviteCSeq);
     }
 
     private static void Latin1(ReadOnlySpan<byte> bytes, Span<char> chars)
@@ -499,7 +560,10 @@ public sealed class SipCallTracker
 
     private static readonly IpAddress16 s_zeroAddress = IpAddress16.FromIPv4(0u);
 
-    private readonly record struct MediaOwner(SipCall Call, Channel Channel);
+    /// <summary>Who receives at an endpoint; <c>Latched</c> when learnt from RTP (NAT) rather than announced in SDP.</summary>
+    private readonly record struct EndedCall(long EndedNs, uint MaxInviteCSeq);
+
+    private readonly record struct MediaOwner(SipCall Call, Channel Channel, bool Latched);
 
     private sealed class SipCall(string callId, string callerTag, CallRecording recording)
     {
@@ -508,6 +572,8 @@ public sealed class SipCallTracker
         public CallRecording Recording { get; } = recording;
         public required CallMetadata Metadata { get; set; }
         public uint InviteCSeq { get; set; }
+        public uint MaxInviteCSeq { get; set; }
+        public bool CancelSeen { get; set; }
         public long StartedNs { get; init; }
         public long LastActivityNs { get; set; }
         public long LastMediaNs { get; set; }

@@ -30,7 +30,7 @@ public sealed class Replayer : ICallResultSink, IDisposable
         using var pipeline = new CapturePipeline(new RecordingOptions { OutputDirectory = OutputDirectory }, new PipelineOptions { Workers = workers }, results: this);
         pipeline.Run(source);
         pipeline.Complete();
-        Counters = pipeline.Counters.Snapshot(pipeline.Decoder, pipeline.WorkerStats(), pipeline.CallsStarted);
+        Counters = pipeline.Snapshot();
         return this;
     }
 
