@@ -10,7 +10,8 @@ namespace Bench.Pipeline;
 /// <summary>
 /// Whole-file replay against libpcap's own speed: `tcpdump -r FILE -w /dev/null` (the baseline), our libpcap read
 /// loop alone, and our full replay (decode, SIP, classification, workers decoding, mixing and encoding every call).
-/// The file is the bundled SIPp call (samples/) repeated 40 times, 12 s apart: 26,240 packets, 40 recorded calls.
+/// The file is the bundled SIPp call (samples/) repeated 40 times, 60 s apart (its Call-ID repeats, and an ended
+/// Call-ID is remembered for 32 s against retransmissions): 26,240 packets, 40 recorded calls.
 /// </summary>
 [MemoryDiagnoser]
 public class ReplayBenchmarks
@@ -27,7 +28,7 @@ public class ReplayBenchmarks
     {
         _file = Path.Combine(Path.GetTempPath(), "appliance-bench-replay.pcap");
         _out = Path.Combine(Path.GetTempPath(), "appliance-bench-out");
-        int written = BuildRepeatedCapture(Paths.Sample("sipp-g711a-call.pcap"), _file, Copies, 12_000_000_000L);
+        int written = BuildRepeatedCapture(Paths.Sample("sipp-g711a-call.pcap"), _file, Copies, 60_000_000_000L);
         if (written != Packets)
         {
             throw new InvalidOperationException($"expected {Packets} packets, wrote {written}");
