@@ -89,6 +89,7 @@ public sealed unsafe class CallRecordingTests(ITestOutputHelper output) : IDispo
             Protocol = "sip",
             CallId = "a84b4c76e66710@pc33.example.com",
             StartedAt = CaptureTime.ToDateTime(T0 - Ms(3000)),
+            AnsweredAt = CaptureTime.ToDateTime(T0 - Ms(1000)),
             Left = new PartyInfo { Extension = "1001" },
             Right = new PartyInfo { Extension = "1002" },
         };
@@ -546,6 +547,7 @@ public sealed unsafe class CallRecordingTests(ITestOutputHelper output) : IDispo
         AssertContinuous(r.Left, 0.1, 2.9, "left");
     }
 
+    // An answered call without media says "no-media"; an unanswered one keeps how it ended (see CallRecording).
     [Theory]
     [InlineData(CallEndReasons.Bye, CallEndReasons.NoMedia)]
     [InlineData(CallEndReasons.Timeout, CallEndReasons.NoMedia)]
