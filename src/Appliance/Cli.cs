@@ -57,6 +57,7 @@ internal static class Cli
     {
         string file = o.Positional ?? throw new CliException("replay needs a capture FILE");
         using PcapSource source = PcapSource.OpenOffline(file);
+        RequireSupportedLinkType(source, file);
         var results = new ResultCollector();
         using var pipeline = new CapturePipeline(o.Recording, o.Pipeline, results: results);
         CaptureEnd end = pipeline.Run(source);
@@ -93,6 +94,7 @@ internal static class Cli
             BufferSizeBytes = o.BufferMb * 1024 * 1024,
             Immediate = o.Immediate,
         });
+        RequireSupportedLinkType(source, iface);
         var results = new ResultCollector(print: true, o.Recording.OutputDirectory);
         o.Pipeline.WaitWhenQueueFull = false;
         using var pipeline = new CapturePipeline(o.Recording, o.Pipeline, results: results);
@@ -111,6 +113,14 @@ internal static class Cli
         }
 
         return 0;
+    }
+
+    private static void RequireSupportedLinkType(PcapSource source, string what)
+    {
+        if (!global::Capture.Packets.LinkTypes.IsSupported(source.LinkType))
+        {
+            throw new CliException($"{what}: link type {source.LinkType} is not supported (Ethernet, Linux cooked SLL/SLL2, raw IP, BSD loopback are)");
+        }
     }
 
     private static void PrintTable(List<CallSidecar> calls, string root)
