@@ -404,34 +404,16 @@ public sealed partial class FrameDecoder
                 case Layer.Ipv6Extensions:
                     switch (protocol)
                     {
-                        case ProtoHopByHop or ProtoRouting or ProtoDestinationOptions:
+                        case ProtoHopByHop or ProtoRouting or ProtoDestinationOptions or ProtoAh:
                         {
-                            // next header (1), length in 8-byte units not counting the first 8 (1).
+                            // next header (1), length (1): in 8-byte units not counting the first 8, except the
+                            // authentication header's, which is in 4-byte units minus 2.
                             if (data.Length < 8)
                             {
                                 return Drop(DropReason.Truncated, out reason);
                             }
 
-                            int length = (data[1] + 1) * 8;
-                            if (length > data.Length)
-                            {
-                                return Drop(DropReason.Truncated, out reason);
-                            }
-
-                            protocol = data[0];
-                            data = data.Slice(length);
-                            break;
-                        }
-
-                        case ProtoAh:
-                        {
-                            // Authentication header: length in 4-byte units minus 2.
-                            if (data.Length < 8)
-                            {
-                                return Drop(DropReason.Truncated, out reason);
-                            }
-
-                            int length = (data[1] + 2) * 4;
+                            int length = protocol == ProtoAh ? (data[1] + 2) * 4 : (data[1] + 1) * 8;
                             if (length > data.Length)
                             {
                                 return Drop(DropReason.Truncated, out reason);

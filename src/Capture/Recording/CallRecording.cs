@@ -173,7 +173,7 @@ public sealed class CallRecording : IDisposable
         }
     }
 
-    /// <summary>Ends the call: mixes everything left, closes the file, writes the sidecar. Idempotent.</summary>
+    /// <summary>Ends the call: mixes everything left, closes the file, writes the sidecar. Called once per call.</summary>
     public CallSidecar Finish(string endReason, long endNs)
     {
         if (_finished)

@@ -63,7 +63,22 @@ internal sealed class MediaLeg : IDisposable
     /// <summary>Position of the first sample this leg wrote, or -1.</summary>
     public long FirstPosition { get; private set; } = -1;
 
-    public HashSet<AudioCodec> CodecsSeen { get; } = [];
+    // One bit per AudioCodec value: which speech codecs this leg played (for the sidecar), without per-packet hashing.
+    private int _codecsSeen;
+
+    public IEnumerable<AudioCodec> CodecsSeen
+    {
+        get
+        {
+            foreach (AudioCodec codec in Enum.GetValues<AudioCodec>())
+            {
+                if ((_codecsSeen & (1 << (int)codec)) != 0)
+                {
+                    yield return codec;
+                }
+            }
+        }
+    }
 
     public IReadOnlyList<(char Digit, long Position)> Dtmf => _dtmf;
 
@@ -210,7 +225,7 @@ internal sealed class MediaLeg : IDisposable
             return;
         }
 
-        CodecsSeen.Add(codec);
+        _codecsSeen |= 1 << (int)codec;
 
         // Conceal a short gap since the previous packet with the codec's own loss concealment.
         if (!reordered && _lastWrittenEnd > 0 && position > _lastWrittenEnd && _lastPacketSamples > 0)
