@@ -1,0 +1,5 @@
+namespace Capture.Bindings;
+
+/// <summary>A recording group: a call is recorded when its local party's device (or, cross-cluster, its
+/// logged-in profile) is in a group whose <paramref name="Record"/> is true.</summary>
+public sealed record RecordingGroupConfig(string Id, bool Record = true);
