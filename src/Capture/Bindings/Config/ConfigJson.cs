@@ -181,9 +181,9 @@ internal static class ConfigJson
     private static string LineAndPosition(JsonException ex, int positionOffset) =>
         string.Create(CultureInfo.InvariantCulture, $"line {ex.LineNumber + 1}, position {ex.BytePositionInLine + positionOffset}");
 
-    // System.Text.Json appends " Path: ... | LineNumber: ... | BytePositionInLine: ..." (or " LineNumber: ...")
-    // to its own messages; the location is reported our way instead.
-    private static string Reason(JsonException ex)
+    /// <summary>The exception's message without the " Path: ... | LineNumber: ... | BytePositionInLine: ..." (or
+    /// " LineNumber: ...") System.Text.Json appends: the location is reported our way instead.</summary>
+    internal static string Reason(JsonException ex)
     {
         string message = ex.Message;
         foreach (string tail in (ReadOnlySpan<string>)[" Path: ", " LineNumber: "])
