@@ -1,0 +1,93 @@
+using System.Buffers.Binary;
+using FASTER.core;
+
+namespace Capture.Bindings;
+
+/// <summary>
+/// FASTER's file checkpoint manager (newest log checkpoint kept, older ones deleted once it is committed) with two
+/// guards for <see cref="DirectoryStore.Open"/>: it tells a checkpoint a crash interrupted before its metadata was
+/// written from a committed one, and it rejects metadata whose length prefix does not fit its file, so a corrupt
+/// prefix cannot make FASTER allocate and read gigabytes.
+/// </summary>
+internal sealed class DirectoryStoreCheckpointManager : DeviceLogCommitCheckpointManager
+{
+    // FASTER's DefaultCheckpointNamingScheme puts a log checkpoint's metadata in <base>/cpr-checkpoints/<token>/info.dat,
+    // written through a device, which appends the segment number (".0").
+    private const string LogCheckpointsDirectoryName = "cpr-checkpoints";
+    private const string MetadataFileName = "info.dat.0";
+
+    private readonly string _logCheckpointsPath;
+    private readonly List<string> _rejected = [];
+
+    public DirectoryStoreCheckpointManager(string basePath)
+        : base(new LocalStorageNamedDeviceFactory(), new DefaultCheckpointNamingScheme(basePath), removeOutdated: true) =>
+        _logCheckpointsPath = Path.Combine(basePath, LogCheckpointsDirectoryName);
+
+    /// <summary>Why checkpoints were rejected while recovering ("file: reason"), for the error message.</summary>
+    public IReadOnlyList<string> Rejected => _rejected;
+
+    /// <summary>
+    /// Metadata files of log checkpoints that got as far as writing their metadata, newest first. A checkpoint killed
+    /// before that leaves a directory without the file, or the file empty, and never counted as committed.
+    /// </summary>
+    public List<FileInfo> CommittedMetadataFiles()
+    {
+        var files = new List<FileInfo>();
+        if (!Directory.Exists(_logCheckpointsPath))
+        {
+            return files;
+        }
+
+        foreach (string directory in Directory.EnumerateDirectories(_logCheckpointsPath))
+        {
+            var file = new FileInfo(Path.Combine(directory, MetadataFileName));
+            if (file.Exists && file.Length > 0)
+            {
+                files.Add(file);
+            }
+        }
+
+        files.Sort((a, b) => b.LastWriteTimeUtc.CompareTo(a.LastWriteTimeUtc));
+        return files;
+    }
+
+    public override byte[] GetLogCheckpointMetadata(Guid logToken, DeltaLog deltaLog, bool scanDelta, long recoverTo)
+    {
+        string path = Path.Combine(_logCheckpointsPath, logToken.ToString(), MetadataFileName);
+        string? problem = CheckLengthPrefix(path);
+        if (problem is not null)
+        {
+            _rejected.Add($"{path}: {problem}");
+
+            // FASTER skips a checkpoint whose metadata throws and tries the next one.
+            throw new FasterException(problem);
+        }
+
+        return base.GetLogCheckpointMetadata(logToken, deltaLog, scanDelta, recoverTo);
+    }
+
+    // The file is [int32 little-endian length][metadata text], zero-padded to a sector.
+    private static string? CheckLengthPrefix(string path)
+    {
+        Span<byte> prefix = stackalloc byte[sizeof(int)];
+        long fileLength;
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            fileLength = stream.Length;
+            if (stream.ReadAtLeast(prefix, prefix.Length, throwOnEndOfStream: false) < prefix.Length)
+            {
+                return $"only {fileLength} bytes";
+            }
+        }
+        catch (IOException ex)
+        {
+            return ex.Message;
+        }
+
+        int length = BinaryPrimitives.ReadInt32LittleEndian(prefix);
+        return length > 0 && length <= fileLength - sizeof(int)
+            ? null
+            : $"its length prefix {length} does not fit the {fileLength}-byte file";
+    }
+}
