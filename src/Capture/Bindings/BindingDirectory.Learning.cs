@@ -1,0 +1,813 @@
+using Capture.Packets;
+
+namespace Capture.Bindings;
+
+public sealed partial class BindingDirectory
+{
+    /// <summary>
+    /// A message from device <paramref name="id"/> (a Skinny device name, a SIP instance or contact) seen from
+    /// <paramref name="ip"/>: creates the device when new, re-binds it when its address changed (DHCP: no reboot
+    /// needed), and returns the id it is known by (a configured device's id when the identity resolves to one).
+    /// </summary>
+    public string ObserveDevice(string id, DeviceProtocol protocol, IpAddress16 ip, DateTimeOffset now, string? contact = null, string? userAgent = null)
+    {
+        lock (_gate)
+        {
+            DeviceState d = ResolveOrCreate(id, protocol, ip, now);
+            bool changed = false;
+            if (d.Protocol == DeviceProtocol.Unknown && protocol != DeviceProtocol.Unknown)
+            {
+                d.Protocol = protocol;
+                changed = true;
+            }
+
+            d.LastSeen = now;
+            if (ip != default)
+            {
+                changed |= Rebind(d, ip, now);
+            }
+
+            if (contact is not null && contact != d.Contact)
+            {
+                d.Contact = contact;
+                changed = true;
+            }
+
+            if (userAgent is not null && userAgent != d.UserAgent)
+            {
+                d.UserAgent = userAgent;
+                changed = true;
+            }
+
+            if (changed)
+            {
+                Publish(d);
+            }
+
+            MarkDirty(d);
+            return d.Id;
+        }
+    }
+
+    /// <summary>
+    /// The common case of a registration refresh: the device is known at this address and already has the line from a
+    /// registration. Updates expiry and last-seen and returns true without allocating; false means "not that simple,
+    /// call <see cref="ObserveDevice"/> and <see cref="RegisterLine"/>".
+    /// </summary>
+    public bool TryRefreshLine(ReadOnlySpan<char> deviceId, ReadOnlySpan<char> extension, IpAddress16 ip, DateTimeOffset? expiresAt, DateTimeOffset now)
+    {
+        lock (_gate)
+        {
+            if (!_devicesBySpan.TryGetValue(deviceId, out DeviceState? d)
+                && !(_aliasesBySpan.TryGetValue(deviceId, out string? real) && _devices.TryGetValue(real, out d)))
+            {
+                return false;
+            }
+
+            if (ip != default && (d.Ips.Count == 0 || d.Ips[0] != ip))
+            {
+                return false;
+            }
+
+            LearnedLine? line = d.FindLine(extension);
+            if (line is null || line.Source != LineSource.Registered)
+            {
+                return false;
+            }
+
+            line.ExpiresAt = expiresAt;
+            d.LastSeen = now;
+            QueueExpiry(d, line);
+            MarkDirty(d);
+            return true;
+        }
+    }
+
+    /// <summary>Adds or refreshes a line learned from traffic; a new line goes after the device's other lines.</summary>
+    public void RegisterLine(string deviceId, string extension, string? displayName, LineSource source, DateTimeOffset? expiresAt, DateTimeOffset now)
+    {
+        lock (_gate)
+        {
+            DeviceState? d = Resolve(deviceId);
+            if (d is null)
+            {
+                return;
+            }
+
+            d.LastSeen = now;
+            LearnedLine? line = d.FindLine(extension);
+            bool changed = false;
+            if (line is null)
+            {
+                line = new LearnedLine(extension) { Number = NextLineNumber(d), DisplayName = displayName, Source = source };
+                d.Lines.Add(line);
+                changed = true;
+            }
+            else
+            {
+                if (displayName is not null && displayName != line.DisplayName)
+                {
+                    line.DisplayName = displayName;
+                    changed = true;
+                }
+
+                if (source < line.Source || (line.Source == LineSource.Signalling && source != LineSource.Signalling))
+                {
+                    line.Source = source; // a registration outranks a line guessed from a call
+                    changed = true;
+                }
+            }
+
+            line.ExpiresAt = source == LineSource.Signalling ? null : expiresAt;
+            QueueExpiry(d, line);
+            if (!d.Registered && source is LineSource.Registered or LineSource.Skinny)
+            {
+                d.Registered = true;
+                Emit(NewEvent(DirectoryEventKind.DeviceRegistered, now, d.Id) with { Ip = PrimaryIp(d), Extension = extension });
+            }
+
+            if (changed)
+            {
+                Recompute(d, now);
+            }
+
+            MarkDirty(d);
+        }
+    }
+
+    /// <summary>The device gave up one line (SIP unregister with Expires 0, or its registration expired).</summary>
+    public void UnregisterLine(string deviceId, string extension, DateTimeOffset now, string reason = "unregister")
+    {
+        lock (_gate)
+        {
+            DeviceState? d = Resolve(deviceId);
+            LearnedLine? line = d?.FindLine(extension);
+            if (d is null || line is null)
+            {
+                return;
+            }
+
+            d.Lines.Remove(line);
+            Renumber(d);
+            Recompute(d, now);
+            AfterLinesRemoved(d, now, reason);
+        }
+    }
+
+    /// <summary>Replaces every learned line at once (a Skinny LineStatRes round, a re-registration with another set).</summary>
+    public void ReplaceLines(string deviceId, IReadOnlyList<(int Number, string Extension, string? DisplayName)> lines, LineSource source, DateTimeOffset now)
+    {
+        lock (_gate)
+        {
+            DeviceState? d = Resolve(deviceId);
+            if (d is null)
+            {
+                return;
+            }
+
+            d.LastSeen = now;
+            d.Lines.Clear();
+            foreach ((int number, string extension, string? display) in lines)
+            {
+                if (d.FindLine(extension) is null)
+                {
+                    d.Lines.Add(new LearnedLine(extension) { Number = number, DisplayName = display, Source = source });
+                }
+            }
+
+            if (!d.Registered && d.Lines.Count > 0)
+            {
+                d.Registered = true;
+                Emit(NewEvent(DirectoryEventKind.DeviceRegistered, now, d.Id) with { Ip = PrimaryIp(d) });
+            }
+
+            Recompute(d, now);
+            if (d.Lines.Count == 0)
+            {
+                AfterLinesRemoved(d, now, "unregister");
+            }
+
+            MarkDirty(d);
+        }
+    }
+
+    /// <summary>The device unregistered entirely (Skinny Unregister, SIP Contact: * with Expires 0).</summary>
+    public void UnregisterDevice(string deviceId, DateTimeOffset now)
+    {
+        lock (_gate)
+        {
+            DeviceState? d = Resolve(deviceId);
+            if (d is null)
+            {
+                return;
+            }
+
+            d.Lines.Clear();
+            Recompute(d, now);
+            AfterLinesRemoved(d, now, "unregister");
+        }
+    }
+
+    /// <summary>A message from a device known at this address: last-seen only. False (nothing done) when unknown or moved. Allocates nothing.</summary>
+    public bool TryTouchDevice(ReadOnlySpan<char> deviceId, IpAddress16 ip, DateTimeOffset now)
+    {
+        lock (_gate)
+        {
+            if (!_devicesBySpan.TryGetValue(deviceId, out DeviceState? d)
+                && !(_aliasesBySpan.TryGetValue(deviceId, out string? real) && _devices.TryGetValue(real, out d)))
+            {
+                return false;
+            }
+
+            if (ip != default && (d.Ips.Count == 0 || d.Ips[0] != ip))
+            {
+                return false;
+            }
+
+            d.LastSeen = now;
+            MarkDirty(d);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Marks an address as a registrar or proxy: messages it sends are never learned as a phone's. A device learned
+    /// there from signalling alone (never registered, never configured) was the server misread, and goes.
+    /// </summary>
+    public void NoteServer(IpEndpoint16 endpoint)
+    {
+        if (endpoint.Address == default || !_serverEndpoints.TryAdd(endpoint, 0))
+        {
+            return;
+        }
+
+        _serverAddresses.TryAdd(endpoint.Address, 0);
+        lock (_gate)
+        {
+            if (_store is not null)
+            {
+                _dirtyServers.Add(endpoint);
+            }
+
+            if (_devices.TryGetValue("sip:" + endpoint.ToString(), out DeviceState? d) && d.Config is null && !d.Registered && d.Login is null
+                && d.Lines.TrueForAll(l => l.Source == LineSource.Signalling))
+            {
+                DisposeDevice(d, d.LastSeen ?? DateTimeOffset.UnixEpoch, "learned from a server's messages");
+            }
+        }
+    }
+
+    // ---- Internals (under the lock) ---------------------------------------------------------------------------
+
+    private DeviceState ResolveOrCreate(string id, DeviceProtocol protocol, IpAddress16 ip, DateTimeOffset now)
+    {
+        DeviceState? d = Resolve(id);
+        if (d is not null)
+        {
+            return d;
+        }
+
+        // A learned identity may be a configured device: by the MAC inside it (SEP<mac>, urn:uuid:...<mac>), else by a
+        // static IP of a configured device that has not been identified yet.
+        DeviceState? configured = null;
+        string? mac = MacOf(id);
+        if (mac is not null && _configuredByMac.TryGetValue(mac, out DeviceState? byMac))
+        {
+            configured = byMac;
+        }
+        else if (ip != default && _byIp.TryGetValue(ip, out DeviceState? atIp) && atIp.Config is not null
+            && atIp.Aliases.Count == 0 && atIp.LastSeen is null && atIp.HasIp(ip))
+        {
+            configured = atIp;
+        }
+
+        if (configured is not null)
+        {
+            configured.Aliases.Add(id);
+            _aliases[id] = configured.Id;
+            configured.FirstSeen ??= now;
+            return configured;
+        }
+
+        d = new DeviceState(id) { Protocol = protocol, FirstSeen = now, LastActivity = now };
+        _devices[id] = d;
+        Publish(d);
+        return d;
+    }
+
+    private static readonly System.Buffers.SearchValues<char> s_hex = System.Buffers.SearchValues.Create("0123456789abcdefABCDEF");
+
+    /// <summary>The 12 hex digits of a MAC inside a device identity, upper case, or null.</summary>
+    internal static string? MacOf(string id)
+    {
+        ReadOnlySpan<char> s = id;
+        if (s.StartsWith("SEP", StringComparison.OrdinalIgnoreCase) && s.Length == 15 && IsHex(s[3..]))
+        {
+            return s[3..].ToString().ToUpperInvariant();
+        }
+
+        if (s.StartsWith("urn:uuid:", StringComparison.OrdinalIgnoreCase) && s.Length >= 21 && IsHex(s[^12..]))
+        {
+            return s[^12..].ToString().ToUpperInvariant();
+        }
+
+        return null;
+
+        static bool IsHex(ReadOnlySpan<char> h) => !h.ContainsAnyExcept(s_hex);
+    }
+
+    /// <summary>Puts <paramref name="ip"/> first; replaces an older learned address of the same family. True when it moved.</summary>
+    private bool Rebind(DeviceState d, IpAddress16 ip, DateTimeOffset now)
+    {
+        if (d.Ips.Count > 0 && d.Ips[0] == ip)
+        {
+            _byIp[ip] = d;
+            return false;
+        }
+
+        IpAddress16? previous = null;
+        for (int i = 0; i < d.Ips.Count; i++)
+        {
+            IpAddress16 old = d.Ips[i];
+            bool isStatic = d.Config is not null && d.Config.Ips.Any(s => ParseIp(s) == old);
+            if (old == ip || (old.IsIPv4 == ip.IsIPv4 && !isStatic))
+            {
+                d.Ips.RemoveAt(i--);
+                if (old != ip)
+                {
+                    previous = old;
+                    if (_byIp.TryGetValue(old, out DeviceState? holder) && holder == d)
+                    {
+                        _byIp.TryRemove(old, out _);
+                    }
+                }
+            }
+        }
+
+        d.Ips.Insert(0, ip);
+        _byIp[ip] = d;
+        if (previous is { } from)
+        {
+            Emit(NewEvent(DirectoryEventKind.DeviceMoved, now, d.Id) with { Ip = ip.ToString(), Detail = "from " + from });
+        }
+
+        return true;
+    }
+
+    private static int NextLineNumber(DeviceState d)
+    {
+        int max = 0;
+        foreach (LearnedLine l in d.Lines)
+        {
+            max = Math.Max(max, l.Number);
+        }
+
+        return max + 1;
+    }
+
+    /// <summary>SIP lines are numbered in registration order; after one goes, the rest close up (Skinny keeps its numbers).</summary>
+    private static void Renumber(DeviceState d)
+    {
+        if (d.Protocol == DeviceProtocol.Skinny)
+        {
+            return;
+        }
+
+        d.Lines.Sort(static (a, b) => a.Number.CompareTo(b.Number));
+        for (int i = 0; i < d.Lines.Count; i++)
+        {
+            d.Lines[i].Number = i + 1;
+        }
+    }
+
+    private void AfterLinesRemoved(DeviceState d, DateTimeOffset now, string reason)
+    {
+        bool stillRegistered = d.Lines.Exists(IsRegistration);
+        if (d.Registered && !stillRegistered)
+        {
+            d.Registered = false;
+            Emit(NewEvent(DirectoryEventKind.DeviceUnregistered, now, d.Id) with { Ip = PrimaryIp(d), Detail = reason });
+            if (d.Phantom)
+            {
+                DisposeDevice(d, now);
+                return;
+            }
+        }
+
+        Publish(d);
+        MarkDirty(d);
+    }
+
+    private void DisposeDevice(DeviceState d, DateTimeOffset now, string why = "phantom device unregistered")
+    {
+        if (d.Login is not null)
+        {
+            EndLogin(d, LogoutReasons.Unregistered, now);
+        }
+
+        d.Lines.Clear();
+        Recompute(d, now);
+        _devices.TryRemove(d.Id, out _);
+        foreach (IpAddress16 ip in d.Ips)
+        {
+            if (_byIp.TryGetValue(ip, out DeviceState? holder) && holder == d)
+            {
+                _byIp.TryRemove(ip, out _);
+            }
+        }
+
+        foreach (string alias in d.Aliases)
+        {
+            _aliases.TryRemove(alias, out _);
+        }
+
+        _dirtyDevices.Remove(d.Id);
+        _deletedDevices.Add(d.Id);
+        Emit(NewEvent(DirectoryEventKind.DeviceDisposed, now, d.Id) with { Detail = why });
+    }
+
+    private void QueueExpiry(DeviceState d, LearnedLine line)
+    {
+        if (line.ExpiresAt is { } at && !line.ExpiryQueued)
+        {
+            line.ExpiryQueued = true;
+            _expiries.Enqueue((d.Id, line.Extension), at + _options.RegistrationGrace);
+        }
+    }
+
+    /// <summary>Drops registrations whose expiry (plus grace) has passed; a refreshed line is re-queued at its new time.</summary>
+    private void ExpireRegistrations(DateTimeOffset now)
+    {
+        while (_expiries.TryPeek(out (string Device, string Extension) key, out DateTimeOffset due) && due <= now)
+        {
+            _expiries.Dequeue();
+            DeviceState? d = Resolve(key.Device);
+            LearnedLine? line = d?.FindLine(key.Extension);
+            if (d is null || line is null)
+            {
+                continue;
+            }
+
+            line.ExpiryQueued = false;
+            if (line.ExpiresAt is not { } expires)
+            {
+                continue;
+            }
+
+            if (expires + _options.RegistrationGrace <= now)
+            {
+                d.Lines.Remove(line);
+                Renumber(d);
+                Recompute(d, now);
+                AfterLinesRemoved(d, now, "expired");
+            }
+            else
+            {
+                QueueExpiry(d, line);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Publishes a device after its lines may have changed: appearances, the line-1 rule (conflicts), the extension
+    /// index, and extension-mobility login detection when its extension set changed.
+    /// </summary>
+    private void Recompute(DeviceState d, DateTimeOffset now, bool detectLogins = true, string? logoutReason = null)
+    {
+        List<LineBinding> lines = d.EffectiveLines();
+        string[] set = [.. lines.Select(l => l.Extension).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
+        string? line1 = lines.Count > 0 ? lines[0].Extension : null;
+        string[] old = d.PublishedSet;
+        string? oldLine1 = d.PublishedLine1;
+        bool setChanged = !old.AsSpan().SequenceEqual(set);
+        var touched = new HashSet<string>(StringComparer.Ordinal);
+
+        if (oldLine1 is not null && oldLine1 != line1)
+        {
+            ReleaseLine1(d, oldLine1, now, touched);
+        }
+
+        foreach (string e in old)
+        {
+            if (Array.BinarySearch(set, e, StringComparer.Ordinal) < 0 && _appearances.TryGetValue(e, out List<string>? devices))
+            {
+                devices.Remove(d.Id);
+                if (devices.Count == 0)
+                {
+                    _appearances.Remove(e);
+                }
+
+                touched.Add(e);
+            }
+        }
+
+        foreach (string e in set)
+        {
+            if (Array.BinarySearch(old, e, StringComparer.Ordinal) < 0)
+            {
+                if (!_appearances.TryGetValue(e, out List<string>? devices))
+                {
+                    _appearances[e] = devices = [];
+                }
+
+                devices.Add(d.Id);
+                touched.Add(e);
+            }
+        }
+
+        d.PublishedSet = set;
+        d.PublishedLine1 = line1;
+        if (line1 is not null && line1 != oldLine1)
+        {
+            ClaimLine1(d, line1, now, touched);
+        }
+
+        foreach (string e in touched)
+        {
+            PublishExtension(e);
+        }
+
+        if (setChanged)
+        {
+            Emit(NewEvent(DirectoryEventKind.LinesChanged, now, d.Id) with { Extensions = [.. lines.Select(l => l.Extension)], Ip = PrimaryIp(d) });
+            if (detectLogins)
+            {
+                DetectLogin(d, set, now, logoutReason ?? (d.Lines.Exists(IsRegistration) ? LogoutReasons.SetChanged : LogoutReasons.Unregistered));
+            }
+        }
+
+        Publish(d);
+        MarkDirty(d);
+    }
+
+    private void PublishExtension(string e)
+    {
+        if (_appearances.TryGetValue(e, out List<string>? devices))
+        {
+            _extensions[e] = new ExtensionEntry(_line1Owner.GetValueOrDefault(e), [.. devices]);
+        }
+        else
+        {
+            _extensions.TryRemove(e, out _);
+        }
+    }
+
+    private void ClaimLine1(DeviceState d, string extension, DateTimeOffset now, HashSet<string> touched)
+    {
+        if (!_line1Owner.TryGetValue(extension, out string? holderId) || holderId == d.Id)
+        {
+            _line1Owner[extension] = d.Id;
+            return;
+        }
+
+        DeviceState? holder = Resolve(holderId);
+        LearnedLine? held = holder?.FindLine(extension);
+        if (holder is null || (held?.ExpiresAt is { } expires && expires <= now))
+        {
+            // The holder's registration has lapsed: this is a move, not a conflict.
+            if (holder is not null && held is not null)
+            {
+                holder.Lines.Remove(held);
+                Renumber(holder);
+                Recompute(holder, now);
+                AfterLinesRemoved(holder, now, "moved");
+            }
+
+            if (!_line1Owner.TryGetValue(extension, out string? now1) || now1 == d.Id || Resolve(now1) is null)
+            {
+                _line1Owner[extension] = d.Id;
+                ResolveConflictsClaimedBy(d, extension, now, "holder-released");
+            }
+
+            touched.Add(extension);
+            return;
+        }
+
+        if (_conflicts.Exists(c => c.IsOpen && c.Extension == extension && c.Claimant == d.Id))
+        {
+            return;
+        }
+
+        var conflict = new LineConflict(_nextConflictSeq++, extension, holderId, d.Id, now);
+        _conflicts.Add(conflict);
+        _dirtyConflicts = true;
+        Emit(NewEvent(DirectoryEventKind.ConflictDetected, now, d.Id) with
+        {
+            Extension = extension,
+            Detail = $"line 1 '{extension}' is already held by device '{holderId}'; kept there, claim by '{d.Id}' recorded",
+        });
+    }
+
+    /// <summary><paramref name="d"/> no longer has <paramref name="extension"/> as line 1: pass it to the oldest claimant, or withdraw d's claim.</summary>
+    private void ReleaseLine1(DeviceState d, string extension, DateTimeOffset now, HashSet<string> touched)
+    {
+        touched.Add(extension);
+        if (!_line1Owner.TryGetValue(extension, out string? holder) || holder != d.Id)
+        {
+            ResolveConflictsClaimedBy(d, extension, now, "withdrawn");
+            return;
+        }
+
+        _line1Owner.Remove(extension);
+        LineConflict? next = null;
+        foreach (LineConflict c in _conflicts)
+        {
+            if (c.IsOpen && c.Extension == extension && (next is null || c.Since < next.Since))
+            {
+                next = c;
+            }
+        }
+
+        if (next is null)
+        {
+            return;
+        }
+
+        _line1Owner[extension] = next.Claimant;
+        for (int i = 0; i < _conflicts.Count; i++)
+        {
+            LineConflict c = _conflicts[i];
+            if (!c.IsOpen || c.Extension != extension)
+            {
+                continue;
+            }
+
+            if (c == next)
+            {
+                _conflicts[i] = c with { ResolvedAt = now, Resolution = "holder-released" };
+                Emit(NewEvent(DirectoryEventKind.ConflictResolved, now, c.Claimant) with
+                {
+                    Extension = extension,
+                    Detail = $"'{d.Id}' released line 1 '{extension}'; '{c.Claimant}' holds it now",
+                });
+                if (Resolve(c.Claimant) is { } claimant)
+                {
+                    Publish(claimant);
+                }
+            }
+            else
+            {
+                _conflicts[i] = c with { Holder = next.Claimant };
+            }
+        }
+
+        _dirtyConflicts = true;
+    }
+
+    private void ResolveConflictsClaimedBy(DeviceState d, string extension, DateTimeOffset now, string resolution)
+    {
+        for (int i = 0; i < _conflicts.Count; i++)
+        {
+            LineConflict c = _conflicts[i];
+            if (c.IsOpen && c.Extension == extension && c.Claimant == d.Id)
+            {
+                _conflicts[i] = c with { ResolvedAt = now, Resolution = resolution };
+                _dirtyConflicts = true;
+                Emit(NewEvent(DirectoryEventKind.ConflictResolved, now, d.Id) with { Extension = extension, Detail = resolution });
+            }
+        }
+    }
+
+    /// <summary>
+    /// DESIGN section 2, login/logout detection: the profile whose set equals the device's new set is logged in there
+    /// (replacing whoever was); no match while a profile was logged in is a logout. Explicit logins are left alone
+    /// unless a profile takes the device.
+    /// </summary>
+    private static bool IsRegistration(LearnedLine l) => l.Source is LineSource.Registered or LineSource.Skinny;
+
+    private void DetectLogin(DeviceState d, string[] set, DateTimeOffset now, string noMatchReason)
+    {
+        ProfileConfig? match = set.Length > 0 && _profilesBySet.TryGetValue(string.Join('\u001f', set), out ProfileConfig? p) ? p : null;
+        if (match is null)
+        {
+            if (d.Login is { Kind: LoginKind.Mobility or LoginKind.CrossCluster })
+            {
+                EndLogin(d, noMatchReason, now);
+            }
+
+            return;
+        }
+
+        if (d.Login?.Profile == match.Id)
+        {
+            return;
+        }
+
+        if (d.Login is not null)
+        {
+            EndLogin(d, LogoutReasons.Replaced, now);
+        }
+
+        if (_openByUser.TryGetValue(match.User, out LoginEntry? elsewhere) && Resolve(elsewhere.HostDevice) is { } other)
+        {
+            EndLogin(other, LogoutReasons.Moved, now);
+        }
+
+        LoginKind kind = d.Config is null && match.CrossCluster ? LoginKind.CrossCluster : LoginKind.Mobility;
+        if (kind == LoginKind.CrossCluster)
+        {
+            d.Phantom = true;
+        }
+
+        StartLogin(d, match.User, match.Id, kind, match.Extensions, now);
+    }
+
+    private void StartLogin(DeviceState d, string user, string? profile, LoginKind kind, IReadOnlyList<string> guest, DateTimeOffset now)
+    {
+        var entry = new LoginEntry(_nextLoginSeq++, d.Id, user, profile, kind, [.. guest], now);
+        int index = _history.Count;
+        _history.Add(entry);
+        _historyIndex[entry.Seq] = index;
+        AddIndex(_historyByDevice, d.Id, index);
+        AddIndex(_historyByUser, user, index);
+        _openByUser[user] = entry;
+        d.Login = entry;
+        d.LastActivity = now;
+        _dirtyLogins.Add(entry.Seq);
+        Emit(NewEvent(DirectoryEventKind.LoginEstablished, now, profile ?? d.Id) with
+        {
+            HostDevice = d.Id,
+            User = user,
+            Profile = profile,
+            Guest = entry.Guest,
+            Ip = PrimaryIp(d),
+            LoginSeq = entry.Seq,
+            Detail = kind.ToString(),
+        });
+        Publish(d);
+    }
+
+    private void EndLogin(DeviceState d, string reason, DateTimeOffset now)
+    {
+        if (d.Login is not { } open)
+        {
+            return;
+        }
+
+        LoginEntry closed = open with { Until = now, EndReason = reason };
+        _history[_historyIndex[open.Seq]] = closed;
+        if (_openByUser.TryGetValue(open.User, out LoginEntry? current) && current.Seq == open.Seq)
+        {
+            _openByUser.Remove(open.User);
+        }
+
+        d.Login = null;
+        _dirtyLogins.Add(open.Seq);
+        Emit(NewEvent(DirectoryEventKind.LoginCancelled, now, open.Profile ?? d.Id) with
+        {
+            HostDevice = d.Id,
+            User = open.User,
+            Profile = open.Profile,
+            Guest = open.Guest,
+            Ip = PrimaryIp(d),
+            LoginSeq = open.Seq,
+            Detail = reason,
+        });
+        Publish(d);
+    }
+
+    private static void AddIndex(Dictionary<string, List<int>> index, string key, int value)
+    {
+        if (!index.TryGetValue(key, out List<int>? list))
+        {
+            index[key] = list = [];
+        }
+
+        list.Add(value);
+    }
+
+    private static string? PrimaryIp(DeviceState d) => d.Ips.Count > 0 ? d.Ips[0].ToString() : null;
+
+    private void Publish(DeviceState d) => d.Binding = BuildBinding(d);
+
+    private DeviceBinding BuildBinding(DeviceState d)
+    {
+        List<LineBinding> lines = d.EffectiveLines();
+        for (int i = 0; i < lines.Count; i++)
+        {
+            LineBinding l = lines[i];
+            if (i == 0 && _line1Owner.TryGetValue(l.Extension, out string? owner) && owner != d.Id)
+            {
+                lines[i] = l with { Conflict = true };
+            }
+        }
+
+        DeviceConfig? cfg = d.Config;
+        return new DeviceBinding(d.Id, d.Protocol != DeviceProtocol.Unknown ? d.Protocol : cfg?.Protocol ?? DeviceProtocol.Unknown, [.. d.Ips.Select(ip => ip.ToString())], lines)
+        {
+            Configured = cfg is not null,
+            Phantom = d.Phantom,
+            Registered = d.Registered,
+            Name = cfg?.Name,
+            Site = cfg?.Site,
+            RecordingGroup = cfg?.RecordingGroup,
+            HotelingAgent = cfg?.HotelingAgent,
+            Contact = d.Contact,
+            UserAgent = d.UserAgent,
+            FirstSeen = d.FirstSeen,
+            LastSeen = d.LastSeen,
+            Login = d.Login,
+            ConfiguredExtensions = cfg?.Extensions ?? [],
+        };
+    }
+}

@@ -1,0 +1,368 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Capture.Packets;
+
+namespace Capture.Bindings;
+
+public sealed partial class BindingDirectory
+{
+    private const string DevicePrefix = "d/";
+    private const string LoginPrefix = "h/";
+    private const string ConflictPrefix = "x/";
+    private const string ServerPrefix = "s/";
+
+    private DirectoryStore? _store;
+    private readonly HashSet<string> _dirtyDevices = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _deletedDevices = new(StringComparer.Ordinal);
+    private readonly HashSet<long> _dirtyLogins = [];
+    private bool _dirtyConflicts;
+    private readonly HashSet<IpEndpoint16> _dirtyServers = [];
+    private readonly Lock _persistGate = new();
+    private Timer? _persistTimer;
+    private long _persists;
+
+    /// <summary>
+    /// Opens the directory: recovers what <paramref name="store"/> held at its last checkpoint (devices, lines, IPs,
+    /// logins and their history, conflicts, learned servers), then applies <paramref name="config"/>. The directory
+    /// owns the store from here on. Throws <see cref="ConfigurationException"/> for an invalid configuration.
+    /// </summary>
+    public static BindingDirectory Open(DirectoryStore? store, DirectoryConfig config, DateTimeOffset now, DirectoryOptions? options = null)
+    {
+        var directory = new BindingDirectory(options);
+        try
+        {
+            if (store is not null)
+            {
+                directory._store = store;
+                directory.Load();
+            }
+
+            DirectoryOutcome outcome = directory.ApplyConfig(config, now);
+            if (!outcome.Ok)
+            {
+                throw new ConfigurationException("configuration", outcome.Problem!.Split(Environment.NewLine));
+            }
+
+            return directory;
+        }
+        catch
+        {
+            directory._store = null; // the caller still owns a store it passed to a failed Open
+            directory.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>When the state was last written and checkpointed (null: never in this process).</summary>
+    public DateTimeOffset? LastPersistedAt { get; private set; }
+
+    /// <summary>Failed persists (disk full, ...); the dirty state is kept and retried on the next one.</summary>
+    public long PersistFailures { get; private set; }
+
+    public string? LastPersistError { get; private set; }
+
+    /// <summary>Writes every changed record to the store and checkpoints it; returns whether anything was written.</summary>
+    public bool Persist()
+    {
+        if (_store is not { } store)
+        {
+            return false;
+        }
+
+        lock (_persistGate)
+        {
+            bool wrote;
+            try
+            {
+                lock (_gate)
+                {
+                    wrote = WriteDirty(store);
+                }
+
+                if (wrote)
+                {
+                    store.Checkpoint();
+                    if (++_persists % 64 == 0)
+                    {
+                        store.Compact();
+                    }
+                }
+
+                LastPersistedAt = DateTimeOffset.UtcNow;
+                return wrote;
+            }
+            catch (Exception e) when (e is IOException or DirectoryStoreException or UnauthorizedAccessException)
+            {
+                PersistFailures++;
+                LastPersistError = e.Message;
+                return false;
+            }
+        }
+    }
+
+    /// <summary>Persists every <paramref name="interval"/> on a timer thread (the kill -9 window).</summary>
+    public void StartAutoPersist(TimeSpan interval)
+    {
+        StopAutoPersist();
+        _persistTimer = new Timer(_ => Persist(), null, interval, interval);
+    }
+
+    private void StopAutoPersist()
+    {
+        Timer? timer = Interlocked.Exchange(ref _persistTimer, null);
+        if (timer is not null)
+        {
+            using var done = new ManualResetEvent(false);
+            if (timer.Dispose(done))
+            {
+                done.WaitOne(TimeSpan.FromSeconds(30));
+            }
+        }
+    }
+
+    /// <summary>Stops the timer, persists what changed, and closes the store: the clean-shutdown path.</summary>
+    public void Close()
+    {
+        StopAutoPersist();
+        Persist();
+        DirectoryStore? store = Interlocked.Exchange(ref _store, null);
+        store?.Dispose();
+    }
+
+    private void MarkDirty(DeviceState d)
+    {
+        if (_store is not null)
+        {
+            _dirtyDevices.Add(d.Id);
+            _deletedDevices.Remove(d.Id);
+        }
+    }
+
+    private bool WriteDirty(DirectoryStore store)
+    {
+        bool wrote = false;
+        foreach (string id in _dirtyDevices)
+        {
+            if (_devices.TryGetValue(id, out DeviceState? d))
+            {
+                store.Put(DevicePrefix + id, JsonSerializer.SerializeToUtf8Bytes(ToStored(d), DirectoryJsonContext.Default.StoredDevice));
+                wrote = true;
+            }
+        }
+
+        foreach (string id in _deletedDevices)
+        {
+            store.Delete(DevicePrefix + id);
+            wrote = true;
+        }
+
+        foreach (long seq in _dirtyLogins)
+        {
+            LoginEntry entry = _history[_historyIndex[seq]];
+            store.Put(LoginKey(seq), JsonSerializer.SerializeToUtf8Bytes(entry, DirectoryJsonContext.Default.LoginEntry));
+            wrote = true;
+        }
+
+        if (_dirtyConflicts)
+        {
+            // Small, and only open ones change: rewriting every conflict is simpler than tracking which.
+            foreach (LineConflict c in _conflicts)
+            {
+                store.Put(ConflictPrefix + c.Seq.ToString("D12", CultureInfo.InvariantCulture), JsonSerializer.SerializeToUtf8Bytes(c, DirectoryJsonContext.Default.LineConflict));
+            }
+
+            wrote = true;
+        }
+
+        foreach (IpEndpoint16 server in _dirtyServers)
+        {
+            store.Put(ServerPrefix + server.Address + " " + server.Port.ToString(CultureInfo.InvariantCulture), []);
+            wrote = true;
+        }
+
+        _dirtyDevices.Clear();
+        _deletedDevices.Clear();
+        _dirtyLogins.Clear();
+        _dirtyConflicts = false;
+        _dirtyServers.Clear();
+        return wrote;
+    }
+
+    private static string LoginKey(long seq) => LoginPrefix + seq.ToString("D12", CultureInfo.InvariantCulture);
+
+    private static StoredDevice ToStored(DeviceState d) => new(
+        d.Id,
+        d.Protocol,
+        [.. d.Ips.Select(ip => ip.ToString())],
+        [.. d.Lines.Select(l => new StoredLine(l.Number, l.Extension, l.DisplayName, l.Source, l.ExpiresAt))],
+        [.. d.Aliases],
+        d.Phantom,
+        d.Registered,
+        d.FirstSeen,
+        d.LastSeen,
+        d.Contact,
+        d.UserAgent);
+
+    /// <summary>Rebuilds memory from the store, silently (no events: nothing changed, we only remember).</summary>
+    private void Load()
+    {
+        DirectoryStore store = _store!;
+        lock (_gate)
+        {
+            foreach (KeyValuePair<string, byte[]> kv in store.ReadAll(DevicePrefix))
+            {
+                StoredDevice? s = JsonSerializer.Deserialize(kv.Value, DirectoryJsonContext.Default.StoredDevice);
+                if (s is null)
+                {
+                    continue;
+                }
+
+                var d = new DeviceState(s.Id)
+                {
+                    Protocol = s.Protocol,
+                    Phantom = s.Phantom,
+                    Registered = s.Registered,
+                    FirstSeen = s.FirstSeen,
+                    LastSeen = s.LastSeen,
+                    Contact = s.Contact,
+                    UserAgent = s.UserAgent,
+                    LastActivity = s.LastSeen ?? default,
+                };
+                foreach (string ip in s.Ips)
+                {
+                    IpAddress16 a = ParseIp(ip);
+                    if (a != default)
+                    {
+                        d.Ips.Add(a);
+                        _byIp[a] = d;
+                    }
+                }
+
+                foreach (StoredLine l in s.Lines)
+                {
+                    var line = new LearnedLine(l.Extension) { Number = l.Number, DisplayName = l.DisplayName, Source = l.Source, ExpiresAt = l.ExpiresAt };
+                    d.Lines.Add(line);
+                    QueueExpiry(d, line);
+                }
+
+                foreach (string alias in s.Aliases)
+                {
+                    d.Aliases.Add(alias);
+                    _aliases[alias] = d.Id;
+                }
+
+                _devices[d.Id] = d;
+            }
+
+            List<LoginEntry> logins = [];
+            foreach (KeyValuePair<string, byte[]> kv in store.ReadAll(LoginPrefix))
+            {
+                if (JsonSerializer.Deserialize(kv.Value, DirectoryJsonContext.Default.LoginEntry) is { } e)
+                {
+                    logins.Add(e);
+                }
+            }
+
+            foreach (LoginEntry e in logins.OrderBy(e => e.Seq))
+            {
+                int index = _history.Count;
+                _history.Add(e);
+                _historyIndex[e.Seq] = index;
+                AddIndex(_historyByDevice, e.HostDevice, index);
+                AddIndex(_historyByUser, e.User, index);
+                if (e.IsOpen && _devices.TryGetValue(e.HostDevice, out DeviceState? host))
+                {
+                    host.Login = e;
+                    _openByUser[e.User] = e;
+                }
+
+                _nextLoginSeq = Math.Max(_nextLoginSeq, e.Seq + 1);
+            }
+
+            foreach (KeyValuePair<string, byte[]> kv in store.ReadAll(ConflictPrefix))
+            {
+                if (JsonSerializer.Deserialize(kv.Value, DirectoryJsonContext.Default.LineConflict) is { } c)
+                {
+                    _conflicts.Add(c);
+                    _nextConflictSeq = Math.Max(_nextConflictSeq, c.Seq + 1);
+                }
+            }
+
+            _conflicts.Sort(static (a, b) => a.Seq.CompareTo(b.Seq));
+            {
+                foreach (KeyValuePair<string, byte[]> kv in store.ReadAll(ServerPrefix))
+                {
+                    string[] parts = kv.Key[ServerPrefix.Length..].Split(' ');
+                    if (parts.Length == 2 && ushort.TryParse(parts[1], CultureInfo.InvariantCulture, out ushort port) && ParseIp(parts[0]) is { } ip && ip != default)
+                    {
+                        _serverEndpoints.TryAdd(new IpEndpoint16(ip, port), 0);
+                        _serverAddresses.TryAdd(ip, 0);
+                    }
+                }
+            }
+
+            // Line-1 holders: those named by open conflicts first, then whoever has the line.
+            foreach (LineConflict c in _conflicts)
+            {
+                if (c.IsOpen && _devices.ContainsKey(c.Holder))
+                {
+                    _line1Owner[c.Extension] = c.Holder;
+                }
+            }
+
+            foreach (DeviceState d in _devices.Values)
+            {
+                List<LineBinding> lines = d.EffectiveLines();
+                d.PublishedSet = [.. lines.Select(l => l.Extension).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
+                d.PublishedLine1 = lines.Count > 0 ? lines[0].Extension : null;
+                foreach (string e in d.PublishedSet)
+                {
+                    if (!_appearances.TryGetValue(e, out List<string>? devices))
+                    {
+                        _appearances[e] = devices = [];
+                    }
+
+                    devices.Add(d.Id);
+                }
+
+                if (d.PublishedLine1 is { } line1)
+                {
+                    _line1Owner.TryAdd(line1, d.Id);
+                }
+            }
+
+            foreach (string e in _appearances.Keys)
+            {
+                PublishExtension(e);
+            }
+
+            foreach (DeviceState d in _devices.Values)
+            {
+                Publish(d);
+            }
+        }
+    }
+}
+
+internal sealed record StoredLine(int Number, string Extension, string? DisplayName, LineSource Source, DateTimeOffset? ExpiresAt);
+
+internal sealed record StoredDevice(
+    string Id,
+    DeviceProtocol Protocol,
+    string[] Ips,
+    StoredLine[] Lines,
+    string[] Aliases,
+    bool Phantom,
+    bool Registered,
+    DateTimeOffset? FirstSeen,
+    DateTimeOffset? LastSeen,
+    string? Contact,
+    string? UserAgent);
+
+/// <summary>JSON of the directory: what the store keeps, and what replay --json shows.</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, UseStringEnumConverter = true, WriteIndented = false)]
+[JsonSerializable(typeof(StoredDevice))]
+[JsonSerializable(typeof(LoginEntry))]
+[JsonSerializable(typeof(LineConflict))]
+internal sealed partial class DirectoryJsonContext : JsonSerializerContext;

@@ -1,0 +1,321 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Capture.Packets;
+
+namespace Capture.Bindings;
+
+/// <summary>Tuning of the directory; the defaults suit a contact centre of some thousand phones.</summary>
+public sealed class DirectoryOptions
+{
+    /// <summary>A registration is dropped this long after its expiry (a refresh may be in flight; RFC 3261 Timer F).</summary>
+    public TimeSpan RegistrationGrace { get; init; } = TimeSpan.FromSeconds(32);
+
+    /// <summary>How many recent events are kept for <see cref="BindingDirectory.RecentEvents"/>.</summary>
+    public int RecentEventCapacity { get; init; } = 10_000;
+
+    /// <summary>How often the licence file is synchronised (DESIGN section 2: daily re-check, every sync while invalid).</summary>
+    public TimeSpan LicenseSyncInterval { get; init; } = TimeSpan.FromMinutes(1);
+}
+
+/// <summary>
+/// The directory of DESIGN section 2: devices and their IPs and lines, extensions and their appearances (with the
+/// line-1 rule), users, profiles and recording groups, logins and their full history, hot desking and extension
+/// mobility. Thread-safe: changes are serialised by one lock (they happen when bindings change, not per packet);
+/// lookups by IP, extension and device id read concurrent indexes of immutable snapshots and allocate nothing.
+/// </summary>
+public sealed partial class BindingDirectory : IDisposable
+{
+    private readonly Lock _gate = new();
+    private readonly DirectoryOptions _options;
+
+    private DirectoryConfig _config = DirectoryConfig.Empty;
+    private Dictionary<string, UserConfig> _users = new(StringComparer.Ordinal);
+    private Dictionary<string, ProfileConfig> _profiles = new(StringComparer.Ordinal);
+    private Dictionary<string, RecordingGroupConfig> _groups = new(StringComparer.Ordinal);
+    private Dictionary<string, ProfileConfig> _profilesBySet = new(StringComparer.Ordinal);
+    private readonly List<UserConfig> _usersWaitingForSeats = [];
+
+    private readonly ConcurrentDictionary<string, DeviceState> _devices = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, DeviceState>.AlternateLookup<ReadOnlySpan<char>> _devicesBySpan;
+    private readonly ConcurrentDictionary<string, string> _aliases = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> _aliasesBySpan;
+    private readonly ConcurrentDictionary<IpAddress16, DeviceState> _byIp = new();
+    private readonly ConcurrentDictionary<string, ExtensionEntry> _extensions = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ExtensionEntry>.AlternateLookup<ReadOnlySpan<char>> _extensionsBySpan;
+    private readonly ConcurrentDictionary<IpAddress16, byte> _serverIps = new();           // configured: every port
+    private readonly ConcurrentDictionary<IpEndpoint16, byte> _serverEndpoints = new();    // learned: where REGISTERs go
+    private readonly ConcurrentDictionary<IpAddress16, byte> _serverAddresses = new();     // addresses of either
+    private Dictionary<string, DeviceState> _configuredByMac = new(StringComparer.Ordinal);
+
+    // Under the lock: which devices carry an extension, and which one holds it as line 1.
+    private readonly Dictionary<string, List<string>> _appearances = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _line1Owner = new(StringComparer.Ordinal);
+    private readonly List<LineConflict> _conflicts = [];
+
+    private readonly List<LoginEntry> _history = [];
+    private readonly Dictionary<long, int> _historyIndex = [];
+    private readonly Dictionary<string, List<int>> _historyByDevice = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<int>> _historyByUser = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, LoginEntry> _openByUser = new(StringComparer.Ordinal);
+
+    private readonly PriorityQueue<(string Device, string Extension), DateTimeOffset> _expiries = new();
+    private readonly Queue<DirectoryEvent> _recent = new();
+    private readonly List<Channel<DirectoryEvent>> _subscribers = [];
+
+    private long _nextLoginSeq = 1;
+    private long _nextEventSeq = 1;
+    private long _nextConflictSeq = 1;
+
+    /// <summary>An extension's appearances, published for lock-free lookups.</summary>
+    internal sealed record ExtensionEntry(string? Line1Owner, string[] Devices);
+
+    public BindingDirectory(DirectoryOptions? options = null)
+    {
+        _options = options ?? new DirectoryOptions();
+        _devicesBySpan = _devices.GetAlternateLookup<ReadOnlySpan<char>>();
+        _aliasesBySpan = _aliases.GetAlternateLookup<ReadOnlySpan<char>>();
+        _extensionsBySpan = _extensions.GetAlternateLookup<ReadOnlySpan<char>>();
+    }
+
+    public DirectoryConfig Config => _config;
+
+    public int DeviceCount => _devices.Count;
+
+    public int ExtensionCount => _extensions.Count;
+
+    public int OpenConflictCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _conflicts.Count(c => c.IsOpen);
+            }
+        }
+    }
+
+    public int LoggedInCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _openByUser.Count;
+            }
+        }
+    }
+
+    /// <summary>Users refused for want of licence seats (created when a licence allows them).</summary>
+    public IReadOnlyList<string> UsersWaitingForSeats
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _usersWaitingForSeats.Select(u => u.Id)];
+            }
+        }
+    }
+
+    // ---- Reads ------------------------------------------------------------------------------------------------
+
+    /// <summary>The device with this id (or a learned identity that resolves to it). Allocates nothing.</summary>
+    public bool TryGetDevice(ReadOnlySpan<char> id, out DeviceBinding binding)
+    {
+        if (_devicesBySpan.TryGetValue(id, out DeviceState? d)
+            || (_aliasesBySpan.TryGetValue(id, out string? real) && _devices.TryGetValue(real, out d)))
+        {
+            binding = d.Binding;
+            return true;
+        }
+
+        binding = null!;
+        return false;
+    }
+
+    /// <summary>The device last seen at (or configured with) this address. Allocates nothing.</summary>
+    public bool TryFindByIp(IpAddress16 ip, out DeviceBinding binding)
+    {
+        if (_byIp.TryGetValue(ip, out DeviceState? d))
+        {
+            binding = d.Binding;
+            return true;
+        }
+
+        binding = null!;
+        return false;
+    }
+
+    /// <summary>The device holding <paramref name="extension"/> as line 1, else the first device it appears on. Allocates nothing.</summary>
+    public bool TryFindByExtension(ReadOnlySpan<char> extension, out DeviceBinding binding)
+    {
+        if (_extensionsBySpan.TryGetValue(extension, out ExtensionEntry? entry))
+        {
+            string? id = entry.Line1Owner ?? (entry.Devices.Length > 0 ? entry.Devices[0] : null);
+            if (id is not null && _devices.TryGetValue(id, out DeviceState? d))
+            {
+                binding = d.Binding;
+                return true;
+            }
+        }
+
+        binding = null!;
+        return false;
+    }
+
+    /// <summary>Every device carrying <paramref name="extension"/> (line-1 holder first).</summary>
+    public IReadOnlyList<DeviceBinding> Appearances(string extension)
+    {
+        if (!_extensions.TryGetValue(extension, out ExtensionEntry? entry))
+        {
+            return [];
+        }
+
+        var list = new List<DeviceBinding>(entry.Devices.Length);
+        if (entry.Line1Owner is not null && _devices.TryGetValue(entry.Line1Owner, out DeviceState? owner))
+        {
+            list.Add(owner.Binding);
+        }
+
+        foreach (string id in entry.Devices)
+        {
+            if (id != entry.Line1Owner && _devices.TryGetValue(id, out DeviceState? d))
+            {
+                list.Add(d.Binding);
+            }
+        }
+
+        return list;
+    }
+
+    /// <summary>A snapshot of every device, ordered by id.</summary>
+    public IReadOnlyList<DeviceBinding> Devices()
+    {
+        lock (_gate)
+        {
+            return [.. _devices.Values.OrderBy(d => d.Id, StringComparer.Ordinal).Select(Fresh)];
+        }
+    }
+
+    public DeviceBinding? GetDevice(string id)
+    {
+        lock (_gate)
+        {
+            DeviceState? d = Resolve(id);
+            return d is null ? null : Fresh(d);
+        }
+    }
+
+    /// <summary>A snapshot with current last-seen and expiry times (registration refreshes do not rebuild the published one).</summary>
+    private DeviceBinding Fresh(DeviceState d) => d.Binding.LastSeen == d.LastSeen ? d.Binding : BuildBinding(d);
+
+    public IReadOnlyList<LineConflict> Conflicts(bool openOnly = false)
+    {
+        lock (_gate)
+        {
+            return [.. _conflicts.Where(c => !openOnly || c.IsOpen)];
+        }
+    }
+
+    /// <summary>
+    /// Whether SIP from this endpoint comes from a server: one seen receiving REGISTERs or forwarding requests
+    /// (registrars, proxies; by address and port, so a phone on the same host is still a phone), or a configured IP.
+    /// </summary>
+    public bool IsServer(IpEndpoint16 endpoint) => _serverIps.ContainsKey(endpoint.Address) || _serverEndpoints.ContainsKey(endpoint);
+
+    /// <summary>Whether any server (configured, or learned on some port) is at this address.</summary>
+    public bool IsServer(IpAddress16 ip) => _serverAddresses.ContainsKey(ip);
+
+    public IReadOnlyList<string> Servers() =>
+        [.. _serverIps.Keys.Select(k => k.ToString()).Concat(_serverEndpoints.Keys.Select(k => k.ToString())).Order(StringComparer.Ordinal)];
+
+    // ---- Events -----------------------------------------------------------------------------------------------
+
+    /// <summary>A stream of every future event; a slow reader loses the oldest (counted nowhere else: keep up).</summary>
+    public ChannelReader<DirectoryEvent> Subscribe(int capacity = 4096)
+    {
+        Channel<DirectoryEvent> channel = Channel.CreateBounded<DirectoryEvent>(new BoundedChannelOptions(capacity)
+        {
+            FullMode = BoundedChannelFullMode.DropOldest,
+            SingleReader = true,
+            SingleWriter = true,
+        });
+        lock (_gate)
+        {
+            _subscribers.Add(channel);
+        }
+
+        return channel.Reader;
+    }
+
+    public void Unsubscribe(ChannelReader<DirectoryEvent> reader)
+    {
+        lock (_gate)
+        {
+            int i = _subscribers.FindIndex(c => c.Reader == reader);
+            if (i >= 0)
+            {
+                _subscribers[i].Writer.TryComplete();
+                _subscribers.RemoveAt(i);
+            }
+        }
+    }
+
+    /// <summary>The most recent events, oldest first.</summary>
+    public IReadOnlyList<DirectoryEvent> RecentEvents()
+    {
+        lock (_gate)
+        {
+            return [.. _recent];
+        }
+    }
+
+    private void Emit(DirectoryEvent e)
+    {
+        _recent.Enqueue(e);
+        while (_recent.Count > _options.RecentEventCapacity)
+        {
+            _recent.Dequeue();
+        }
+
+        foreach (Channel<DirectoryEvent> channel in _subscribers)
+        {
+            channel.Writer.TryWrite(e);
+        }
+    }
+
+    private DirectoryEvent NewEvent(DirectoryEventKind kind, DateTimeOffset at, string device) =>
+        new(Interlocked.Increment(ref _nextEventSeq) - 1, kind, at, device);
+
+    /// <summary>Changes with every event: a reader polls this (one volatile read) instead of its channel per packet.</summary>
+    public long EventVersion => Volatile.Read(ref _nextEventSeq);
+
+    // ---- Helpers ----------------------------------------------------------------------------------------------
+
+    private DeviceState? Resolve(string id) =>
+        _devices.TryGetValue(id, out DeviceState? d) ? d
+        : _aliases.TryGetValue(id, out string? real) && _devices.TryGetValue(real, out d) ? d
+        : null;
+
+    /// <summary>The key of an extension set: sorted, distinct, exact strings.</summary>
+    internal static string SetKey(IEnumerable<string> extensions) =>
+        string.Join('\u001f', extensions.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal));
+
+    internal static IpAddress16 ParseIp(string text) =>
+        IpAddress16.TryParse(System.Text.Encoding.ASCII.GetBytes(text), out IpAddress16 ip) ? ip : default;
+
+    /// <summary>Persists and closes the store (see <see cref="Close"/>), and ends every event stream.</summary>
+    public void Dispose()
+    {
+        Close();
+        lock (_gate)
+        {
+            foreach (Channel<DirectoryEvent> channel in _subscribers)
+            {
+                channel.Writer.TryComplete();
+            }
+
+            _subscribers.Clear();
+        }
+    }
+}

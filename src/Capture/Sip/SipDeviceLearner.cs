@@ -1,0 +1,351 @@
+using System.Globalization;
+using System.Text;
+using Capture.Bindings;
+using Capture.Packets;
+using Capture.Recording;
+
+namespace Capture.Sip;
+
+/// <summary>
+/// Learns SIP phones from the signalling they send (DESIGN section 2): REGISTER transactions bind an address-of-record
+/// to the registering device (on the 2xx; from the request alone when no answer is seen; Expires 0 unregisters at
+/// once), and every other request or response a phone sends re-binds its address. Runs on the capture thread.
+/// </summary>
+/// <remarks>
+/// Device identity: the Contact's +sip.instance (RFC 5626), else Cisco's devicename parameter, else the Contact's
+/// host:port. Addresses that receive REGISTERs, or forward requests (more than one Via), are servers: what they send
+/// is never learned as a phone's (a proxy relaying a REGISTER upstream is not the phone).
+/// </remarks>
+public sealed class SipDeviceLearner(BindingDirectory directory)
+{
+    private const int MaxPending = 10_000;
+    private const int DefaultExpires = 3600; // RFC 3261 10.2.1.1: what a registrar assumes when none is given
+    private static readonly TimeSpan s_unansweredAfter = TimeSpan.FromSeconds(32); // Timer F: no answer will come now
+
+    private readonly BindingDirectory _directory = directory;
+    private readonly Dictionary<string, PendingRegister> _pending = new(StringComparer.Ordinal);
+    private readonly List<string> _due = [];
+
+    // Who sent a REGISTER for which AOR to which address: an address that then registers the same AOR itself is an
+    // outbound proxy (or SBC) relaying the phone's registration, not the phone.
+    private readonly Dictionary<(IpAddress16 Target, string Aor), (IpAddress16 Sender, long AtNs)> _registerTargets = [];
+    private readonly List<(IpAddress16, string)> _staleTargets = [];
+
+    public long RegistersApplied { get; private set; }
+    public long RegistersRefused { get; private set; }
+    public long Unregisters { get; private set; }
+    public long ProxiedRegisters { get; private set; }
+    public long BadExtensions { get; private set; }
+
+    private sealed record PendingRegister(string DeviceId, string Aor, string? Display, IpAddress16 Ip, int Expires, string Contact, string? UserAgent, DateTimeOffset At);
+
+    public void OnMessage(in SipMessage message, IpEndpoint16 source, IpEndpoint16 destination, long atNs)
+    {
+        if (message.IsRequest && message.Method == SipMethod.Register)
+        {
+            OnRegister(message, source, destination, atNs);
+        }
+        else if (!message.IsRequest && message.CSeqMethod == SipMethod.Register)
+        {
+            OnRegisterResponse(message, destination, atNs);
+        }
+        else
+        {
+            OnOtherMessage(message, source, atNs);
+        }
+    }
+
+    /// <summary>Applies REGISTERs whose answer never came (a one-way mirror, a lost packet).</summary>
+    public void Expire(long nowNs)
+    {
+        if (_registerTargets.Count > 0)
+        {
+            foreach (KeyValuePair<(IpAddress16 Target, string Aor), (IpAddress16 Sender, long AtNs)> kv in _registerTargets)
+            {
+                if (nowNs - kv.Value.AtNs > s_unansweredAfter.Ticks * 100)
+                {
+                    _staleTargets.Add(kv.Key);
+                }
+            }
+
+            foreach ((IpAddress16, string) key in _staleTargets)
+            {
+                _registerTargets.Remove(key);
+            }
+
+            _staleTargets.Clear();
+        }
+
+        if (_pending.Count == 0)
+        {
+            return;
+        }
+
+        DateTimeOffset now = CaptureTime.ToDateTime(nowNs);
+        foreach ((string key, PendingRegister p) in _pending)
+        {
+            if (now - p.At >= s_unansweredAfter)
+            {
+                _due.Add(key);
+            }
+        }
+
+        foreach (string key in _due)
+        {
+            if (_pending.Remove(key, out PendingRegister? p))
+            {
+                Apply(p, p.Expires, p.At);
+            }
+        }
+
+        _due.Clear();
+    }
+
+    private void OnRegister(in SipMessage m, IpEndpoint16 source, IpEndpoint16 destination, long atNs)
+    {
+        _directory.NoteServer(destination);
+        if (!SipNameAddr.TryParse(m.To, out SipNameAddr to) || !ExtensionText.IsValid(to.User))
+        {
+            BadExtensions++;
+            return;
+        }
+
+        string aor = Encoding.UTF8.GetString(to.User);
+        _registerTargets[(destination.Address, aor)] = (source.Address, atNs);
+        if (_directory.IsServer(source)
+            || (_registerTargets.TryGetValue((source.Address, aor), out (IpAddress16 Sender, long AtNs) relayed) && relayed.Sender != source.Address))
+        {
+            ProxiedRegisters++; // an outbound proxy re-registering the phone upstream under its own Contact
+            return;
+        }
+
+        ReadOnlySpan<byte> contactList = m.Contact;
+        if (!SipText.TryNextListElement(ref contactList, out ReadOnlySpan<byte> contactValue) || !SipNameAddr.TryParse(contactValue, out SipNameAddr contact))
+        {
+            return; // no Contact: a query of the bindings, nothing changes
+        }
+
+        DateTimeOffset now = CaptureTime.ToDateTime(atNs);
+        int expires = ContactExpires(contact, m.Expires);
+        Span<char> idBuffer = stackalloc char[256];
+        int idLength = contact.IsWildcard ? 0 : WriteIdentity(contact, idBuffer);
+
+        if (expires == 0)
+        {
+            // Unregister: the phone is giving the line up; a challenge to it changes nothing about that intent.
+            Unregisters++;
+            if (idLength > 0)
+            {
+                _directory.UnregisterLine(idBuffer[..idLength].ToString(), aor, now);
+            }
+            else if (_directory.TryFindByIp(source.Address, out DeviceBinding atIp))
+            {
+                _directory.UnregisterLine(atIp.Id, aor, now);
+            }
+
+            return;
+        }
+
+        if (idLength == 0)
+        {
+            return;
+        }
+
+        string key = PendingKey(m.CallId, m.CSeq, source);
+        if (_pending.Count >= MaxPending)
+        {
+            return;
+        }
+
+        _pending[key] = new PendingRegister(
+            idBuffer[..idLength].ToString(),
+            aor,
+            to.DisplayName.IsEmpty ? null : Encoding.UTF8.GetString(SipText.Unquote(to.DisplayName)),
+            source.Address,
+            expires,
+            Encoding.UTF8.GetString(contact.Uri),
+            m.UserAgent.IsEmpty ? null : Encoding.UTF8.GetString(m.UserAgent),
+            now);
+    }
+
+    private void OnRegisterResponse(in SipMessage m, IpEndpoint16 destination, long atNs)
+    {
+        if (m.StatusCode < 200 || _pending.Count == 0)
+        {
+            return;
+        }
+
+        string key = PendingKey(m.CallId, m.CSeq, destination);
+        if (!_pending.Remove(key, out PendingRegister? p))
+        {
+            return;
+        }
+
+        if (m.StatusCode >= 300)
+        {
+            RegistersRefused++; // 401/407 are retried with a new CSeq; 403 and others: the line is not the phone's
+            return;
+        }
+
+        // The registrar's granted expiry: the 2xx lists our Contact with expires=, else its Expires header.
+        int expires = p.Expires;
+        ReadOnlySpan<byte> list = m.Contact;
+        while (SipText.TryNextListElement(ref list, out ReadOnlySpan<byte> value))
+        {
+            if (SipNameAddr.TryParse(value, out SipNameAddr c) && Encoding.UTF8.GetString(c.Uri) == p.Contact)
+            {
+                expires = ContactExpires(c, m.Expires >= 0 ? m.Expires : p.Expires);
+                break;
+            }
+        }
+
+        if (expires == 0)
+        {
+            _directory.UnregisterLine(p.DeviceId, p.Aor, CaptureTime.ToDateTime(atNs));
+            return;
+        }
+
+        Apply(p, expires, CaptureTime.ToDateTime(atNs));
+    }
+
+    private void Apply(PendingRegister p, int expires, DateTimeOffset now)
+    {
+        RegistersApplied++;
+        DateTimeOffset expiresAt = now.AddSeconds(expires);
+        if (_directory.TryRefreshLine(p.DeviceId, p.Aor, p.Ip, expiresAt, now))
+        {
+            return;
+        }
+
+        string id = _directory.ObserveDevice(p.DeviceId, DeviceProtocol.Sip, p.Ip, now, p.Contact, p.UserAgent);
+        _directory.RegisterLine(id, p.Aor, p.Display, LineSource.Registered, expiresAt, now);
+    }
+
+    /// <summary>
+    /// Any other message: a known phone is re-bound to the address it sent from; a phone never seen registering is
+    /// learned from a request it originated (one Via, Contact at its own address) with its From user as a line.
+    /// </summary>
+    private void OnOtherMessage(in SipMessage m, IpEndpoint16 source, long atNs)
+    {
+        if (m.Contact.IsEmpty || _directory.IsServer(source))
+        {
+            return;
+        }
+
+        if (m.IsRequest && ViaCount(m) > 1)
+        {
+            _directory.NoteServer(source); // it forwards requests: a proxy
+            return;
+        }
+
+        ReadOnlySpan<byte> contactList = m.Contact;
+        if (!SipText.TryNextListElement(ref contactList, out ReadOnlySpan<byte> contactValue)
+            || !SipNameAddr.TryParse(contactValue, out SipNameAddr contact) || contact.IsWildcard)
+        {
+            return;
+        }
+
+        Span<char> idBuffer = stackalloc char[256];
+        int idLength = WriteIdentity(contact, idBuffer);
+        if (idLength == 0)
+        {
+            return;
+        }
+
+        DateTimeOffset now = CaptureTime.ToDateTime(atNs);
+        ReadOnlySpan<char> id = idBuffer[..idLength];
+        if (_directory.TryTouchDevice(id, source.Address, now))
+        {
+            return; // known, same address: nothing to learn
+        }
+
+        bool known = _directory.TryGetDevice(id, out _);
+        bool selfContact = IpAddress16.TryParse(contact.Host, out IpAddress16 contactIp) && contactIp == source.Address;
+        if (!known && !selfContact)
+        {
+            return; // not obviously the sender's own identity (a proxy or B2BUA relaying someone else's)
+        }
+
+        string deviceId = _directory.ObserveDevice(id.ToString(), DeviceProtocol.Sip, source.Address, now,
+            Encoding.UTF8.GetString(contact.Uri), m.UserAgent.IsEmpty ? null : Encoding.UTF8.GetString(m.UserAgent));
+
+        // Its own AOR: From on a request it sends, To on a response it gives.
+        if (SipNameAddr.TryParse(m.IsRequest ? m.From : m.To, out SipNameAddr self) && ExtensionText.IsValid(self.User)
+            && _directory.TryGetDevice(deviceId, out DeviceBinding device) && device.Lines.Count == 0)
+        {
+            _directory.RegisterLine(deviceId, Encoding.UTF8.GetString(self.User),
+                self.DisplayName.IsEmpty ? null : Encoding.UTF8.GetString(SipText.Unquote(self.DisplayName)), LineSource.Signalling, null, now);
+        }
+    }
+
+    private static int ViaCount(in SipMessage m)
+    {
+        int count = 0;
+        foreach (ReadOnlySpan<byte> _ in m.EnumerateHeaders("Via"u8))
+        {
+            count++;
+        }
+
+        return count;
+    }
+
+    private static int ContactExpires(in SipNameAddr contact, int headerExpires)
+    {
+        if (contact.TryGetHeaderParameter("expires"u8, out ReadOnlySpan<byte> e) && SipText.TryParseDecimal(e, int.MaxValue, out long v))
+        {
+            return (int)v;
+        }
+
+        return headerExpires >= 0 ? headerExpires : DefaultExpires;
+    }
+
+    /// <summary>Writes the device identity of a Contact into <paramref name="destination"/>; returns its length (0: none).</summary>
+    internal static int WriteIdentity(in SipNameAddr contact, Span<char> destination)
+    {
+        if (contact.TryGetHeaderParameter("+sip.instance"u8, out ReadOnlySpan<byte> instance) && !instance.IsEmpty)
+        {
+            instance = SipText.Trim(instance);
+            if (instance.Length > 2 && instance[0] == (byte)'<' && instance[^1] == (byte)'>')
+            {
+                instance = instance[1..^1];
+            }
+
+            return Latin1(instance, destination);
+        }
+
+        if (contact.TryGetHeaderParameter("+u.sip!devicename.ccm.cisco.com"u8, out ReadOnlySpan<byte> name) && !name.IsEmpty)
+        {
+            return Latin1(name, destination);
+        }
+
+        if (contact.Host.IsEmpty || contact.Host.Length + 12 > destination.Length)
+        {
+            return 0;
+        }
+
+        int n = Latin1("sip:"u8, destination);
+        n += Latin1(contact.Host, destination[n..]);
+        destination[n++] = ':';
+        (contact.Port > 0 ? contact.Port : 5060).TryFormat(destination[n..], out int written, default, CultureInfo.InvariantCulture);
+        return n + written;
+    }
+
+    private static int Latin1(ReadOnlySpan<byte> source, Span<char> destination)
+    {
+        if (source.Length > destination.Length)
+        {
+            return 0;
+        }
+
+        for (int i = 0; i < source.Length; i++)
+        {
+            destination[i] = (char)source[i];
+        }
+
+        return source.Length;
+    }
+
+    /// <summary>A REGISTER transaction: Call-ID, CSeq and the sender (a proxy relaying it upstream keeps both ids).</summary>
+    private static string PendingKey(ReadOnlySpan<byte> callId, uint cseq, IpEndpoint16 sender) =>
+        string.Concat(Encoding.Latin1.GetString(callId), "\u001f", cseq.ToString(CultureInfo.InvariantCulture), "\u001f", sender.ToString());
+}
