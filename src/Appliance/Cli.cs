@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using Capture.Bindings;
 using Capture.Interop;
 using Capture.Pipeline;
 using Capture.Recording;
@@ -13,8 +14,8 @@ internal static class Cli
 {
     private const string Usage = """
         usage:
-          appliance replay FILE [--out DIR] [--json] [--workers N] [--bitrate BPS] [--complexity 0-10]
-          appliance capture --interface IFACE [--out DIR] [--filter BPF] [--snaplen N] [--buffer-mb N] [--no-immediate] [--workers N]
+          appliance replay FILE [--out DIR] [--json] [--config FILE] [--state DIR] [--workers N] [--bitrate BPS] [--complexity 0-10]
+          appliance capture --interface IFACE [--out DIR] [--config FILE] [--state DIR] [--checkpoint-seconds N] [--filter BPF] [--snaplen N] [--buffer-mb N] [--no-immediate] [--workers N]
         """;
 
     public static int Run(string[] args)
@@ -41,6 +42,16 @@ internal static class Cli
             Console.Error.WriteLine(Usage);
             return 2;
         }
+        catch (ConfigurationException ex)
+        {
+            Console.Error.WriteLine($"appliance: {ex.Message}");
+            return 2;
+        }
+        catch (DirectoryStoreException ex)
+        {
+            Console.Error.WriteLine($"appliance: {ex.Message}");
+            return 2;
+        }
         catch (PcapException ex)
         {
             Console.Error.WriteLine($"appliance: {ex.Message}");
@@ -59,20 +70,30 @@ internal static class Cli
         using PcapSource source = PcapSource.OpenOffline(file);
         RequireSupportedLinkType(source, file);
         var results = new ResultCollector();
-        using var pipeline = new CapturePipeline(o.Recording, o.Pipeline, results: results);
+        using BindingDirectory directory = OpenDirectory(o, o.StateDirectory);
+        using var pipeline = new CapturePipeline(o.Recording, o.Pipeline, results: results, directory: directory);
         CaptureEnd end = pipeline.Run(source);
         pipeline.Complete(CallEndReasons.CaptureEnded);
+        directory.Close();
         var counters = pipeline.Snapshot();
         List<CallSidecar> calls = results.Sorted();
         if (o.Json)
         {
-            Console.Out.Write(JsonSerializer.Serialize(new ReplayReport(calls, counters), ReplayJsonContext.Default.ReplayReport));
+            var report = new ReplayReport(calls, counters)
+            {
+                Devices = directory.Devices(),
+                Logins = directory.History(),
+                Conflicts = directory.Conflicts(),
+                Events = directory.RecentEvents(),
+            };
+            Console.Out.Write(JsonSerializer.Serialize(report, ReplayJsonContext.Default.ReplayReport));
             Console.Out.WriteLine();
         }
         else
         {
             PrintTable(calls, o.Recording.OutputDirectory);
             Console.Out.WriteLine($"{calls.Count} call(s); {counters["frames"]} frames, {counters["media_packets"]} media packets, {counters["sip_messages"]} SIP messages; recordings under {Path.GetFullPath(o.Recording.OutputDirectory)}");
+            Console.Out.WriteLine($"directory: {directory.DeviceCount} device(s), {directory.LoggedInCount} logged in, {directory.OpenConflictCount} line conflict(s){(o.StateDirectory is null ? "" : "; state in " + Path.GetFullPath(o.StateDirectory))}");
         }
 
         foreach ((string id, Exception error) in results.Errors)
@@ -97,7 +118,13 @@ internal static class Cli
         RequireSupportedLinkType(source, iface);
         var results = new ResultCollector(print: true, o.Recording.OutputDirectory);
         o.Pipeline.WaitWhenQueueFull = false;
-        using var pipeline = new CapturePipeline(o.Recording, o.Pipeline, results: results);
+        string state = o.StateDirectory ?? Path.Combine("var", "state");
+        using BindingDirectory directory = OpenDirectory(o, state);
+        directory.StartAutoPersist(TimeSpan.FromSeconds(o.CheckpointSeconds));
+
+        // Expiries, schedules and idle logouts run on the wall clock even when no packet arrives.
+        using var clock = new Timer(_ => directory.Tick(DateTimeOffset.UtcNow), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        using var pipeline = new CapturePipeline(o.Recording, o.Pipeline, results: results, directory: directory);
         using var stop = new CancellationTokenSource();
         using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.Cancel(); });
         using PosixSignalRegistration intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; stop.Cancel(); });
@@ -107,12 +134,31 @@ internal static class Cli
         thread.Start();
         thread.Join();
         pipeline.Complete(CallEndReasons.CaptureEnded);
+        clock.Dispose();
+        directory.Close();
+        Console.Error.WriteLine($"appliance: directory saved to {Path.GetFullPath(state)}: {directory.DeviceCount} device(s), {directory.LoggedInCount} logged in");
         if (source.TryGetStatistics(out PcapStatistics stats))
         {
             Console.Error.WriteLine($"appliance: stopped; {stats.Received} received, {stats.DroppedByKernel} dropped by kernel, {stats.DroppedByInterface} by interface; {results.Count} call(s) finalised");
         }
 
         return 0;
+    }
+
+    /// <summary>The directory: configuration from --config (else empty), state recovered from and kept in <paramref name="state"/> (null: memory only).</summary>
+    private static BindingDirectory OpenDirectory(CliOptions o, string? state)
+    {
+        DirectoryConfig config = o.ConfigFile is null ? DirectoryConfig.Empty : DirectoryConfig.Load(o.ConfigFile);
+        DirectoryStore? store = state is null ? null : DirectoryStore.Open(new DirectoryStoreOptions { Path = state });
+        try
+        {
+            return BindingDirectory.Open(store, config, DateTimeOffset.UtcNow);
+        }
+        catch
+        {
+            store?.Dispose();
+            throw;
+        }
     }
 
     private static void RequireSupportedLinkType(PcapSource source, string what)
@@ -167,8 +213,15 @@ internal static class Cli
 
 internal sealed class CliException(string message) : Exception(message);
 
-internal sealed record ReplayReport(IReadOnlyList<CallSidecar> Calls, IReadOnlyDictionary<string, long> Counters);
+internal sealed record ReplayReport(IReadOnlyList<CallSidecar> Calls, IReadOnlyDictionary<string, long> Counters)
+{
+    /// <summary>What the directory learned: devices with their lines and IPs, the login history, conflicts, events.</summary>
+    public IReadOnlyList<DeviceBinding> Devices { get; init; } = [];
+    public IReadOnlyList<LoginEntry> Logins { get; init; } = [];
+    public IReadOnlyList<LineConflict> Conflicts { get; init; } = [];
+    public IReadOnlyList<DirectoryEvent> Events { get; init; } = [];
+}
 
-[System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.CamelCase, WriteIndented = true)]
+[System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.CamelCase, WriteIndented = true, UseStringEnumConverter = true)]
 [System.Text.Json.Serialization.JsonSerializable(typeof(ReplayReport))]
 internal sealed partial class ReplayJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

@@ -14,6 +14,9 @@ internal sealed class CliOptions
     public int Snaplen { get; private set; } = 2048;
     public int BufferMb { get; private set; } = 64;
     public bool Immediate { get; private set; } = true;
+    public string? ConfigFile { get; private set; }
+    public string? StateDirectory { get; private set; }
+    public int CheckpointSeconds { get; private set; } = 2;
     public RecordingOptions Recording { get; } = new();
     public PipelineOptions Pipeline { get; } = new();
 
@@ -35,6 +38,9 @@ internal sealed class CliOptions
                 case "--workers": o.Pipeline.Workers = Int(args, ref i, a, 0, 256); break;
                 case "--bitrate": o.Recording.BitratePerChannel = Int(args, ref i, a, 6000, 256000); break;
                 case "--complexity": o.Recording.Complexity = Int(args, ref i, a, 0, 10); break;
+                case "--config": o.ConfigFile = Value(args, ref i, a); break;
+                case "--state": o.StateDirectory = Value(args, ref i, a); break;
+                case "--checkpoint-seconds": o.CheckpointSeconds = Int(args, ref i, a, 1, 3600); break;
                 default:
                     if (a.StartsWith('-') || o.Positional is not null)
                     {

@@ -1,4 +1,5 @@
 using System.Buffers;
+using Capture.Bindings;
 using Capture.Interop;
 using Capture.Packets;
 using Capture.Recording;
@@ -23,6 +24,10 @@ public sealed class CapturePipeline : ICallSink, IDisposable
     private readonly PipelineOptions _options;
     private readonly FrameDecoder _decoder = new();
     private readonly SipCallTracker _sip;
+    private readonly BindingDirectory? _directory;
+    private readonly SipDeviceLearner? _learner;
+    private readonly System.Threading.Channels.ChannelReader<DirectoryEvent>? _directoryEvents;
+    private long _directoryVersion;
     private readonly MediaWorker[] _workers;
     private readonly bool _inline;
     private readonly long _tickNs;
@@ -31,7 +36,8 @@ public sealed class CapturePipeline : ICallSink, IDisposable
     private int _nextWorker;
     private bool _completed;
 
-    public CapturePipeline(RecordingOptions recording, PipelineOptions? options = null, SipTrackerOptions? sip = null, ICallResultSink? results = null)
+    /// <param name="directory">The bindings directory to learn into and attribute calls from; null records without one.</param>
+    public CapturePipeline(RecordingOptions recording, PipelineOptions? options = null, SipTrackerOptions? sip = null, ICallResultSink? results = null, BindingDirectory? directory = null)
     {
         recording.Validate();
         _options = options ?? new PipelineOptions();
@@ -43,7 +49,13 @@ public sealed class CapturePipeline : ICallSink, IDisposable
             _workers[i] = new MediaWorker(i, _options.QueueCapacity, results, threaded: !_inline);
         }
 
-        _sip = new SipCallTracker(this, recording, sip);
+        _sip = new SipCallTracker(this, recording, sip, directory);
+        _directory = directory;
+        if (directory is not null)
+        {
+            _learner = new SipDeviceLearner(directory);
+            _directoryEvents = directory.Subscribe(capacity: 65_536);
+        }
         _tickNs = _options.TickInterval.Ticks * 100;
     }
 
@@ -87,6 +99,18 @@ public sealed class CapturePipeline : ICallSink, IDisposable
         SortedDictionary<string, long> counters = Counters.Snapshot(_decoder, WorkerStats(), _sip.CallsStarted);
         counters["sip_calls_over_limit"] = _sip.CallsOverLimit;
         counters["sip_messages_without_call"] = _sip.MessagesWithoutCall;
+        counters["calls_not_recorded"] = _sip.CallsNotRecorded;
+        counters["recordings_stopped_by_logout"] = _sip.RecordingsStoppedByLogout;
+        counters["media_packets_not_recorded"] = Counters.MediaNotRecorded;
+        if (_learner is not null)
+        {
+            counters["sip_registers_applied"] = _learner.RegistersApplied;
+            counters["sip_registers_refused"] = _learner.RegistersRefused;
+            counters["sip_unregisters"] = _learner.Unregisters;
+            counters["sip_registers_proxied"] = _learner.ProxiedRegisters;
+            counters["sip_bad_extensions"] = _learner.BadExtensions;
+        }
+
         return counters;
     }
 
@@ -134,6 +158,11 @@ public sealed class CapturePipeline : ICallSink, IDisposable
             Tick(timestampNs);
         }
 
+        if (_directory is not null && _directory.EventVersion != _directoryVersion)
+        {
+            DrainDirectoryEvents(); // a logout (API, schedule, another phone's REGISTER) reaches its calls at once
+        }
+
         DecodeResult result = _decoder.Decode(linkType, timestampNs, frame, out DecodedPacket packet, out _);
         if (result != DecodeResult.Packet)
         {
@@ -142,7 +171,7 @@ public sealed class CapturePipeline : ICallSink, IDisposable
 
         if (packet.Protocol == TransportProtocol.Tcp)
         {
-            Counters.TcpSegmentsSkipped++; // TCP stream reassembly (SIP over TCP, Skinny) is a later stage
+            ProcessTcpSegment(packet, timestampNs);
             return;
         }
 
@@ -151,6 +180,12 @@ public sealed class CapturePipeline : ICallSink, IDisposable
         {
             Counters.MediaPackets++;
             SipCallTracker.Touch(call!, timestampNs);
+            if (call!.Suppressed)
+            {
+                Counters.MediaNotRecorded++;
+                return;
+            }
+
             Dispatch(call!, WorkKind.Rtp, channel, timestampNs, packet.Payload, null);
             return;
         }
@@ -170,7 +205,48 @@ public sealed class CapturePipeline : ICallSink, IDisposable
         }
 
         Counters.SipMessages++;
+        _learner?.OnMessage(message, packet.Source, packet.Destination, timestampNs);
         _sip.OnMessage(message, packet.Source, packet.Destination, timestampNs);
+    }
+
+    /// <summary>
+    /// Until TCP streams are reassembled, a segment that holds whole SIP messages (the usual case: SIP over TCP sends
+    /// one message per segment) is read like a datagram; anything else is counted and skipped.
+    /// </summary>
+    private void ProcessTcpSegment(in DecodedPacket packet, long timestampNs)
+    {
+        ReadOnlySpan<byte> rest = packet.Payload;
+        if (rest.IsEmpty || !SipSniffer.LooksLikeSip(rest))
+        {
+            Counters.TcpSegmentsSkipped++;
+            return;
+        }
+
+        while (true)
+        {
+            while (!rest.IsEmpty && rest[0] is (byte)'\r' or (byte)'\n')
+            {
+                rest = rest[1..]; // CRLF keep-alives between messages (RFC 5626)
+            }
+
+            if (rest.IsEmpty)
+            {
+                return;
+            }
+
+            OperationStatus status = SipMessage.TryFrame(rest, out int length, out _);
+            if (status != OperationStatus.Done || SipMessage.TryRead(rest[..length], out SipMessage message, out _) != OperationStatus.Done)
+            {
+                Counters.TcpSegmentsSkipped++; // a message split across segments: needs stream reassembly
+                return;
+            }
+
+            Counters.SipMessages++;
+            Counters.TcpSipMessages++;
+            _learner?.OnMessage(message, packet.Source, packet.Destination, timestampNs);
+            _sip.OnMessage(message, packet.Source, packet.Destination, timestampNs);
+            rest = rest[length..];
+        }
     }
 
     private static string SipReasonName(SipInvalidReason reason) => s_sipReasonNames[(int)reason < s_sipReasonNames.Length ? (int)reason : 0];
@@ -205,14 +281,39 @@ public sealed class CapturePipeline : ICallSink, IDisposable
         _nextTickNs = nowNs + _tickNs;
         _decoder.ExpireFragments(nowNs);
         _sip.Expire(nowNs);
+        if (_directory is not null)
+        {
+            _learner!.Expire(nowNs);
+            _directory.Tick(CaptureTime.ToDateTime(nowNs));
+            DrainDirectoryEvents();
+        }
+
         foreach (MediaWorker worker in _workers)
         {
             Enqueue(worker, WorkKind.Tick, default, nowNs, default, null, essential: false);
         }
     }
 
+    /// <summary>Logouts reach open calls here (the directory may change on any thread: API logins, schedules).</summary>
+    private void DrainDirectoryEvents()
+    {
+        _directoryVersion = _directory!.EventVersion;
+        while (_directoryEvents!.TryRead(out DirectoryEvent? e))
+        {
+            if (e.Kind == DirectoryEventKind.LoginCancelled)
+            {
+                _sip.OnLogout(e, _directory!.LogoutDuringCall);
+            }
+        }
+    }
+
     private void Dispatch(CallRecording call, WorkKind kind, Channel channel, long ts, ReadOnlySpan<byte> payload, object? command)
     {
+        if (call.Suppressed)
+        {
+            return; // not recorded: no file, no sidecar, no worker time
+        }
+
         MediaWorker worker = _workers[call.WorkerIndex];
         Enqueue(worker, kind, channel, ts, payload, command ?? call, essential: kind == WorkKind.Command);
     }
@@ -280,7 +381,11 @@ public sealed class CapturePipeline : ICallSink, IDisposable
 
     void ICallSink.CallEnded(CallRecording call, string reason, long atNs)
     {
-        Counters.CallsEnded++;
+        if (!call.Suppressed)
+        {
+            Counters.CallsEnded++; // once per recording: a call stopped by a logout is not counted again at its end
+        }
+
         Dispatch(call, WorkKind.Command, default, atNs, default, new EndCommand(call, reason, atNs));
     }
 
@@ -296,6 +401,11 @@ public sealed class CapturePipeline : ICallSink, IDisposable
         }
 
         _completed = true;
+        if (_directory is not null)
+        {
+            DrainDirectoryEvents(); // a logout just before the end still marks (or stops) its calls
+        }
+
         _sip.EndAll(_lastNs, reason);
         foreach (MediaWorker worker in _workers)
         {

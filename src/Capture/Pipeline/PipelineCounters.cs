@@ -16,6 +16,12 @@ public sealed class PipelineCounters
     public long UdpDatagrams;
     public long UdpUnclassified;
     public long TcpSegmentsSkipped;
+
+    /// <summary>SIP messages read from TCP segments that each held whole messages.</summary>
+    public long TcpSipMessages;
+
+    /// <summary>RTP of calls that are not recorded (recording groups, or stopped by a logout).</summary>
+    public long MediaNotRecorded;
     public long MediaPackets;
     public long SipMessages;
     public long CallsEnded;
@@ -39,6 +45,7 @@ public sealed class PipelineCounters
             ["udp_datagrams"] = UdpDatagrams,
             ["udp_unclassified"] = UdpUnclassified,
             ["tcp_segments_skipped"] = TcpSegmentsSkipped,
+            ["tcp_sip_messages"] = TcpSipMessages,
             ["media_packets"] = MediaPackets,
             ["sip_messages"] = SipMessages,
             ["calls_started"] = callsStarted,

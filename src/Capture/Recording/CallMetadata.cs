@@ -10,6 +10,11 @@ public sealed record PartyInfo
     public string? Device { get; init; }
     public string? User { get; init; }
     public string? HostDevice { get; init; }
+
+    /// <summary>How the user came to be at the device: mobility, cross-cluster, explicit, hoteling-agent (null: nobody).</summary>
+    public string? Login { get; init; }
+
+    public string? RecordingGroup { get; init; }
 }
 
 /// <summary>A snapshot of what the signalling knows about a call; replaced, never mutated.</summary>

@@ -48,6 +48,9 @@ public sealed class CallRecording : IDisposable
     /// <summary>The signalling tracker's own state for this call (capture thread only).</summary>
     public object? Owner { get; set; }
 
+    /// <summary>Not (or no longer) recorded: a recording-group decision, or a logout under the stop policy. Capture thread only.</summary>
+    public bool Suppressed { get; set; }
+
     /// <summary>The worker that owns this call's media (set once by the pipeline).</summary>
     public int WorkerIndex { get; set; }
 

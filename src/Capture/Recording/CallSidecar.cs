@@ -23,6 +23,9 @@ public static class CallEndReasons
 
     /// <summary>The call was answered but no RTP of a recordable codec was seen.</summary>
     public const string NoMedia = "no-media";
+
+    /// <summary>The party's user logged out during the call under the <c>stop</c> policy: recording ended there.</summary>
+    public const string Logout = "logout";
 }
 
 /// <summary>The JSON sidecar beside each recording (DESIGN section 5).</summary>
@@ -58,7 +61,13 @@ public sealed class CallSidecar
 
 public sealed record PartySidecar(string? Extension, string? Name, string? Ip, int? Port, string Channel, string? Device, string? User, string? HostDevice)
 {
-    public static PartySidecar From(PartyInfo p, string channel) => new(p.Extension, p.Name, p.Ip, p.Port, channel, p.Device, p.User, p.HostDevice);
+    /// <summary>How the user came to be at the device: mobility, cross-cluster, explicit, hoteling-agent; null when nobody.</summary>
+    public string? Login { get; init; }
+
+    public string? RecordingGroup { get; init; }
+
+    public static PartySidecar From(PartyInfo p, string channel) =>
+        new(p.Extension, p.Name, p.Ip, p.Port, channel, p.Device, p.User, p.HostDevice) { Login = p.Login, RecordingGroup = p.RecordingGroup };
 }
 
 public sealed record DtmfRecord(string Digit, double OffsetSeconds);

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using Capture.Bindings;
 using Capture.Packets;
 using Capture.Pipeline;
 using Capture.Recording;
@@ -46,9 +47,12 @@ public sealed class SipCallTracker
     /// <summary>64 x T1 (RFC 3261 Timer B/F): how long retransmissions of a transaction can still arrive.</summary>
     private static readonly long s_transactionLifetimeNs = 32L * 1_000_000_000;
 
-    public SipCallTracker(ICallSink sink, RecordingOptions recording, SipTrackerOptions? options = null)
+    private readonly BindingDirectory? _directory;
+
+    public SipCallTracker(ICallSink sink, RecordingOptions recording, SipTrackerOptions? options = null, BindingDirectory? directory = null)
     {
         _sink = sink;
+        _directory = directory;
         _recording = recording;
         _options = options ?? new SipTrackerOptions();
         _callsBySpan = _calls.GetAlternateLookup<ReadOnlySpan<char>>();
@@ -62,6 +66,12 @@ public sealed class SipCallTracker
     public long MessagesWithoutCall { get; private set; }
 
     public long CallsOverLimit { get; private set; }
+
+    /// <summary>Calls seen but not recorded because no recording group of theirs records (DESIGN section 2).</summary>
+    public long CallsNotRecorded { get; private set; }
+
+    /// <summary>Recordings stopped by a logout under the <c>stop</c> policy.</summary>
+    public long RecordingsStoppedByLogout { get; private set; }
 
     /// <summary>Which call and channel an RTP datagram from <paramref name="source"/> to <paramref name="destination"/> belongs to.</summary>
     public bool TryClassifyMedia(IpEndpoint16 source, IpEndpoint16 destination, out CallRecording? call, out Channel channel)
@@ -136,7 +146,7 @@ public sealed class SipCallTracker
                 return;
             }
 
-            call = StartCall(message, new string(idChars), source, atNs);
+            call = StartCall(message, new string(idChars), source, destination, atNs);
         }
 
         call.LastActivityNs = atNs;
@@ -156,18 +166,31 @@ public sealed class SipCallTracker
         }
     }
 
-    private SipCall StartCall(in SipMessage invite, string callId, IpEndpoint16 source, long atNs)
+    private SipCall StartCall(in SipMessage invite, string callId, IpEndpoint16 source, IpEndpoint16 destination, long atNs)
     {
         PartyInfo caller = PartyFrom(invite.PAssertedIdentity.IsEmpty ? invite.From : invite.PAssertedIdentity, source.Address);
         PartyInfo callee = PartyFrom(invite.To, default);
         string callerTag = SipNameAddr.TryParse(invite.From, out SipNameAddr from) ? Encoding.Latin1.GetString(from.Tag) : string.Empty;
+        DateTimeOffset startedAt = CaptureTime.ToDateTime(atNs);
+
+        // The directory says who each party is (device, user logged in at the start, host) and which one is local:
+        // the local party goes left (DESIGN section 1); with both or neither local, the caller does.
+        PartyBinding? callerBinding = _directory?.Attribute(caller.Extension, source.Address, startedAt);
+        PartyBinding? calleeBinding = _directory?.Attribute(callee.Extension, destination.Address, startedAt);
+        caller = WithBinding(caller, callerBinding);
+        callee = WithBinding(callee, calleeBinding);
+        bool swap = callerBinding is null && calleeBinding is not null;
+        bool record = callerBinding is null && calleeBinding is null
+            ? _directory?.RecordByDefault ?? true
+            : (callerBinding?.Record ?? false) || (calleeBinding?.Record ?? false);
+
         var metadata = new CallMetadata
         {
             Protocol = "sip",
             CallId = callId,
-            StartedAt = CaptureTime.ToDateTime(atNs),
-            Left = caller,
-            Right = callee,
+            StartedAt = startedAt,
+            Left = swap ? callee : caller,
+            Right = swap ? caller : callee,
         };
         var call = new SipCall(callId, callerTag, new CallRecording(Guid.CreateVersion7().ToString(), metadata, _recording))
         {
@@ -175,12 +198,67 @@ public sealed class SipCallTracker
             InviteCSeq = invite.CSeq,
             MaxInviteCSeq = invite.CSeq,
             StartedNs = atNs,
+            CallerChannel = swap ? Channel.Right : Channel.Left,
         };
+        call.Bindings[(int)call.CallerChannel] = callerBinding;
+        call.Bindings[(int)Other(call.CallerChannel)] = calleeBinding;
         call.Recording.Owner = call;
+        call.Recording.Suppressed = !record;
         _calls.Add(callId, call);
         CallsStarted++;
+        if (!record)
+        {
+            CallsNotRecorded++;
+        }
+
+        foreach (PartyBinding? b in call.Bindings)
+        {
+            if (b is not null)
+            {
+                _directory!.NoteCallStarted(b.HostDevice, startedAt);
+            }
+        }
+
         _sink.CallStarted(call.Recording, atNs);
         return call;
+    }
+
+    private static PartyInfo WithBinding(PartyInfo party, PartyBinding? binding) => binding is null ? party : party with
+    {
+        Device = binding.Device,
+        HostDevice = binding.HostDevice,
+        User = binding.User,
+        Login = binding.HotelingAgent ? "hoteling-agent" : binding.LoginKind,
+        RecordingGroup = binding.RecordingGroup,
+    };
+
+    /// <summary>
+    /// A login ended (DESIGN section 2, logout during a call): calls whose party was that login get a "logout" event;
+    /// under <see cref="LogoutPolicy.Stop"/> their recording ends there (the call itself is still followed, unrecorded).
+    /// </summary>
+    public void OnLogout(DirectoryEvent logout, LogoutPolicy policy)
+    {
+        if (logout.LoginSeq is not { } seq)
+        {
+            return;
+        }
+
+        long atNs = (logout.At - DateTimeOffset.UnixEpoch).Ticks * 100;
+        foreach (SipCall call in _calls.Values)
+        {
+            if (call.Terminated || call.Recording.Suppressed || (call.Bindings[0]?.LoginSeq != seq && call.Bindings[1]?.LoginSeq != seq))
+            {
+                continue;
+            }
+
+            _sink.CallEvent(call.Recording, "logout", atNs, $"{logout.User} logged out of {logout.HostDevice} ({logout.Detail}); policy {(policy == LogoutPolicy.Stop ? "stop" : "continue")}");
+            if (policy == LogoutPolicy.Stop)
+            {
+                _sink.CallEnded(call.Recording, CallEndReasons.Logout, atNs);
+                call.Recording.Suppressed = true;
+                RecordingsStoppedByLogout++;
+            }
+        }
     }
 
     private static PartyInfo PartyFrom(ReadOnlySpan<byte> header, IpAddress16 signallingAddress)
@@ -241,12 +319,12 @@ public sealed class SipCallTracker
 
                 call.MaxInviteCSeq = Math.Max(call.MaxInviteCSeq, message.CSeq);
 
-                ApplySdp(call, message, fromCaller ? Channel.Left : Channel.Right, atNs);
+                ApplySdp(call, message, call.ChannelOf(fromCaller), atNs);
                 break;
             case SipMethod.Update:
             case SipMethod.Ack:
             case SipMethod.Prack:
-                ApplySdp(call, message, fromCaller ? Channel.Left : Channel.Right, atNs);
+                ApplySdp(call, message, call.ChannelOf(fromCaller), atNs);
                 break;
             case SipMethod.Bye:
                 End(call, CallEndReasons.Bye, atNs, fromCaller ? "caller" : "callee");
@@ -266,7 +344,7 @@ public sealed class SipCallTracker
     private void OnSessionResponse(SipCall call, in SipMessage message, bool fromCaller, SipMethod method, long atNs)
     {
         int status = message.StatusCode;
-        Channel responder = fromCaller ? Channel.Left : Channel.Right;
+        Channel responder = call.ChannelOf(fromCaller);
         if (status is > 100 and < 200)
         {
             if (ApplySdp(call, message, responder, atNs) && !call.EarlyMedia && !call.Answered)
@@ -349,7 +427,7 @@ public sealed class SipCallTracker
         {
             call.PendingT38 = true;
             call.T38 = true;
-            _sink.CallEvent(call.Recording, "t38", atNs, owner == Channel.Left ? "caller" : "callee");
+            _sink.CallEvent(call.Recording, "t38", atNs, owner == call.CallerChannel ? "caller" : "callee");
         }
         else if (!t38 && call.T38 && hasAudio)
         {
@@ -371,7 +449,7 @@ public sealed class SipCallTracker
             call.OnHold[(int)owner] = hold;
             if (call.Answered)
             {
-                _sink.CallEvent(call.Recording, hold ? "hold" : "resume", atNs, owner == Channel.Left ? "caller" : "callee");
+                _sink.CallEvent(call.Recording, hold ? "hold" : "resume", atNs, owner == call.CallerChannel ? "caller" : "callee");
             }
         }
 
@@ -530,6 +608,14 @@ public sealed class SipCallTracker
         }
 
         call.Terminated = true;
+        foreach (PartyBinding? b in call.Bindings)
+        {
+            if (b is not null)
+            {
+                _directory!.NoteCallEnded(b.HostDevice, CaptureTime.ToDateTime(atNs));
+            }
+        }
+
         if (detail is not null)
         {
             _sink.CallEvent(call.Recording, reason, atNs, detail);
@@ -586,5 +672,13 @@ public sealed class SipCallTracker
         public bool[] HasSdp { get; } = new bool[2];
         public ulong[] LastSdpVersion { get; } = new ulong[2];
         public List<IpEndpoint16> Endpoints { get; } = [];
+
+        /// <summary>The caller's channel: left unless only the callee is local.</summary>
+        public Channel CallerChannel { get; init; }
+
+        /// <summary>Each channel's party as the directory saw it at the start (null: not local).</summary>
+        public PartyBinding?[] Bindings { get; } = new PartyBinding?[2];
+
+        public Channel ChannelOf(bool fromCaller) => fromCaller ? CallerChannel : Other(CallerChannel);
     }
 }

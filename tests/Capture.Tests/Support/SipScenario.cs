@@ -26,7 +26,7 @@ internal sealed class SipScenario : ICallResultSink, IDisposable
 
     private readonly Dictionary<string, RtpStream> _streams = [];
 
-    public SipScenario(SipTrackerOptions? sip = null, int queueCapacity = 256)
+    public SipScenario(SipTrackerOptions? sip = null, int queueCapacity = 256, Capture.Bindings.BindingDirectory? directory = null)
     {
         OutputDirectory = Path.Combine(Path.GetTempPath(), "sip-scenario-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(OutputDirectory);
@@ -34,7 +34,8 @@ internal sealed class SipScenario : ICallResultSink, IDisposable
             new RecordingOptions { OutputDirectory = OutputDirectory },
             new PipelineOptions { Workers = 0, QueueCapacity = queueCapacity },
             sip,
-            this);
+            this,
+            directory);
     }
 
     public CapturePipeline Pipeline { get; }

@@ -1,0 +1,136 @@
+using Capture.Bindings;
+using Capture.Interop;
+using Capture.Packets;
+using Capture.Pipeline;
+using Capture.Recording;
+using Capture.Sip;
+using Capture.Tests.Support;
+
+namespace Capture.Tests.Sip;
+
+/// <summary>What the directory learns from the SIP in real captures (MANIFEST.md and tshark say what is there).</summary>
+public sealed class SipDeviceLearnerTests
+{
+    [Fact]
+    public void AaaCapture_OneDeviceWithSeveralAccounts_OnlyAcceptedRegistrationsBind()
+    {
+        // tshark -r aaa.pcap -Y 'sip.CSeq.method == "REGISTER"': from 192.168.1.2 (Contact host 192.168.1.2:5060)
+        //   voi18063: 401, 403 Wrong password, 401s - never a 200;  voi18062: 401s then 200 OK at 415.4 s (expires 1200),
+        //   unregistered at 915.3 s (Expires 0);  35104723: 401s, 200 OK at 1273.4 s and again at 1477.9 s.
+        using Replay r = Replay.Run("aaa.pcap");
+
+        DeviceBinding phone = Assert.Single(r.Directory.Devices());
+        Assert.Equal("sip:192.168.1.2:5060", phone.Id);
+        Assert.Equal(["192.168.1.2"], phone.Ips);
+        Assert.Equal(["35104723"], phone.Lines.Select(l => l.Extension));
+        Assert.Equal(LineSource.Registered, phone.Lines[0].Source);
+        Assert.True(phone.Registered);
+        Assert.StartsWith("Nero SIPPS IP Phone", phone.UserAgent);
+        Assert.True(r.Directory.IsServer(BindingDirectory.ParseIp("212.242.33.35")));
+
+        // The set changes exactly as the accepted registrations say.
+        string[][] sets = [.. r.Events.Where(e => e.Kind == DirectoryEventKind.LinesChanged).Select(e => e.Extensions!.ToArray())];
+        Assert.Equal([["voi18062"], [], ["35104723"]], sets);
+        Assert.Equal(2, r.Events.Count(e => e.Kind == DirectoryEventKind.DeviceRegistered));
+        Assert.Equal(1, r.Events.Count(e => e.Kind == DirectoryEventKind.DeviceUnregistered));
+        Assert.DoesNotContain(r.Events, e => e.Extensions?.Contains("voi18063") == true);
+
+        // Calls from the phone name it, whichever account placed them.
+        Assert.All(r.Calls, c => Assert.Equal("sip:192.168.1.2:5060", c.Parties.Single(p => p.Ip == "192.168.1.2").Device));
+    }
+
+    [Fact]
+    public void SipHelloCapture_PhoneBehindNat_IsBoundToItsSourceAddress_KeepAlivesIgnored()
+    {
+        // tshark: REGISTER of 26841945 from 172.29.38.91, Contact sip:26841945@10.231.142.84:5060 (NAT), 401 then
+        // 200 OK (expires=600) at 160.7 s, refreshed at 460.8 s; 22 UDP "hello" datagrams are not SIP.
+        using Replay r = Replay.Run("sip_hello.pcapng");
+
+        DeviceBinding phone = Assert.Single(r.Directory.Devices());
+        Assert.Equal("sip:10.231.142.84:5060", phone.Id);
+        Assert.Equal(["172.29.38.91"], phone.Ips); // where its packets come from, not the private Contact address
+        Assert.Equal("sip:26841945@10.231.142.84:5060", phone.Contact);
+        LineBinding line = Assert.Single(phone.Lines);
+        Assert.Equal(("26841945", "26841945"), (line.Extension, line.DisplayName));
+        DateTimeOffset refreshed = new DateTimeOffset(2022, 2, 22, 7, 43, 54, 708, TimeSpan.Zero).AddSeconds(460.847);
+        Assert.Equal(refreshed.AddSeconds(600), line.ExpiresAt!.Value, TimeSpan.FromSeconds(1));
+        Assert.True(r.Directory.TryFindByIp(BindingDirectory.ParseIp("172.29.38.91"), out _));
+        Assert.True(r.Directory.IsServer(BindingDirectory.ParseIp("10.239.156.235")));
+        Assert.Equal(8, r.Counters["sip_messages"]);
+        Assert.Equal(2, r.Counters["sip_registers_applied"]);
+    }
+
+    [Fact]
+    public void TcpRetransCapture_Extension1001_IsOnePhoneBehindAnOutboundProxy_NotAConflict()
+    {
+        // tshark: MicroSIP at 172.168.0.252 registers 1001 over TCP to 172.168.0.228, which re-registers it over UDP
+        // to 172.168.0.227 under its own Contact (172.168.0.228:5160) with the SAME +sip.instance
+        // (urn:uuid:00000000-0000-0000-0000-00009314fa8a). MANIFEST calls these two clients; the instance says one
+        // phone, and .228 receives REGISTERs, so it is a proxy: decided "neither conflict nor move".
+        using Replay r = Replay.Run("sip_ipv4_tcp_retrans.pcap");
+
+        DeviceBinding phone = Assert.Single(r.Directory.Devices());
+        Assert.Equal("urn:uuid:00000000-0000-0000-0000-00009314fa8a", phone.Id);
+        Assert.Equal(["172.168.0.252"], phone.Ips);
+        Assert.Equal(["1001"], phone.Lines.Select(l => l.Extension));
+        Assert.Empty(r.Directory.Conflicts());
+        Assert.True(r.Directory.IsServer(BindingDirectory.ParseIp("172.168.0.228")));
+        Assert.True(r.Directory.IsServer(BindingDirectory.ParseIp("172.168.0.227")));
+        Assert.True(r.Counters["sip_registers_proxied"] > 0);
+    }
+
+    [Fact]
+    public void FuzzedCapture_LearnsNothingFromBrokenRegisters_AndDoesNotCrash()
+    {
+        using Replay r = Replay.Run("fuzz-2006-06-26-2594.pcap");
+        Assert.All(r.Directory.Devices(), d => Assert.All(d.Lines, l => Assert.True(ExtensionText.IsValid(l.Extension))));
+        Assert.True(r.Directory.Devices().Count <= 1);
+    }
+
+    /// <summary>Replays a shared capture inline through a pipeline with an in-memory directory.</summary>
+    internal sealed class Replay : ICallResultSink, IDisposable
+    {
+        private readonly string _out = Path.Combine(Path.GetTempPath(), "learner-" + Guid.NewGuid().ToString("N"));
+
+        public BindingDirectory Directory { get; }
+        public List<CallSidecar> Calls { get; } = [];
+        public List<DirectoryEvent> Events { get; }
+        public SortedDictionary<string, long> Counters { get; }
+
+        private Replay(string file, DirectoryConfig? config)
+        {
+            Directory = BindingDirectory.Open(null, config ?? DirectoryConfig.Empty, DateTimeOffset.UnixEpoch);
+            var events = Directory.Subscribe(100_000);
+            using PcapSource source = PcapSource.OpenOffline(Captures.PathOf(file));
+            using (var pipeline = new CapturePipeline(new RecordingOptions { OutputDirectory = _out }, new PipelineOptions { Workers = 0 }, results: this, directory: Directory))
+            {
+                Assert.Equal(CaptureEnd.EndOfFile, pipeline.Run(source));
+                pipeline.Complete();
+                Counters = pipeline.Snapshot();
+            }
+
+            Events = BindingDirectoryTestsAccess.Drain(events);
+        }
+
+        public static Replay Run(string file, DirectoryConfig? config = null) => new(file, config);
+
+        public void OnCallFinished(CallSidecar sidecar) => Calls.Add(sidecar);
+
+        public void OnRecordingError(string recordingId, Exception error) => throw error;
+
+        public void Dispose()
+        {
+            Directory.Dispose();
+            if (System.IO.Directory.Exists(_out))
+            {
+                System.IO.Directory.Delete(_out, recursive: true);
+            }
+        }
+    }
+
+    private static class BindingDirectoryTestsAccess
+    {
+        public static List<DirectoryEvent> Drain(System.Threading.Channels.ChannelReader<DirectoryEvent> reader) =>
+            Capture.Tests.Bindings.BindingDirectoryTests.Drain(reader);
+    }
+}
