@@ -23,12 +23,13 @@ public class LiveCaptureTests(ITestOutputHelper output)
 
         string netns = Path.Combine(Repo.Root, "tests", "live", "netns.sh");
         string outDir = Path.Combine(Path.GetTempPath(), "appliance-live-" + Guid.NewGuid().ToString("N"));
+        string state = Path.Combine(outDir, "state");
         (int up, string upLog) = Repo.Run("bash", [netns, "up"], TimeSpan.FromSeconds(60));
         Assert.True(up == 0, "netns rig: " + upLog);
         Process? appliance = null;
         try
         {
-            var psi = new ProcessStartInfo("dotnet", [Repo.ApplianceDll, "capture", "--interface", "appl-br0", "--out", outDir, "--workers", "1"])
+            var psi = new ProcessStartInfo("dotnet", [Repo.ApplianceDll, "capture", "--interface", "appl-br0", "--out", outDir, "--state", state, "--workers", "1"])
             {
                 RedirectStandardError = true,
                 RedirectStandardOutput = true,
@@ -55,10 +56,14 @@ public class LiveCaptureTests(ITestOutputHelper output)
             }
 
             Assert.Equal(0, appliance.ExitCode);
-            string json = Assert.Single(Directory.GetFiles(outDir, "*.json", SearchOption.AllDirectories));
+            string json = Assert.Single(Directory.GetFiles(outDir, "*.json", SearchOption.AllDirectories), f => !f.StartsWith(state, StringComparison.Ordinal));
             CallSidecar call1 = CallSidecar.Deserialize(File.ReadAllText(json))!;
             Assert.Equal("2001", call1.Parties[0].Extension);
             Assert.Equal("2002", call1.Parties[1].Extension);
+
+            // The caller's phone registered 2001 from 10.77.0.10:5061 just before calling: the recording names it.
+            Assert.Equal("sip:10.77.0.10:5061", call1.Parties[0].Device);
+            Assert.Equal("sip:10.77.0.10:5061", call1.Parties[0].HostDevice);
             Assert.Equal(CallEndReasons.Bye, call1.EndReason);
             Assert.Contains(call1.Dtmf, d => d.Digit == "1");
 
@@ -85,6 +90,74 @@ public class LiveCaptureTests(ITestOutputHelper output)
             {
                 Directory.Delete(outDir, recursive: true);
             }
+        }
+    }
+
+    [Fact]
+    public void Capture_LearnsExtensionMobilityFromLiveRegisters_AndTheDirectorySurvivesKill9()
+    {
+        if (!Repo.IsRoot)
+        {
+            output.WriteLine("SKIPPED: live capture needs root (network namespaces, raw capture); CI runs as root.");
+            return;
+        }
+
+        string netns = Path.Combine(Repo.Root, "tests", "live", "netns.sh");
+        string dir = Path.Combine(Path.GetTempPath(), "appliance-mobility-" + Guid.NewGuid().ToString("N"));
+        string state = Path.Combine(dir, "state");
+        Directory.CreateDirectory(dir);
+        string config = Path.Combine(dir, "appliance.json");
+        File.WriteAllText(config, DirectoryCliTests.MobilityConfig);
+        (int up, string upLog) = Repo.Run("bash", [netns, "up"], TimeSpan.FromSeconds(60));
+        Assert.True(up == 0, "netns rig: " + upLog);
+        Process? appliance = null;
+        try
+        {
+            var psi = new ProcessStartInfo("dotnet", [Repo.ApplianceDll, "capture", "--interface", "appl-br0", "--out", Path.Combine(dir, "rec"),
+                "--state", state, "--config", config, "--checkpoint-seconds", "1", "--workers", "1"])
+            {
+                RedirectStandardError = true,
+                RedirectStandardOutput = true,
+            };
+            appliance = Process.Start(psi)!;
+            var log = new System.Text.StringBuilder();
+            appliance.ErrorDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
+            appliance.OutputDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
+            appliance.BeginErrorReadLine();
+            appliance.BeginOutputReadLine();
+            WaitFor(() => { lock (log) { return log.ToString().Contains("capturing on appl-br0", StringComparison.Ordinal); } }, TimeSpan.FromSeconds(30), () => log.ToString());
+
+            (int run, string runLog) = Repo.Run("bash", [netns, "mobility"], TimeSpan.FromSeconds(60));
+            output.WriteLine(runLog);
+            Assert.True(run == 0, "SIPp REGISTERs failed: " + runLog);
+
+            // Checkpoints every second: after 3 s the learned state is on disk. kill -9 gives no chance to save more.
+            Thread.Sleep(3000);
+            Assert.Equal(0, Kill(appliance.Id, "KILL"));
+            Assert.True(appliance.WaitForExit(TimeSpan.FromSeconds(10)));
+
+            // A new process recovers the directory from the state folder (replaying a capture with no SIP in it).
+            (int code, string json) = Repo.Run("dotnet", [Repo.ApplianceDll, "replay", Path.Combine(Captures.Dir, "g711a.pcap"), "--out", Path.Combine(dir, "rec2"),
+                "--state", state, "--config", config, "--json"], TimeSpan.FromSeconds(120));
+            Assert.True(code == 0, json);
+            using var doc = System.Text.Json.JsonDocument.Parse(json);
+            var phone = Assert.Single(doc.RootElement.GetProperty("devices").EnumerateArray());
+            Assert.Equal("sip:10.77.0.10:5061", phone.GetProperty("id").GetString());
+            Assert.Equal(["2001"], phone.GetProperty("lines").EnumerateArray().Select(l => l.GetProperty("extension").GetString()));
+            var login = Assert.Single(doc.RootElement.GetProperty("logins").EnumerateArray());
+            Assert.Equal(("alice", "alice-em", "set-changed"), (login.GetProperty("user").GetString(), login.GetProperty("profile").GetString(), login.GetProperty("endReason").GetString()));
+            Assert.InRange((login.GetProperty("until").GetDateTimeOffset() - login.GetProperty("since").GetDateTimeOffset()).TotalSeconds, 1.2, 2.5);
+        }
+        finally
+        {
+            if (appliance is { HasExited: false })
+            {
+                appliance.Kill(entireProcessTree: true);
+            }
+
+            appliance?.Dispose();
+            Repo.Run("bash", [netns, "down"], TimeSpan.FromSeconds(60));
+            Directory.Delete(dir, recursive: true);
         }
     }
 

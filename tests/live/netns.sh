@@ -161,6 +161,33 @@ run_sipp_call() {
     return $status
 }
 
+# run_sipp_mobility [LOGDIR]: one phone (appl-uac 10.77.0.10:5061) changes its extension set by REGISTERs:
+# {2001} -> {} -> {3001} -> {3001, 3002} (held 1.5 s) -> {3002} -> {} -> {2001} (uac_mobility.xml), to a
+# registrar at appl-uas 10.77.0.20:5080 (uas_registrar_many.xml). About 3 s; bounded like run_sipp_call.
+run_sipp_mobility() {
+    local logdir=${1:-}
+    [[ -n $logdir ]] || logdir=$(mktemp -d /tmp/appl-mobility.XXXXXX)
+    mkdir -p "$logdir"
+    live_require_tools || return 1
+    local registrar_pid phone_pid name rc status=0
+    live_sipp registrar "$logdir" 30 "$APPL_NS_UAS" -- -sf uas_registrar_many.xml -i "$APPL_UAS_IP" -p 5080 \
+        -mi "$APPL_UAS_IP" -mp 6900 -m 1 -timeout 25s -timeout_error
+    registrar_pid=$LIVE_SIPP_PID
+    sleep 0.5
+    live_sipp phone "$logdir" 30 "$APPL_NS_UAC" -- -sf uac_mobility.xml \
+        -i "$APPL_UAC_IP" -p 5061 -mi "$APPL_UAC_IP" -mp 6900 -m 1 -timeout 25s -timeout_error "$APPL_UAS_IP:5080"
+    phone_pid=$LIVE_SIPP_PID
+    for name in phone registrar; do
+        local pid_var=${name}_pid
+        live_wait_pid "${!pid_var}" 35
+        rc=$?
+        live_report_sipp "$name" "$logdir" $rc
+        [[ $rc -eq 0 ]] || status=1
+    done
+    echo "run_sipp_mobility: logs in $logdir" >&2
+    return $status
+}
+
 # netns_record OUT.pcap [IFACE]: capture (root namespace, default appl-br0) while run_sipp_call runs,
 # then print tshark's SIP and RTP stream summaries.
 netns_record() {
@@ -183,8 +210,9 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
         down) netns_down ;;
         status) netns_status ;;
         call) run_sipp_call "${2:-}" ;;
+        mobility) run_sipp_mobility "${2:-}" ;;
         record) [[ -n ${2:-} ]] || { echo "usage: $0 record OUT.pcap [IFACE]" >&2; exit 2; }
                 netns_record "$2" "${3:-}" ;;
-        *) echo "usage: $0 up | down | status | call [LOGDIR] | record OUT.pcap [IFACE]" >&2; exit 2 ;;
+        *) echo "usage: $0 up | down | status | call [LOGDIR] | mobility [LOGDIR] | record OUT.pcap [IFACE]" >&2; exit 2 ;;
     esac
 fi
