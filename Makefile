@@ -4,6 +4,7 @@ SHELL := /bin/bash
 DOTNET ?= dotnet
 CONFIG ?= Release
 OUT ?= var/recordings
+STATE ?= var/state
 SAMPLE ?= samples/sipp-g711a-call.pcap
 APP = $(DOTNET) run --no-build -c $(CONFIG) --project src/Appliance --
 
@@ -24,17 +25,19 @@ deps-test:
 build: deps
 	$(DOTNET) build Appliance.sln -c $(CONFIG) --nologo -v quiet
 
-# For now `run` replays the bundled sample (a real SIPp call recorded on loopback) into ./var/recordings.
+# For now `run` replays the bundled sample (a real SIPp call recorded on loopback) into ./var/recordings, keeping
+# the directory (what it learned about phones and logins) in ./var/state. DIRECTORY=file.json adds a configuration.
+DIRECTORY_ARGS = --state $(STATE) $(if $(DIRECTORY),--config $(DIRECTORY))
 run: build
-	$(APP) replay $(SAMPLE) --out $(OUT)
+	$(APP) replay $(SAMPLE) --out $(OUT) $(DIRECTORY_ARGS)
 
 replay: build
 	@test -n "$(FILE)" || { echo "usage: make replay FILE=capture.pcap [OUT=dir]"; exit 2; }
-	$(APP) replay $(FILE) --out $(OUT) $(ARGS)
+	$(APP) replay $(FILE) --out $(OUT) $(DIRECTORY_ARGS) $(ARGS)
 
 capture: build
 	@test -n "$(IFACE)" || { echo "usage: make capture IFACE=eth1 [OUT=dir]"; exit 2; }
-	$(APP) capture --interface $(IFACE) --out $(OUT) $(ARGS)
+	$(APP) capture --interface $(IFACE) --out $(OUT) $(DIRECTORY_ARGS) $(ARGS)
 
 test: deps-test
 	$(DOTNET) build Appliance.sln -c $(CONFIG) --nologo -v quiet
