@@ -517,6 +517,33 @@ public sealed class BindingDirectoryTests
         }
     }
 
+    [Fact]
+    public void Seats_UsersBeyondTheLicenceWait_AndAreCreatedWhenAValidLicenceArrives()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "seats-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        string licence = Path.Combine(dir, "license.json");
+        try
+        {
+            // No valid licence at start (expired): no user is created.
+            File.WriteAllText(licence, """{"customer": "Leeds", "seats": 2, "validUntil": "2026-01-31"}""");
+            DateTimeOffset now = DateTimeOffset.UtcNow;
+            using BindingDirectory d = BindingDirectory.Open(null, ContactCentre(c => c with { LicenseFile = licence }), now);
+            Assert.Equal(["alice", "bob", "carol"], d.UsersWaitingForSeats);
+            Assert.Equal(DirectoryStatus.NotFound, d.Login("bob", "desk-1", null, now).Status);
+
+            // A valid two-seat licence arrives: the next sync (while invalid, every sync) creates two users.
+            File.WriteAllText(licence, $$"""{"customer": "Leeds", "seats": 2, "validUntil": "{{now.AddYears(1):yyyy-MM-dd}}"}""");
+            d.Tick(now.AddMinutes(2));
+            Assert.Equal(["carol"], d.UsersWaitingForSeats);
+            Assert.True(d.Login("bob", "desk-1", null, now.AddMinutes(3)).Ok);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     internal static List<DirectoryEvent> Drain(System.Threading.Channels.ChannelReader<DirectoryEvent> reader)
     {
         var list = new List<DirectoryEvent>();
