@@ -29,18 +29,7 @@ public class LiveCaptureTests(ITestOutputHelper output)
         Process? appliance = null;
         try
         {
-            var psi = new ProcessStartInfo("dotnet", [Repo.ApplianceDll, "capture", "--interface", "appl-br0", "--out", outDir, "--state", state, "--workers", "1"])
-            {
-                RedirectStandardError = true,
-                RedirectStandardOutput = true,
-            };
-            appliance = Process.Start(psi)!;
-            var log = new System.Text.StringBuilder();
-            appliance.ErrorDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
-            appliance.OutputDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
-            appliance.BeginErrorReadLine();
-            appliance.BeginOutputReadLine();
-            WaitFor(() => { lock (log) { return log.ToString().Contains("capturing on appl-br0", StringComparison.Ordinal); } }, TimeSpan.FromSeconds(30), () => log.ToString());
+            (appliance, System.Text.StringBuilder log) = StartCapture("--out", outDir, "--state", state, "--workers", "1");
 
             (int call, string callLog) = Repo.Run("bash", [netns, "call"], TimeSpan.FromSeconds(90));
             output.WriteLine(callLog);
@@ -113,19 +102,7 @@ public class LiveCaptureTests(ITestOutputHelper output)
         Process? appliance = null;
         try
         {
-            var psi = new ProcessStartInfo("dotnet", [Repo.ApplianceDll, "capture", "--interface", "appl-br0", "--out", Path.Combine(dir, "rec"),
-                "--state", state, "--config", config, "--checkpoint-seconds", "1", "--workers", "1"])
-            {
-                RedirectStandardError = true,
-                RedirectStandardOutput = true,
-            };
-            appliance = Process.Start(psi)!;
-            var log = new System.Text.StringBuilder();
-            appliance.ErrorDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
-            appliance.OutputDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
-            appliance.BeginErrorReadLine();
-            appliance.BeginOutputReadLine();
-            WaitFor(() => { lock (log) { return log.ToString().Contains("capturing on appl-br0", StringComparison.Ordinal); } }, TimeSpan.FromSeconds(30), () => log.ToString());
+            (appliance, _) = StartCapture("--out", Path.Combine(dir, "rec"), "--state", state, "--config", config, "--checkpoint-seconds", "1", "--workers", "1");
 
             (int run, string runLog) = Repo.Run("bash", [netns, "mobility"], TimeSpan.FromSeconds(60));
             output.WriteLine(runLog);
@@ -159,6 +136,24 @@ public class LiveCaptureTests(ITestOutputHelper output)
             Repo.Run("bash", [netns, "down"], TimeSpan.FromSeconds(60));
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    /// <summary>Starts `appliance capture` on the rig's bridge and waits until it captures; its output goes to the returned log.</summary>
+    private static (Process Appliance, System.Text.StringBuilder Log) StartCapture(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet", [Repo.ApplianceDll, "capture", "--interface", "appl-br0", .. args])
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        };
+        Process appliance = Process.Start(psi)!;
+        var log = new System.Text.StringBuilder();
+        appliance.ErrorDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
+        appliance.OutputDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
+        appliance.BeginErrorReadLine();
+        appliance.BeginOutputReadLine();
+        WaitFor(() => { lock (log) { return log.ToString().Contains("capturing on appl-br0", StringComparison.Ordinal); } }, TimeSpan.FromSeconds(30), () => log.ToString());
+        return (appliance, log);
     }
 
     private static int Kill(int pid, string signal) => Repo.Run("kill", ["-" + signal, pid.ToString(System.Globalization.CultureInfo.InvariantCulture)], TimeSpan.FromSeconds(5)).ExitCode;
