@@ -295,26 +295,11 @@ public sealed partial class BindingDirectory
         return d;
     }
 
-    private static readonly System.Buffers.SearchValues<char> s_hex = System.Buffers.SearchValues.Create("0123456789abcdefABCDEF");
-
-    /// <summary>The 12 hex digits of a MAC inside a device identity, upper case, or null.</summary>
-    internal static string? MacOf(string id)
-    {
-        ReadOnlySpan<char> s = id;
-        if (s.StartsWith("SEP", StringComparison.OrdinalIgnoreCase) && s.Length == 15 && IsHex(s[3..]))
-        {
-            return s[3..].ToString().ToUpperInvariant();
-        }
-
-        if (s.StartsWith("urn:uuid:", StringComparison.OrdinalIgnoreCase) && s.Length >= 21 && IsHex(s[^12..]))
-        {
-            return s[^12..].ToString().ToUpperInvariant();
-        }
-
-        return null;
-
-        static bool IsHex(ReadOnlySpan<char> h) => !h.ContainsAnyExcept(s_hex);
-    }
+    /// <summary>The 12 hex digits of a MAC inside a device identity (SEP&lt;mac&gt;, urn:uuid:...&lt;mac&gt;), upper case, or null.</summary>
+    internal static string? MacOf(string id) =>
+        id.StartsWith("SEP", StringComparison.OrdinalIgnoreCase) && id.Length == 15 ? ConfigValues.NormalizeMac(id[3..])
+        : id.StartsWith("urn:uuid:", StringComparison.OrdinalIgnoreCase) && id.Length >= 21 ? ConfigValues.NormalizeMac(id[^12..])
+        : null;
 
     /// <summary>Puts <paramref name="ip"/> first; replaces an older learned address of the same family. True when it moved.</summary>
     private bool Rebind(DeviceState d, IpAddress16 ip, DateTimeOffset now)
@@ -475,7 +460,7 @@ public sealed partial class BindingDirectory
     private void Recompute(DeviceState d, DateTimeOffset now, bool detectLogins = true, string? logoutReason = null)
     {
         List<LineBinding> lines = d.EffectiveLines();
-        string[] set = [.. lines.Select(l => l.Extension).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
+        string[] set = ExtensionSet(lines);
         string? line1 = lines.Count > 0 ? lines[0].Extension : null;
         string[] old = d.PublishedSet;
         string? oldLine1 = d.PublishedLine1;
@@ -539,6 +524,10 @@ public sealed partial class BindingDirectory
         Publish(d);
         MarkDirty(d);
     }
+
+    /// <summary>A device's extensions as a set: distinct, sorted (ordinal), exact strings.</summary>
+    private static string[] ExtensionSet(List<LineBinding> lines) =>
+        [.. lines.Select(l => l.Extension).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
 
     private void PublishExtension(string e)
     {
@@ -677,7 +666,7 @@ public sealed partial class BindingDirectory
 
     private void DetectLogin(DeviceState d, string[] set, DateTimeOffset now, string noMatchReason)
     {
-        ProfileConfig? match = set.Length > 0 && _profilesBySet.TryGetValue(string.Join('\u001f', set), out ProfileConfig? p) ? p : null;
+        ProfileConfig? match = set.Length > 0 && _profilesBySet.TryGetValue(SetKey(set), out ProfileConfig? p) ? p : null;
         if (match is null)
         {
             if (d.Login is { Kind: LoginKind.Mobility or LoginKind.CrossCluster })

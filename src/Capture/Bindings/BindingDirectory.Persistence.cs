@@ -314,7 +314,7 @@ public sealed partial class BindingDirectory
             foreach (DeviceState d in _devices.Values)
             {
                 List<LineBinding> lines = d.EffectiveLines();
-                d.PublishedSet = [.. lines.Select(l => l.Extension).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
+                d.PublishedSet = ExtensionSet(lines);
                 d.PublishedLine1 = lines.Count > 0 ? lines[0].Extension : null;
                 foreach (string e in d.PublishedSet)
                 {

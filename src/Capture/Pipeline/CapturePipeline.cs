@@ -204,6 +204,12 @@ public sealed class CapturePipeline : ICallSink, IDisposable
             return;
         }
 
+        OnSipMessage(message, packet, timestampNs);
+    }
+
+    /// <summary>A whole SIP message (UDP datagram or TCP segment): the directory learns from it, then the call tracker follows it.</summary>
+    private void OnSipMessage(in SipMessage message, in DecodedPacket packet, long timestampNs)
+    {
         Counters.SipMessages++;
         _learner?.OnMessage(message, packet.Source, packet.Destination, timestampNs);
         _sip.OnMessage(message, packet.Source, packet.Destination, timestampNs);
@@ -241,10 +247,8 @@ public sealed class CapturePipeline : ICallSink, IDisposable
                 return;
             }
 
-            Counters.SipMessages++;
             Counters.TcpSipMessages++;
-            _learner?.OnMessage(message, packet.Source, packet.Destination, timestampNs);
-            _sip.OnMessage(message, packet.Source, packet.Destination, timestampNs);
+            OnSipMessage(message, packet, timestampNs);
             rest = rest[length..];
         }
     }

@@ -127,7 +127,7 @@ public sealed class SipCallTracker
         }
 
         Span<char> idChars = stackalloc char[Math.Min(message.CallId.Length, 512)];
-        Latin1(message.CallId, idChars);
+        Encoding.Latin1.GetChars(message.CallId[..idChars.Length], idChars);
         _callsBySpan.TryGetValue(idChars, out SipCall? call);
 
         SipMethod method = message.IsRequest ? message.Method : message.CSeqMethod;
@@ -632,14 +632,6 @@ public sealed class SipCallTracker
 
         _calls.Remove(call.CallId);
         _ended[call.CallId] = new EndedCall(atNs, call.MaxInviteCSeq);
-    }
-
-    private static void Latin1(ReadOnlySpan<byte> bytes, Span<char> chars)
-    {
-        for (int i = 0; i < chars.Length; i++)
-        {
-            chars[i] = (char)bytes[i];
-        }
     }
 
     private static Channel Other(Channel c) => c == Channel.Left ? Channel.Right : Channel.Left;

@@ -330,20 +330,8 @@ public sealed class SipDeviceLearner(BindingDirectory directory)
         return n + written;
     }
 
-    private static int Latin1(ReadOnlySpan<byte> source, Span<char> destination)
-    {
-        if (source.Length > destination.Length)
-        {
-            return 0;
-        }
-
-        for (int i = 0; i < source.Length; i++)
-        {
-            destination[i] = (char)source[i];
-        }
-
-        return source.Length;
-    }
+    private static int Latin1(ReadOnlySpan<byte> source, Span<char> destination) =>
+        source.Length > destination.Length ? 0 : Encoding.Latin1.GetChars(source, destination);
 
     /// <summary>A REGISTER transaction: Call-ID, CSeq and the sender (a proxy relaying it upstream keeps both ids).</summary>
     private static string PendingKey(ReadOnlySpan<byte> callId, uint cseq, IpEndpoint16 sender) =>

@@ -84,6 +84,7 @@ public sealed class HotDeskingCallTests
         Assert.Equal(logoutAt, logout.At);
         Assert.Contains("bob logged out of agent-desk (remote-logout); policy continue", logout.Detail);
         Assert.InRange(call.MediaDurationSeconds, 3.9, 4.1);
+        s.AssertLegs(call, leftTone: CalleeTone, rightTone: CallerTone); // both legs, before and after the logout
     }
 
     [Fact]
