@@ -2,10 +2,12 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using Appliance.Service;
 using Capture.Bindings;
 using Capture.Interop;
 using Capture.Pipeline;
 using Capture.Recording;
+using Microsoft.AspNetCore.Builder;
 
 namespace Appliance;
 
@@ -15,6 +17,7 @@ internal static class Cli
     private const string Usage = """
         usage:
           appliance replay FILE [--out DIR] [--json] [--config FILE] [--state DIR] [--workers N] [--bitrate BPS] [--complexity 0-10]
+          appliance run [--settings FILE|none] [--interface IFACE] [--replay FILE] [--no-pacing] [--recordings DIR] [--state DIR] [--config FILE] [--listen URL] [--token-file FILE]
           appliance capture --interface IFACE [--out DIR] [--config FILE] [--state DIR] [--checkpoint-seconds N] [--filter BPF] [--snaplen N] [--buffer-mb N] [--no-immediate] [--workers N]
         """;
 
@@ -28,11 +31,12 @@ internal static class Cli
 
         try
         {
-            var options = CliOptions.Parse(args);
+            var options = args[0] == "run" ? new CliOptions { Command = "run" } : CliOptions.Parse(args);
             return options.Command switch
             {
                 "replay" => Replay(options),
                 "capture" => Capture(options),
+                "run" => RunService(args[1..]),
                 _ => throw new CliException($"unknown command '{options.Command}'"),
             };
         }
@@ -62,6 +66,24 @@ internal static class Cli
             Console.Error.WriteLine($"appliance: {ex.Message}");
             return 2;
         }
+    }
+
+    /// <summary>The service: runs until SIGTERM/SIGINT, then finalises recordings and checkpoints the directory.</summary>
+    private static int RunService(string[] args)
+    {
+        WebApplication app;
+        try
+        {
+            app = ApplianceHost.Build(args);
+        }
+        catch (SettingsException ex)
+        {
+            Console.Error.WriteLine($"appliance: {ex.Message}");
+            return 2;
+        }
+
+        app.Run();
+        return 0;
     }
 
     private static int Replay(CliOptions o)

@@ -61,6 +61,9 @@ public sealed class CapturePipeline : ICallSink, IDisposable
 
     public PipelineCounters Counters { get; } = new();
 
+    /// <summary>Told when calls start, change and end (set before the capture starts).</summary>
+    public ICallObserver? Observer { get; set; }
+
     public FrameDecoder Decoder => _decoder;
 
     public int ActiveCalls => _sip.ActiveCalls;
@@ -371,11 +374,23 @@ public sealed class CapturePipeline : ICallSink, IDisposable
     {
         call.WorkerIndex = _nextWorker;
         _nextWorker = (_nextWorker + 1) % _workers.Length;
+        if (!call.Suppressed)
+        {
+            Observer?.CallStarted(call.Id, call.Metadata, atNs);
+        }
+
         Dispatch(call, WorkKind.Command, default, atNs, default, new CallStartCommand(call));
     }
 
-    void ICallSink.MetadataChanged(CallRecording call, CallMetadata metadata) =>
+    void ICallSink.MetadataChanged(CallRecording call, CallMetadata metadata)
+    {
+        if (!call.Suppressed)
+        {
+            Observer?.CallUpdated(call.Id, metadata);
+        }
+
         Dispatch(call, WorkKind.Command, default, _lastNs, default, new MetadataCommand(call, metadata));
+    }
 
     void ICallSink.PayloadMapChanged(CallRecording call, Channel channel, PayloadMap map) =>
         Dispatch(call, WorkKind.Command, default, _lastNs, default, new PayloadMapCommand(call, channel, map));
@@ -388,6 +403,7 @@ public sealed class CapturePipeline : ICallSink, IDisposable
         if (!call.Suppressed)
         {
             Counters.CallsEnded++; // once per recording: a call stopped by a logout is not counted again at its end
+            Observer?.CallEnded(call.Id, reason, atNs);
         }
 
         Dispatch(call, WorkKind.Command, default, atNs, default, new EndCommand(call, reason, atNs));

@@ -1,0 +1,97 @@
+using System.Collections.Concurrent;
+using Capture.Bindings;
+using Capture.Pipeline;
+using Capture.Recording;
+
+namespace Appliance.Service;
+
+/// <summary>A call in progress as the API shows it.</summary>
+public sealed record ActiveCall(string RecordingId, CallMetadata Metadata, DateTimeOffset StartedAt);
+
+/// <summary>Something that happened to a call, for the event stream and metrics.</summary>
+public sealed record CallNotice(string Kind, string RecordingId, DateTimeOffset At, CallMetadata? Metadata, string? Reason, CallSidecar? Sidecar);
+
+/// <summary>
+/// What the running appliance shares with its API, metrics and systemd integration: the directory, the pipelines,
+/// the calls in progress and the recordings just written. Filled by <see cref="CaptureService"/> when capture starts.
+/// </summary>
+public sealed class ApplianceRuntime : ICallObserver, ICallResultSink
+{
+    private readonly ConcurrentDictionary<string, ActiveCall> _active = new(StringComparer.Ordinal);
+    private volatile IReadOnlyList<CaptureSourceState> _sources = [];
+
+    public ApplianceRuntime(ApplianceSettings settings) => Settings = settings;
+
+    public ApplianceSettings Settings { get; }
+
+    /// <summary>Null until the directory is open (capture starting).</summary>
+    public BindingDirectory? Directory { get; internal set; }
+
+    public IReadOnlyList<CaptureSourceState> Sources { get => _sources; internal set => _sources = value; }
+
+    /// <summary>Set once every source is capturing (readyz, systemd READY=1).</summary>
+    public bool Ready { get; internal set; }
+
+    public long RecordingsWritten => Interlocked.Read(ref _recordingsWritten);
+
+    public long RecordingErrors => Interlocked.Read(ref _recordingErrors);
+
+    private long _recordingsWritten;
+    private long _recordingErrors;
+
+    public ICollection<ActiveCall> ActiveCalls => _active.Values;
+
+    public bool TryGetActiveCall(string recordingId, out ActiveCall? call) => _active.TryGetValue(recordingId, out call);
+
+    /// <summary>Raised on the thread that saw it (capture or worker thread): handlers must be quick and must not throw.</summary>
+    public event Action<CallNotice>? CallNotice;
+
+    void ICallObserver.CallStarted(string recordingId, CallMetadata metadata, long atNs)
+    {
+        var call = new ActiveCall(recordingId, metadata, metadata.StartedAt);
+        _active[recordingId] = call;
+        CallNotice?.Invoke(new CallNotice("call.started", recordingId, CaptureTime.ToDateTime(atNs), metadata, null, null));
+    }
+
+    void ICallObserver.CallUpdated(string recordingId, CallMetadata metadata)
+    {
+        if (_active.TryGetValue(recordingId, out ActiveCall? call))
+        {
+            _active[recordingId] = call with { Metadata = metadata };
+        }
+    }
+
+    void ICallObserver.CallEnded(string recordingId, string reason, long atNs)
+    {
+        _active.TryRemove(recordingId, out ActiveCall? call);
+        CallNotice?.Invoke(new CallNotice("call.ended", recordingId, CaptureTime.ToDateTime(atNs), call?.Metadata, reason, null));
+    }
+
+    void ICallResultSink.OnCallFinished(CallSidecar sidecar)
+    {
+        Interlocked.Increment(ref _recordingsWritten);
+        CallNotice?.Invoke(new CallNotice("recording.written", sidecar.Id, DateTimeOffset.UtcNow, null, sidecar.EndReason, sidecar));
+    }
+
+    void ICallResultSink.OnRecordingError(string recordingId, Exception error)
+    {
+        Interlocked.Increment(ref _recordingErrors);
+        CallNotice?.Invoke(new CallNotice("recording.failed", recordingId, DateTimeOffset.UtcNow, null, error.Message, null));
+    }
+}
+
+/// <summary>One capture source (interface or replayed file) and its pipeline.</summary>
+public sealed class CaptureSourceState(string name, bool live, CapturePipeline pipeline)
+{
+    public string Name { get; } = name;
+
+    public bool Live { get; } = live;
+
+    public CapturePipeline Pipeline { get; } = pipeline;
+
+    /// <summary>Set by the capture thread when its source ended (replay finished, interface error).</summary>
+    public volatile bool Ended;
+
+    /// <summary>Wall-clock ticks of the last frame the capture thread handled (watchdog: progress, not a timer).</summary>
+    public long LastFrameTicks;
+}

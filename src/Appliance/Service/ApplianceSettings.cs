@@ -1,0 +1,136 @@
+using Capture.Pipeline;
+using Capture.Recording;
+
+namespace Appliance.Service;
+
+/// <summary>
+/// What `appliance run` does, bound from the settings file (/etc/appliance/appliance.json unless --settings says
+/// otherwise; keys at the top level), APPLIANCE_* environment variables (APPLIANCE_LISTEN, APPLIANCE_INTERFACES__0)
+/// and flags, in that order of precedence (flags win). The embedded defaults are the demo `make run` shows: the bundled sample replayed as if live,
+/// everything under ./var, the API on loopback.
+/// </summary>
+public sealed class ApplianceSettings
+{
+    /// <summary>Interfaces to capture live (the SPAN ports). Empty: replay <see cref="Replay"/> instead.</summary>
+    public List<string> Interfaces { get; set; } = [];
+
+    /// <summary>A capture file replayed as if live (demos); used when no interface is configured.</summary>
+    public string? Replay { get; set; }
+
+    /// <summary>Replay at the pace of the file's timestamps (false: as fast as possible).</summary>
+    public bool ReplayPaced { get; set; } = true;
+
+    /// <summary>Recording root (yyyy/MM/dd/&lt;id&gt;.opus + .json below it).</summary>
+    public string Recordings { get; set; } = "var/recordings";
+
+    /// <summary>The directory's durable state (FASTER KV).</summary>
+    public string State { get; set; } = "var/state";
+
+    /// <summary>Directory configuration (devices, users, profiles, recording groups; JSON). Null: learn only.</summary>
+    public string? DirectoryConfig { get; set; }
+
+    /// <summary>Kestrel address(es), ';'-separated. Loopback unless configured otherwise.</summary>
+    public string Listen { get; set; } = "http://127.0.0.1:8080";
+
+    /// <summary>File holding the API bearer token (one line). Null and no <see cref="Token"/>: a token is generated and printed at start.</summary>
+    public string? TokenFile { get; set; }
+
+    public string? Token { get; set; }
+
+    public int CheckpointSeconds { get; set; } = 2;
+
+    /// <summary>Media workers; null: one per core but one.</summary>
+    public int? Workers { get; set; }
+
+    public int BitratePerChannel { get; set; } = 16000;
+
+    public int Complexity { get; set; } = 5;
+
+    public string? Filter { get; set; }
+
+    public int Snaplen { get; set; } = 2048;
+
+    public int BufferMb { get; set; } = 64;
+
+    public bool Immediate { get; set; } = true;
+
+    public bool Promiscuous { get; set; } = true;
+
+    /// <summary>How long SIGTERM may take: capture stops at once, recordings and the directory get the rest.</summary>
+    public int ShutdownSeconds { get; set; } = 20;
+
+    public RecordingOptions RecordingOptions() => new()
+    {
+        OutputDirectory = Recordings,
+        BitratePerChannel = BitratePerChannel,
+        Complexity = Complexity,
+    };
+
+    public PipelineOptions PipelineOptions() => new()
+    {
+        Workers = Workers ?? Math.Max(1, Environment.ProcessorCount - 1),
+        WaitWhenQueueFull = false, // live: never block the capture thread
+    };
+
+    /// <summary>Every problem with the settings, each naming its key; empty when they are usable.</summary>
+    public List<string> Validate()
+    {
+        var problems = new List<string>();
+        if (Interfaces.Count == 0 && string.IsNullOrWhiteSpace(Replay))
+        {
+            problems.Add("Interfaces: no interface to capture and no Replay file");
+        }
+
+        if (Interfaces.Any(string.IsNullOrWhiteSpace))
+        {
+            problems.Add("Interfaces: an interface name is empty");
+        }
+
+        if (string.IsNullOrWhiteSpace(Recordings))
+        {
+            problems.Add("Recordings: must name a folder");
+        }
+
+        if (string.IsNullOrWhiteSpace(State))
+        {
+            problems.Add("State: must name a folder");
+        }
+
+        if (CheckpointSeconds is < 1 or > 3600)
+        {
+            problems.Add($"CheckpointSeconds: must be 1-3600, not {CheckpointSeconds}");
+        }
+
+        if (Workers is < 1 or > 256)
+        {
+            problems.Add($"Workers: must be 1-256, not {Workers}");
+        }
+
+        if (BitratePerChannel is < 6000 or > 256000)
+        {
+            problems.Add($"BitratePerChannel: must be 6000-256000, not {BitratePerChannel}");
+        }
+
+        if (Complexity is < 0 or > 10)
+        {
+            problems.Add($"Complexity: must be 0-10, not {Complexity}");
+        }
+
+        if (Snaplen is < 64 or > 262144)
+        {
+            problems.Add($"Snaplen: must be 64-262144, not {Snaplen}");
+        }
+
+        if (BufferMb is < 1 or > 2048)
+        {
+            problems.Add($"BufferMb: must be 1-2048, not {BufferMb}");
+        }
+
+        if (ShutdownSeconds is < 1 or > 600)
+        {
+            problems.Add($"ShutdownSeconds: must be 1-600, not {ShutdownSeconds}");
+        }
+
+        return problems;
+    }
+}

@@ -1,0 +1,233 @@
+using System.Diagnostics;
+using Capture.Bindings;
+using Capture.Interop;
+using Capture.Pipeline;
+using Capture.Recording;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Appliance.Service;
+
+/// <summary>
+/// Runs the capture: opens the directory, one pipeline and capture thread per source (live interface, or a file
+/// replayed as if live), and on shutdown stops capture, finalises every open recording and checkpoints the directory.
+/// </summary>
+public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<CaptureService> log) : IHostedService, IDisposable
+{
+    private readonly List<(PcapSource Source, CaptureSourceState State, Thread Thread)> _captures = [];
+    private readonly CancellationTokenSource _stop = new();
+    private BindingDirectory? _directory;
+    private Timer? _clock;
+    private string _statePath = "";
+    private string _recordingsPath = "";
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        ApplianceSettings s = runtime.Settings;
+        DirectoryConfig config = s.DirectoryConfig is null ? DirectoryConfig.Empty : DirectoryConfig.Load(s.DirectoryConfig);
+        DirectoryStore store = DirectoryStore.Open(new DirectoryStoreOptions { Path = s.State });
+        try
+        {
+            _directory = BindingDirectory.Open(store, config, DateTimeOffset.UtcNow);
+        }
+        catch
+        {
+            store.Dispose();
+            throw;
+        }
+
+        _directory.StartAutoPersist(TimeSpan.FromSeconds(s.CheckpointSeconds));
+        runtime.Directory = _directory;
+        _statePath = Path.GetFullPath(s.State);
+        _recordingsPath = Path.GetFullPath(s.Recordings);
+        LogDirectoryOpened(_statePath, _directory.DeviceCount, _directory.LoggedInCount);
+
+        // Expiries, schedules and idle logouts run on the wall clock even when no packet arrives.
+        _clock = new Timer(_ => _directory.Tick(DateTimeOffset.UtcNow), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+
+        var states = new List<CaptureSourceState>();
+        if (s.Interfaces.Count > 0)
+        {
+            foreach (string iface in s.Interfaces)
+            {
+                PcapSource source = PcapSource.OpenLive(new LiveCaptureOptions
+                {
+                    Interface = iface,
+                    Filter = s.Filter,
+                    Snaplen = s.Snaplen,
+                    BufferSizeBytes = s.BufferMb * 1024 * 1024,
+                    Immediate = s.Immediate,
+                    Promiscuous = s.Promiscuous,
+                });
+                states.Add(StartSource(source, iface, live: true));
+            }
+        }
+        else
+        {
+            PcapSource source = PcapSource.OpenOffline(s.Replay!);
+            states.Add(StartSource(source, s.Replay!, live: false));
+        }
+
+        runtime.Sources = states;
+        runtime.Ready = true;
+        return Task.CompletedTask;
+    }
+
+    private CaptureSourceState StartSource(PcapSource source, string name, bool live)
+    {
+        if (!global::Capture.Packets.LinkTypes.IsSupported(source.LinkType))
+        {
+            source.Dispose();
+            throw new InvalidOperationException($"{name}: link type {source.LinkType} is not supported (Ethernet, Linux cooked SLL/SLL2, raw IP, BSD loopback are)");
+        }
+
+        ApplianceSettings s = runtime.Settings;
+        var pipeline = new CapturePipeline(s.RecordingOptions(), s.PipelineOptions(), results: runtime, directory: _directory) { Observer = runtime };
+        var state = new CaptureSourceState(name, live, pipeline) { LastFrameTicks = Stopwatch.GetTimestamp() };
+        var thread = new Thread(() => CaptureLoop(source, state)) { Name = "capture " + name, IsBackground = true };
+        _captures.Add((source, state, thread));
+        thread.Start();
+        LogCapturing(name, live ? "live" : "replayed as if live", source.LinkType, _recordingsPath);
+        return state;
+    }
+
+    /// <summary>The capture thread: every loop iteration (a frame or a read timeout) is progress for the watchdog.</summary>
+    private void CaptureLoop(PcapSource source, CaptureSourceState state)
+    {
+        CapturePipeline pipeline = state.Pipeline;
+        int linkType = source.LinkType;
+        bool paced = !state.Live && runtime.Settings.ReplayPaced;
+        long firstNs = long.MinValue;
+        long shiftNs = 0;
+        long startTicks = Stopwatch.GetTimestamp();
+        CancellationToken ct = _stop.Token;
+        using CancellationTokenRegistration reg = ct.Register(source.BreakLoop);
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                PcapReadStatus status = source.ReadNext(out long ts, out _, out ReadOnlySpan<byte> frame);
+                state.LastFrameTicks = Stopwatch.GetTimestamp();
+                if (status == PcapReadStatus.Timeout)
+                {
+                    continue;
+                }
+
+                if (status != PcapReadStatus.Packet)
+                {
+                    if (status != PcapReadStatus.EndOfFile && !ct.IsCancellationRequested)
+                    {
+                        pipeline.Counters.CaptureErrors++;
+                        LogCaptureError(state.Name, source.LastError);
+                    }
+
+                    break;
+                }
+
+                if (!state.Live)
+                {
+                    // A replayed file is shifted to now, so its calls look (and are searchable) like live ones.
+                    if (firstNs == long.MinValue)
+                    {
+                        firstNs = ts;
+                        shiftNs = (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks * 100 - ts;
+                    }
+
+                    if (paced && !WaitUntil(startTicks, ts - firstNs, ct))
+                    {
+                        break;
+                    }
+
+                    ts += shiftNs;
+                }
+
+                pipeline.ProcessFrame(linkType, ts, frame);
+            }
+        }
+        finally
+        {
+            state.Ended = true;
+            if (!ct.IsCancellationRequested)
+            {
+                LogSourceEnded(state.Name);
+            }
+        }
+    }
+
+    private static bool WaitUntil(long startTicks, long offsetNs, CancellationToken ct)
+    {
+        while (true)
+        {
+            long elapsedNs = (long)((Stopwatch.GetTimestamp() - startTicks) * (1e9 / Stopwatch.Frequency));
+            long waitMs = (offsetNs - elapsedNs) / 1_000_000;
+            if (waitMs <= 0)
+            {
+                return true;
+            }
+
+            if (ct.WaitHandle.WaitOne((int)Math.Min(waitMs, 1000)))
+            {
+                return false;
+            }
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        runtime.Ready = false;
+        _stop.Cancel();
+        foreach ((_, _, Thread thread) in _captures)
+        {
+            thread.Join();
+        }
+
+        TimeSpan budget = TimeSpan.FromSeconds(Math.Max(1, runtime.Settings.ShutdownSeconds - 2));
+        foreach ((PcapSource source, CaptureSourceState state, _) in _captures)
+        {
+            int open = state.Pipeline.ActiveCalls;
+            state.Pipeline.Complete(CallEndReasons.CaptureEnded, budget);
+            LogSourceStopped(state.Name, open, source.TryGetStatistics(out PcapStatistics st) ? st.DroppedByKernel : 0);
+        }
+
+        _clock?.Dispose();
+        if (_directory is not null)
+        {
+            _directory.Close();
+            LogDirectorySaved(_statePath, _directory.DeviceCount, _directory.LoggedInCount);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public void Dispose()
+    {
+        foreach ((PcapSource source, CaptureSourceState state, _) in _captures)
+        {
+            state.Pipeline.Dispose();
+            source.Dispose();
+        }
+
+        _captures.Clear();
+        _clock?.Dispose();
+        _directory?.Dispose();
+        _stop.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "directory opened from {State}: {Devices} device(s), {LoggedIn} logged in")]
+    private partial void LogDirectoryOpened(string state, int devices, int loggedIn);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "capturing {Source} ({Mode}, link type {LinkType}); recordings under {Recordings}")]
+    private partial void LogCapturing(string source, string mode, int linkType, string recordings);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "capture on {Source} failed: {Error}")]
+    private partial void LogCaptureError(string source, string error);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Source} ended; the API stays up")]
+    private partial void LogSourceEnded(string source);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "stopped {Source}: {Open} open call(s) finalised, {KernelDrops} dropped by the kernel")]
+    private partial void LogSourceStopped(string source, int open, long kernelDrops);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "directory checkpointed to {State}: {Devices} device(s), {LoggedIn} logged in")]
+    private partial void LogDirectorySaved(string state, int devices, int loggedIn);
+}
