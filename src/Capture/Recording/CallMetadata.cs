@@ -27,7 +27,19 @@ public sealed record CallMetadata
     public required PartyInfo Left { get; init; }
     public required PartyInfo Right { get; init; }
     public IReadOnlyList<string> Codecs { get; init; } = [];
+
+    /// <summary>
+    /// Links the recordings of one interaction (a transfer's or conference's legs share the first call's id); null for
+    /// a plain call.
+    /// </summary>
+    public string? InteractionId { get; init; }
+
+    /// <summary>End-of-call quality as the phones reported it (Skinny ConnectionStatisticsRes).</summary>
+    public IReadOnlyList<EndpointQuality> Quality { get; init; } = [];
 }
+
+/// <summary>One phone's own statistics for a call's media, as it reported them at the end.</summary>
+public sealed record EndpointQuality(string Device, string? Extension, long PacketsSent, long PacketsReceived, long PacketsLost, int JitterMs, int LatencyMs);
 
 /// <summary>Converts capture timestamps (ns since the Unix epoch) for metadata.</summary>
 public static class CaptureTime

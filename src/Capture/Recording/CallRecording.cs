@@ -62,7 +62,21 @@ public sealed class CallRecording : IDisposable
 
     public void SetPayloadMap(Channel channel, PayloadMap map) => _legs[(int)channel].Map = map;
 
-    public void AddEvent(string type, long atNs, string? detail = null) => _events.Add(new CallEventRecord(type, atNs, detail));
+    public void AddEvent(string type, long atNs, string? detail = null)
+    {
+        if (type == SignalledDtmfEvent && detail is { Length: 1 })
+        {
+            _signalledDtmf.Add((detail[0], atNs)); // a key press sent in signalling (Skinny KeypadButton), not in RTP
+            return;
+        }
+
+        _events.Add(new CallEventRecord(type, atNs, detail));
+    }
+
+    /// <summary>The event type a signalling tracker uses for a DTMF digit sent out of band; the detail is the digit.</summary>
+    public const string SignalledDtmfEvent = "dtmf";
+
+    private readonly List<(char Digit, long AtNs)> _signalledDtmf = [];
 
     /// <summary>An RTP datagram sent by the party on <paramref name="channel"/>.</summary>
     public void OnRtp(Channel channel, long arrivalNs, ReadOnlySpan<byte> datagram)
@@ -241,6 +255,15 @@ public sealed class CallRecording : IDisposable
             }
         }
 
+        foreach ((char digit, long atNs) in _signalledDtmf)
+        {
+            double offset = _originNs >= 0 ? Math.Max(0, Math.Round((atNs - _originNs) / 1e9, 3)) : 0;
+            if (!dtmf.Exists(d => d.Digit[0] == digit && Math.Abs(d.OffsetSeconds - offset) < 0.5))
+            {
+                dtmf.Add(new DtmfRecord(digit.ToString(), offset)); // the same key also sent as RFC 4733 counts once
+            }
+        }
+
         dtmf.Sort((a, b) => a.OffsetSeconds.CompareTo(b.OffsetSeconds));
         List<CallEventSidecar> events = [];
         foreach (CallEventRecord e in _events)
@@ -277,8 +300,10 @@ public sealed class CallRecording : IDisposable
             Channels = file is null ? 0 : 2,
             // Without media, say why: a cancelled, rejected or never answered call explains itself; an answered one had
             // no RTP we could record.
-            EndReason = file is null && Metadata.AnsweredAt is not null && endReason is CallEndReasons.Bye or CallEndReasons.Timeout or CallEndReasons.CaptureEnded ? CallEndReasons.NoMedia : endReason,
+            EndReason = file is null && Metadata.AnsweredAt is not null && endReason is CallEndReasons.Bye or CallEndReasons.Hangup or CallEndReasons.Timeout or CallEndReasons.CaptureEnded ? CallEndReasons.NoMedia : endReason,
             SignalledEnd = endReason,
+            InteractionId = Metadata.InteractionId,
+            Quality = Metadata.Quality,
         };
     }
 

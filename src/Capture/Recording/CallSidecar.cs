@@ -9,6 +9,9 @@ public static class CallEndReasons
     /// <summary>A BYE ended an answered call.</summary>
     public const string Bye = "bye";
 
+    /// <summary>A phone went on-hook and ended an answered Skinny call.</summary>
+    public const string Hangup = "hangup";
+
     /// <summary>The caller cancelled before an answer.</summary>
     public const string Cancelled = "cancelled";
 
@@ -53,6 +56,12 @@ public sealed class CallSidecar
     public int Channels { get; init; }
     public required string EndReason { get; init; }
     public string? SignalledEnd { get; init; }
+
+    /// <summary>Shared by the recordings of one transfer or conference; null for a plain call.</summary>
+    public string? InteractionId { get; init; }
+
+    /// <summary>The phones' own end-of-call statistics (Skinny), empty when none were seen.</summary>
+    public IReadOnlyList<EndpointQuality> Quality { get; init; } = [];
 
     public static string Serialize(CallSidecar sidecar) => JsonSerializer.Serialize(sidecar, SidecarJsonContext.Default.CallSidecar);
 

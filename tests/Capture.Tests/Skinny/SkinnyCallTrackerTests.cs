@@ -1,0 +1,227 @@
+using System.Text;
+using Capture.Packets;
+using Capture.Pipeline;
+using Capture.Recording;
+using Capture.Skinny;
+using Xunit;
+
+namespace Capture.Tests.Skinny;
+
+/// <summary>The call model on its own: messages as the readers hand them over, calls as the sink sees them.</summary>
+public sealed class SkinnyCallTrackerTests
+{
+    private const long S = 1_000_000_000;
+    private static readonly IpAddress16 PhoneA = Ip("192.168.195.58");
+    private static readonly IpAddress16 PhoneB = Ip("192.168.195.50");
+    private static readonly IpAddress16 Bridge = Ip("192.168.193.24");
+
+    private readonly RecordingSink _sink = new();
+    private readonly SkinnyCallTracker _tracker;
+
+    public SkinnyCallTrackerTests() => _tracker = new SkinnyCallTracker(_sink, new RecordingOptions { OutputDirectory = "unused" });
+
+    [Fact]
+    public void InternalCall_IsOneRecording_CallerLeft_ForksIgnored()
+    {
+        InternalCall();
+
+        RecordingSink.Call call = Assert.Single(_sink.Calls);
+        Assert.Equal("321", call.Metadata.Left.Extension);
+        Assert.Equal("RIX Meeting Room", call.Metadata.Left.Name);
+        Assert.Equal("SEP-A", call.Metadata.Left.Device);
+        Assert.Equal("307", call.Metadata.Right.Extension);
+        Assert.Equal("Ervins Gailiss", call.Metadata.Right.Name);
+        Assert.Equal("192.168.195.50", call.Metadata.Right.Ip);
+        Assert.Equal(17718, call.Metadata.Right.Port);
+        Assert.Equal(["PCMU"], call.Metadata.Codecs);
+        Assert.NotNull(call.Metadata.AnsweredAt);
+        Assert.Equal(2, _tracker.MediaForksIgnored);
+
+        // A to B's receive port: A speaks (left); B to A: B speaks (right), also from an asymmetric source port.
+        AssertMedia("192.168.195.58:32144", "192.168.195.50:17718", Channel.Left);
+        AssertMedia("192.168.195.50:17718", "192.168.195.58:32144", Channel.Right);
+        AssertMedia("192.168.195.50:40000", "192.168.195.58:32144", Channel.Right);
+        Assert.False(_tracker.TryClassifyMedia(Ep("192.168.195.58:32150"), Ep("192.168.193.24:9395"), out _, out _)); // the recording fork
+    }
+
+    [Fact]
+    public void OnHook_EndsAfterStatistics_WithHangupAndQuality()
+    {
+        InternalCall();
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallState.OnHook, 1, 70, 10 * S);
+        Assert.Empty(_sink.Ended); // B is still in the call
+        _tracker.OnCallState("SEP-B", PhoneB, SkinnyCallState.OnHook, 1, 71, 10 * S + 1000);
+        Assert.Empty(_sink.Ended); // waiting for the phones' statistics
+        _tracker.OnConnectionStatistics("SEP-A", new SkinnyConnectionStatistics(70, 400, 398, 2, 3, 10), 10 * S + 2000);
+        _tracker.OnConnectionStatistics("SEP-B", new SkinnyConnectionStatistics(71, 399, 400, 0, 1, 5), 10 * S + 3000);
+
+        (string reason, long at) = Assert.Single(_sink.Ended);
+        Assert.Equal(CallEndReasons.Hangup, reason);
+        Assert.Equal(10 * S + 1000, at);
+        IReadOnlyList<EndpointQuality> quality = _sink.Calls[0].Metadata.Quality;
+        Assert.Equal(2, quality.Count);
+        Assert.Equal(new EndpointQuality("SEP-A", "321", 400, 398, 2, 3, 10), quality[0]);
+        Assert.False(_tracker.TryClassifyMedia(Ep("192.168.195.58:32144"), Ep("192.168.195.50:17718"), out _, out _));
+    }
+
+    [Fact]
+    public void OnHook_WithoutStatistics_EndsAtTheNextTickAfterTheWait()
+    {
+        InternalCall();
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallState.OnHook, 1, 70, 10 * S);
+        _tracker.OnCallState("SEP-B", PhoneB, SkinnyCallState.OnHook, 1, 71, 10 * S);
+        _tracker.Expire(11 * S);
+        Assert.Empty(_sink.Ended);
+        _tracker.Expire(12 * S);
+        Assert.Equal(CallEndReasons.Hangup, Assert.Single(_sink.Ended).Reason);
+        Assert.Equal(0, _tracker.ActiveCalls);
+    }
+
+    [Fact]
+    public void HoldAndResume_AreEvents()
+    {
+        InternalCall();
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallState.Hold, 1, 70, 5 * S);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallState.Connected, 1, 70, 6 * S);
+        Assert.Equal(["answered", "hold", "resume"], _sink.Events.Select(e => e.Type));
+        Assert.Equal("SEP-A", _sink.Events[1].Detail);
+    }
+
+    [Fact]
+    public void UnansweredCall_CallerHangsUp_IsCancelled_BusyIsRejected()
+    {
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallState.OffHook, 1, 1, 0);
+        _tracker.OnCallInfo("SEP-A", PhoneA, 1, 1, SkinnyCallType.Outbound, B("321"), default, B("555"), default, 1 * S);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallState.RingOut, 1, 1, 1 * S);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallState.OnHook, 1, 1, 5 * S);
+        _tracker.OnCallInfo("SEP-A", PhoneA, 1, 2, SkinnyCallType.Outbound, B("321"), default, B("556"), default, 6 * S);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallState.Busy, 1, 2, 6 * S);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallState.OnHook, 1, 2, 7 * S);
+        _tracker.Expire(10 * S);
+
+        Assert.Equal([CallEndReasons.Cancelled, CallEndReasons.Rejected], _sink.Ended.Select(e => e.Reason));
+        Assert.Equal("555", _sink.Calls[0].Metadata.Right.Extension);
+    }
+
+    [Fact]
+    public void OffHookWithoutDialling_IsNoCall()
+    {
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallState.OffHook, 1, 9, 0);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallState.OnHook, 1, 9, S);
+        _tracker.EndAll(2 * S, CallEndReasons.CaptureEnded);
+        Assert.Empty(_sink.Calls);
+    }
+
+    [Fact]
+    public void Transfer_LinksTheConsultationCall_ByInteractionId()
+    {
+        InternalCall();
+        _tracker.OnSoftKeyEvent("SEP-A", SkinnySoftKeys.Transfer, 1, 70, 5 * S);
+        _tracker.OnCallInfo("SEP-A", PhoneA, 1, 72, SkinnyCallType.Outbound, B("321"), default, B("400"), default, 6 * S);
+
+        Assert.Equal(2, _sink.Calls.Count);
+        string first = _sink.Calls[0].Id;
+        Assert.Equal(first, _sink.Calls[0].Metadata.InteractionId);
+        Assert.Equal(first, _sink.Calls[1].Metadata.InteractionId);
+        Assert.Contains(_sink.Events, e => e.Type == "transfer");
+    }
+
+    [Fact]
+    public void KeypadButton_InAnAnsweredCall_IsDtmf_DiallingIsNot()
+    {
+        _tracker.OnCallInfo("SEP-A", PhoneA, 1, 1, SkinnyCallType.Outbound, B("321"), default, B("555"), default, 0);
+        _tracker.OnKeypadButton("SEP-A", 5, 1, 1, S);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallState.Connected, 1, 1, 2 * S);
+        _tracker.OnKeypadButton("SEP-A", 0x0E, 1, 1, 3 * S);
+        _tracker.OnKeypadButton("SEP-A", 0x0F, 1, 1, 4 * S);
+        Assert.Equal(["*", "#"], _sink.Events.Where(e => e.Type == CallRecording.SignalledDtmfEvent).Select(e => e.Detail));
+    }
+
+    [Fact]
+    public void LegacyLayout_WithoutCallReferences_MapsMediaToThePhonesCall()
+    {
+        _tracker.OnCallInfo("pyskinny01", Ip("10.102.172.11"), 1, 5, SkinnyCallType.Outbound, B("1091"), B("Line 1091"), B("1092"), B("Line 1092"), 0);
+        _tracker.OnCallState("pyskinny01", Ip("10.102.172.11"), SkinnyCallState.Connected, 1, 5, S);
+        _tracker.OnStartMediaTransmission("pyskinny01", 0, 0, 0, Ip("10.102.172.11"), 5001, 4, S);
+
+        RecordingSink.Call call = Assert.Single(_sink.Calls);
+        Assert.Equal("10.102.172.11", call.Metadata.Right.Ip);
+        Assert.Equal(5001, call.Metadata.Right.Port);
+        Assert.True(_tracker.TryClassifyMedia(Ep("10.1.1.1:4000"), Ep("10.102.172.11:5001"), out _, out Channel ch));
+        Assert.Equal(Channel.Left, ch);
+    }
+
+    [Fact]
+    public void DeviceGone_EndsItsCalls()
+    {
+        InternalCall();
+        _tracker.OnDeviceGone("SEP-A", 20 * S);
+        _tracker.OnDeviceGone("SEP-B", 20 * S);
+        _tracker.Expire(30 * S);
+        Assert.Single(_sink.Ended);
+    }
+
+    /// <summary>The skinny.pcap sequence: the callee's CallInfo comes first, then the caller's; each phone gets its peer and two forks.</summary>
+    private void InternalCall()
+    {
+        _tracker.OnCallState("SEP-B", PhoneB, SkinnyCallState.RingIn, 1, 71, 0);
+        _tracker.OnCallInfo("SEP-B", PhoneB, 1, 71, SkinnyCallType.Inbound, B("321"), B("RIX Meeting Room"), B("307"), B("Ervins Gailiss"), 0);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallState.OffHook, 1, 70, S / 10);
+        _tracker.OnCallInfo("SEP-A", PhoneA, 1, 70, SkinnyCallType.Outbound, B("321"), B("RIX Meeting Room"), B("307"), B("Ervins Gailiss"), S / 10);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallState.RingOut, 1, 70, S / 5);
+        _tracker.OnOpenReceiveChannel("SEP-A", 70, 16777295, 4, S);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallState.Connected, 1, 70, S);
+        _tracker.OnOpenReceiveChannel("SEP-B", 71, 16777296, 4, S);
+        _tracker.OnCallState("SEP-B", PhoneB, SkinnyCallState.Connected, 1, 71, S);
+        _tracker.OnStartMediaTransmission("SEP-B", 71, 16777296, 75, Bridge, 9399, 4, S);
+        _tracker.OnOpenReceiveChannelAck("SEP-A", 70, 16777295, PhoneA, 32144, S);
+        _tracker.OnStartMediaTransmission("SEP-B", 71, 16777296, 71, PhoneA, 32144, 4, S);
+        _tracker.OnStartMediaTransmission("SEP-A", 70, 16777295, 77, Bridge, 9395, 4, S);
+        _tracker.OnOpenReceiveChannelAck("SEP-B", 71, 16777296, PhoneB, 17718, S);
+        _tracker.OnStartMediaTransmission("SEP-A", 70, 16777295, 70, PhoneB, 17718, 4, S);
+    }
+
+    private void AssertMedia(string from, string to, Channel expected)
+    {
+        Assert.True(_tracker.TryClassifyMedia(Ep(from), Ep(to), out CallRecording? call, out Channel channel));
+        Assert.Same(_sink.Calls[0].Recording, call);
+        Assert.Equal(expected, channel);
+    }
+
+    private static byte[] B(string s) => Encoding.Latin1.GetBytes(s);
+
+    private static IpAddress16 Ip(string s) => IpAddress16.TryParse(Encoding.ASCII.GetBytes(s), out IpAddress16 a) ? a : throw new ArgumentException(s);
+
+    private static IpEndpoint16 Ep(string s)
+    {
+        int colon = s.LastIndexOf(':');
+        return new IpEndpoint16(Ip(s[..colon]), ushort.Parse(s[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>Keeps what the tracker tells the pipeline.</summary>
+    private sealed class RecordingSink : ICallSink
+    {
+        public sealed class Call(CallRecording recording)
+        {
+            public CallRecording Recording { get; } = recording;
+            public string Id => Recording.Id;
+            public CallMetadata Metadata => Recording.Metadata;
+        }
+
+        public List<Call> Calls { get; } = [];
+        public List<(string Reason, long At)> Ended { get; } = [];
+        public List<(string Type, string? Detail)> Events { get; } = [];
+
+        public void CallStarted(CallRecording call, long atNs) => Calls.Add(new Call(call));
+
+        public void MetadataChanged(CallRecording call, CallMetadata metadata) => call.Metadata = metadata;
+
+        public void PayloadMapChanged(CallRecording call, Channel channel, PayloadMap map)
+        {
+        }
+
+        public void CallEvent(CallRecording call, string type, long atNs, string? detail) => Events.Add((type, detail));
+
+        public void CallEnded(CallRecording call, string reason, long atNs) => Ended.Add((reason, atNs));
+    }
+}
