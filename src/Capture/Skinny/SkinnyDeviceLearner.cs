@@ -20,7 +20,7 @@ namespace Capture.Skinny;
 /// <see cref="SkinnyDeviceTypes.IsMediaResource"/>) are followed on the connection but not put in the directory:
 /// they have no extensions, and a device without lines there would read as an unregistered phone.
 /// A registration's line round ends when every line button of the ButtonTemplateRes has its LineStatRes, when a call
-/// starts (CallState, CallInfo), when the connection closes, or <see cref="LineRoundTimeout"/> after it began
+/// starts (CallState, CallInfo), when the device unregisters or the connection closes, or <see cref="LineRoundTimeout"/> after it began
 /// (<see cref="Expire"/>). A closed connection does not unregister the device: the CallManager only drops it after
 /// missed keep-alives, and its next Register (on a new connection) updates the directory anyway.
 /// </remarks>
@@ -192,7 +192,7 @@ public sealed class SkinnyDeviceLearner(BindingDirectory directory) : ISkinnyMes
         }
 
         Unregisters++;
-        CloseRound(c);
+        CompleteRound(c, timestampNs); // the lines it registered with were its lines until now
         if (!c.Registered || c.IsMediaResource || c.DirectoryId is null)
         {
             c.Registered = false;
