@@ -29,6 +29,4 @@ internal static partial class SkinnySamples
         [nameof(StartMediaTransmissionAckV20)] = StartMediaTransmissionAckV20.ToArray(),
         [nameof(CallStateV20)] = CallStateV20.ToArray(),
     };
-
-    public static TheoryData<string> Names() => [.. All.Keys];
 }
