@@ -28,49 +28,6 @@ public sealed class SkinnyTrackerOptions
     public int MaxCalls { get; set; } = 100_000;
 }
 
-/// <summary>Skinny CallState values (Wireshark's DCallState, chan-sccp's skinny_callstate).</summary>
-public enum SkinnyCallState : uint
-{
-    OffHook = 1,
-    OnHook = 2,
-    RingOut = 3,
-    RingIn = 4,
-    Connected = 5,
-    Busy = 6,
-    Congestion = 7,
-    Hold = 8,
-    CallWaiting = 9,
-    CallTransfer = 10,
-    CallPark = 11,
-    Proceed = 12,
-    CallRemoteMultiline = 13,
-    InvalidNumber = 14,
-}
-
-/// <summary>CallInfo callType: the phone's view of the call.</summary>
-public enum SkinnyCallType : uint
-{
-    Unknown = 0,
-    Inbound = 1,
-    Outbound = 2,
-    Forward = 3,
-}
-
-/// <summary>SoftKeyEvent values that matter to a recorder (Wireshark's SoftKeyEvents).</summary>
-public static class SkinnySoftKeys
-{
-    public const uint Hold = 3;
-    public const uint Transfer = 4;
-    public const uint EndCall = 9;
-    public const uint Resume = 10;
-    public const uint Answer = 11;
-    public const uint Conference = 13;
-    public const uint Park = 14;
-    public const uint Join = 15;
-    public const uint MeetMeConference = 16;
-    public const uint DirectTransfer = 19;
-}
-
 /// <summary>A phone's end-of-call media statistics (ConnectionStatisticsRes).</summary>
 public readonly record struct SkinnyConnectionStatistics(uint CallReference, long PacketsSent, long PacketsReceived, long PacketsLost, int JitterMs, int LatencyMs);
 
@@ -185,9 +142,9 @@ public sealed class SkinnyCallTracker
     }
 
     /// <summary>CallState: off-hook, ringing, connected, hold, on-hook... for a call reference on a phone.</summary>
-    public void OnCallState(string device, IpAddress16 phoneIp, SkinnyCallState state, uint lineInstance, uint callReference, long atNs)
+    public void OnCallState(string device, IpAddress16 phoneIp, SkinnyCallStateKind state, uint lineInstance, uint callReference, long atNs)
     {
-        if (state == SkinnyCallState.OnHook)
+        if (state == SkinnyCallStateKind.OnHook)
         {
             if (_legs.TryGetValue(new LegKey(device, callReference), out Leg? ending))
             {
@@ -203,7 +160,7 @@ public sealed class SkinnyCallTracker
             return;
         }
 
-        SkinnyCallState previous = leg.State;
+        SkinnyCallStateKind previous = leg.State;
         leg.State = state;
         SkinnyCall? call = leg.Call;
         if (call is null)
@@ -213,7 +170,7 @@ public sealed class SkinnyCallTracker
 
         switch (state)
         {
-            case SkinnyCallState.Connected:
+            case SkinnyCallStateKind.Connected:
                 if (!call.Answered)
                 {
                     call.Answered = true;
@@ -221,22 +178,22 @@ public sealed class SkinnyCallTracker
                     _sink.MetadataChanged(call.Recording, call.Metadata);
                     _sink.CallEvent(call.Recording, "answered", atNs, null);
                 }
-                else if (previous == SkinnyCallState.Hold)
+                else if (previous == SkinnyCallStateKind.Hold)
                 {
                     _sink.CallEvent(call.Recording, "resume", atNs, leg.Device);
                 }
 
                 break;
-            case SkinnyCallState.Hold:
-                if (previous != SkinnyCallState.Hold)
+            case SkinnyCallStateKind.Hold:
+                if (previous != SkinnyCallStateKind.Hold)
                 {
                     _sink.CallEvent(call.Recording, "hold", atNs, leg.Device);
                 }
 
                 break;
-            case SkinnyCallState.Busy:
-            case SkinnyCallState.Congestion:
-            case SkinnyCallState.InvalidNumber:
+            case SkinnyCallStateKind.Busy:
+            case SkinnyCallStateKind.Congestion:
+            case SkinnyCallStateKind.InvalidNumber:
                 if (!call.Answered)
                 {
                     call.Refusal = state;
@@ -367,7 +324,7 @@ public sealed class SkinnyCallTracker
     /// <summary>SoftKeyEvent: transfers and conferences link the next call on the phone to this one (one interaction id).</summary>
     public void OnSoftKeyEvent(string device, uint softKey, uint lineInstance, uint callReference, long atNs)
     {
-        if (softKey is not (SkinnySoftKeys.Transfer or SkinnySoftKeys.Conference or SkinnySoftKeys.Join or SkinnySoftKeys.MeetMeConference or SkinnySoftKeys.DirectTransfer or SkinnySoftKeys.Park))
+        if (softKey is not (SkinnySoftKeyEvents.Transfer or SkinnySoftKeyEvents.Conference or SkinnySoftKeyEvents.Join or SkinnySoftKeyEvents.MeetMe or SkinnySoftKeyEvents.Park))
         {
             return;
         }
@@ -379,12 +336,12 @@ public sealed class SkinnyCallTracker
 
         string kind = softKey switch
         {
-            SkinnySoftKeys.Transfer or SkinnySoftKeys.DirectTransfer => "transfer",
-            SkinnySoftKeys.Park => "park",
+            SkinnySoftKeyEvents.Transfer => "transfer",
+            SkinnySoftKeyEvents.Park => "park",
             _ => "conference",
         };
         _sink.CallEvent(call.Recording, kind, atNs, device);
-        if (softKey != SkinnySoftKeys.Park)
+        if (softKey != SkinnySoftKeyEvents.Park)
         {
             SetInteraction(call, call.Metadata.InteractionId ?? call.Recording.Id);
             _pendingInteractions[device] = new PendingInteraction(call.Metadata.InteractionId!, atNs);
@@ -575,7 +532,7 @@ public sealed class SkinnyCallTracker
         foreach (Leg candidate in _legs.Values)
         {
             if (candidate.Device == device && !candidate.Ended && candidate.Call is not null
-                && (newest is null || candidate.State == SkinnyCallState.Connected && newest.State != SkinnyCallState.Connected || candidate.StartedNs > newest.StartedNs && candidate.State == newest.State))
+                && (newest is null || candidate.State == SkinnyCallStateKind.Connected && newest.State != SkinnyCallStateKind.Connected || candidate.StartedNs > newest.StartedNs && candidate.State == newest.State))
             {
                 newest = candidate;
             }
@@ -901,7 +858,7 @@ public sealed class SkinnyCallTracker
         public long StartedNs;
         public long LastActivityNs;
         public SkinnyCallType Type;
-        public SkinnyCallState State;
+        public SkinnyCallStateKind State;
         public string? Calling;
         public string? CallingName;
         public string? Called;
@@ -933,7 +890,7 @@ public sealed class SkinnyCallTracker
         public long StartedNs { get; init; }
         public long LastMediaNs { get; set; }
         public bool Answered { get; set; }
-        public SkinnyCallState? Refusal { get; set; }
+        public SkinnyCallStateKind? Refusal { get; set; }
         public AudioCodec Codec { get; set; }
         public long ClosingSinceNs { get; set; }
         public long EndNs { get; set; }

@@ -48,9 +48,9 @@ public sealed class SkinnyCallTrackerTests
     public void OnHook_EndsAfterStatistics_WithHangupAndQuality()
     {
         InternalCall();
-        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallState.OnHook, 1, 70, 10 * S);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.OnHook, 1, 70, 10 * S);
         Assert.Empty(_sink.Ended); // B is still in the call
-        _tracker.OnCallState("SEP-B", PhoneB, SkinnyCallState.OnHook, 1, 71, 10 * S + 1000);
+        _tracker.OnCallState("SEP-B", PhoneB, SkinnyCallStateKind.OnHook, 1, 71, 10 * S + 1000);
         Assert.Empty(_sink.Ended); // waiting for the phones' statistics
         _tracker.OnConnectionStatistics("SEP-A", new SkinnyConnectionStatistics(70, 400, 398, 2, 3, 10), 10 * S + 2000);
         _tracker.OnConnectionStatistics("SEP-B", new SkinnyConnectionStatistics(71, 399, 400, 0, 1, 5), 10 * S + 3000);
@@ -68,8 +68,8 @@ public sealed class SkinnyCallTrackerTests
     public void OnHook_WithoutStatistics_EndsAtTheNextTickAfterTheWait()
     {
         InternalCall();
-        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallState.OnHook, 1, 70, 10 * S);
-        _tracker.OnCallState("SEP-B", PhoneB, SkinnyCallState.OnHook, 1, 71, 10 * S);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.OnHook, 1, 70, 10 * S);
+        _tracker.OnCallState("SEP-B", PhoneB, SkinnyCallStateKind.OnHook, 1, 71, 10 * S);
         _tracker.Expire(11 * S);
         Assert.Empty(_sink.Ended);
         _tracker.Expire(12 * S);
@@ -81,8 +81,8 @@ public sealed class SkinnyCallTrackerTests
     public void HoldAndResume_AreEvents()
     {
         InternalCall();
-        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallState.Hold, 1, 70, 5 * S);
-        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallState.Connected, 1, 70, 6 * S);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.Hold, 1, 70, 5 * S);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.Connected, 1, 70, 6 * S);
         Assert.Equal(["answered", "hold", "resume"], _sink.Events.Select(e => e.Type));
         Assert.Equal("SEP-A", _sink.Events[1].Detail);
     }
@@ -90,13 +90,13 @@ public sealed class SkinnyCallTrackerTests
     [Fact]
     public void UnansweredCall_CallerHangsUp_IsCancelled_BusyIsRejected()
     {
-        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallState.OffHook, 1, 1, 0);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.OffHook, 1, 1, 0);
         _tracker.OnCallInfo("SEP-A", PhoneA, 1, 1, SkinnyCallType.Outbound, B("321"), default, B("555"), default, 1 * S);
-        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallState.RingOut, 1, 1, 1 * S);
-        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallState.OnHook, 1, 1, 5 * S);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.RingOut, 1, 1, 1 * S);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.OnHook, 1, 1, 5 * S);
         _tracker.OnCallInfo("SEP-A", PhoneA, 1, 2, SkinnyCallType.Outbound, B("321"), default, B("556"), default, 6 * S);
-        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallState.Busy, 1, 2, 6 * S);
-        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallState.OnHook, 1, 2, 7 * S);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.Busy, 1, 2, 6 * S);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.OnHook, 1, 2, 7 * S);
         _tracker.Expire(10 * S);
 
         Assert.Equal([CallEndReasons.Cancelled, CallEndReasons.Rejected], _sink.Ended.Select(e => e.Reason));
@@ -106,8 +106,8 @@ public sealed class SkinnyCallTrackerTests
     [Fact]
     public void OffHookWithoutDialling_IsNoCall()
     {
-        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallState.OffHook, 1, 9, 0);
-        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallState.OnHook, 1, 9, S);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.OffHook, 1, 9, 0);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.OnHook, 1, 9, S);
         _tracker.EndAll(2 * S, CallEndReasons.CaptureEnded);
         Assert.Empty(_sink.Calls);
     }
@@ -116,7 +116,7 @@ public sealed class SkinnyCallTrackerTests
     public void Transfer_LinksTheConsultationCall_ByInteractionId()
     {
         InternalCall();
-        _tracker.OnSoftKeyEvent("SEP-A", SkinnySoftKeys.Transfer, 1, 70, 5 * S);
+        _tracker.OnSoftKeyEvent("SEP-A", SkinnySoftKeyEvents.Transfer, 1, 70, 5 * S);
         _tracker.OnCallInfo("SEP-A", PhoneA, 1, 72, SkinnyCallType.Outbound, B("321"), default, B("400"), default, 6 * S);
 
         Assert.Equal(2, _sink.Calls.Count);
@@ -131,7 +131,7 @@ public sealed class SkinnyCallTrackerTests
     {
         _tracker.OnCallInfo("SEP-A", PhoneA, 1, 1, SkinnyCallType.Outbound, B("321"), default, B("555"), default, 0);
         _tracker.OnKeypadButton("SEP-A", 5, 1, 1, S);
-        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallState.Connected, 1, 1, 2 * S);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.Connected, 1, 1, 2 * S);
         _tracker.OnKeypadButton("SEP-A", 0x0E, 1, 1, 3 * S);
         _tracker.OnKeypadButton("SEP-A", 0x0F, 1, 1, 4 * S);
         Assert.Equal(["*", "#"], _sink.Events.Where(e => e.Type == CallRecording.SignalledDtmfEvent).Select(e => e.Detail));
@@ -141,7 +141,7 @@ public sealed class SkinnyCallTrackerTests
     public void LegacyLayout_WithoutCallReferences_MapsMediaToThePhonesCall()
     {
         _tracker.OnCallInfo("pyskinny01", Ip("10.102.172.11"), 1, 5, SkinnyCallType.Outbound, B("1091"), B("Line 1091"), B("1092"), B("Line 1092"), 0);
-        _tracker.OnCallState("pyskinny01", Ip("10.102.172.11"), SkinnyCallState.Connected, 1, 5, S);
+        _tracker.OnCallState("pyskinny01", Ip("10.102.172.11"), SkinnyCallStateKind.Connected, 1, 5, S);
         _tracker.OnStartMediaTransmission("pyskinny01", 0, 0, 0, Ip("10.102.172.11"), 5001, 4, S);
 
         RecordingSink.Call call = Assert.Single(_sink.Calls);
@@ -164,15 +164,15 @@ public sealed class SkinnyCallTrackerTests
     /// <summary>The skinny.pcap sequence: the callee's CallInfo comes first, then the caller's; each phone gets its peer and two forks.</summary>
     private void InternalCall()
     {
-        _tracker.OnCallState("SEP-B", PhoneB, SkinnyCallState.RingIn, 1, 71, 0);
+        _tracker.OnCallState("SEP-B", PhoneB, SkinnyCallStateKind.RingIn, 1, 71, 0);
         _tracker.OnCallInfo("SEP-B", PhoneB, 1, 71, SkinnyCallType.Inbound, B("321"), B("RIX Meeting Room"), B("307"), B("Ervins Gailiss"), 0);
-        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallState.OffHook, 1, 70, S / 10);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.OffHook, 1, 70, S / 10);
         _tracker.OnCallInfo("SEP-A", PhoneA, 1, 70, SkinnyCallType.Outbound, B("321"), B("RIX Meeting Room"), B("307"), B("Ervins Gailiss"), S / 10);
-        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallState.RingOut, 1, 70, S / 5);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.RingOut, 1, 70, S / 5);
         _tracker.OnOpenReceiveChannel("SEP-A", 70, 16777295, 4, S);
-        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallState.Connected, 1, 70, S);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.Connected, 1, 70, S);
         _tracker.OnOpenReceiveChannel("SEP-B", 71, 16777296, 4, S);
-        _tracker.OnCallState("SEP-B", PhoneB, SkinnyCallState.Connected, 1, 71, S);
+        _tracker.OnCallState("SEP-B", PhoneB, SkinnyCallStateKind.Connected, 1, 71, S);
         _tracker.OnStartMediaTransmission("SEP-B", 71, 16777296, 75, Bridge, 9399, 4, S);
         _tracker.OnOpenReceiveChannelAck("SEP-A", 70, 16777295, PhoneA, 32144, S);
         _tracker.OnStartMediaTransmission("SEP-B", 71, 16777296, 71, PhoneA, 32144, 4, S);
