@@ -66,6 +66,11 @@ public sealed class SkinnyConnection
     /// <summary>A conference bridge, MTP, transcoder, music-on-hold server...: registered, but never given extensions.</summary>
     public bool IsMediaResource { get; internal set; }
 
+    /// <summary>"skinny:&lt;ip&gt;" of the device side, made once: names a device whose registration was not seen.</summary>
+    public string AddressKey => _addressKey ??= "skinny:" + Phone.Address;
+
+    private string? _addressKey;
+
     /// <summary>The device's lines, by line instance.</summary>
     public IReadOnlyList<SkinnyLine> Lines => _lines;
 
@@ -122,6 +127,7 @@ public sealed class SkinnyConnection
     {
         Phone = phone;
         Server = server;
+        _addressKey = null;
         DeviceName = null;
         DirectoryId = null;
         DeviceType = 0;
@@ -165,6 +171,7 @@ public sealed class SkinnyConnection
     internal void SwapSides()
     {
         (Phone, Server) = (Server, Phone);
+        _addressKey = null;
         (_resyncFromPhone, _resyncFromServer) = (_resyncFromServer, _resyncFromPhone);
     }
 

@@ -1,0 +1,172 @@
+using System.Buffers;
+using Capture.Bindings;
+
+namespace Capture.Skinny;
+
+/// <summary>
+/// What the pipeline hands a Skinny connection's bytes to: frames them, lets the device learner (when there is a
+/// directory) learn devices and lines, and turns the call and channel messages into <see cref="SkinnyCallTracker"/>
+/// calls. Capture thread only; allocates nothing per message (strings only when a call's parties change).
+/// </summary>
+public sealed class SkinnyMessageDispatcher : ISkinnyMessageSink
+{
+    private readonly SkinnyDeviceLearner? _learner;
+
+    public SkinnyMessageDispatcher(SkinnyCallTracker calls, BindingDirectory? directory)
+    {
+        Calls = calls;
+        if (directory is not null)
+        {
+            _learner = new SkinnyDeviceLearner(directory);
+        }
+
+        Counters = _learner?.Counters ?? new SkinnyCounters();
+    }
+
+    public SkinnyCallTracker Calls { get; }
+
+    /// <summary>Null without a directory.</summary>
+    public SkinnyDeviceLearner? Learner => _learner;
+
+    /// <summary>Framing and reader counts (invalid input by reason, unknown ids, resynchronisations).</summary>
+    public SkinnyCounters Counters { get; }
+
+    /// <summary>One direction's contiguous bytes; returns how many were consumed (the rest is kept for the next call).</summary>
+    public int OnStream(SkinnyConnection connection, bool fromPhone, ReadOnlySpan<byte> data, long timestampNs) =>
+        SkinnyStreamReader.Read(connection, fromPhone, data, timestampNs, this, Counters);
+
+    /// <summary>The TCP connection closed (FIN/RST) or was dropped: the phone's calls are over.</summary>
+    public void OnConnectionClosed(SkinnyConnection connection, long timestampNs)
+    {
+        _learner?.OnConnectionClosed(connection, timestampNs);
+        Calls.OnDeviceGone(DeviceKey(connection), timestampNs);
+    }
+
+    public void Expire(long nowNs)
+    {
+        _learner?.Expire(nowNs);
+        Calls.Expire(nowNs);
+    }
+
+    public void OnMessage(SkinnyConnection connection, bool fromPhone, in SkinnyMessage message, long timestampNs)
+    {
+        _learner?.OnMessage(connection, fromPhone, message, timestampNs);
+        if (connection.IsMediaResource)
+        {
+            return; // a conference bridge's or MTP's channels are not a phone's calls
+        }
+
+        // Bad bodies are counted by the readers' callers elsewhere; a call message that does not read is just skipped.
+        switch (message.Id)
+        {
+            case SkinnyMessageId.CallInfo or SkinnyMessageId.CallInfoV2 when !fromPhone:
+                if (SkinnyCallInfo.TryRead(message, out SkinnyCallInfo info, out _) == OperationStatus.Done)
+                {
+                    SkinnyCallType type = info.CallType != SkinnyCallType.Unknown ? info.CallType : GuessCallType(connection, info);
+                    Calls.OnCallInfo(DeviceKey(connection), connection.Phone.Address, info.LineInstance, info.CallReference, type,
+                        info.CallingParty, info.CallingPartyName, info.CalledParty, info.CalledPartyName, timestampNs);
+                }
+
+                break;
+            case SkinnyMessageId.CallState when !fromPhone:
+                if (SkinnyCallState.TryRead(message, out SkinnyCallState state, out _) == OperationStatus.Done)
+                {
+                    Calls.OnCallState(DeviceKey(connection), connection.Phone.Address, state.State, state.LineInstance, state.CallReference, timestampNs);
+                }
+
+                break;
+            case SkinnyMessageId.OpenReceiveChannel when !fromPhone:
+                if (SkinnyOpenReceiveChannel.TryRead(message, out SkinnyOpenReceiveChannel orc, out _) == OperationStatus.Done)
+                {
+                    Calls.OnOpenReceiveChannel(DeviceKey(connection), orc.HasCallReference ? orc.CallReference : orc.ConferenceId, orc.PassThruPartyId, orc.CompressionType, timestampNs);
+                }
+
+                break;
+            case SkinnyMessageId.OpenReceiveChannelAck when fromPhone:
+                if (SkinnyOpenReceiveChannelAck.TryRead(message, out SkinnyOpenReceiveChannelAck ack, out _) == OperationStatus.Done && ack.Status == 0)
+                {
+                    Calls.OnOpenReceiveChannelAck(DeviceKey(connection), ack.HasCallReference ? ack.CallReference : 0, ack.PassThruPartyId, ack.Ip, ack.Port, timestampNs);
+                }
+
+                break;
+            case SkinnyMessageId.StartMediaTransmission when !fromPhone:
+                if (SkinnyStartMediaTransmission.TryRead(message, out SkinnyStartMediaTransmission smt, out _) == OperationStatus.Done)
+                {
+                    Calls.OnStartMediaTransmission(DeviceKey(connection), smt.ConferenceId, smt.PassThruPartyId, smt.HasCallReference ? smt.CallReference : 0,
+                        smt.RemoteIp, smt.RemotePort, smt.CompressionType, timestampNs);
+                }
+
+                break;
+            case SkinnyMessageId.StopMediaTransmission when !fromPhone:
+                if (SkinnyStopMediaTransmission.TryRead(message, out SkinnyStopMediaTransmission stop, out _) == OperationStatus.Done)
+                {
+                    Calls.OnMediaClosed(DeviceKey(connection), stop.HasCallReference ? stop.CallReference : stop.ConferenceId, transmit: true, timestampNs);
+                }
+
+                break;
+            case SkinnyMessageId.CloseReceiveChannel when !fromPhone:
+                if (SkinnyCloseReceiveChannel.TryRead(message, out SkinnyCloseReceiveChannel close, out _) == OperationStatus.Done)
+                {
+                    Calls.OnMediaClosed(DeviceKey(connection), close.HasCallReference ? close.CallReference : close.ConferenceId, transmit: false, timestampNs);
+                }
+
+                break;
+            case SkinnyMessageId.SoftKeyEvent when fromPhone:
+                if (SkinnySoftKeyEvent.TryRead(message, out SkinnySoftKeyEvent key, out _) == OperationStatus.Done)
+                {
+                    Calls.OnSoftKeyEvent(DeviceKey(connection), key.Event, key.LineInstance, key.CallReference, timestampNs);
+                }
+
+                break;
+            case SkinnyMessageId.KeypadButton when fromPhone:
+                if (SkinnyKeypadButton.TryRead(message, out SkinnyKeypadButton button, out _) == OperationStatus.Done)
+                {
+                    Calls.OnKeypadButton(DeviceKey(connection), button.Button, button.LineInstance, button.CallReference, timestampNs);
+                }
+
+                break;
+            case SkinnyMessageId.ConnectionStatisticsRes when fromPhone:
+                if (SkinnyConnectionStatisticsRes.TryRead(message, out SkinnyConnectionStatisticsRes stats, out _) == OperationStatus.Done)
+                {
+                    Calls.OnConnectionStatistics(DeviceKey(connection),
+                        new SkinnyConnectionStatistics(stats.CallReference, stats.PacketsSent, stats.PacketsReceived, stats.PacketsLost, (int)Math.Min(stats.Jitter, int.MaxValue), (int)Math.Min(stats.Latency, int.MaxValue)),
+                        timestampNs);
+                }
+
+                break;
+            case SkinnyMessageId.Unregister when fromPhone:
+                Calls.OnDeviceGone(DeviceKey(connection), timestampNs);
+                break;
+        }
+    }
+
+    /// <summary>The device a call belongs to: its name once registered, else the directory's placeholder, else its address.</summary>
+    private static string DeviceKey(SkinnyConnection connection) => connection.DeviceName ?? connection.DirectoryId ?? connection.AddressKey;
+
+    /// <summary>Legacy CallInfo has no call type: the phone's own line tells which party it is.</summary>
+    private static SkinnyCallType GuessCallType(SkinnyConnection connection, in SkinnyCallInfo info)
+    {
+        foreach (SkinnyLine line in connection.Lines)
+        {
+            if (info.CalledParty.Length == line.Extension.Length && SameText(info.CalledParty, line.Extension))
+            {
+                return SkinnyCallType.Inbound;
+            }
+        }
+
+        return SkinnyCallType.Outbound;
+    }
+
+    private static bool SameText(ReadOnlySpan<byte> bytes, string text)
+    {
+        for (int i = 0; i < bytes.Length; i++)
+        {
+            if (bytes[i] != text[i])
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}
