@@ -43,6 +43,7 @@ public static class ApplianceApi
             o.DefaultScheme = BearerTokenHandler.SchemeName;
         });
         services.AddOptions<AuthenticationSchemeOptions>(BearerTokenHandler.SchemeName);
+        services.AddWebEncoders();
         services.AddTransient<BearerTokenHandler>();
         services.AddAuthorizationBuilder()
             .SetFallbackPolicy(new AuthorizationPolicyBuilder(BearerTokenHandler.SchemeName).RequireAuthenticatedUser().Build());

@@ -20,7 +20,7 @@ internal static class DirectoryEndpoints
     public static void Map(RouteGroupBuilder api)
     {
         RouteGroupBuilder devices = api.MapGroup("/devices").WithTags("Devices");
-        devices.MapGet("/", ListDevices).WithSummary("Every device the directory knows (learned and configured), ordered by id.")
+        devices.MapGet("", ListDevices).WithSummary("Every device the directory knows (learned and configured), ordered by id.")
             .Produces<IReadOnlyList<DeviceView>>().ProducesValidationProblem();
         devices.MapGet("/{id}", GetDevice).WithSummary("One device: IPs, lines, registration, who is logged in, its configuration.")
             .Produces<DeviceView>().ProducesProblem(404);
@@ -31,7 +31,7 @@ internal static class DirectoryEndpoints
             .Produces(204).ProducesProblem(404).ProducesValidationProblem(409);
 
         RouteGroupBuilder users = api.MapGroup("/users").WithTags("Users");
-        users.MapGet("/", ListUsers).WithSummary("Configured users, with their profiles and where they are logged in.")
+        users.MapGet("", ListUsers).WithSummary("Configured users, with their profiles and where they are logged in.")
             .Produces<IReadOnlyList<UserView>>();
         users.MapGet("/{id}", GetUser).WithSummary("One user.").Produces<UserView>().ProducesProblem(404);
         users.MapPut("/{id}", (string id, ApplianceRuntime rt, DirectoryEditor ed, HttpRequest rq, CancellationToken ct) => Put(DirectoryEditor.Users, id, rt, ed, rq, ct))
@@ -43,7 +43,7 @@ internal static class DirectoryEndpoints
             .Produces(204).ProducesProblem(404).ProducesValidationProblem(409);
 
         RouteGroupBuilder profiles = api.MapGroup("/profiles").WithTags("Profiles");
-        profiles.MapGet("/", ListProfiles).WithSummary("Extension-mobility user profiles.").Produces<IReadOnlyList<ProfileConfig>>();
+        profiles.MapGet("", ListProfiles).WithSummary("Extension-mobility user profiles.").Produces<IReadOnlyList<ProfileConfig>>();
         profiles.MapGet("/{id}", GetProfile).WithSummary("One profile.").Produces<ProfileConfig>().ProducesProblem(404);
         profiles.MapPut("/{id}", (string id, ApplianceRuntime rt, DirectoryEditor ed, HttpRequest rq, CancellationToken ct) => Put(DirectoryEditor.Profiles, id, rt, ed, rq, ct))
             .WithSummary("Create or replace a profile; its extension set must differ from every other profile's and every device's (else 409).")
@@ -53,7 +53,7 @@ internal static class DirectoryEndpoints
             .WithSummary("Remove a profile (a login through it ends).").Produces(204).ProducesProblem(404).ProducesValidationProblem(409);
 
         RouteGroupBuilder groups = api.MapGroup("/recording-groups").WithTags("Recording groups");
-        groups.MapGet("/", ListGroups).WithSummary("Recording groups.").Produces<IReadOnlyList<RecordingGroupConfig>>();
+        groups.MapGet("", ListGroups).WithSummary("Recording groups.").Produces<IReadOnlyList<RecordingGroupConfig>>();
         groups.MapGet("/{id}", GetGroup).WithSummary("One recording group.").Produces<RecordingGroupConfig>().ProducesProblem(404);
         groups.MapPut("/{id}", (string id, ApplianceRuntime rt, DirectoryEditor ed, HttpRequest rq, CancellationToken ct) => Put(DirectoryEditor.RecordingGroups, id, rt, ed, rq, ct))
             .WithSummary("Create or replace a recording group ({\"record\": false} to stop recording its members).")
@@ -64,9 +64,9 @@ internal static class DirectoryEndpoints
             .Produces(204).ProducesProblem(404).ProducesValidationProblem(409);
 
         RouteGroupBuilder config = api.MapGroup("/config").WithTags("Configuration");
-        config.MapGet("/", GetConfig).WithSummary("The whole directory configuration (PINs left out), with an ETag.")
+        config.MapGet("", GetConfig).WithSummary("The whole directory configuration (PINs left out), with an ETag.")
             .Produces<JsonObject>();
-        config.MapPut("/", PutConfig).WithSummary("Replace the whole configuration (If-Match: the ETag, to refuse a lost update with 412).")
+        config.MapPut("", PutConfig).WithSummary("Replace the whole configuration (If-Match: the ETag, to refuse a lost update with 412).")
             .Accepts<JsonObject>("application/json").Produces<JsonObject>().ProducesValidationProblem().ProducesProblem(412);
 
         api.MapGet("/conflicts", Conflicts).WithTags("Devices")

@@ -16,9 +16,9 @@ internal static class HotDeskingEndpoints
     public static void Map(RouteGroupBuilder api)
     {
         RouteGroupBuilder logins = api.MapGroup("/logins").WithTags("Hot desking");
-        logins.MapGet("/", Current).WithSummary("Who is logged in where now (host device and guest extensions).")
+        logins.MapGet("", Current).WithSummary("Who is logged in where now (host device and guest extensions).")
             .Produces<IReadOnlyList<LoginEntry>>();
-        logins.MapPost("/", Login).WithSummary("Log a user in at a device. 409 when someone else is logged in there, unless \"replace\": true.")
+        logins.MapPost("", Login).WithSummary("Log a user in at a device. 409 when someone else is logged in there, unless \"replace\": true.")
             .Produces<LoginEntry>(201).Produces<LoginEntry>(200).ProducesValidationProblem().ProducesProblem(403).ProducesProblem(404).ProducesProblem(409);
         logins.MapPost("/logout-all", LogoutAll).WithSummary("Log out every explicit (hot-desk) login of users in a scope: all, internal or external.")
             .Produces<LogoutAllResult>().ProducesValidationProblem();

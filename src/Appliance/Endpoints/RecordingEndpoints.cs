@@ -12,11 +12,11 @@ internal static class RecordingEndpoints
     public static void Map(RouteGroupBuilder api)
     {
         RouteGroupBuilder calls = api.MapGroup("/calls").WithTags("Calls");
-        calls.MapGet("/", ActiveCalls).WithSummary("Calls in progress, oldest first.").Produces<IReadOnlyList<CallView>>();
+        calls.MapGet("", ActiveCalls).WithSummary("Calls in progress, oldest first.").Produces<IReadOnlyList<CallView>>();
         calls.MapGet("/{id}", ActiveCall).WithSummary("One call in progress, by its recording id.").Produces<CallView>().ProducesProblem(404);
 
         RouteGroupBuilder recordings = api.MapGroup("/recordings").WithTags("Recordings");
-        recordings.MapGet("/", Search)
+        recordings.MapGet("", Search)
             .WithSummary("Recordings started in [from, to), newest first, filtered by extension (any party), user, device (or host device) and call id.")
             .Produces<RecordingList>().ProducesValidationProblem();
         recordings.MapGet("/{id}", Sidecar).WithSummary("A recording's metadata: its JSON sidecar.")
