@@ -28,7 +28,7 @@ internal static class DirectoryEndpoints
             .Accepts<DeviceConfig>("application/json").Produces<DeviceView>(200).Produces<DeviceView>(201)
             .ProducesValidationProblem().ProducesValidationProblem(409);
         devices.MapDelete("/{id}", DeleteDevice).WithSummary("Remove a device's configuration (a device seen in traffic stays known as learned).")
-            .Produces(204).ProducesProblem(404).ProducesValidationProblem(409);
+            .Produces(204).ProducesProblem(404);
 
         RouteGroupBuilder users = api.MapGroup("/users").WithTags("Users");
         users.MapGet("", ListUsers).WithSummary("Configured users, with their profiles and where they are logged in.")
