@@ -1,3 +1,4 @@
+using Appliance.Endpoints;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -74,11 +75,13 @@ public static class ApplianceHost
         builder.Services.AddSingleton<ApplianceRuntime>();
         builder.Services.AddSingleton<CaptureService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<CaptureService>());
+        builder.AddApplianceApi(settings);
 
         WebApplication app = builder.Build();
-        // The control API (Endpoints/) and /metrics are mapped here as they are added.
-        app.MapGet("/healthz", () => Results.Text("ok\n"));
-        app.MapGet("/readyz", (ApplianceRuntime rt) => rt.Ready ? Results.Text("ready\n") : Results.Text("starting\n", statusCode: StatusCodes.Status503ServiceUnavailable));
+        // The control API (Endpoints/) and /metrics are mapped here as they are added; all but these two need the token.
+        app.MapGet("/healthz", () => Results.Text("ok\n")).AllowAnonymous();
+        app.MapGet("/readyz", (ApplianceRuntime rt) => rt.Ready ? Results.Text("ready\n") : Results.Text("starting\n", statusCode: StatusCodes.Status503ServiceUnavailable)).AllowAnonymous();
+        app.MapApplianceApi();
         return app;
     }
 

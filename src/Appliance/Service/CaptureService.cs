@@ -14,6 +14,9 @@ namespace Appliance.Service;
 /// </summary>
 public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<CaptureService> log) : IHostedService, IDisposable
 {
+    /// <summary>The directory configuration the control API saves in the state folder when no DirectoryConfig file is set.</summary>
+    public const string StateConfigFile = "directory.json";
+
     private readonly List<(PcapSource Source, CaptureSourceState State, Thread Thread)> _captures = [];
     private readonly CancellationTokenSource _stop = new();
     private BindingDirectory? _directory;
@@ -24,7 +27,9 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
     public Task StartAsync(CancellationToken cancellationToken)
     {
         ApplianceSettings s = runtime.Settings;
-        DirectoryConfig config = s.DirectoryConfig is null ? DirectoryConfig.Empty : DirectoryConfig.Load(s.DirectoryConfig);
+        // Without a configured file, the configuration the control API saved under the state folder (if any).
+        string? configFile = s.DirectoryConfig ?? (File.Exists(Path.Combine(s.State, StateConfigFile)) ? Path.Combine(s.State, StateConfigFile) : null);
+        DirectoryConfig config = configFile is null ? DirectoryConfig.Empty : DirectoryConfig.Load(configFile);
         DirectoryStore store = DirectoryStore.Open(new DirectoryStoreOptions { Path = s.State });
         try
         {

@@ -1,0 +1,101 @@
+using Appliance.Service;
+using Capture.Bindings;
+using Capture.Recording;
+
+namespace Appliance.Endpoints;
+
+/// <summary>A device as the directory knows it now (learned and/or configured), with its configuration if it has one.</summary>
+public sealed record DeviceView(
+    string Id,
+    DeviceProtocol Protocol,
+    IReadOnlyList<string> Ips,
+    IReadOnlyList<LineBinding> Lines,
+    bool Configured,
+    bool Phantom,
+    bool Registered,
+    string? Name,
+    string? Site,
+    string? RecordingGroup,
+    string? HotelingAgent,
+    string? Contact,
+    string? UserAgent,
+    DateTimeOffset? FirstSeen,
+    DateTimeOffset? LastSeen,
+    LoginEntry? Login,
+    IReadOnlyList<string> ConfiguredExtensions,
+    DeviceConfig? Configuration)
+{
+    public static DeviceView From(DeviceBinding d, DeviceConfig? configuration) => new(
+        d.Id, d.Protocol, d.Ips, d.Lines, d.Configured, d.Phantom, d.Registered, d.Name, d.Site, d.RecordingGroup,
+        d.HotelingAgent, d.Contact, d.UserAgent, d.FirstSeen, d.LastSeen, d.Login, d.ConfiguredExtensions, configuration);
+
+    /// <summary>A configured device the directory has not (yet) built a binding for.</summary>
+    public static DeviceView From(DeviceConfig c) => new(
+        c.Id, c.Protocol, c.Ips, [], true, false, false, c.Name, c.Site, c.RecordingGroup, c.HotelingAgent, null, null,
+        null, null, null, c.Extensions, c);
+}
+
+/// <summary>A configured user. The PIN is write-only: only whether there is one is shown.</summary>
+public sealed record UserView(
+    string Id,
+    string? Name,
+    bool External,
+    string? RecordingGroup,
+    bool HasPin,
+    bool WaitingForSeat,
+    IReadOnlyList<string> Profiles,
+    Location? Location)
+{
+    /// <summary>Properties a client may send back from a GET that are not part of the configuration (ignored on PUT).</summary>
+    internal static readonly string[] ReadOnlyProperties = ["hasPin", "waitingForSeat", "profiles", "location"];
+}
+
+/// <summary>POST /api/logins: log <see cref="User"/> in at <see cref="Device"/> (hot desking).</summary>
+public sealed record LoginRequest(string? User, string? Device, string? Pin, bool Replace = false);
+
+/// <summary>POST /api/logins/logout-all: log out every explicit login of users in <see cref="Scope"/>.</summary>
+public sealed record LogoutAllRequest(UserScope Scope = UserScope.All);
+
+public sealed record LogoutAllResult(int LoggedOut);
+
+/// <summary>A call in progress.</summary>
+public sealed record CallView(
+    string Id,
+    string Protocol,
+    string CallId,
+    DateTimeOffset StartedAt,
+    DateTimeOffset? AnsweredAt,
+    PartyInfo Left,
+    PartyInfo Right,
+    IReadOnlyList<string> Codecs)
+{
+    public static CallView From(string id, CallMetadata m) =>
+        new(id, m.Protocol, m.CallId, m.StartedAt, m.AnsweredAt, m.Left, m.Right, m.Codecs);
+
+    public static CallView From(ActiveCall call) => From(call.RecordingId, call.Metadata);
+}
+
+/// <summary>One recording in a search result (the sidecar's summary; GET /api/recordings/{id} returns the whole sidecar).</summary>
+public sealed record RecordingSummary(
+    string Id,
+    string Protocol,
+    string CallId,
+    DateTimeOffset StartedAt,
+    DateTimeOffset EndedAt,
+    double DurationSeconds,
+    double MediaDurationSeconds,
+    IReadOnlyList<PartySidecar> Parties,
+    IReadOnlyList<string> Codecs,
+    string EndReason,
+    bool HasAudio)
+{
+    public static RecordingSummary From(CallSidecar s) => new(
+        s.Id, s.Protocol, s.CallId, s.StartedAt, s.EndedAt, s.DurationSeconds, s.MediaDurationSeconds, s.Parties,
+        s.Codecs, s.EndReason, s.File is not null);
+}
+
+/// <summary>A page of recordings, newest first. <see cref="Indexing"/>: the catalog is still scanning older recordings.</summary>
+public sealed record RecordingList(IReadOnlyList<RecordingSummary> Items, int Count, bool Indexing);
+
+/// <summary>A call event on the event stream (call.started, call.ended, recording.written, recording.failed).</summary>
+public sealed record CallEventView(string Kind, string RecordingId, DateTimeOffset At, CallView? Call, string? Reason, RecordingSummary? Recording);

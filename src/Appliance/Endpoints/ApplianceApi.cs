@@ -1,0 +1,127 @@
+using Appliance.Service;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.OpenApi;
+
+namespace Appliance.Endpoints;
+
+/// <summary>
+/// The control API under /api (README "Control API"): registration of its services (<see cref="AddApplianceApi"/>)
+/// and of its middleware and endpoints (<see cref="MapApplianceApi"/>).
+/// </summary>
+public static class ApplianceApi
+{
+    /// <summary>Requests larger than this are refused with 413 (PUT /api/config allows 16 MB).</summary>
+    public const long MaxRequestBodyBytes = 1024 * 1024;
+
+    /// <summary>
+    /// Registers the API: bearer-token authentication required by every endpoint by default (a fallback policy, so
+    /// endpoints others add, such as /metrics, are covered too), problem details, JSON, OpenAPI, the body size limit,
+    /// the configuration editor and the recordings catalog.
+    /// </summary>
+    /// <exception cref="SettingsException">The token cannot be read or written.</exception>
+    public static WebApplicationBuilder AddApplianceApi(this WebApplicationBuilder builder, ApplianceSettings settings)
+    {
+        ApiToken token = ApiToken.Resolve(settings);
+        IServiceCollection services = builder.Services;
+        services.AddSingleton(token);
+        builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = MaxRequestBodyBytes);
+
+        // AddAuthenticationCore, not AddAuthentication: the latter brings data protection, which would keep keys under
+        // $HOME for cookies this API never issues.
+        services.AddAuthenticationCore(o =>
+        {
+            o.AddScheme<BearerTokenHandler>(BearerTokenHandler.SchemeName, displayName: null);
+            o.DefaultScheme = BearerTokenHandler.SchemeName;
+        });
+        services.AddOptions<AuthenticationSchemeOptions>(BearerTokenHandler.SchemeName);
+        services.AddWebEncoders();
+        services.AddTransient<BearerTokenHandler>();
+        services.AddAuthorizationBuilder()
+            .SetFallbackPolicy(new AuthorizationPolicyBuilder(BearerTokenHandler.SchemeName).RequireAuthenticatedUser().Build());
+
+        services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
+        {
+            // A request the framework refused (unreadable JSON, a query value of the wrong type, too large): say why.
+            if (c.Exception is BadHttpRequestException bad)
+            {
+                c.ProblemDetails.Detail = bad.Message;
+            }
+        });
+        services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        services.ConfigureHttpJsonOptions(o => ApiJsonContext.Configure(o.SerializerOptions));
+        services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "Call-recording appliance control API";
+            document.Info.Description = "Directory, hot desking, locate, calls, recordings and events. Every endpoint but /healthz and /readyz needs 'Authorization: Bearer <token>'.";
+            document.Components ??= new OpenApiComponents();
+            document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
+            document.Components.SecuritySchemes[BearerTokenHandler.SchemeName] = new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.Http,
+                Scheme = "bearer",
+                Description = "The API token (Token or TokenFile setting, else <State>/api-token).",
+            };
+            document.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(BearerTokenHandler.SchemeName, document)] = [] }];
+            return Task.CompletedTask;
+        }));
+
+        services.AddSingleton<DirectoryEditor>();
+        services.AddSingleton<RecordingCatalog>();
+        services.AddHostedService(sp => sp.GetRequiredService<RecordingCatalog>());
+        services.AddHostedService<ApiStartupLog>();
+        return builder;
+    }
+
+    /// <summary>Adds the error handling (problem details for every error) and maps /api/... and /openapi/v1.json.</summary>
+    public static WebApplication MapApplianceApi(this WebApplication app)
+    {
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            StatusCodeSelector = ex => ex is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
+        });
+        app.UseStatusCodePages();
+
+        app.MapOpenApi();
+        RouteGroupBuilder api = app.MapGroup("/api");
+        DirectoryEndpoints.Map(api);
+        HotDeskingEndpoints.Map(api);
+        RecordingEndpoints.Map(api);
+        EventEndpoints.Map(api);
+        return app;
+    }
+}
+
+/// <summary>Says at start where the API listens and where its token is (never the token itself).</summary>
+internal sealed partial class ApiStartupLog(ApiToken token, ApplianceSettings settings, ILogger<ApiStartupLog> log) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (token.Generated)
+        {
+            LogGenerated(token.Source, settings.Listen);
+        }
+        else
+        {
+            LogToken(token.Source, settings.Listen);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "control API on {Listen}: generated a bearer token into {Path} (mode 0600); clients send 'Authorization: Bearer <its contents>'")]
+    private partial void LogGenerated(string path, string listen);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "control API on {Listen}: bearer token from {Source}")]
+    private partial void LogToken(string source, string listen);
+}

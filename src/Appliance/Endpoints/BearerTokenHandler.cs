@@ -1,0 +1,81 @@
+using System.Security.Claims;
+using System.Text.Encodings.Web;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Appliance.Endpoints;
+
+/// <summary>Marks an endpoint a browser element may fetch with <c>?access_token=</c> (audio, event stream): they cannot send headers.</summary>
+[AttributeUsage(AttributeTargets.Method | AttributeTargets.Class)]
+public sealed class AllowQueryTokenAttribute : Attribute;
+
+/// <summary>
+/// `Authorization: Bearer &lt;token&gt;` against <see cref="ApiToken"/>. A missing or wrong token is answered 401 with
+/// a problem body and a <c>WWW-Authenticate</c> challenge; the authorization fallback policy makes every endpoint
+/// require it unless it allows anonymous access (/healthz, /readyz).
+/// </summary>
+internal sealed class BearerTokenHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    ILoggerFactory logger,
+    UrlEncoder encoder,
+    ApiToken token,
+    IProblemDetailsService problems)
+    : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string SchemeName = "Bearer";
+
+    private const string QueryParameter = "access_token";
+
+    protected override Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        string? presented = null;
+        string? header = Request.Headers.Authorization;
+        if (!string.IsNullOrEmpty(header))
+        {
+            if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+            {
+                return Task.FromResult(AuthenticateResult.Fail("The Authorization header is not 'Bearer <token>'."));
+            }
+
+            presented = header["Bearer ".Length..].Trim();
+        }
+        else if (HttpMethods.IsGet(Request.Method)
+            && Context.GetEndpoint()?.Metadata.GetMetadata<AllowQueryTokenAttribute>() is not null
+            && Request.Query.TryGetValue(QueryParameter, out var values))
+        {
+            presented = values.ToString();
+        }
+
+        if (presented is null)
+        {
+            return Task.FromResult(AuthenticateResult.NoResult());
+        }
+
+        if (!token.Matches(presented))
+        {
+            return Task.FromResult(AuthenticateResult.Fail("The token is not the API token."));
+        }
+
+        var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, "api")], SchemeName);
+        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName)));
+    }
+
+    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        AuthenticateResult result = await HandleAuthenticateOnceSafeAsync();
+        Response.StatusCode = StatusCodes.Status401Unauthorized;
+        Response.Headers.WWWAuthenticate = result.Failure is null ? "Bearer" : "Bearer error=\"invalid_token\"";
+        await problems.WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = Context,
+            ProblemDetails =
+            {
+                Status = StatusCodes.Status401Unauthorized,
+                Title = "Unauthorized",
+                Detail = result.Failure?.Message ?? "Send the API token: 'Authorization: Bearer <token>'.",
+            },
+        });
+    }
+}

@@ -1,0 +1,117 @@
+using Appliance.Service;
+using Capture.Recording;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Appliance.Endpoints;
+
+/// <summary>Calls in progress and the recordings catalog for quality staff: search, sidecar, audio with range requests.</summary>
+internal static class RecordingEndpoints
+{
+    public static void Map(RouteGroupBuilder api)
+    {
+        RouteGroupBuilder calls = api.MapGroup("/calls").WithTags("Calls");
+        calls.MapGet("", ActiveCalls).WithSummary("Calls in progress, oldest first.").Produces<IReadOnlyList<CallView>>();
+        calls.MapGet("/{id}", ActiveCall).WithSummary("One call in progress, by its recording id.").Produces<CallView>().ProducesProblem(404);
+
+        RouteGroupBuilder recordings = api.MapGroup("/recordings").WithTags("Recordings");
+        recordings.MapGet("", Search)
+            .WithSummary("Recordings started in [from, to), newest first, filtered by extension (any party), user, device (or host device) and call id.")
+            .Produces<RecordingList>().ProducesValidationProblem();
+        recordings.MapGet("/{id}", Sidecar).WithSummary("A recording's metadata: its JSON sidecar.")
+            .Produces<CallSidecar>().ProducesValidationProblem().ProducesProblem(404);
+        recordings.MapGet("/{id}/audio", Audio)
+            .WithSummary("The recording (stereo Ogg Opus, audio/ogg) with range requests, so a browser's audio element plays and seeks it; ?access_token= is accepted here.")
+            .WithMetadata(new AllowQueryTokenAttribute())
+            .Produces(200, contentType: "audio/ogg").Produces(206, contentType: "audio/ogg").ProducesValidationProblem().ProducesProblem(404).ProducesProblem(416);
+    }
+
+    private static IResult ActiveCalls(ApplianceRuntime runtime) =>
+        TypedResults.Ok<IReadOnlyList<CallView>>([.. runtime.ActiveCalls.OrderBy(c => c.StartedAt).Select(CallView.From)]);
+
+    private static IResult ActiveCall(string id, ApplianceRuntime runtime)
+    {
+        if (!ApiArgs.RecordingId(id, out Guid guid, out IResult? problem))
+        {
+            return problem;
+        }
+
+        return runtime.TryGetActiveCall(guid.ToString("D"), out ActiveCall? call) && call is not null
+            ? TypedResults.Ok(CallView.From(call))
+            : ApiProblems.NotFound($"No call in progress with id '{guid:D}'.");
+    }
+
+    private static IResult Search(RecordingCatalog catalog, string? from, string? to, string? extension, string? user, string? device, string? callId, int? limit)
+    {
+        if (!ApiArgs.Time("from", from, out DateTimeOffset? since, out IResult? problem) || !ApiArgs.Time("to", to, out DateTimeOffset? until, out problem)
+            || !ApiArgs.Text("extension", extension, out problem) || !ApiArgs.Text("user", user, out problem)
+            || !ApiArgs.Text("device", device, out problem) || !ApiArgs.Text("callId", callId, out problem)
+            || !ApiArgs.Limit(limit, 100, 1000, out int take, out problem))
+        {
+            return problem!;
+        }
+
+        if (since > until)
+        {
+            return ApiProblems.Invalid("from", "is after to.");
+        }
+
+        List<RecordingSummary> items = catalog.Search(since, until, extension, user, device, callId, take);
+        return TypedResults.Ok(new RecordingList(items, items.Count, catalog.Indexing));
+    }
+
+    private static IResult Sidecar(string id, RecordingCatalog catalog)
+    {
+        if (!ApiArgs.RecordingId(id, out Guid guid, out IResult? problem))
+        {
+            return problem;
+        }
+
+        return catalog.TryGet(guid, out RecordingCatalog.Entry? entry) && File.Exists(entry!.SidecarPath)
+            ? TypedResults.PhysicalFile(entry.SidecarPath, "application/json")
+            : ApiProblems.NotFound($"No recording '{guid:D}'.");
+    }
+
+    private static IResult Audio(string id, RecordingCatalog catalog, HttpContext context)
+    {
+        if (!ApiArgs.RecordingId(id, out Guid guid, out IResult? problem))
+        {
+            return problem;
+        }
+
+        if (!catalog.TryGet(guid, out RecordingCatalog.Entry? entry))
+        {
+            return ApiProblems.NotFound($"No recording '{guid:D}'.");
+        }
+
+        if (!entry!.Summary.HasAudio || !File.Exists(entry.AudioPath))
+        {
+            return ApiProblems.NotFound($"Recording '{guid:D}' has no audio (end reason: {entry.Summary.EndReason}).");
+        }
+
+        var info = new FileInfo(entry.AudioPath);
+        if (Unsatisfiable(context.Request, info.Length))
+        {
+            // The file result would answer an empty 416; this one says why, as every error here does.
+            context.Response.Headers.ContentRange = $"bytes */{info.Length}";
+            return TypedResults.Problem($"The range '{context.Request.Headers.Range}' is outside the recording's {info.Length} bytes.",
+                statusCode: StatusCodes.Status416RangeNotSatisfiable, title: "Range not satisfiable");
+        }
+
+        return TypedResults.PhysicalFile(entry.AudioPath, "audio/ogg", fileDownloadName: null, lastModified: info.LastWriteTimeUtc, enableRangeProcessing: true);
+    }
+
+    // RFC 9110 14.1.1: a byte range is satisfiable when its first byte is inside the file, or it is a non-empty suffix.
+    // Range headers the file result would ignore (malformed, another unit, with If-Range) are left to it.
+    private static bool Unsatisfiable(HttpRequest request, long length)
+    {
+        if (request.Headers.IfRange.Count > 0 || request.GetTypedHeaders().Range is not { } range
+            || !string.Equals(range.Unit.Value, "bytes", StringComparison.OrdinalIgnoreCase) || range.Ranges.Count == 0)
+        {
+            return false;
+        }
+
+        return range.Ranges.All(r => r.From is { } from ? from >= length : r.To is not > 0);
+    }
+}
