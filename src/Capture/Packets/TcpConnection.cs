@@ -68,7 +68,7 @@ public sealed class TcpStream
 
     public IpEndpoint16 Destination => Flow.Destination;
 
-    /// <summary>Bytes the handler consumed so far (the stream offset of the first byte it is shown next, gaps included).</summary>
+    /// <summary>Bytes the handler consumed so far (skipped gaps and discarded bytes not included).</summary>
     public long Consumed { get; internal set; }
 
     /// <summary>Contiguous bytes held and not consumed.</summary>

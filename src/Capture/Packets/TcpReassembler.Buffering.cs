@@ -295,7 +295,7 @@ public sealed partial class TcpReassembler
             }
         }
 
-        int size = Math.Max(MinimumBuffer, (int)Math.Min(BitOperations.RoundUpToPowerOf2((uint)bytes), (uint)_options.MaxBytesPerStream));
+        int size = (int)Math.Min(Math.Max(MinimumBuffer, BitOperations.RoundUpToPowerOf2((uint)bytes)), (uint)_options.MaxBytesPerStream);
         int oldLength = buffer?.Length ?? 0;
         if (_bufferedBytes - oldLength + size > _options.MaxTotalBytes)
         {
