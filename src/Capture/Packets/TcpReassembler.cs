@@ -211,7 +211,7 @@ public sealed partial class TcpReassembler
     }
 
     /// <summary>
-    /// Frees idle connections and skips gaps older than <see cref="TcpReassemblerOptions.GapTimeoutNs"/> (delivering
+    /// Frees idle connections (pending ones sooner) and skips gaps older than <see cref="TcpReassemblerOptions.GapTimeoutNs"/> (delivering
     /// what was held behind them). Call it from the pipeline's tick with capture time.
     /// </summary>
     public void Expire(long nowNs)
@@ -219,7 +219,8 @@ public sealed partial class TcpReassembler
         for (int i = _activeCount - 1; i >= 0; i--)
         {
             TcpConnection connection = _active[i];
-            if (nowNs - connection.LastSeenNs >= _options.IdleTimeoutNs)
+            long timeout = connection.Application == TcpApplication.Pending ? _options.PendingTimeoutNs : _options.IdleTimeoutNs;
+            if (nowNs - connection.LastSeenNs >= timeout)
             {
                 ConnectionsExpired++;
                 FlushAndFree(connection, nowNs);

@@ -86,6 +86,12 @@ public sealed class TcpReassemblerOptions
     /// <summary>Capture time without a segment after which a connection is freed (SIP keeps TCP open for minutes; Skinny keepalives are 30-60 s).</summary>
     public long IdleTimeoutNs { get; set; } = 300L * 1_000_000_000;
 
+    /// <summary>
+    /// Capture time a <see cref="TcpApplication.Pending"/> connection (handshake seen, no payload yet) is kept without a
+    /// segment: every TCP handshake on the mirror is one, so they must not hold slots for the full idle timeout.
+    /// </summary>
+    public long PendingTimeoutNs { get; set; } = 10L * 1_000_000_000;
+
     public void Validate()
     {
         if (MaxConnections is < 1 or > 1 << 24)
@@ -113,7 +119,7 @@ public sealed class TcpReassemblerOptions
             throw new ArgumentOutOfRangeException(nameof(MaxRangesPerStream), MaxRangesPerStream, "must be 1-1024");
         }
 
-        if (GapTimeoutNs <= 0 || IdleTimeoutNs <= 0)
+        if (GapTimeoutNs <= 0 || IdleTimeoutNs <= 0 || PendingTimeoutNs <= 0)
         {
             throw new ArgumentOutOfRangeException(nameof(GapTimeoutNs), "timeouts must be positive");
         }

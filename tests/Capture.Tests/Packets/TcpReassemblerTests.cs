@@ -230,6 +230,19 @@ public sealed class TcpReassemblerTests
     }
 
     [Fact]
+    public void Expire_FreesPendingConnectionsSooner_ThanClaimedOnes()
+    {
+        var h = new CollectingHandler { ClaimOnly = (flow, _) => flow.Source.Port == 1 ? TcpApplication.Pending : TcpApplication.Sip };
+        var r = new TcpReassembler(h, new TcpReassemblerOptions { PendingTimeoutNs = 10 * Second, IdleTimeoutNs = 60 * Second });
+        r.Process(new TcpFlowKey(new IpEndpoint16(Client.Address, 1), Server), 1, TcpFlags.Syn, default, 0);
+        r.Process(new TcpFlowKey(new IpEndpoint16(Client.Address, 2), Server), 1, TcpFlags.Syn, default, 0);
+        r.Expire(10 * Second);
+        Assert.Equal((1, 1L), (r.ActiveConnections, r.ConnectionsExpired));
+        r.Expire(60 * Second);
+        Assert.Equal(0, r.ActiveConnections);
+    }
+
+    [Fact]
     public void Process_CountsFlowsOverLimit_WhenTheConnectionTableIsFull()
     {
         var h = new CollectingHandler();
