@@ -19,7 +19,7 @@ public enum CaptureEnd
 /// The capture side of DESIGN section 4: decodes frames in place, follows signalling, classifies media to calls,
 /// and hands each call's packets (copied once into a queue slot) to the worker that owns the call.
 /// </summary>
-public sealed class CapturePipeline : ICallSink, IDisposable
+public sealed partial class CapturePipeline : ICallSink, IDisposable
 {
     private readonly PipelineOptions _options;
     private readonly FrameDecoder _decoder = new();
@@ -57,6 +57,7 @@ public sealed class CapturePipeline : ICallSink, IDisposable
             _directoryEvents = directory.Subscribe(capacity: 65_536);
         }
         _tickNs = _options.TickInterval.Ticks * 100;
+        _tcp = new TcpReassembler(this, _options.Tcp);
     }
 
     public PipelineCounters Counters { get; } = new();
@@ -114,6 +115,7 @@ public sealed class CapturePipeline : ICallSink, IDisposable
             counters["sip_bad_extensions"] = _learner.BadExtensions;
         }
 
+        AddTcpCounters(counters);
         return counters;
     }
 
@@ -174,7 +176,7 @@ public sealed class CapturePipeline : ICallSink, IDisposable
 
         if (packet.Protocol == TransportProtocol.Tcp)
         {
-            ProcessTcpSegment(packet, timestampNs);
+            ProcessTcpSegment(packet);
             return;
         }
 
@@ -207,53 +209,15 @@ public sealed class CapturePipeline : ICallSink, IDisposable
             return;
         }
 
-        OnSipMessage(message, packet, timestampNs);
+        OnSipMessage(message, packet.Source, packet.Destination, timestampNs);
     }
 
-    /// <summary>A whole SIP message (UDP datagram or TCP segment): the directory learns from it, then the call tracker follows it.</summary>
-    private void OnSipMessage(in SipMessage message, in DecodedPacket packet, long timestampNs)
+    /// <summary>A whole SIP message (UDP datagram or framed from a TCP stream): the directory learns from it, then the call tracker follows it.</summary>
+    private void OnSipMessage(in SipMessage message, IpEndpoint16 source, IpEndpoint16 destination, long timestampNs)
     {
         Counters.SipMessages++;
-        _learner?.OnMessage(message, packet.Source, packet.Destination, timestampNs);
-        _sip.OnMessage(message, packet.Source, packet.Destination, timestampNs);
-    }
-
-    /// <summary>
-    /// Until TCP streams are reassembled, a segment that holds whole SIP messages (the usual case: SIP over TCP sends
-    /// one message per segment) is read like a datagram; anything else is counted and skipped.
-    /// </summary>
-    private void ProcessTcpSegment(in DecodedPacket packet, long timestampNs)
-    {
-        ReadOnlySpan<byte> rest = packet.Payload;
-        if (rest.IsEmpty || !SipSniffer.LooksLikeSip(rest))
-        {
-            Counters.TcpSegmentsSkipped++;
-            return;
-        }
-
-        while (true)
-        {
-            while (!rest.IsEmpty && rest[0] is (byte)'\r' or (byte)'\n')
-            {
-                rest = rest[1..]; // CRLF keep-alives between messages (RFC 5626)
-            }
-
-            if (rest.IsEmpty)
-            {
-                return;
-            }
-
-            OperationStatus status = SipMessage.TryFrame(rest, out int length, out _);
-            if (status != OperationStatus.Done || SipMessage.TryRead(rest[..length], out SipMessage message, out _) != OperationStatus.Done)
-            {
-                Counters.TcpSegmentsSkipped++; // a message split across segments: needs stream reassembly
-                return;
-            }
-
-            Counters.TcpSipMessages++;
-            OnSipMessage(message, packet, timestampNs);
-            rest = rest[length..];
-        }
+        _learner?.OnMessage(message, source, destination, timestampNs);
+        _sip.OnMessage(message, source, destination, timestampNs);
     }
 
     private static string SipReasonName(SipInvalidReason reason) => s_sipReasonNames[(int)reason < s_sipReasonNames.Length ? (int)reason : 0];
@@ -287,6 +251,7 @@ public sealed class CapturePipeline : ICallSink, IDisposable
     {
         _nextTickNs = nowNs + _tickNs;
         _decoder.ExpireFragments(nowNs);
+        _tcp.Expire(nowNs);
         _sip.Expire(nowNs);
         if (_directory is not null)
         {
@@ -426,6 +391,7 @@ public sealed class CapturePipeline : ICallSink, IDisposable
             DrainDirectoryEvents(); // a logout just before the end still marks (or stops) its calls
         }
 
+        _tcp.Clear(_lastNs); // what TCP streams still hold behind a gap is read before the calls end
         _sip.EndAll(_lastNs, reason);
         foreach (MediaWorker worker in _workers)
         {

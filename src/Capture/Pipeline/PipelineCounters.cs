@@ -15,9 +15,10 @@ public sealed class PipelineCounters
     public long Bytes;
     public long UdpDatagrams;
     public long UdpUnclassified;
+    /// <summary>TCP segments with payload that no protocol claimed (neither SIP nor Skinny), or that the connection limit kept out: not buffered.</summary>
     public long TcpSegmentsSkipped;
 
-    /// <summary>SIP messages read from TCP segments that each held whole messages.</summary>
+    /// <summary>SIP messages framed from reassembled TCP streams.</summary>
     public long TcpSipMessages;
 
     /// <summary>RTP of calls that are not recorded (recording groups, or stopped by a logout).</summary>

@@ -1,3 +1,5 @@
+using Capture.Packets;
+
 namespace Capture.Pipeline;
 
 public sealed class PipelineOptions
@@ -17,6 +19,9 @@ public sealed class PipelineOptions
     /// <summary>How often (in capture time) timeouts are checked and idle calls are mixed forward.</summary>
     public TimeSpan TickInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>Limits of TCP stream reassembly (SIP over TCP, Skinny).</summary>
+    public TcpReassemblerOptions Tcp { get; set; } = new();
+
     public void Validate()
     {
         if (Workers is < 0 or > 256)
@@ -28,5 +33,8 @@ public sealed class PipelineOptions
         {
             throw new ArgumentOutOfRangeException(nameof(QueueCapacity), QueueCapacity, "queue capacity must be a power of two of at least 16");
         }
+
+        ArgumentNullException.ThrowIfNull(Tcp);
+        Tcp.Validate();
     }
 }

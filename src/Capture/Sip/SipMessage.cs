@@ -380,7 +380,7 @@ public ref struct SipMessage
     }
 
     /// <summary>Could this unterminated first line still become a SIP start line? Rejects junk without waiting for more.</summary>
-    private static bool IsPlausibleStartLinePrefix(ReadOnlySpan<byte> s)
+    internal static bool IsPlausibleStartLinePrefix(ReadOnlySpan<byte> s)
     {
         ReadOnlySpan<byte> version = "SIP/2.0 "u8;
         int n = Math.Min(s.Length, version.Length);
