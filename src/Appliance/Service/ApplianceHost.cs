@@ -1,3 +1,4 @@
+using Appliance.Metrics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -74,9 +75,11 @@ public static class ApplianceHost
         builder.Services.AddSingleton<ApplianceRuntime>();
         builder.Services.AddSingleton<CaptureService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<CaptureService>());
+        builder.AddServiceIntegration(); // logs (journald under systemd), sd_notify, metrics: after capture, so READY follows it
 
         WebApplication app = builder.Build();
         // The control API (Endpoints/) and /metrics are mapped here as they are added.
+        app.MapMetrics(); // Prometheus text format; the API's auth policy applies to it too
         app.MapGet("/healthz", () => Results.Text("ok\n"));
         app.MapGet("/readyz", (ApplianceRuntime rt) => rt.Ready ? Results.Text("ready\n") : Results.Text("starting\n", statusCode: StatusCodes.Status503ServiceUnavailable));
         return app;
