@@ -32,7 +32,6 @@ public sealed class ApplianceMetrics : IDisposable
     private readonly ApplianceRuntime _runtime;
     private readonly Counter<long> _callsEnded;
     private readonly Counter<long> _recordings;
-    private readonly Counter<long> _recordingFailures;
     private readonly Lock _sampleGate = new();
     private readonly DateTimeOffset _startedAt = DateTimeOffset.UtcNow;
     private Sample[] _sample = [];
@@ -65,7 +64,7 @@ public sealed class ApplianceMetrics : IDisposable
         m.CreateObservableCounter("appliance.calls.started", () => PerSource(s => s.Counter("calls_started")), "{call}", "Calls seen starting");
         _callsEnded = m.CreateCounter<long>("appliance.calls.ended", "{call}", "Calls ended, by protocol and end reason");
         _recordings = m.CreateCounter<long>("appliance.recordings.written", "{recording}", "Recordings finalised (audio and sidecar), by protocol and end reason");
-        _recordingFailures = m.CreateCounter<long>("appliance.recordings.failed", "{recording}", "Recordings that failed to be written");
+        m.CreateObservableCounter("appliance.recordings.failed", () => _runtime.RecordingErrors, "{recording}", "Recordings that failed to be written (disk full, encoder error)");
         m.CreateObservableCounter("appliance.rtp.packets", () => PerSource(s => s.Counter("rtp_packets_processed")), "{packet}", "RTP packets the media workers processed");
         m.CreateObservableCounter("appliance.rtp.packets_lost", () => PerSource(s => s.Counter("rtp_packets_lost")), "{packet}", "RTP packets missing from the sequence (concealed or silence)");
         m.CreateObservableCounter("appliance.rtp.duplicates_dropped", () => PerSource(s => s.Counter("rtp_duplicates_dropped")), "{packet}", "Duplicate RTP packets removed (mirror ports see packets twice)");
@@ -97,9 +96,6 @@ public sealed class ApplianceMetrics : IDisposable
                 break;
             case "recording.written":
                 _recordings.Add(1, new KeyValuePair<string, object?>("protocol", notice.Sidecar?.Protocol ?? "unknown"), new KeyValuePair<string, object?>("reason", notice.Reason ?? "unknown"));
-                break;
-            case "recording.failed":
-                _recordingFailures.Add(1);
                 break;
         }
     }

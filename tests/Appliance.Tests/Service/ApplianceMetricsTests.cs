@@ -43,7 +43,7 @@ public sealed class ApplianceMetricsTests : IDisposable
         var settings = new ApplianceSettings { Recordings = Path.Combine(_dir, "rec"), State = Path.Combine(_dir, "state"), Workers = 1 };
         var runtime = new ApplianceRuntime(settings);
         using var metrics = new ApplianceMetrics(runtime);
-        using var exporter = new PrometheusExporter(m => ReferenceEquals(m, metrics.Meter));
+        using var exporter = new PrometheusExporter(m => ReferenceEquals(m, metrics.Meter) || m.Name == "System.Runtime");
         DirectoryStore store = DirectoryStore.Open(new DirectoryStoreOptions { Path = settings.State });
         using BindingDirectory directory = BindingDirectory.Open(store, DirectoryConfig.Empty, DateTimeOffset.UtcNow);
         runtime.Directory = directory;
@@ -95,6 +95,12 @@ public sealed class ApplianceMetricsTests : IDisposable
         Assert.Equal(2, doc.Find("appliance_worker_queue_depth").Count());
         Assert.Equal("counter", doc.Types["appliance_invalid_input_total"]);
         Assert.Equal("gauge", doc.Types["appliance_worker_progress_age_seconds"]);
+
+        // The Grafana dashboard uses only metrics that exist.
+        string dashboard = File.ReadAllText(Path.Combine(Repo.Root, "linux", "grafana", "appliance-dashboard.json"));
+        string[] used = [.. System.Text.RegularExpressions.Regex.Matches(dashboard, @"\b(appliance|dotnet)_[a-z_]+").Select(m => m.Value).Distinct()];
+        Assert.True(used.Length > 20);
+        Assert.All(used, name => Assert.True(doc.Types.ContainsKey(name), $"the dashboard uses {name}, which /metrics does not have"));
     }
 
     public void Dispose()
