@@ -7,14 +7,24 @@ OUT ?= var/recordings
 STATE ?= var/state
 SAMPLE ?= samples/sipp-g711a-call.pcap
 APP = $(DOTNET) run --no-build -c $(CONFIG) --project src/Appliance --
+# The built apphost itself (not `dotnet run`, which wraps it in a second process): signals reach the service directly.
+APPHOST = src/Appliance/bin/$(CONFIG)/net10.0/appliance
+LISTEN ?= http://127.0.0.1:8080
+# make install: DESTDIR stages into another root (packaging, tests); PREFIX is where the program goes.
+PREFIX ?= /opt/appliance
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(SYSCONFDIR)/systemd/system
+PUBLISH_DIR ?= out/publish
 
 # Runtime libraries we bind (libpcap, libopus, spandsp for G.722, bcg729 for G.729), and the tools tests and
 # benchmarks use as real peers and oracles (opusdec decodes recordings, SIPp places calls, tcpdump is the
 # replay baseline, iproute2 builds the network namespaces).
 RUNTIME_PACKAGES = libpcap0.8 libopus0 libspandsp2 libbcg729-0
-TEST_PACKAGES = opus-tools sip-tester tcpdump iproute2
+TEST_PACKAGES = opus-tools sip-tester tcpdump iproute2 systemd
+# make install creates the service account with systemd-sysusers (also where systemd is not PID 1, e.g. containers).
+INSTALL_PACKAGES = systemd
 
-.PHONY: run test build deps deps-test bench replay capture clean
+.PHONY: run test build deps deps-test bench replay capture clean publish install install-files uninstall
 
 deps:
 	@scripts/ensure-packages.sh $(RUNTIME_PACKAGES)
@@ -25,11 +35,14 @@ deps-test:
 build: deps
 	$(DOTNET) build Appliance.sln -c $(CONFIG) --nologo -v quiet
 
-# For now `run` replays the bundled sample (a real SIPp call recorded on loopback) into ./var/recordings, keeping
-# the directory (what it learned about phones and logins) in ./var/state. DIRECTORY=file.json adds a configuration.
+# `run` starts the service (`appliance run`) in the foreground on its embedded defaults: no /etc settings file, the
+# bundled sample (a real SIPp call recorded on loopback) replayed as if live, recordings in ./var/recordings, the
+# directory in ./var/state, the API on 127.0.0.1:8080. DIRECTORY=file.json adds a directory configuration.
 DIRECTORY_ARGS = --state $(STATE) $(if $(DIRECTORY),--config $(DIRECTORY))
 run: build
-	$(APP) replay $(SAMPLE) --out $(OUT) $(DIRECTORY_ARGS)
+	@echo "appliance: API on $(LISTEN) (GET /healthz, /readyz; /metrics in Prometheus format), replaying $(SAMPLE) as if live"
+	@echo "appliance: recordings under $(abspath $(OUT)), directory state in $(abspath $(STATE)); Ctrl+C (SIGINT) stops it cleanly"
+	$(APPHOST) run --settings none --recordings $(OUT) --state $(STATE) --listen $(LISTEN) $(if $(DIRECTORY),--config $(DIRECTORY)) $(ARGS)
 
 replay: build
 	@test -n "$(FILE)" || { echo "usage: make replay FILE=capture.pcap [OUT=dir]"; exit 2; }
@@ -46,6 +59,28 @@ test: deps-test
 # All benchmarks, or a subset: make bench FILTER='*Sip*'
 bench: deps-test
 	$(DOTNET) run -c $(CONFIG) --project bench -- --filter '$(or $(FILTER),*)'
+
+# The release build as it is installed (framework-dependent: needs the ASP.NET Core 10 runtime in /usr/share/dotnet).
+publish: deps
+	$(DOTNET) publish src/Appliance -c Release -o $(PUBLISH_DIR) --nologo -v quiet
+
+# Installs to PREFIX with the systemd unit, sysusers/tmpfiles entries, a default /etc/appliance/appliance.json and a
+# generated API token (neither overwritten when present), then daemon-reload when systemd runs this system.
+install: publish
+	@scripts/ensure-packages.sh $(INSTALL_PACKAGES)
+	@$(MAKE) --no-print-directory install-files
+
+# The file-laying part of install, from an existing PUBLISH_DIR.
+install-files:
+	@PUBLISH_DIR=$(PUBLISH_DIR) DESTDIR=$(DESTDIR) PREFIX=$(PREFIX) SYSCONFDIR=$(SYSCONFDIR) UNITDIR=$(UNITDIR) scripts/install.sh
+
+# Removes the program and the unit; keeps settings, token, recordings, state and the user (remove those by hand).
+uninstall:
+	-@[ -n "$(DESTDIR)" ] || ! [ -d /run/systemd/system ] || systemctl disable --now appliance
+	rm -rf $(DESTDIR)$(PREFIX)
+	rm -f $(DESTDIR)$(UNITDIR)/appliance.service $(DESTDIR)$(SYSCONFDIR)/sysusers.d/appliance.conf $(DESTDIR)$(SYSCONFDIR)/tmpfiles.d/appliance.conf
+	-@[ -n "$(DESTDIR)" ] || ! [ -d /run/systemd/system ] || systemctl daemon-reload
+	@echo "uninstall: kept $(SYSCONFDIR)/appliance, /var/lib/appliance, /var/log/appliance and the user appliance"
 
 clean:
 	rm -rf var out BenchmarkDotNet.Artifacts

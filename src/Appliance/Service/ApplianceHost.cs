@@ -1,4 +1,5 @@
 using Appliance.Endpoints;
+using Appliance.Metrics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -75,12 +76,14 @@ public static class ApplianceHost
         builder.Services.AddSingleton<ApplianceRuntime>();
         builder.Services.AddSingleton<CaptureService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<CaptureService>());
+        builder.AddServiceIntegration(); // logs (journald under systemd), sd_notify, metrics: after capture, so READY follows it
         builder.AddApplianceApi(settings);
 
         WebApplication app = builder.Build();
-        // The control API (Endpoints/) and /metrics are mapped here as they are added; all but these two need the token.
+        // Everything needs the API token (fallback policy) except these two probes.
         app.MapGet("/healthz", () => Results.Text("ok\n")).AllowAnonymous();
         app.MapGet("/readyz", (ApplianceRuntime rt) => rt.Ready ? Results.Text("ready\n") : Results.Text("starting\n", statusCode: StatusCodes.Status503ServiceUnavailable)).AllowAnonymous();
+        app.MapMetrics(); // Prometheus text format, behind the token like the API (Prometheus: authorization.credentials_file)
         app.MapApplianceApi();
         return app;
     }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Capture.Bindings;
+using Capture.Interop;
 using Capture.Pipeline;
 using Capture.Recording;
 
@@ -92,6 +93,23 @@ public sealed class CaptureSourceState(string name, bool live, CapturePipeline p
     /// <summary>Set by the capture thread when its source ended (replay finished, interface error).</summary>
     public volatile bool Ended;
 
-    /// <summary>Wall-clock ticks of the last frame the capture thread handled (watchdog: progress, not a timer).</summary>
+    /// <summary>Stopwatch timestamp of the capture thread's last read (a frame, a read timeout or a paced wait): watchdog progress, not a timer.</summary>
     public long LastFrameTicks;
+
+    /// <summary>The libpcap handle, for pcap_stats (kernel and interface drops).</summary>
+    internal PcapSource? PcapSource { get; init; }
+
+    /// <summary>pcap_stats of a live source (false for a replayed file or once closed); any thread.</summary>
+    public bool TryGetStatistics(out PcapStatistics statistics)
+    {
+        statistics = default;
+        try
+        {
+            return PcapSource is { } source && source.TryGetStatistics(out statistics);
+        }
+        catch (ObjectDisposedException)
+        {
+            return false; // closed at shutdown while a scrape read it
+        }
+    }
 }

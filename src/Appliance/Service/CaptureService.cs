@@ -88,7 +88,7 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
 
         ApplianceSettings s = runtime.Settings;
         var pipeline = new CapturePipeline(s.RecordingOptions(), s.PipelineOptions(), results: runtime, directory: _directory) { Observer = runtime };
-        var state = new CaptureSourceState(name, live, pipeline) { LastFrameTicks = Stopwatch.GetTimestamp() };
+        var state = new CaptureSourceState(name, live, pipeline) { LastFrameTicks = Stopwatch.GetTimestamp(), PcapSource = source };
         var thread = new Thread(() => CaptureLoop(source, state)) { Name = "capture " + name, IsBackground = true };
         _captures.Add((source, state, thread));
         thread.Start();
@@ -138,7 +138,7 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
                         shiftNs = (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks * 100 - ts;
                     }
 
-                    if (paced && !WaitUntil(startTicks, ts - firstNs, ct))
+                    if (paced && !WaitUntil(state, startTicks, ts - firstNs, ct))
                     {
                         break;
                     }
@@ -159,10 +159,12 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
         }
     }
 
-    private static bool WaitUntil(long startTicks, long offsetNs, CancellationToken ct)
+    /// <summary>Paced replay: waits (in steps of at most a second, each stamped as progress) until the frame is due.</summary>
+    private static bool WaitUntil(CaptureSourceState state, long startTicks, long offsetNs, CancellationToken ct)
     {
         while (true)
         {
+            state.LastFrameTicks = Stopwatch.GetTimestamp();
             long elapsedNs = (long)((Stopwatch.GetTimestamp() - startTicks) * (1e9 / Stopwatch.Frequency));
             long waitMs = (offsetNs - elapsedNs) / 1_000_000;
             if (waitMs <= 0)
@@ -177,8 +179,15 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
         }
     }
 
+    /// <summary>
+    /// SIGTERM/SIGINT: stops capture at once, ends every open call (capture-ended) and lets the workers finalise every
+    /// recording and sidecar, then checkpoints the directory, all within ShutdownSeconds (2 s kept for the rest).
+    /// </summary>
     public Task StopAsync(CancellationToken cancellationToken)
     {
+        long started = Stopwatch.GetTimestamp();
+        long recordingsBefore = runtime.RecordingsWritten;
+        long errorsBefore = runtime.RecordingErrors;
         runtime.Ready = false;
         _stop.Cancel();
         foreach ((_, _, Thread thread) in _captures)
@@ -187,20 +196,37 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
         }
 
         TimeSpan budget = TimeSpan.FromSeconds(Math.Max(1, runtime.Settings.ShutdownSeconds - 2));
+        int finalised = 0;
         foreach ((PcapSource source, CaptureSourceState state, _) in _captures)
         {
             int open = state.Pipeline.ActiveCalls;
-            state.Pipeline.Complete(CallEndReasons.CaptureEnded, budget);
+            TimeSpan left = budget - Stopwatch.GetElapsedTime(started);
+            state.Pipeline.Complete(CallEndReasons.CaptureEnded, left > TimeSpan.FromSeconds(1) ? left : TimeSpan.FromSeconds(1));
+            finalised += open;
             LogSourceStopped(state.Name, open, source.TryGetStatistics(out PcapStatistics st) ? st.DroppedByKernel : 0);
         }
 
         _clock?.Dispose();
+        bool saved = false;
         if (_directory is not null)
         {
+            long failuresBefore = _directory.PersistFailures;
             _directory.Close();
-            LogDirectorySaved(_statePath, _directory.DeviceCount, _directory.LoggedInCount);
+            saved = _directory.PersistFailures == failuresBefore;
+            if (saved)
+            {
+                LogDirectorySaved(_statePath, _directory.DeviceCount, _directory.LoggedInCount);
+            }
+            else
+            {
+                LogDirectoryNotSaved(_statePath, _directory.LastPersistError ?? "unknown error");
+            }
         }
 
+        double seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        long written = runtime.RecordingsWritten - recordingsBefore;
+        long failed = runtime.RecordingErrors - errorsBefore;
+        LogStopped(seconds, finalised, written, failed, saved ? "saved" : "NOT saved (see the errors above)");
         return Task.CompletedTask;
     }
 
@@ -232,6 +258,12 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
 
     [LoggerMessage(Level = LogLevel.Information, Message = "stopped {Source}: {Open} open call(s) finalised, {KernelDrops} dropped by the kernel")]
     private partial void LogSourceStopped(string source, int open, long kernelDrops);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "shutdown took {Seconds:F1} s: {Calls} call(s) finalised, {Recordings} recording(s) written, {Errors} failed, directory {Directory}")]
+    private partial void LogStopped(double seconds, int calls, long recordings, long errors, string directory);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "directory could not be saved to {State}: {Error}")]
+    private partial void LogDirectoryNotSaved(string state, string error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "directory checkpointed to {State}: {Devices} device(s), {LoggedIn} logged in")]
     private partial void LogDirectorySaved(string state, int devices, int loggedIn);

@@ -1,0 +1,303 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Appliance.Service;
+using Appliance.Systemd;
+using Capture.Bindings;
+using Capture.Interop;
+using Capture.Pipeline;
+
+namespace Appliance.Metrics;
+
+/// <summary>
+/// The appliance's instruments on the meter "Appliance". Everything is read at scrape time from what the pipelines
+/// count anyway (<see cref="CapturePipeline.Snapshot"/>, pcap_stats, the workers' and the directory's own fields):
+/// nothing is added to the per-packet path. Calls ended and recordings written are counted from the runtime's call
+/// notices (once per call). Snapshot counters without an explicit mapping still appear: `&lt;protocol&gt;_invalid_&lt;reason&gt;`
+/// and `frame_dropped_&lt;reason&gt;` as invalid input by protocol and reason, names containing `limit` as limits hit, and
+/// every other one in <c>appliance_pipeline_events_total{counter="name"}</c>, so counters that new protocol readers
+/// add (tcp_*, skinny_*) are exported without more code here.
+/// </summary>
+public sealed class ApplianceMetrics : IDisposable
+{
+    public const string MeterName = "Appliance";
+
+    /// <summary>Snapshot counters exported under their own metric (not again in the generic family).</summary>
+    private static readonly HashSet<string> s_mapped = new(StringComparer.Ordinal)
+    {
+        "frames", "bytes", "queue_drops", "capture_errors", "calls_started", "calls_ended",
+        "rtp_packets_processed", "rtp_packets_lost", "rtp_duplicates_dropped",
+        "recordings_written", "sidecars_written", "recording_errors",
+    };
+
+    private readonly ApplianceRuntime _runtime;
+    private readonly Counter<long> _callsEnded;
+    private readonly Counter<long> _recordings;
+    private readonly Lock _sampleGate = new();
+    private readonly DateTimeOffset _startedAt = DateTimeOffset.UtcNow;
+    private Sample[] _sample = [];
+    private long _sampleTimestamp;
+
+    public ApplianceMetrics(ApplianceRuntime runtime)
+    {
+        _runtime = runtime;
+        Meter = new Meter(MeterName, typeof(ApplianceMetrics).Assembly.GetName().Version?.ToString());
+        Meter m = Meter;
+
+        m.CreateObservableGauge("appliance.ready", () => _runtime.Ready ? 1 : 0, null, "1 once every capture source runs (readyz), 0 while starting or stopping");
+        m.CreateObservableGauge("appliance.start_time", () => _startedAt.ToUnixTimeMilliseconds() / 1000.0, "s", "When the appliance started (Unix time)");
+
+        // Capture
+        m.CreateObservableCounter("appliance.capture.packets", () => PerSource(s => s.Counter("frames")), "{packet}", "Frames read from the capture source");
+        m.CreateObservableCounter("appliance.capture.bytes", () => PerSource(s => s.Counter("bytes")), "By", "Bytes of the frames read (captured length)");
+        m.CreateObservableCounter("appliance.capture.dropped_packets", Drops, "{packet}",
+            "Packets lost before decoding, by stage: kernel and interface (pcap_stats ps_drop, ps_ifdrop; live only), queue (a media worker's queue was full)");
+        m.CreateObservableCounter("appliance.capture.errors", () => PerSource(s => s.Counter("capture_errors")), "{error}", "Read errors that ended a capture");
+        m.CreateObservableGauge("appliance.capture.progress_age", () => PerSource(s => s.ProgressAgeSeconds), "s",
+            "Seconds since the capture thread last stamped progress (a frame, a read timeout or a paced wait); grows on a silent live port while the read waits");
+        m.CreateObservableCounter("appliance.invalid_input", InvalidInput, "{packet}",
+            "Bad input counted and skipped, by protocol (frame decoder, sip, tcp, skinny, ...) and reason");
+        m.CreateObservableCounter("appliance.limits_hit", Limits, "{event}", "Work refused at a configured limit (fragment reassembly, TCP streams, open calls), by the pipeline counter's name");
+        m.CreateObservableCounter("appliance.pipeline.events", OtherCounters, "{event}", "Every other pipeline counter, by its name in CapturePipeline.Snapshot()");
+
+        // Calls and recordings
+        m.CreateObservableGauge("appliance.active_calls", () => PerSource(s => (double)s.ActiveCalls), "{call}", "Calls in progress");
+        m.CreateObservableCounter("appliance.calls.started", () => PerSource(s => s.Counter("calls_started")), "{call}", "Calls seen starting");
+        _callsEnded = m.CreateCounter<long>("appliance.calls.ended", "{call}", "Calls ended, by protocol and end reason");
+        _recordings = m.CreateCounter<long>("appliance.recordings.written", "{recording}", "Recordings finalised (audio and sidecar), by protocol and end reason");
+        m.CreateObservableCounter("appliance.recordings.failed", () => _runtime.RecordingErrors, "{recording}", "Recordings that failed to be written (disk full, encoder error)");
+        m.CreateObservableCounter("appliance.rtp.packets", () => PerSource(s => s.Counter("rtp_packets_processed")), "{packet}", "RTP packets the media workers processed");
+        m.CreateObservableCounter("appliance.rtp.packets_lost", () => PerSource(s => s.Counter("rtp_packets_lost")), "{packet}", "RTP packets missing from the sequence (concealed or silence)");
+        m.CreateObservableCounter("appliance.rtp.duplicates_dropped", () => PerSource(s => s.Counter("rtp_duplicates_dropped")), "{packet}", "Duplicate RTP packets removed (mirror ports see packets twice)");
+
+        // Encoder lag
+        m.CreateObservableGauge("appliance.worker.queue_depth", () => PerWorker(w => w.QueueDepth), "{item}", "Packets and commands waiting in a media worker's queue");
+        m.CreateObservableGauge("appliance.worker.progress_age", () => PerWorker(w => Math.Max(0, Environment.TickCount64 - w.LastProgressTicks) / 1000.0), "s",
+            "Seconds since the media worker last had an empty queue (its lag behind capture)");
+
+        // Directory
+        m.CreateObservableGauge("appliance.directory.devices", () => FromDirectory(d => d.DeviceCount), "{device}", "Devices the directory knows");
+        m.CreateObservableGauge("appliance.directory.extensions", () => FromDirectory(d => d.ExtensionCount), "{extension}", "Extensions with at least one line appearance");
+        m.CreateObservableGauge("appliance.directory.logged_in", () => FromDirectory(d => d.LoggedInCount), "{user}", "Users logged in somewhere");
+        m.CreateObservableGauge("appliance.directory.conflicts", () => FromDirectory(d => d.OpenConflictCount), "{conflict}", "Open line-1 conflicts");
+        m.CreateObservableGauge("appliance.directory.checkpoint_age", CheckpointAge, "s", "Seconds since the directory state was last persisted and checkpointed");
+        m.CreateObservableCounter("appliance.directory.persist_failures", () => FromDirectory(d => d.PersistFailures), "{failure}", "Failed checkpoints of the directory state");
+
+        _runtime.CallNotice += OnCallNotice;
+    }
+
+    public Meter Meter { get; }
+
+    private void OnCallNotice(CallNotice notice)
+    {
+        switch (notice.Kind)
+        {
+            case "call.ended":
+                _callsEnded.Add(1, new KeyValuePair<string, object?>("protocol", notice.Metadata?.Protocol ?? "unknown"), new KeyValuePair<string, object?>("reason", notice.Reason ?? "unknown"));
+                break;
+            case "recording.written":
+                _recordings.Add(1, new KeyValuePair<string, object?>("protocol", notice.Sidecar?.Protocol ?? "unknown"), new KeyValuePair<string, object?>("reason", notice.Reason ?? "unknown"));
+                break;
+        }
+    }
+
+    /// <summary>One read of every source, shared by all instruments of one scrape (at most 200 ms old).</summary>
+    private Sample[] Samples()
+    {
+        lock (_sampleGate)
+        {
+            long now = Stopwatch.GetTimestamp();
+            if (_sampleTimestamp != 0 && Stopwatch.GetElapsedTime(_sampleTimestamp, now) < TimeSpan.FromMilliseconds(200))
+            {
+                return _sample;
+            }
+
+            IReadOnlyList<CaptureSourceState> sources = _runtime.Sources;
+            var fresh = new Sample[sources.Count];
+            for (int i = 0; i < sources.Count; i++)
+            {
+                CaptureSourceState s = sources[i];
+                Sample? previous = i < _sample.Length && ReferenceEquals(_sample[i].State, s) ? _sample[i] : null;
+                fresh[i] = Sample.Take(s, now, previous);
+            }
+
+            _sample = fresh;
+            _sampleTimestamp = now;
+            return fresh;
+        }
+    }
+
+    private IEnumerable<Measurement<double>> PerSource(Func<Sample, double> read)
+    {
+        foreach (Sample s in Samples())
+        {
+            yield return new Measurement<double>(read(s), s.SourceTag);
+        }
+    }
+
+    private IEnumerable<Measurement<double>> PerWorker(Func<MediaWorkerStats, double> read)
+    {
+        foreach (Sample s in Samples())
+        {
+            for (int i = 0; i < s.Workers.Count; i++)
+            {
+                yield return new Measurement<double>(read(s.Workers[i]), s.SourceTag, new KeyValuePair<string, object?>("worker", i));
+            }
+        }
+    }
+
+    private IEnumerable<Measurement<long>> Drops()
+    {
+        foreach (Sample s in Samples())
+        {
+            if (s.Pcap is { } st)
+            {
+                yield return new Measurement<long>(st.DroppedByKernel, s.SourceTag, new KeyValuePair<string, object?>("stage", "kernel"));
+                yield return new Measurement<long>(st.DroppedByInterface, s.SourceTag, new KeyValuePair<string, object?>("stage", "interface"));
+            }
+
+            yield return new Measurement<long>((long)s.Counter("queue_drops"), s.SourceTag, new KeyValuePair<string, object?>("stage", "queue"));
+        }
+    }
+
+    private IEnumerable<Measurement<long>> InvalidInput()
+    {
+        foreach (Sample s in Samples())
+        {
+            foreach (KeyValuePair<string, long> kv in s.Counters)
+            {
+                if (TryInvalidInput(kv.Key, out string? protocol, out string? reason))
+                {
+                    yield return new Measurement<long>(kv.Value, s.SourceTag, new("protocol", protocol), new("reason", reason));
+                }
+            }
+        }
+    }
+
+    private IEnumerable<Measurement<long>> Limits()
+    {
+        foreach (Sample s in Samples())
+        {
+            foreach (KeyValuePair<string, long> kv in s.Counters)
+            {
+                if (IsLimit(kv.Key))
+                {
+                    yield return new Measurement<long>(kv.Value, s.SourceTag, new KeyValuePair<string, object?>("limit", kv.Key));
+                }
+            }
+        }
+    }
+
+    private IEnumerable<Measurement<long>> OtherCounters()
+    {
+        foreach (Sample s in Samples())
+        {
+            foreach (KeyValuePair<string, long> kv in s.Counters)
+            {
+                if (IsGeneric(kv.Key))
+                {
+                    yield return new Measurement<long>(kv.Value, s.SourceTag, new KeyValuePair<string, object?>("counter", kv.Key));
+                }
+            }
+        }
+    }
+
+    /// <summary>`frame_dropped_&lt;reason&gt;` (the frame decoder) and `&lt;protocol&gt;_invalid_&lt;reason&gt;` (sip, tcp, skinny, ...).</summary>
+    public static bool TryInvalidInput(string counter, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? protocol, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? reason)
+    {
+        const string FrameDropped = "frame_dropped_";
+        if (counter.StartsWith(FrameDropped, StringComparison.Ordinal) && counter.Length > FrameDropped.Length)
+        {
+            protocol = "frame";
+            reason = counter[FrameDropped.Length..];
+            return true;
+        }
+
+        int at = counter.IndexOf("_invalid_", StringComparison.Ordinal);
+        if (at > 0 && at + "_invalid_".Length < counter.Length)
+        {
+            protocol = counter[..at];
+            reason = counter[(at + "_invalid_".Length)..];
+            return true;
+        }
+
+        protocol = reason = null;
+        return false;
+    }
+
+    /// <summary>A counter of work refused at a limit: its name says `limit` (fragment_limit, calls_over_limit, tcp_*_limit).</summary>
+    public static bool IsLimit(string counter) => counter.Contains("limit", StringComparison.Ordinal);
+
+    /// <summary>Counters that only the generic family exports.</summary>
+    public static bool IsGeneric(string counter) => !s_mapped.Contains(counter) && !IsLimit(counter) && !TryInvalidInput(counter, out _, out _);
+
+    private IEnumerable<Measurement<double>> FromDirectory(Func<BindingDirectory, double> read)
+    {
+        if (_runtime.Directory is { } d)
+        {
+            yield return new Measurement<double>(read(d));
+        }
+    }
+
+    private IEnumerable<Measurement<double>> CheckpointAge()
+    {
+        if (_runtime.Directory?.LastPersistedAt is { } at)
+        {
+            yield return new Measurement<double>(Math.Max(0, (DateTimeOffset.UtcNow - at).TotalSeconds));
+        }
+    }
+
+    public void Dispose()
+    {
+        _runtime.CallNotice -= OnCallNotice;
+        Meter.Dispose();
+    }
+
+    /// <summary>What one scrape reads of a source.</summary>
+    private sealed class Sample
+    {
+        public required CaptureSourceState State { get; init; }
+
+        public required KeyValuePair<string, object?> SourceTag { get; init; }
+
+        public required IReadOnlyDictionary<string, long> Counters { get; init; }
+
+        public required IReadOnlyList<MediaWorkerStats> Workers { get; init; }
+
+        public PcapStatistics? Pcap { get; init; }
+
+        public int ActiveCalls { get; init; }
+
+        public double ProgressAgeSeconds { get; init; }
+
+        public double Counter(string name) => Counters.TryGetValue(name, out long v) ? v : 0;
+
+        public static Sample Take(CaptureSourceState s, long now, Sample? previous)
+        {
+            IReadOnlyDictionary<string, long>? counters = null;
+            for (int attempt = 0; counters is null && attempt < 3; attempt++)
+            {
+                try
+                {
+                    counters = s.Pipeline.Snapshot();
+                }
+                catch (InvalidOperationException)
+                {
+                    // The capture thread added a counter name (the first of a new reason) while we read it: read again.
+                }
+            }
+
+            counters ??= previous?.Counters ?? new Dictionary<string, long>();
+
+            return new Sample
+            {
+                State = s,
+                SourceTag = new("source", s.Name),
+                Counters = counters,
+                Workers = s.Pipeline.WorkerStats(),
+                Pcap = s.TryGetStatistics(out PcapStatistics st) ? st : null,
+                ActiveCalls = s.Pipeline.ActiveCalls,
+                ProgressAgeSeconds = s.Ended ? 0 : CaptureProgress.AgeSeconds(s, now),
+            };
+        }
+    }
+}

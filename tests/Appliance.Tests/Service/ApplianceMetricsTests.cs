@@ -1,0 +1,113 @@
+using Appliance.Metrics;
+using Appliance.Service;
+using Appliance.Tests.Support;
+using Capture.Bindings;
+using Capture.Interop;
+using Capture.Pipeline;
+
+namespace Appliance.Tests.Service;
+
+/// <summary>The appliance's metrics read the pipelines at scrape time: replaying real captures moves them.</summary>
+public sealed class ApplianceMetricsTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "appl-metrics-" + Guid.NewGuid().ToString("N"));
+
+    [Theory]
+    [InlineData("frame_dropped_bad_udp_header", "frame", "bad_udp_header")]
+    [InlineData("sip_invalid_bad_content_length", "sip", "bad_content_length")]
+    [InlineData("skinny_invalid_bad_length", "skinny", "bad_length")]
+    [InlineData("tcp_invalid_overlap_mismatch", "tcp", "overlap_mismatch")]
+    public void InvalidInputCounters_MapToProtocolAndReason_ByName(string counter, string protocol, string reason)
+    {
+        Assert.True(ApplianceMetrics.TryInvalidInput(counter, out string? p, out string? r));
+        Assert.Equal((protocol, reason), (p, r));
+        Assert.False(ApplianceMetrics.IsGeneric(counter));
+    }
+
+    [Theory]
+    [InlineData("tcp_segments_skipped", true, false)]
+    [InlineData("skinny_messages", true, false)]
+    [InlineData("sip_calls_over_limit", false, true)]
+    [InlineData("tcp_streams_over_limit", false, true)]
+    [InlineData("frame_dropped_fragment_limit", false, true)]
+    [InlineData("frames", false, false)]
+    public void OtherCounters_AreLimitsOrGeneric_WithoutMoreCode(string counter, bool generic, bool limit)
+    {
+        Assert.Equal(generic, ApplianceMetrics.IsGeneric(counter));
+        Assert.Equal(limit, ApplianceMetrics.IsLimit(counter));
+    }
+
+    [Fact]
+    public void Scrape_AfterReplayingRealCaptures_ShowsPacketsInvalidInputCallsRecordingsAndDirectory()
+    {
+        var settings = new ApplianceSettings { Recordings = Path.Combine(_dir, "rec"), State = Path.Combine(_dir, "state"), Workers = 1 };
+        var runtime = new ApplianceRuntime(settings);
+        using var metrics = new ApplianceMetrics(runtime);
+        using var exporter = new PrometheusExporter(m => ReferenceEquals(m, metrics.Meter) || m.Name == "System.Runtime");
+        DirectoryStore store = DirectoryStore.Open(new DirectoryStoreOptions { Path = settings.State });
+        using BindingDirectory directory = BindingDirectory.Open(store, DirectoryConfig.Empty, DateTimeOffset.UtcNow);
+        runtime.Directory = directory;
+
+        using var g711 = new CapturePipeline(settings.RecordingOptions(), new PipelineOptions { Workers = 1 }, results: runtime, directory: directory) { Observer = runtime };
+        using var fuzz = new CapturePipeline(settings.RecordingOptions(), new PipelineOptions { Workers = 1 }, results: runtime, directory: directory) { Observer = runtime };
+        runtime.Sources = [new CaptureSourceState("SIP_CALL_RTP_G711.pcap", false, g711), new CaptureSourceState("fuzz-2006-06-26-2594.pcap", false, fuzz)];
+
+        Exposition.Document before = Exposition.Parse(exporter.Scrape());
+        Assert.Equal(0, before.Sum("appliance_capture_packets_total"));
+        Assert.Equal(0, before.Sum("appliance_directory_devices"));
+
+        foreach ((CapturePipeline pipeline, string file) in new[] { (g711, "SIP_CALL_RTP_G711.pcap"), (fuzz, "fuzz-2006-06-26-2594.pcap") })
+        {
+            using PcapSource source = PcapSource.OpenOffline(Captures.PathOf(file));
+            pipeline.Run(source);
+            pipeline.Complete();
+        }
+
+        directory.Persist();
+        Exposition.Document doc = Exposition.Parse(exporter.Scrape());
+
+        // tshark: 4,269 frames and 1,439 RTP packets in SIP_CALL_RTP_G711.pcap; 691 frames in the fuzzed file.
+        Assert.Equal(4269, doc.Sum("appliance_capture_packets_total", ("source", "SIP_CALL_RTP_G711.pcap")));
+        Assert.Equal(691, doc.Sum("appliance_capture_packets_total", ("source", "fuzz-2006-06-26-2594.pcap")));
+        Assert.Equal(855508 + 99997, doc.Sum("appliance_capture_bytes_total"));
+        Assert.Equal(1439, doc.Sum("appliance_rtp_packets_total"));
+        Assert.Equal(0, doc.Sum("appliance_capture_dropped_packets_total", ("stage", "queue")));
+
+        // Bad input by protocol and reason (what replay --json counts for the fuzzed file).
+        Assert.Equal(18, doc.Sum("appliance_invalid_input_total", ("protocol", "sip"), ("reason", "truncated")));
+        Assert.Equal(15, doc.Sum("appliance_invalid_input_total", ("protocol", "sip"), ("reason", "bad_header")));
+        Assert.Equal(25, doc.Sum("appliance_invalid_input_total", ("protocol", "frame"), ("reason", "bad_udp_header")));
+        Assert.Equal(164 + 78, doc.Sum("appliance_invalid_input_total", ("protocol", "frame"), ("reason", "not_ip")));
+
+        // New snapshot counters appear through the generic family (tcp_* here, skinny_* later).
+        Assert.Equal(522 + 47, doc.Sum("appliance_pipeline_events_total", ("counter", "tcp_segments_skipped")));
+
+        // Calls by end reason, from the call notices; one recording (and sidecar) per call.
+        Assert.Equal(2, doc.Sum("appliance_calls_ended_total", ("protocol", "sip"), ("reason", "capture-ended")));
+        Assert.Equal(1, doc.Sum("appliance_calls_ended_total", ("protocol", "sip"), ("reason", "cancelled")));
+        Assert.Equal(3, doc.Sum("appliance_calls_started_total"));
+        Assert.Equal(3, doc.Sum("appliance_recordings_written_total"));
+        Assert.Equal(0, doc.Sum("appliance_active_calls"));
+
+        Assert.Equal(directory.DeviceCount, doc.Sum("appliance_directory_devices"));
+        Assert.True(directory.DeviceCount > 0);
+        Assert.InRange(doc.Sum("appliance_directory_checkpoint_age_seconds"), 0, 30);
+        Assert.Equal(2, doc.Find("appliance_worker_queue_depth").Count());
+        Assert.Equal("counter", doc.Types["appliance_invalid_input_total"]);
+        Assert.Equal("gauge", doc.Types["appliance_worker_progress_age_seconds"]);
+
+        // The Grafana dashboard uses only metrics that exist.
+        string dashboard = File.ReadAllText(Path.Combine(Repo.Root, "linux", "grafana", "appliance-dashboard.json"));
+        string[] used = [.. System.Text.RegularExpressions.Regex.Matches(dashboard, @"\b(appliance|dotnet)_[a-z_]+").Select(m => m.Value).Distinct()];
+        Assert.True(used.Length > 20);
+        Assert.All(used, name => Assert.True(doc.Types.ContainsKey(name), $"the dashboard uses {name}, which /metrics does not have"));
+    }
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_dir))
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+    }
+}

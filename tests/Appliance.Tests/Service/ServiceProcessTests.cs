@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using Appliance.Tests.Support;
+using Capture.Recording;
+using Xunit.Abstractions;
+
+namespace Appliance.Tests.Service;
+
+/// <summary>
+/// `appliance run` as systemd runs it: a real NOTIFY_SOCKET listener, the bundled sample call replayed at its own pace
+/// (a 10 s call), SIGTERM and kill -9 in the middle of the call.
+/// </summary>
+public sealed class ServiceProcessTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "appl-service-" + Guid.NewGuid().ToString("N"));
+
+    private string[] SampleArgs => ["--replay", Path.Combine(Repo.Root, "samples", "sipp-g711a-call.pcap"),
+        "--recordings", Path.Combine(_dir, "rec"), "--state", Path.Combine(_dir, "state"), "--workers", "1"];
+
+    [Fact]
+    public void Run_NotifiesReadyAndWatchdog_ServesMetrics_AndOnSigtermFinalisesTheOpenCallAndExits0()
+    {
+        using var notify = new NotifyListener();
+        using var service = ServiceProcess.Start(new Dictionary<string, string?>
+        {
+            ["NOTIFY_SOCKET"] = notify.Path,
+            ["WATCHDOG_USEC"] = "1000000", // pings every 0.5 s
+            ["INVOCATION_ID"] = "0123456789abcdef0123456789abcdef", // as under systemd: journald's console format
+        }, SampleArgs);
+
+        Assert.True(notify.WaitFor("READY=1", TimeSpan.FromSeconds(30)), "no READY=1: " + service.Log);
+        Exposition.Document doc = service.WaitForMetrics(d => d.Sum("appliance_active_calls") >= 1, TimeSpan.FromSeconds(10));
+        Assert.Equal(1, doc.Sum("appliance_active_calls"));
+        Assert.Equal(1, doc.Sum("appliance_ready"));
+        Assert.True(doc.Sum("appliance_capture_packets_total") > 0);
+        Assert.True(doc.Sum("dotnet_process_memory_working_set_bytes") > 0);
+        Assert.True(notify.WaitFor("WATCHDOG=1", TimeSpan.FromSeconds(3)));
+        Assert.True(notify.WaitFor("WATCHDOG=1", TimeSpan.FromSeconds(3)));
+
+        var stopping = Stopwatch.StartNew();
+        service.Signal("TERM");
+        Assert.True(notify.WaitFor("STOPPING=1", TimeSpan.FromSeconds(10)), "no STOPPING=1");
+        Assert.True(service.Process.WaitForExit(TimeSpan.FromSeconds(25)), "did not stop within ShutdownSeconds");
+        service.Process.WaitForExit();
+        output.WriteLine($"SIGTERM to exit: {stopping.Elapsed.TotalSeconds:F2} s");
+        output.WriteLine(string.Join("\n", notify.Received.Select(m => $"{m.At.TotalSeconds:F2} {m.Message.ReplaceLineEndings(" | ")}")));
+        string log = service.Log;
+        output.WriteLine(log);
+        Assert.Equal(0, service.Process.ExitCode);
+
+        // journald format under systemd: a <priority> prefix, no timestamp or colours; the log says what was flushed.
+        Assert.Contains("<6>Appliance.Service.CaptureService", log, StringComparison.Ordinal);
+        Assert.Contains("1 call(s) finalised, 1 recording(s) written, 0 failed, directory saved", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("\u001b[", log, StringComparison.Ordinal);
+
+        // The call cut by the shutdown is a complete, playable recording.
+        string sidecarFile = Assert.Single(Directory.GetFiles(Path.Combine(_dir, "rec"), "*.json", SearchOption.AllDirectories));
+        CallSidecar sidecar = CallSidecar.Deserialize(File.ReadAllText(sidecarFile))!;
+        Assert.Equal(CallEndReasons.CaptureEnded, sidecar.EndReason);
+        DecodedAudio audio = DecodedAudio.Decode(Path.Combine(_dir, "rec", sidecar.File!));
+        Assert.InRange(audio.DurationSeconds, sidecar.MediaDurationSeconds - 0.1, sidecar.MediaDurationSeconds + 0.1);
+        Assert.True(audio.DurationSeconds > 0.5);
+    }
+
+    [Fact]
+    public void Run_KilledMidCall_LeavesARecordingPlayableUpToAboutTheLastSecond()
+    {
+        var sinceStart = Stopwatch.StartNew();
+        using var service = ServiceProcess.Start(new Dictionary<string, string?>(), SampleArgs);
+        Exposition.Document doc = service.WaitForMetrics(d => d.Sum("appliance_rtp_packets_total") > 0, TimeSpan.FromSeconds(30));
+        Assert.True(doc.Sum("appliance_rtp_packets_total") > 0, "no media: " + service.Log);
+        var media = Stopwatch.StartNew();
+        Thread.Sleep(3500);
+        service.Signal("KILL");
+        service.Process.WaitForExit();
+        double elapsed = media.Elapsed.TotalSeconds; // media began before we saw it (capture starts before the API listens)
+        double lifetime = sinceStart.Elapsed.TotalSeconds;
+
+        string opus = Assert.Single(Directory.GetFiles(Path.Combine(_dir, "rec"), "*.opus", SearchOption.AllDirectories));
+        Assert.Empty(Directory.GetFiles(Path.Combine(_dir, "rec"), "*.json", SearchOption.AllDirectories)); // no sidecar: it died
+        DecodedAudio audio = DecodedAudio.Decode(opus);
+        output.WriteLine($"killed {elapsed:F2} s after the first media was seen, {lifetime:F2} s after start; the file plays {audio.DurationSeconds:F2} s");
+
+        // Pages close every second and mixing runs 200 ms behind: at most ~1.5 s of the call is lost. (Media starts
+        // 0.5 s into the sample, so the file cannot hold more than the process lived minus that.)
+        Assert.InRange(audio.DurationSeconds, elapsed - 1.7, lifetime - 0.5);
+    }
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_dir))
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+    }
+}
