@@ -1,6 +1,7 @@
 using System.Buffers;
 using Capture.Packets;
 using Capture.Sip;
+using Capture.Skinny;
 
 namespace Capture.Pipeline;
 
@@ -18,8 +19,6 @@ public sealed partial class CapturePipeline : ITcpStreamHandler
     /// <summary>Bytes a SIP stream skipped while resynchronising (after a gap, mid-stream joins, invalid messages).</summary>
     private long _tcpSipBytesSkipped;
 
-    /// <summary>Skinny bytes consumed without parsing (until the Skinny readers plug into <see cref="OnSkinnyStream"/>).</summary>
-    private long _skinnyBytesUnparsed;
 
     /// <summary>The TCP reassembler (its counters are in <see cref="Snapshot"/> as <c>tcp_*</c>).</summary>
     public TcpReassembler Tcp => _tcp;
@@ -90,6 +89,7 @@ public sealed partial class CapturePipeline : ITcpStreamHandler
         }
 
         stream.Connection.Application = TcpApplication.None; // not SIP: the reassembler frees it
+        Counters.TcpSegmentsSkipped++; // the segment that showed it (later ones are counted as unclaimed)
         return 0;
     }
 
@@ -144,24 +144,36 @@ public sealed partial class CapturePipeline : ITcpStreamHandler
         return n;
     }
 
-    // ---- Skinny hook ---------------------------------------------------------------------------------------------
-    // The Skinny readers (src/Capture/Skinny, another branch) plug in here. Per direction the reassembler hands over
-    // the contiguous unconsumed bytes; return how many were consumed (whole messages: 4-byte little-endian length,
-    // 4-byte header version, then length bytes from the version on); the rest stays buffered until more arrive.
-    // afterGap: bytes were lost, or the capture joined mid-connection: resynchronise (e.g. skip to a plausible
-    // length + version + message id). Per-connection state shared by both directions (which device this connection
-    // belongs to) goes in stream.Connection.State, released in OnSkinnyConnectionClosed; stream.Connection.Id is
-    // unique and stream.Source/Destination say who sent the bytes.
+    // ---- Skinny ------------------------------------------------------------------------------------------------------
 
-    /// <summary>SKINNY HOOK: one direction's reassembled SCCP bytes. For now they are counted and consumed.</summary>
+    /// <summary>One direction's reassembled SCCP bytes: whole messages are read (devices, lines, calls); the rest stays buffered.</summary>
     private int OnSkinnyStream(TcpStream stream, ReadOnlySpan<byte> data, bool afterGap, long timestampNs)
     {
-        _skinnyBytesUnparsed += data.Length;
-        return data.Length;
+        if (stream.Connection.State is not SkinnyConnection connection)
+        {
+            connection = SkinnyConnection.FromEndpoints(stream.Source, stream.Destination);
+            stream.Connection.State = connection;
+        }
+
+        bool fromPhone = connection.IsFromPhone(stream.Source);
+        if (afterGap)
+        {
+            connection.NoteGap(fromPhone); // lost bytes or a mid-connection join: find the next message boundary first
+        }
+
+        return _skinny.OnStream(connection, fromPhone, data, timestampNs);
     }
 
-    /// <summary>SKINNY HOOK: the connection is gone (FIN, RST, idle): release <see cref="TcpConnection.State"/>.</summary>
-    private static void OnSkinnyConnectionClosed(TcpConnection connection) => connection.State = null;
+    /// <summary>The connection is gone (FIN, RST, idle): the phone's calls end; the device stays in the directory.</summary>
+    private void OnSkinnyConnectionClosed(TcpConnection connection)
+    {
+        if (connection.State is SkinnyConnection skinny)
+        {
+            _skinny.OnConnectionClosed(skinny, _lastNs);
+        }
+
+        connection.State = null;
+    }
 
     // ----------------------------------------------------------------------------------------------------------------
 
@@ -188,6 +200,35 @@ public sealed partial class CapturePipeline : ITcpStreamHandler
         counters["tcp_bytes_delivered"] = t.BytesDelivered;
         counters["tcp_buffered_bytes"] = t.BufferedBytes;
         counters["tcp_sip_bytes_skipped"] = _tcpSipBytesSkipped;
-        counters["skinny_bytes_unparsed"] = _skinnyBytesUnparsed;
+        SkinnyCounters k = _skinny.Counters;
+        counters["skinny_messages"] = k.Messages;
+        counters["skinny_unknown_messages"] = k.UnknownMessages;
+        counters["skinny_resyncs"] = k.Resyncs;
+        counters["skinny_bytes_skipped"] = k.BytesSkipped;
+        ReadOnlySpan<long> invalid = k.Invalid;
+        for (int i = 1; i < invalid.Length; i++)
+        {
+            if (invalid[i] != 0)
+            {
+                counters["skinny_invalid_" + PipelineCounters.SnakeCase(((SkinnyInvalidReason)i).ToString())] = invalid[i];
+            }
+        }
+
+        SkinnyCallTracker c = _skinny.Calls;
+        counters["skinny_calls_started"] = c.CallsStarted;
+        counters["skinny_calls_not_recorded"] = c.CallsNotRecorded;
+        counters["skinny_media_forks_ignored"] = c.MediaForksIgnored;
+        counters["skinny_media_without_call"] = c.MediaWithoutCall;
+        if (_skinny.Learner is { } l)
+        {
+            counters["skinny_registers"] = l.Registers;
+            counters["skinny_registers_acked"] = l.RegisterAcks;
+            counters["skinny_registers_rejected"] = l.RegisterRejects;
+            counters["skinny_unregisters"] = l.Unregisters;
+            counters["skinny_media_resource_registrations"] = l.MediaResourceRegistrations;
+            counters["skinny_line_sets_published"] = l.LineSetsPublished;
+            counters["skinny_call_info_lines"] = l.CallInfoLines;
+            counters["skinny_bad_extensions"] = l.BadExtensions;
+        }
     }
 }

@@ -4,6 +4,7 @@ using Capture.Interop;
 using Capture.Packets;
 using Capture.Recording;
 using Capture.Sip;
+using Capture.Skinny;
 
 namespace Capture.Pipeline;
 
@@ -26,6 +27,7 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
     private readonly SipCallTracker _sip;
     private readonly BindingDirectory? _directory;
     private readonly SipDeviceLearner? _learner;
+    private readonly SkinnyMessageDispatcher _skinny;
     private readonly System.Threading.Channels.ChannelReader<DirectoryEvent>? _directoryEvents;
     private long _directoryVersion;
     private readonly MediaWorker[] _workers;
@@ -50,6 +52,7 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
         }
 
         _sip = new SipCallTracker(this, recording, sip, directory);
+        _skinny = new SkinnyMessageDispatcher(new SkinnyCallTracker(this, recording, directory: directory), directory);
         _directory = directory;
         if (directory is not null)
         {
@@ -67,7 +70,7 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
 
     public FrameDecoder Decoder => _decoder;
 
-    public int ActiveCalls => _sip.ActiveCalls;
+    public int ActiveCalls => _sip.ActiveCalls + _skinny.Calls.ActiveCalls;
 
     public IReadOnlyList<MediaWorkerStats> WorkerStats()
     {
@@ -89,7 +92,7 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
         return stats;
     }
 
-    public long CallsStarted => _sip.CallsStarted;
+    public long CallsStarted => _sip.CallsStarted + _skinny.Calls.CallsStarted;
 
     /// <summary>INVITEs ignored because <see cref="SipTrackerOptions.MaxCalls"/> calls were already open.</summary>
     public long CallsOverLimit => _sip.CallsOverLimit;
@@ -100,11 +103,11 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
     /// <summary>Every counter by name (metrics, replay --json), the SIP tracker's included.</summary>
     public SortedDictionary<string, long> Snapshot()
     {
-        SortedDictionary<string, long> counters = Counters.Snapshot(_decoder, WorkerStats(), _sip.CallsStarted);
+        SortedDictionary<string, long> counters = Counters.Snapshot(_decoder, WorkerStats(), CallsStarted);
         counters["sip_calls_over_limit"] = _sip.CallsOverLimit;
         counters["sip_messages_without_call"] = _sip.MessagesWithoutCall;
-        counters["calls_not_recorded"] = _sip.CallsNotRecorded;
-        counters["recordings_stopped_by_logout"] = _sip.RecordingsStoppedByLogout;
+        counters["calls_not_recorded"] = _sip.CallsNotRecorded + _skinny.Calls.CallsNotRecorded;
+        counters["recordings_stopped_by_logout"] = _sip.RecordingsStoppedByLogout + _skinny.Calls.RecordingsStoppedByLogout;
         counters["media_packets_not_recorded"] = Counters.MediaNotRecorded;
         if (_learner is not null)
         {
@@ -181,10 +184,12 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
         }
 
         Counters.UdpDatagrams++;
-        if (_sip.TryClassifyMedia(packet.Source, packet.Destination, out CallRecording? call, out Channel channel))
+        if (_sip.TryClassifyMedia(packet.Source, packet.Destination, out CallRecording? call, out Channel channel)
+            || _skinny.Calls.TryClassifyMedia(packet.Source, packet.Destination, out call, out channel))
         {
             Counters.MediaPackets++;
             SipCallTracker.Touch(call!, timestampNs);
+            SkinnyCallTracker.Touch(call!, timestampNs);
             if (call!.Suppressed)
             {
                 Counters.MediaNotRecorded++;
@@ -253,6 +258,7 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
         _decoder.ExpireFragments(nowNs);
         _tcp.Expire(nowNs);
         _sip.Expire(nowNs);
+        _skinny.Expire(nowNs);
         if (_directory is not null)
         {
             _learner!.Expire(nowNs);
@@ -275,6 +281,7 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
             if (e.Kind == DirectoryEventKind.LoginCancelled)
             {
                 _sip.OnLogout(e, _directory!.LogoutDuringCall);
+                _skinny.Calls.OnLogout(e, _directory!.LogoutDuringCall);
             }
         }
     }
@@ -393,6 +400,7 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
 
         _tcp.Clear(_lastNs); // what TCP streams still hold behind a gap is read before the calls end
         _sip.EndAll(_lastNs, reason);
+        _skinny.Calls.EndAll(_lastNs, reason);
         foreach (MediaWorker worker in _workers)
         {
             worker.CompleteAndJoin(timeout ?? TimeSpan.FromSeconds(30));

@@ -46,6 +46,7 @@ public sealed class ServiceProcess : IDisposable
             psi.Environment.Remove(name); // the test runner may itself run under systemd
         }
 
+        psi.Environment["APPLIANCE_TOKEN"] = Token; // everything but /healthz and /readyz needs it
         foreach ((string k, string? v) in environment)
         {
             psi.Environment[k] = v;
@@ -71,9 +72,13 @@ public sealed class ServiceProcess : IDisposable
         }
     }
 
+    /// <summary>The API token the process is started with.</summary>
+    public const string Token = "service-process-test-token";
+
     public string Get(string path)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Token);
         return http.GetStringAsync($"http://127.0.0.1:{Port}{path}").GetAwaiter().GetResult();
     }
 

@@ -7,6 +7,7 @@ using Capture.Recording;
 using Capture.Tests.Recording;
 using Capture.Tests.Support;
 using Xunit.Abstractions;
+using static Capture.Tests.Support.CaptureReplay;
 
 namespace Capture.Tests.Pipeline;
 
@@ -20,7 +21,7 @@ public sealed class TcpSipPipelineTests(ITestOutputHelper output)
     {
         // MANIFEST/tshark: call 101 -> 201 over TCP/5060 (7 SIP messages, each in its own segment), ~2 s of PCMA
         // both ways (24 + 42 RTP packets, 6 of them comfort noise), ended by BYE.
-        using var run = PipelineRun.Replay(Capture("sip_ipv4_tcp.pcap"));
+        using var run = PipelineRun.Replay(ReadCapture("sip_ipv4_tcp.pcap"));
         CallSidecar call = AssertTheCall(run);
         Assert.Equal(7, run.Counters["tcp_sip_messages"]);
         Assert.Equal(7, run.Counters["sip_messages"]);
@@ -31,7 +32,7 @@ public sealed class TcpSipPipelineTests(ITestOutputHelper output)
     [Fact]
     public void SipIpv4Tcp_SegmentsCutIntoSmallReorderedDuplicatedPieces_RecordTheSameCall()
     {
-        (int linkType, List<(long Ts, byte[] Frame)> frames) = Capture("sip_ipv4_tcp.pcap");
+        (int linkType, List<(long Ts, byte[] Frame)> frames) = ReadCapture("sip_ipv4_tcp.pcap");
         using var whole = PipelineRun.Replay((linkType, frames));
         using var pieces = PipelineRun.Replay((linkType, SplitTcp(linkType, frames, pieceSize: 37)));
         CallSidecar expected = AssertTheCall(whole);
@@ -52,7 +53,7 @@ public sealed class TcpSipPipelineTests(ITestOutputHelper output)
     {
         // The REGISTER from 172.168.0.252 over TCP (401, then 200 with a retransmitted segment) binds 1001 to the phone,
         // exactly as SipDeviceLearnerTests sees it from the capture as recorded.
-        (int linkType, List<(long Ts, byte[] Frame)> frames) = Capture("sip_ipv4_tcp_retrans.pcap");
+        (int linkType, List<(long Ts, byte[] Frame)> frames) = ReadCapture("sip_ipv4_tcp_retrans.pcap");
         foreach (List<(long, byte[])> variant in new[] { frames, SplitTcp(linkType, frames, pieceSize: 29) })
         {
             using BindingDirectory directory = BindingDirectory.Open(null, DirectoryConfig.Empty, DateTimeOffset.UnixEpoch);
@@ -104,124 +105,5 @@ public sealed class TcpSipPipelineTests(ITestOutputHelper output)
         // 20 on the left: quiet but present, and not the right leg leaking across.
         Assert.True(left is > 8 and < 100, $"the caller's quiet leg must be on the left (RMS {left:0})");
         Assert.True(right > 500, $"the callee's leg must be audible on the right (RMS {right:0})");
-    }
-
-    private static (int LinkType, List<(long Ts, byte[] Frame)> Frames) Capture(string file)
-    {
-        var frames = new List<(long, byte[])>();
-        using var source = PcapSource.OpenOffline(Captures.PathOf(file));
-        while (source.ReadNext(out long ts, out _, out ReadOnlySpan<byte> frame) == PcapReadStatus.Packet)
-        {
-            frames.Add((ts, frame.ToArray()));
-        }
-
-        return (source.LinkType, frames);
-    }
-
-    /// <summary>
-    /// Every IPv4 TCP segment with payload becomes frames of <paramref name="pieceSize"/> payload bytes (the same headers,
-    /// IP length and TCP sequence adjusted), sent in the order 1, 0, 3, 2, ... with every third piece sent twice.
-    /// </summary>
-    private static List<(long Ts, byte[] Frame)> SplitTcp(int linkType, List<(long Ts, byte[] Frame)> frames, int pieceSize)
-    {
-        int ipAt = linkType switch
-        {
-            LinkTypes.Ethernet => 14,
-            LinkTypes.LinuxSll => 16,
-            _ => throw new ArgumentException($"link type {linkType}"),
-        };
-        var result = new List<(long, byte[])>();
-        foreach ((long ts, byte[] frame) in frames)
-        {
-            int etherType = BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(ipAt - 2));
-            if (etherType != 0x0800 || frame[ipAt + 9] != 6)
-            {
-                result.Add((ts, frame));
-                continue;
-            }
-
-            int ipHeader = (frame[ipAt] & 0x0F) * 4;
-            int tcpAt = ipAt + ipHeader;
-            int payloadAt = tcpAt + ((frame[tcpAt + 12] >> 4) * 4);
-            int payloadEnd = ipAt + BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(ipAt + 2));
-            if (payloadEnd - payloadAt <= pieceSize)
-            {
-                result.Add((ts, frame));
-                continue;
-            }
-
-            uint seq = BinaryPrimitives.ReadUInt32BigEndian(frame.AsSpan(tcpAt + 4));
-            var pieces = new List<byte[]>();
-            for (int at = payloadAt; at < payloadEnd; at += pieceSize)
-            {
-                int length = Math.Min(pieceSize, payloadEnd - at);
-                byte[] piece = [.. frame.AsSpan(0, payloadAt), .. frame.AsSpan(at, length)];
-                BinaryPrimitives.WriteUInt16BigEndian(piece.AsSpan(ipAt + 2), (ushort)(payloadAt - ipAt + length));
-                BinaryPrimitives.WriteUInt32BigEndian(piece.AsSpan(tcpAt + 4), seq + (uint)(at - payloadAt));
-                if (at + length < payloadEnd)
-                {
-                    piece[tcpAt + 13] &= unchecked((byte)~(TcpFlags.Fin | TcpFlags.Psh)); // FIN and PSH only on the last piece
-                }
-
-                pieces.Add(piece);
-            }
-
-            for (int i = 0; i < pieces.Count; i += 2)
-            {
-                if (i + 1 < pieces.Count)
-                {
-                    result.Add((ts, pieces[i + 1]));
-                }
-
-                result.Add((ts, pieces[i]));
-                if (i % 3 == 0)
-                {
-                    result.Add((ts, pieces[i]));
-                }
-            }
-        }
-
-        return result;
-    }
-
-    /// <summary>Frames through an inline pipeline into a temporary folder.</summary>
-    private sealed class PipelineRun : ICallResultSink, IDisposable
-    {
-        public string OutputDirectory { get; } = Path.Combine(Path.GetTempPath(), "tcp-sip-" + Guid.NewGuid().ToString("N"));
-
-        public List<CallSidecar> Calls { get; } = [];
-
-        public List<string> Errors { get; } = [];
-
-        public SortedDictionary<string, long> Counters { get; private set; } = [];
-
-        public static PipelineRun Replay((int LinkType, List<(long Ts, byte[] Frame)> Frames) capture, BindingDirectory? directory = null)
-        {
-            var run = new PipelineRun();
-            using (var pipeline = new CapturePipeline(new RecordingOptions { OutputDirectory = run.OutputDirectory }, new PipelineOptions { Workers = 0 }, results: run, directory: directory))
-            {
-                foreach ((long ts, byte[] frame) in capture.Frames)
-                {
-                    pipeline.ProcessFrame(capture.LinkType, ts, frame);
-                }
-
-                pipeline.Complete();
-                run.Counters = pipeline.Snapshot();
-            }
-
-            return run;
-        }
-
-        public void OnCallFinished(CallSidecar sidecar) => Calls.Add(sidecar);
-
-        public void OnRecordingError(string recordingId, Exception error) => Errors.Add($"{recordingId}: {error}");
-
-        public void Dispose()
-        {
-            if (Directory.Exists(OutputDirectory))
-            {
-                Directory.Delete(OutputDirectory, recursive: true);
-            }
-        }
     }
 }
