@@ -9,7 +9,9 @@ namespace Capture.Pipeline;
 /// </summary>
 public sealed class PipelineCounters
 {
-    private readonly Dictionary<string, long> _sipInvalid = new(StringComparer.Ordinal);
+    // Read by metrics scrapes on other threads while the capture thread counts: a concurrent dictionary (a long value is
+    // updated in place on 64-bit, so counting an existing reason allocates nothing).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _sipInvalid = new(StringComparer.Ordinal);
 
     public long Frames;
     public long Bytes;
@@ -33,7 +35,7 @@ public sealed class PipelineCounters
     public void CountSipInvalid(string reason)
     {
         // Reason strings are static names: the dictionary stops growing after the first of each.
-        System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_sipInvalid, reason, out _)++;
+        _sipInvalid.AddOrUpdate(reason, 1, static (_, n) => n + 1);
     }
 
     /// <summary>A snapshot by name, for `replay --json` and for metrics.</summary>

@@ -18,7 +18,13 @@ public static class SkinnyHeaderVersion
     /// <summary>V20.</summary>
     public const uint V20 = 0x14;
 
-    public static bool IsValid(uint version) => version is Basic or V17 or V18 or V20;
+    /// <summary>
+    /// V22: sent by 7970/8945-class phones (chan-sccp's protocol dumps); the messages we read keep their V20 layouts,
+    /// except ConnectionStatisticsRes, which is packed differently and is not read from V22 headers.
+    /// </summary>
+    public const uint V22 = 0x16;
+
+    public static bool IsValid(uint version) => version is Basic or V17 or V18 or V20 or V22;
 
     /// <summary>Whether addresses are the IPv4/IPv6 union (type + 16 bytes) rather than 4 bytes.</summary>
     public static bool HasIpv46Addresses(uint version) => version >= V17;

@@ -8,7 +8,7 @@ public enum SkinnyInvalidReason : byte
     /// <summary>The length field is below 4 (no room for the message id) or above <see cref="SkinnyFramer.MaxDataLength"/>: the stream is desynchronised.</summary>
     BadLength,
 
-    /// <summary>A header version other than 0, 0x11, 0x12 or 0x14.</summary>
+    /// <summary>A header version other than 0, 0x11, 0x12, 0x14 or 0x16.</summary>
     BadHeaderVersion,
 
     /// <summary>The body is shorter than the fields the message's layout requires.</summary>

@@ -125,7 +125,7 @@ public sealed class SkinnyMessageDispatcher : ISkinnyMessageSink
                 }
 
                 break;
-            case SkinnyMessageId.ConnectionStatisticsRes when fromPhone:
+            case SkinnyMessageId.ConnectionStatisticsRes when fromPhone && message.HeaderVersion <= SkinnyHeaderVersion.V20:
                 if (SkinnyConnectionStatisticsRes.TryRead(message, out SkinnyConnectionStatisticsRes stats, out _) == OperationStatus.Done)
                 {
                     Calls.OnConnectionStatistics(DeviceKey(connection),

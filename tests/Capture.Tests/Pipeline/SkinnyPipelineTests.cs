@@ -37,11 +37,13 @@ public sealed class SkinnyPipelineTests(ITestOutputHelper output)
         Assert.True(pieces.Counters["tcp_segments_out_of_order"] > 50, "pieces must really arrive out of order");
         // The capture joins both connections mid-stream (no SYN): the first piece seen fixes where each direction starts,
         // so when the pieces of a direction's first segment arrive swapped, its first message is lost (at most one per
-        // direction, 4 here). Everything after that is reassembled whole.
+        // direction, 4 here; for 307's phone that is the RingIn, so its call starts with the next message, 0.8 ms later).
+        // Everything after that is reassembled whole.
         Assert.InRange(whole.Counters["skinny_messages"] - pieces.Counters["skinny_messages"], 0, 4);
+        Assert.InRange((call.StartedAt - expected.StartedAt).TotalMilliseconds, 0, 1);
         Assert.Equal(
-            (expected.StartedAt, expected.AnsweredAt, expected.EndedAt, expected.Packets, expected.DuplicatesDropped, expected.MediaDurationSeconds),
-            (call.StartedAt, call.AnsweredAt, call.EndedAt, call.Packets, call.DuplicatesDropped, call.MediaDurationSeconds));
+            (expected.AnsweredAt, expected.EndedAt, expected.Packets, expected.DuplicatesDropped, expected.MediaDurationSeconds),
+            (call.AnsweredAt, call.EndedAt, call.Packets, call.DuplicatesDropped, call.MediaDurationSeconds));
     }
 
     [Fact]

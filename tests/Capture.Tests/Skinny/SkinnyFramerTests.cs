@@ -47,7 +47,7 @@ public sealed class SkinnyFramerTests
     [InlineData(0x01u)]
     [InlineData(0x10u)]
     [InlineData(0x13u)]
-    [InlineData(0x16u)]
+    [InlineData(0x15u)]
     [InlineData(0x47455420u)] // "GET " of an HTTP request on port 2000
     public void TryFrame_ReturnsInvalidData_WhenHeaderVersionUnknown(uint version)
     {
@@ -61,6 +61,7 @@ public sealed class SkinnyFramerTests
     [InlineData(0x11u)]
     [InlineData(0x12u)]
     [InlineData(0x14u)]
+    [InlineData(0x16u)] // V22: 7970/8945-class phones
     public void TryFrame_AcceptsHeaderVersionsSeenInRealTraffic(uint version) =>
         Assert.Equal(OperationStatus.Done, SkinnyFramer.TryFrame(SkinnyBytes.Message(version, 0x0000), out _, out _));
 
