@@ -54,4 +54,51 @@ public class AllocationTests(ITestOutputHelper output)
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    [Fact]
+    public void SkinnyCallMedia_AllocatesNothingPerPacket()
+    {
+        // skinny.pcap: the 321 -> 307 call's media starts at 3.82 s and its first audio is mixed and written 200 ms later
+        // (the file's first write is per call). From 4.06 s to 4.16 s there are only RTP frames (half of them the mirror's
+        // second copies, some recording forks) and one bare TCP ACK: steady state.
+        List<(long Ts, byte[] Frame)> frames = [];
+        int linkType;
+        using (PcapSource source = PcapSource.OpenOffline(Captures.PathOf("skinny.pcap")))
+        {
+            linkType = source.LinkType;
+            while (source.ReadNext(out long ts, out _, out ReadOnlySpan<byte> frame) == PcapReadStatus.Packet)
+            {
+                frames.Add((ts, frame.ToArray()));
+            }
+        }
+
+        long t0 = frames[0].Ts;
+        string dir = Path.Combine(Path.GetTempPath(), "appliance-alloc-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            using var pipeline = new CapturePipeline(new RecordingOptions { OutputDirectory = dir }, new PipelineOptions { Workers = 0, QueueCapacity = 64 });
+            int i = 0;
+            for (; i < frames.Count && frames[i].Ts - t0 < 4_060_000_000; i++)
+            {
+                pipeline.ProcessFrame(linkType, frames[i].Ts, frames[i].Frame);
+            }
+
+            long mediaBefore = pipeline.Counters.MediaPackets;
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (; i < frames.Count && frames[i].Ts - t0 < 4_160_000_000; i++)
+            {
+                pipeline.ProcessFrame(linkType, frames[i].Ts, frames[i].Frame);
+            }
+
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            long media = pipeline.Counters.MediaPackets - mediaBefore;
+            output.WriteLine($"{media} media packets, {allocated} bytes allocated");
+            Assert.True(media >= 18, $"the window must hold the call's RTP ({media})");
+            Assert.Equal(0, allocated);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }
