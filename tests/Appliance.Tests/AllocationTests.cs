@@ -14,45 +14,9 @@ public class AllocationTests(ITestOutputHelper output)
         // SIP_CALL_RTP_G711.pcap: the answered call's media runs from 8.5 s to 34.9 s; between 12 s and 24 s there is
         // only its RTP, RTCP and unrelated traffic (SNMP, MGCP, H.225, TCP), the steady state the budget is about.
         // (At 24.67 s a second INVITE creates a call: allocation per call is expected, per packet is not.)
-        List<(long Ts, byte[] Frame)> frames = [];
-        int linkType;
-        using (PcapSource source = PcapSource.OpenOffline(Captures.PathOf("SIP_CALL_RTP_G711.pcap")))
-        {
-            linkType = source.LinkType;
-            while (source.ReadNext(out long ts, out _, out ReadOnlySpan<byte> frame) == PcapReadStatus.Packet)
-            {
-                frames.Add((ts, frame.ToArray()));
-            }
-        }
-
-        long t0 = frames[0].Ts;
-        string dir = Path.Combine(Path.GetTempPath(), "appliance-alloc-" + Guid.NewGuid().ToString("N"));
-        try
-        {
-            using var pipeline = new CapturePipeline(new RecordingOptions { OutputDirectory = dir }, new PipelineOptions { Workers = 0, QueueCapacity = 64 });
-            int i = 0;
-            for (; i < frames.Count && frames[i].Ts - t0 < 12_000_000_000; i++)
-            {
-                pipeline.ProcessFrame(linkType, frames[i].Ts, frames[i].Frame);
-            }
-
-            long mediaBefore = pipeline.Counters.MediaPackets;
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            for (; i < frames.Count && frames[i].Ts - t0 < 24_000_000_000; i++)
-            {
-                pipeline.ProcessFrame(linkType, frames[i].Ts, frames[i].Frame);
-            }
-
-            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-            long media = pipeline.Counters.MediaPackets - mediaBefore;
-            output.WriteLine($"{media} media packets, {allocated} bytes allocated");
-            Assert.True(media > 700, $"the window must hold the call's RTP ({media})");
-            Assert.Equal(0, allocated);
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        (long media, long allocated) = MeasureWindow("SIP_CALL_RTP_G711.pcap", 12_000_000_000, 24_000_000_000);
+        Assert.True(media > 700, $"the window must hold the call's RTP ({media})");
+        Assert.Equal(0, allocated);
     }
 
     [Fact]
@@ -61,9 +25,17 @@ public class AllocationTests(ITestOutputHelper output)
         // skinny.pcap: the 321 -> 307 call's media starts at 3.82 s and its first audio is mixed and written 200 ms later
         // (the file's first write is per call). From 4.06 s to 4.16 s there are only RTP frames (half of them the mirror's
         // second copies, some recording forks) and one bare TCP ACK: steady state.
+        (long media, long allocated) = MeasureWindow("skinny.pcap", 4_060_000_000, 4_160_000_000);
+        Assert.True(media >= 18, $"the window must hold the call's RTP ({media})");
+        Assert.Equal(0, allocated);
+    }
+
+    /// <summary>Replays a capture inline up to <paramref name="fromNs"/> (warm-up), then measures the window up to <paramref name="toNs"/>.</summary>
+    private (long Media, long Allocated) MeasureWindow(string capture, long fromNs, long toNs)
+    {
         List<(long Ts, byte[] Frame)> frames = [];
         int linkType;
-        using (PcapSource source = PcapSource.OpenOffline(Captures.PathOf("skinny.pcap")))
+        using (PcapSource source = PcapSource.OpenOffline(Captures.PathOf(capture)))
         {
             linkType = source.LinkType;
             while (source.ReadNext(out long ts, out _, out ReadOnlySpan<byte> frame) == PcapReadStatus.Packet)
@@ -78,23 +50,22 @@ public class AllocationTests(ITestOutputHelper output)
         {
             using var pipeline = new CapturePipeline(new RecordingOptions { OutputDirectory = dir }, new PipelineOptions { Workers = 0, QueueCapacity = 64 });
             int i = 0;
-            for (; i < frames.Count && frames[i].Ts - t0 < 4_060_000_000; i++)
+            for (; i < frames.Count && frames[i].Ts - t0 < fromNs; i++)
             {
                 pipeline.ProcessFrame(linkType, frames[i].Ts, frames[i].Frame);
             }
 
             long mediaBefore = pipeline.Counters.MediaPackets;
             long before = GC.GetAllocatedBytesForCurrentThread();
-            for (; i < frames.Count && frames[i].Ts - t0 < 4_160_000_000; i++)
+            for (; i < frames.Count && frames[i].Ts - t0 < toNs; i++)
             {
                 pipeline.ProcessFrame(linkType, frames[i].Ts, frames[i].Frame);
             }
 
             long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
             long media = pipeline.Counters.MediaPackets - mediaBefore;
-            output.WriteLine($"{media} media packets, {allocated} bytes allocated");
-            Assert.True(media >= 18, $"the window must hold the call's RTP ({media})");
-            Assert.Equal(0, allocated);
+            output.WriteLine($"{capture}: {media} media packets, {allocated} bytes allocated");
+            return (media, allocated);
         }
         finally
         {

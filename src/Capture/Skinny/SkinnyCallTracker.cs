@@ -409,24 +409,10 @@ public sealed class SkinnyCallTracker
     /// <summary>A login ended: calls of that login get a "logout" event; under <see cref="LogoutPolicy.Stop"/> their recording ends there.</summary>
     public void OnLogout(DirectoryEvent logout, LogoutPolicy policy)
     {
-        if (logout.LoginSeq is not long seq)
-        {
-            return;
-        }
-
-        long atNs = (logout.At - DateTimeOffset.UnixEpoch).Ticks * 100;
         foreach (SkinnyCall call in _calls)
         {
-            if (call.Terminated || call.Recording.Suppressed || (call.Bindings[0]?.LoginSeq != seq && call.Bindings[1]?.LoginSeq != seq))
+            if (!call.Terminated && CallLogout.Apply(_sink, call.Recording, call.Bindings, logout, policy))
             {
-                continue;
-            }
-
-            _sink.CallEvent(call.Recording, "logout", atNs, $"{logout.User} logged out of {logout.HostDevice} ({logout.Detail}); policy {(policy == LogoutPolicy.Stop ? "stop" : "continue")}");
-            if (policy == LogoutPolicy.Stop)
-            {
-                _sink.CallEnded(call.Recording, CallEndReasons.Logout, atNs);
-                call.Recording.Suppressed = true;
                 RecordingsStoppedByLogout++;
             }
         }

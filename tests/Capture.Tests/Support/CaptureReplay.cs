@@ -128,4 +128,28 @@ internal static class CaptureReplay
             }
         }
     }
+
+    /// <summary>
+    /// The RMS of each channel of a recording decoded by opusdec at 8 kHz; null (with a line to <paramref name="log"/>)
+    /// when opus-tools is not installed.
+    /// </summary>
+    public static (double Left, double Right)? DecodeRms(string opusFile, Action<string> log)
+    {
+        string? opusdec = Capture.Tests.Recording.AudioSignals.FindTool("opusdec");
+        if (opusdec is null)
+        {
+            log("opusdec is not installed (opus-tools); audio check skipped");
+            return null;
+        }
+
+        string wav = Path.ChangeExtension(opusFile, ".wav");
+        (int exitCode, string text) = Capture.Tests.Recording.AudioSignals.Run(opusdec, "--quiet", "--rate", "8000", "--no-dither", opusFile, wav);
+        Assert.True(exitCode == 0, text);
+        Capture.Tests.Recording.AudioSignals.Wav audio = Capture.Tests.Recording.AudioSignals.ReadWav(File.ReadAllBytes(wav));
+        Assert.Equal(2, audio.Channels);
+        double left = Capture.Tests.Recording.AudioSignals.Rms(audio.ChannelSamples[0]);
+        double right = Capture.Tests.Recording.AudioSignals.Rms(audio.ChannelSamples[1]);
+        log($"{audio.Seconds:0.00} s, RMS left {left:0} right {right:0}");
+        return (left, right);
+    }
 }
