@@ -41,7 +41,7 @@ build: deps
 DIRECTORY_ARGS = --state $(STATE) $(if $(DIRECTORY),--config $(DIRECTORY))
 run: build
 	@echo "appliance: API on $(LISTEN) (GET /healthz, /readyz; /metrics in Prometheus format), replaying $(SAMPLE) as if live"
-	@echo "appliance: recordings under $(abspath $(OUT)), directory state in $(abspath $(STATE)); Ctrl+C (SIGINT) stops it cleanly"
+	@echo "appliance: recordings under $(abspath $(OUT)), directory state in $(abspath $(STATE)) (API bearer token: $(abspath $(STATE))/api-token); Ctrl+C (SIGINT) stops it cleanly"
 	$(APPHOST) run --settings none --recordings $(OUT) --state $(STATE) --listen $(LISTEN) $(if $(DIRECTORY),--config $(DIRECTORY)) $(ARGS)
 
 replay: build
