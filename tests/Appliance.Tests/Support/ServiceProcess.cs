@@ -82,6 +82,43 @@ public sealed class ServiceProcess : IDisposable
         return http.GetStringAsync($"http://127.0.0.1:{Port}{path}").GetAwaiter().GetResult();
     }
 
+    /// <summary>A request with the bearer token (e.g. a Range request); the caller reads and disposes the response.</summary>
+    public HttpResponseMessage Send(string path, Action<HttpRequestMessage>? configure = null)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{Port}{path}");
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Token);
+        configure?.Invoke(request);
+        HttpResponseMessage response = http.Send(request, HttpCompletionOption.ResponseContentRead);
+        return response;
+    }
+
+    /// <summary>Polls /readyz (no token) until it answers 200; false when the time is up or the process exited.</summary>
+    public bool WaitForReady(TimeSpan timeout)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed < timeout && !Process.HasExited)
+        {
+            try
+            {
+                using HttpResponseMessage r = http.GetAsync($"http://127.0.0.1:{Port}/readyz").GetAwaiter().GetResult();
+                if (r.IsSuccessStatusCode)
+                {
+                    return true;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // not listening yet
+            }
+
+            Thread.Sleep(100);
+        }
+
+        return false;
+    }
+
     /// <summary>Polls /metrics until <paramref name="done"/> holds (or the time is up).</summary>
     public Exposition.Document WaitForMetrics(Func<Exposition.Document, bool> done, TimeSpan timeout)
     {
