@@ -456,6 +456,15 @@ public sealed class SkinnyCallTracker
         }
 
         _due.Clear();
+        long setup = _options.SetupTimeout.Ticks * 100;
+        foreach (KeyValuePair<LegKey, Leg> entry in _legs)
+        {
+            if (entry.Value.Call is null && nowNs - entry.Value.LastActivityNs > setup)
+            {
+                _legs.Remove(entry.Key); // off-hook without a call whose on-hook was not seen
+            }
+        }
+
         foreach (KeyValuePair<string, PendingInteraction> p in _pendingInteractions)
         {
             if (nowNs - p.Value.AtNs > _options.LinkWindow.Ticks * 100)

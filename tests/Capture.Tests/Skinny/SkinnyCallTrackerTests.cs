@@ -113,6 +113,19 @@ public sealed class SkinnyCallTrackerTests
     }
 
     [Fact]
+    public void OffHookWhoseOnHookIsLost_IsForgotten_AndTheCallReferenceCanStartAgain()
+    {
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.OffHook, 1, 9, 0);
+        _tracker.Expire(200 * S);
+        _tracker.OnCallInfo("SEP-A", PhoneA, 1, 9, SkinnyCallType.Outbound, B("321"), default, B("555"), default, 201 * S);
+        // The stale leg was dropped at the setup timeout (not held forever): the call starts with its CallInfo.
+        Assert.Equal(CaptureTime.ToDateTime(201 * S), Assert.Single(_sink.Calls).Metadata.StartedAt);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.OnHook, 1, 9, 300 * S);
+        _tracker.Expire(400 * S);
+        Assert.Equal(CallEndReasons.Cancelled, Assert.Single(_sink.Ended).Reason);
+    }
+
+    [Fact]
     public void Transfer_LinksTheConsultationCall_ByInteractionId()
     {
         InternalCall();
