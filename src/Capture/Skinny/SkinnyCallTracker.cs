@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using System.Text;
 using Capture.Bindings;
 using Capture.Packets;
 using Capture.Pipeline;
@@ -110,10 +109,10 @@ public sealed class SkinnyCallTracker
     /// CallInfo / CallInfoV2 for <paramref name="callReference"/> on <paramref name="device"/>'s line: the parties'
     /// numbers and names. Strings are made only when they change.
     /// </summary>
-    public void OnCallInfo(string device, IpAddress16 phoneIp, uint lineInstance, uint callReference, SkinnyCallType type,
+    public void OnCallInfo(string device, IpAddress16 phoneIp, uint callReference, SkinnyCallType type,
         ReadOnlySpan<byte> calling, ReadOnlySpan<byte> callingName, ReadOnlySpan<byte> called, ReadOnlySpan<byte> calledName, long atNs)
     {
-        Leg? leg = GetOrStartLeg(device, phoneIp, lineInstance, callReference, atNs);
+        Leg? leg = GetOrStartLeg(device, phoneIp, callReference, atNs);
         if (leg is null)
         {
             return;
@@ -142,7 +141,7 @@ public sealed class SkinnyCallTracker
     }
 
     /// <summary>CallState: off-hook, ringing, connected, hold, on-hook... for a call reference on a phone.</summary>
-    public void OnCallState(string device, IpAddress16 phoneIp, SkinnyCallStateKind state, uint lineInstance, uint callReference, long atNs)
+    public void OnCallState(string device, IpAddress16 phoneIp, SkinnyCallStateKind state, uint callReference, long atNs)
     {
         if (state == SkinnyCallStateKind.OnHook)
         {
@@ -154,7 +153,7 @@ public sealed class SkinnyCallTracker
             return;
         }
 
-        Leg? leg = GetOrStartLeg(device, phoneIp, lineInstance, callReference, atNs);
+        Leg? leg = GetOrStartLeg(device, phoneIp, callReference, atNs);
         if (leg is null)
         {
             return;
@@ -322,7 +321,7 @@ public sealed class SkinnyCallTracker
     }
 
     /// <summary>SoftKeyEvent: transfers and conferences link the next call on the phone to this one (one interaction id).</summary>
-    public void OnSoftKeyEvent(string device, uint softKey, uint lineInstance, uint callReference, long atNs)
+    public void OnSoftKeyEvent(string device, uint softKey, uint callReference, long atNs)
     {
         if (softKey is not (SkinnySoftKeyEvents.Transfer or SkinnySoftKeyEvents.Conference or SkinnySoftKeyEvents.Join or SkinnySoftKeyEvents.MeetMe or SkinnySoftKeyEvents.Park))
         {
@@ -348,20 +347,12 @@ public sealed class SkinnyCallTracker
         }
     }
 
-    /// <summary>KeypadButton during an answered call: a DTMF digit sent in signalling.</summary>
-    public void OnKeypadButton(string device, uint button, uint lineInstance, uint callReference, long atNs)
+    /// <summary>KeypadButton during an answered call (its digit as <see cref="SkinnyKeypadButton.Digit"/> reads it): DTMF sent in signalling.</summary>
+    public void OnKeypadButton(string device, char digit, uint callReference, long atNs)
     {
-        char digit = button switch
+        if (digit != '\0' && FindLeg(device, callReference) is { Call: { Answered: true } call } && s_digits.TryGetValue(digit, out string? text))
         {
-            <= 9 => (char)('0' + button),
-            0x0E => '*',
-            0x0F => '#',
-            >= 0x0A and <= 0x0D => (char)('A' + (button - 0x0A)),
-            _ => '\0',
-        };
-        if (digit != '\0' && FindLeg(device, callReference) is { Call: { Answered: true } call })
-        {
-            _sink.CallEvent(call.Recording, CallRecording.SignalledDtmfEvent, atNs, s_digits[digit]);
+            _sink.CallEvent(call.Recording, CallRecording.SignalledDtmfEvent, atNs, text);
         }
     }
 
@@ -494,12 +485,12 @@ public sealed class SkinnyCallTracker
         _media.Clear();
     }
 
-    private Leg? GetOrStartLeg(string device, IpAddress16 phoneIp, uint lineInstance, uint callReference, long atNs)
+    private Leg? GetOrStartLeg(string device, IpAddress16 phoneIp, uint callReference, long atNs)
     {
         ref Leg? slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_legs, new LegKey(device, callReference), out bool exists);
         if (!exists)
         {
-            slot = new Leg(device, phoneIp, callReference) { Line = lineInstance, StartedNs = atNs };
+            slot = new Leg(device, phoneIp, callReference) { StartedNs = atNs };
         }
         else if (slot!.Ended)
         {
@@ -507,11 +498,6 @@ public sealed class SkinnyCallTracker
         }
 
         slot!.LastActivityNs = atNs;
-        if (lineInstance != 0)
-        {
-            slot.Line = lineInstance;
-        }
-
         return slot;
     }
 
@@ -807,30 +793,12 @@ public sealed class SkinnyCallTracker
 
     private static bool Update(ref string? field, ReadOnlySpan<byte> value)
     {
-        if (value.IsEmpty)
+        if (value.IsEmpty || (field is not null && SkinnyText.Matches(value, field)))
         {
-            return false; // an empty field in a repeated CallInfo does not erase what an earlier one said
+            return false; // unchanged; an empty field in a repeated CallInfo does not erase what an earlier one said
         }
 
-        if (field is not null && field.Length == value.Length && Latin1Equals(field, value))
-        {
-            return false;
-        }
-
-        field = Encoding.Latin1.GetString(value);
-        return true;
-    }
-
-    private static bool Latin1Equals(string s, ReadOnlySpan<byte> bytes)
-    {
-        for (int i = 0; i < bytes.Length; i++)
-        {
-            if (s[i] != bytes[i])
-            {
-                return false;
-            }
-        }
-
+        field = SkinnyText.Decode(value);
         return true;
     }
 
@@ -849,7 +817,6 @@ public sealed class SkinnyCallTracker
         public IpAddress16 PhoneIp { get; } = phoneIp;
         public string PhoneIpText { get; } = phoneIp.ToString();
         public uint CallReference { get; } = callReference;
-        public uint Line;
         public long StartedNs;
         public long LastActivityNs;
         public SkinnyCallType Type;

@@ -138,7 +138,7 @@ public sealed class SkinnyDeviceLearner(BindingDirectory directory) : ISkinnyMes
 
         Registers++;
         NoteServer(c);
-        c.PendingName = c.DeviceName is { } known && SameText(register.DeviceName, known) ? known : SkinnyText.Decode(register.DeviceName);
+        c.PendingName = c.DeviceName is { } known && SkinnyText.Matches(register.DeviceName, known) ? known : SkinnyText.Decode(register.DeviceName);
         c.PendingDeviceType = register.DeviceType;
         c.PendingProtocolVersion = register.ProtocolVersion;
         c.PendingStationIp = register.StationIp;
@@ -374,25 +374,6 @@ public sealed class SkinnyDeviceLearner(BindingDirectory directory) : ISkinnyMes
                 c.RoundLines.RemoveAt(i);
             }
         }
-    }
-
-    /// <summary>A device name equal to one already decoded (ASCII in practice): re-registrations reuse the string.</summary>
-    private static bool SameText(ReadOnlySpan<byte> bytes, string text)
-    {
-        if (bytes.Length != text.Length)
-        {
-            return false;
-        }
-
-        for (int i = 0; i < bytes.Length; i++)
-        {
-            if (bytes[i] != text[i])
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 
     /// <summary>True when a reader accepted the message; otherwise counts why not.</summary>

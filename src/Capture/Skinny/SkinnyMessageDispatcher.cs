@@ -63,7 +63,7 @@ public sealed class SkinnyMessageDispatcher : ISkinnyMessageSink
                 if (SkinnyCallInfo.TryRead(message, out SkinnyCallInfo info, out _) == OperationStatus.Done)
                 {
                     SkinnyCallType type = info.CallType != SkinnyCallType.Unknown ? info.CallType : GuessCallType(connection, info);
-                    Calls.OnCallInfo(DeviceKey(connection), connection.Phone.Address, info.LineInstance, info.CallReference, type,
+                    Calls.OnCallInfo(DeviceKey(connection), connection.Phone.Address, info.CallReference, type,
                         info.CallingParty, info.CallingPartyName, info.CalledParty, info.CalledPartyName, timestampNs);
                 }
 
@@ -71,7 +71,7 @@ public sealed class SkinnyMessageDispatcher : ISkinnyMessageSink
             case SkinnyMessageId.CallState when !fromPhone:
                 if (SkinnyCallState.TryRead(message, out SkinnyCallState state, out _) == OperationStatus.Done)
                 {
-                    Calls.OnCallState(DeviceKey(connection), connection.Phone.Address, state.State, state.LineInstance, state.CallReference, timestampNs);
+                    Calls.OnCallState(DeviceKey(connection), connection.Phone.Address, state.State, state.CallReference, timestampNs);
                 }
 
                 break;
@@ -114,14 +114,14 @@ public sealed class SkinnyMessageDispatcher : ISkinnyMessageSink
             case SkinnyMessageId.SoftKeyEvent when fromPhone:
                 if (SkinnySoftKeyEvent.TryRead(message, out SkinnySoftKeyEvent key, out _) == OperationStatus.Done)
                 {
-                    Calls.OnSoftKeyEvent(DeviceKey(connection), key.Event, key.LineInstance, key.CallReference, timestampNs);
+                    Calls.OnSoftKeyEvent(DeviceKey(connection), key.Event, key.CallReference, timestampNs);
                 }
 
                 break;
             case SkinnyMessageId.KeypadButton when fromPhone:
                 if (SkinnyKeypadButton.TryRead(message, out SkinnyKeypadButton button, out _) == OperationStatus.Done)
                 {
-                    Calls.OnKeypadButton(DeviceKey(connection), button.Button, button.LineInstance, button.CallReference, timestampNs);
+                    Calls.OnKeypadButton(DeviceKey(connection), button.Digit, button.CallReference, timestampNs);
                 }
 
                 break;
@@ -148,25 +148,12 @@ public sealed class SkinnyMessageDispatcher : ISkinnyMessageSink
     {
         foreach (SkinnyLine line in connection.Lines)
         {
-            if (info.CalledParty.Length == line.Extension.Length && SameText(info.CalledParty, line.Extension))
+            if (SkinnyText.Matches(info.CalledParty, line.Extension))
             {
                 return SkinnyCallType.Inbound;
             }
         }
 
         return SkinnyCallType.Outbound;
-    }
-
-    private static bool SameText(ReadOnlySpan<byte> bytes, string text)
-    {
-        for (int i = 0; i < bytes.Length; i++)
-        {
-            if (bytes[i] != text[i])
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 }

@@ -15,4 +15,36 @@ public static class SkinnyText
 
     /// <summary>Decodes a field that may be empty into null when it is.</summary>
     public static string? DecodeOrNull(ReadOnlySpan<byte> text) => text.IsEmpty ? null : Decode(text);
+
+    /// <summary>
+    /// Whether a field reads as <paramref name="text"/> (as <see cref="Decode"/> would make it) without making a string
+    /// for the usual ASCII case: repeated messages reuse what an earlier one decoded.
+    /// </summary>
+    public static bool Matches(ReadOnlySpan<byte> field, string text)
+    {
+        if (field.Length == text.Length)
+        {
+            int i = 0;
+            while (i < field.Length && field[i] < 0x80 && field[i] == text[i])
+            {
+                i++;
+            }
+
+            if (i == field.Length)
+            {
+                return true;
+            }
+
+            if (field[i] < 0x80)
+            {
+                return false; // an ASCII byte that differs
+            }
+        }
+        else if (System.Text.Ascii.IsValid(field))
+        {
+            return false;
+        }
+
+        return Decode(field) == text; // non-ASCII (rare): compare what it decodes to
+    }
 }

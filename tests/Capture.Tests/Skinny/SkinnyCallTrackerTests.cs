@@ -48,9 +48,9 @@ public sealed class SkinnyCallTrackerTests
     public void OnHook_EndsAfterStatistics_WithHangupAndQuality()
     {
         InternalCall();
-        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.OnHook, 1, 70, 10 * S);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.OnHook, 70, 10 * S);
         Assert.Empty(_sink.Ended); // B is still in the call
-        _tracker.OnCallState("SEP-B", PhoneB, SkinnyCallStateKind.OnHook, 1, 71, 10 * S + 1000);
+        _tracker.OnCallState("SEP-B", PhoneB, SkinnyCallStateKind.OnHook, 71, 10 * S + 1000);
         Assert.Empty(_sink.Ended); // waiting for the phones' statistics
         _tracker.OnConnectionStatistics("SEP-A", new SkinnyConnectionStatistics(70, 400, 398, 2, 3, 10), 10 * S + 2000);
         _tracker.OnConnectionStatistics("SEP-B", new SkinnyConnectionStatistics(71, 399, 400, 0, 1, 5), 10 * S + 3000);
@@ -68,8 +68,8 @@ public sealed class SkinnyCallTrackerTests
     public void OnHook_WithoutStatistics_EndsAtTheNextTickAfterTheWait()
     {
         InternalCall();
-        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.OnHook, 1, 70, 10 * S);
-        _tracker.OnCallState("SEP-B", PhoneB, SkinnyCallStateKind.OnHook, 1, 71, 10 * S);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.OnHook, 70, 10 * S);
+        _tracker.OnCallState("SEP-B", PhoneB, SkinnyCallStateKind.OnHook, 71, 10 * S);
         _tracker.Expire(11 * S);
         Assert.Empty(_sink.Ended);
         _tracker.Expire(12 * S);
@@ -81,8 +81,8 @@ public sealed class SkinnyCallTrackerTests
     public void HoldAndResume_AreEvents()
     {
         InternalCall();
-        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.Hold, 1, 70, 5 * S);
-        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.Connected, 1, 70, 6 * S);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.Hold, 70, 5 * S);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.Connected, 70, 6 * S);
         Assert.Equal(["answered", "hold", "resume"], _sink.Events.Select(e => e.Type));
         Assert.Equal("SEP-A", _sink.Events[1].Detail);
     }
@@ -90,13 +90,13 @@ public sealed class SkinnyCallTrackerTests
     [Fact]
     public void UnansweredCall_CallerHangsUp_IsCancelled_BusyIsRejected()
     {
-        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.OffHook, 1, 1, 0);
-        _tracker.OnCallInfo("SEP-A", PhoneA, 1, 1, SkinnyCallType.Outbound, B("321"), default, B("555"), default, 1 * S);
-        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.RingOut, 1, 1, 1 * S);
-        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.OnHook, 1, 1, 5 * S);
-        _tracker.OnCallInfo("SEP-A", PhoneA, 1, 2, SkinnyCallType.Outbound, B("321"), default, B("556"), default, 6 * S);
-        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.Busy, 1, 2, 6 * S);
-        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.OnHook, 1, 2, 7 * S);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.OffHook, 1, 0);
+        _tracker.OnCallInfo("SEP-A", PhoneA, 1, SkinnyCallType.Outbound, B("321"), default, B("555"), default, 1 * S);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.RingOut, 1, 1 * S);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.OnHook, 1, 5 * S);
+        _tracker.OnCallInfo("SEP-A", PhoneA, 2, SkinnyCallType.Outbound, B("321"), default, B("556"), default, 6 * S);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.Busy, 2, 6 * S);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.OnHook, 2, 7 * S);
         _tracker.Expire(10 * S);
 
         Assert.Equal([CallEndReasons.Cancelled, CallEndReasons.Rejected], _sink.Ended.Select(e => e.Reason));
@@ -104,10 +104,24 @@ public sealed class SkinnyCallTrackerTests
     }
 
     [Fact]
+    public void CallInfoNames_InUtf8_AreDecodedAsTheLearnerDecodesThem_AndARepeatChangesNothing()
+    {
+        byte[] name = Encoding.UTF8.GetBytes("Ervīns Gailīšs");
+        _tracker.OnCallInfo("SEP-A", PhoneA, 1, SkinnyCallType.Outbound, B("307"), name, B("555"), default, 0);
+        _tracker.OnCallInfo("SEP-A", PhoneA, 1, SkinnyCallType.Outbound, B("307"), name, B("555"), default, S);
+        CallMetadata metadata = Assert.Single(_sink.Calls).Metadata;
+        Assert.Equal("Ervīns Gailīšs", metadata.Left.Name);
+        Assert.Equal(0, _sink.MetadataChanges); // the same CallInfo again: no new metadata
+        Assert.True(SkinnyText.Matches(name, "Ervīns Gailīšs"));
+        Assert.False(SkinnyText.Matches(name, "Ervins Gailiss"));
+        Assert.False(SkinnyText.Matches(B("3071"), "307"));
+    }
+
+    [Fact]
     public void OffHookWithoutDialling_IsNoCall()
     {
-        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.OffHook, 1, 9, 0);
-        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.OnHook, 1, 9, S);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.OffHook, 9, 0);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.OnHook, 9, S);
         _tracker.EndAll(2 * S, CallEndReasons.CaptureEnded);
         Assert.Empty(_sink.Calls);
     }
@@ -115,12 +129,12 @@ public sealed class SkinnyCallTrackerTests
     [Fact]
     public void OffHookWhoseOnHookIsLost_IsForgotten_AndTheCallReferenceCanStartAgain()
     {
-        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.OffHook, 1, 9, 0);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.OffHook, 9, 0);
         _tracker.Expire(200 * S);
-        _tracker.OnCallInfo("SEP-A", PhoneA, 1, 9, SkinnyCallType.Outbound, B("321"), default, B("555"), default, 201 * S);
+        _tracker.OnCallInfo("SEP-A", PhoneA, 9, SkinnyCallType.Outbound, B("321"), default, B("555"), default, 201 * S);
         // The stale leg was dropped at the setup timeout (not held forever): the call starts with its CallInfo.
         Assert.Equal(CaptureTime.ToDateTime(201 * S), Assert.Single(_sink.Calls).Metadata.StartedAt);
-        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.OnHook, 1, 9, 300 * S);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.OnHook, 9, 300 * S);
         _tracker.Expire(400 * S);
         Assert.Equal(CallEndReasons.Cancelled, Assert.Single(_sink.Ended).Reason);
     }
@@ -129,8 +143,8 @@ public sealed class SkinnyCallTrackerTests
     public void Transfer_LinksTheConsultationCall_ByInteractionId()
     {
         InternalCall();
-        _tracker.OnSoftKeyEvent("SEP-A", SkinnySoftKeyEvents.Transfer, 1, 70, 5 * S);
-        _tracker.OnCallInfo("SEP-A", PhoneA, 1, 72, SkinnyCallType.Outbound, B("321"), default, B("400"), default, 6 * S);
+        _tracker.OnSoftKeyEvent("SEP-A", SkinnySoftKeyEvents.Transfer, 70, 5 * S);
+        _tracker.OnCallInfo("SEP-A", PhoneA, 72, SkinnyCallType.Outbound, B("321"), default, B("400"), default, 6 * S);
 
         Assert.Equal(2, _sink.Calls.Count);
         string first = _sink.Calls[0].Id;
@@ -142,19 +156,19 @@ public sealed class SkinnyCallTrackerTests
     [Fact]
     public void KeypadButton_InAnAnsweredCall_IsDtmf_DiallingIsNot()
     {
-        _tracker.OnCallInfo("SEP-A", PhoneA, 1, 1, SkinnyCallType.Outbound, B("321"), default, B("555"), default, 0);
-        _tracker.OnKeypadButton("SEP-A", 5, 1, 1, S);
-        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.Connected, 1, 1, 2 * S);
-        _tracker.OnKeypadButton("SEP-A", 0x0E, 1, 1, 3 * S);
-        _tracker.OnKeypadButton("SEP-A", 0x0F, 1, 1, 4 * S);
+        _tracker.OnCallInfo("SEP-A", PhoneA, 1, SkinnyCallType.Outbound, B("321"), default, B("555"), default, 0);
+        _tracker.OnKeypadButton("SEP-A", '5', 1, S);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.Connected, 1, 2 * S);
+        _tracker.OnKeypadButton("SEP-A", '*', 1, 3 * S);
+        _tracker.OnKeypadButton("SEP-A", '#', 1, 4 * S);
         Assert.Equal(["*", "#"], _sink.Events.Where(e => e.Type == CallRecording.SignalledDtmfEvent).Select(e => e.Detail));
     }
 
     [Fact]
     public void LegacyLayout_WithoutCallReferences_MapsMediaToThePhonesCall()
     {
-        _tracker.OnCallInfo("pyskinny01", Ip("10.102.172.11"), 1, 5, SkinnyCallType.Outbound, B("1091"), B("Line 1091"), B("1092"), B("Line 1092"), 0);
-        _tracker.OnCallState("pyskinny01", Ip("10.102.172.11"), SkinnyCallStateKind.Connected, 1, 5, S);
+        _tracker.OnCallInfo("pyskinny01", Ip("10.102.172.11"), 5, SkinnyCallType.Outbound, B("1091"), B("Line 1091"), B("1092"), B("Line 1092"), 0);
+        _tracker.OnCallState("pyskinny01", Ip("10.102.172.11"), SkinnyCallStateKind.Connected, 5, S);
         _tracker.OnStartMediaTransmission("pyskinny01", 0, 0, 0, Ip("10.102.172.11"), 5001, 4, S);
 
         RecordingSink.Call call = Assert.Single(_sink.Calls);
@@ -177,15 +191,15 @@ public sealed class SkinnyCallTrackerTests
     /// <summary>The skinny.pcap sequence: the callee's CallInfo comes first, then the caller's; each phone gets its peer and two forks.</summary>
     private void InternalCall()
     {
-        _tracker.OnCallState("SEP-B", PhoneB, SkinnyCallStateKind.RingIn, 1, 71, 0);
-        _tracker.OnCallInfo("SEP-B", PhoneB, 1, 71, SkinnyCallType.Inbound, B("321"), B("RIX Meeting Room"), B("307"), B("Ervins Gailiss"), 0);
-        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.OffHook, 1, 70, S / 10);
-        _tracker.OnCallInfo("SEP-A", PhoneA, 1, 70, SkinnyCallType.Outbound, B("321"), B("RIX Meeting Room"), B("307"), B("Ervins Gailiss"), S / 10);
-        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.RingOut, 1, 70, S / 5);
+        _tracker.OnCallState("SEP-B", PhoneB, SkinnyCallStateKind.RingIn, 71, 0);
+        _tracker.OnCallInfo("SEP-B", PhoneB, 71, SkinnyCallType.Inbound, B("321"), B("RIX Meeting Room"), B("307"), B("Ervins Gailiss"), 0);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.OffHook, 70, S / 10);
+        _tracker.OnCallInfo("SEP-A", PhoneA, 70, SkinnyCallType.Outbound, B("321"), B("RIX Meeting Room"), B("307"), B("Ervins Gailiss"), S / 10);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.RingOut, 70, S / 5);
         _tracker.OnOpenReceiveChannel("SEP-A", 70, 16777295, 4, S);
-        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.Connected, 1, 70, S);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.Connected, 70, S);
         _tracker.OnOpenReceiveChannel("SEP-B", 71, 16777296, 4, S);
-        _tracker.OnCallState("SEP-B", PhoneB, SkinnyCallStateKind.Connected, 1, 71, S);
+        _tracker.OnCallState("SEP-B", PhoneB, SkinnyCallStateKind.Connected, 71, S);
         _tracker.OnStartMediaTransmission("SEP-B", 71, 16777296, 75, Bridge, 9399, 4, S);
         _tracker.OnOpenReceiveChannelAck("SEP-A", 70, 16777295, PhoneA, 32144, S);
         _tracker.OnStartMediaTransmission("SEP-B", 71, 16777296, 71, PhoneA, 32144, 4, S);
@@ -227,7 +241,13 @@ public sealed class SkinnyCallTrackerTests
 
         public void CallStarted(CallRecording call, long atNs) => Calls.Add(new Call(call));
 
-        public void MetadataChanged(CallRecording call, CallMetadata metadata) => call.Metadata = metadata;
+        public int MetadataChanges { get; private set; }
+
+        public void MetadataChanged(CallRecording call, CallMetadata metadata)
+        {
+            call.Metadata = metadata;
+            MetadataChanges++;
+        }
 
         public void PayloadMapChanged(CallRecording call, Channel channel, PayloadMap map)
         {
