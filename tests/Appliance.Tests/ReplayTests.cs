@@ -1,4 +1,5 @@
 using Appliance.Tests.Support;
+using Capture.Calls;
 using Capture.Recording;
 using Xunit.Abstractions;
 

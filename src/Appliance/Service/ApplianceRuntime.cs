@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using Capture.Bindings;
+using Capture.Calls;
 using Capture.Interop;
+using Capture.Packets;
 using Capture.Pipeline;
 using Capture.Recording;
 

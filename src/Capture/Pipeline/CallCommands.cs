@@ -1,11 +1,13 @@
+using Capture.Calls;
 using Capture.Recording;
+using Capture.Rtp;
 
 namespace Capture.Pipeline;
 
 /// <summary>Signalling news for one call, queued to its worker in order. Made at signalling rate, never per packet.</summary>
-internal abstract class CallCommand(CallRecording call)
+internal abstract class CallCommand(CallRecording recording)
 {
-    public CallRecording Call { get; } = call;
+    public CallRecording Recording { get; } = recording;
 }
 
 internal sealed class CallStartCommand(CallRecording call) : CallCommand(call);

@@ -215,8 +215,6 @@ public sealed partial class CapturePipeline : ITcpStreamHandler
         }
 
         SkinnyCallTracker c = _skinny.Calls;
-        counters["skinny_calls_started"] = c.CallsStarted;
-        counters["skinny_calls_not_recorded"] = c.CallsNotRecorded;
         counters["skinny_media_forks_ignored"] = c.MediaForksIgnored;
         counters["skinny_media_without_call"] = c.MediaWithoutCall;
         if (_skinny.Learner is { } l)

@@ -1,8 +1,10 @@
 using System.Buffers;
 using Capture.Bindings;
+using Capture.Calls;
 using Capture.Interop;
 using Capture.Packets;
 using Capture.Recording;
+using Capture.Rtp;
 using Capture.Sip;
 using Capture.Skinny;
 
@@ -23,13 +25,13 @@ public enum CaptureEnd
 public sealed partial class CapturePipeline : ICallSink, IDisposable
 {
     private readonly PipelineOptions _options;
+    private readonly RecordingOptions _recording;
     private readonly FrameDecoder _decoder = new();
+    private readonly CallBook _calls;
     private readonly SipCallTracker _sip;
     private readonly BindingDirectory? _directory;
     private readonly SipDeviceLearner? _learner;
     private readonly SkinnyMessageDispatcher _skinny;
-    private readonly System.Threading.Channels.ChannelReader<DirectoryEvent>? _directoryEvents;
-    private long _directoryVersion;
     private readonly MediaWorker[] _workers;
     private readonly bool _inline;
     private readonly long _tickNs;
@@ -51,13 +53,14 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
             _workers[i] = new MediaWorker(i, _options.QueueCapacity, results, threaded: !_inline);
         }
 
-        _sip = new SipCallTracker(this, recording, sip, directory);
-        _skinny = new SkinnyMessageDispatcher(new SkinnyCallTracker(this, recording, directory: directory), directory);
+        _recording = recording;
+        _calls = new CallBook(this, directory);
+        _sip = new SipCallTracker(_calls, sip);
+        _skinny = new SkinnyMessageDispatcher(new SkinnyCallTracker(_calls), directory);
         _directory = directory;
         if (directory is not null)
         {
             _learner = new SipDeviceLearner(directory);
-            _directoryEvents = directory.Subscribe(capacity: 65_536);
         }
         _tickNs = _options.TickInterval.Ticks * 100;
         _tcp = new TcpReassembler(this, _options.Tcp);
@@ -70,7 +73,7 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
 
     public FrameDecoder Decoder => _decoder;
 
-    public int ActiveCalls => _sip.ActiveCalls + _skinny.Calls.ActiveCalls;
+    public int ActiveCalls => _calls.ActiveCalls;
 
     public IReadOnlyList<MediaWorkerStats> WorkerStats()
     {
@@ -92,7 +95,7 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
         return stats;
     }
 
-    public long CallsStarted => _sip.CallsStarted + _skinny.Calls.CallsStarted;
+    public long CallsStarted => _calls.CallsStarted;
 
     /// <summary>INVITEs ignored because <see cref="SipTrackerOptions.MaxCalls"/> calls were already open.</summary>
     public long CallsOverLimit => _sip.CallsOverLimit;
@@ -103,11 +106,13 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
     /// <summary>Every counter by name (metrics, replay --json), the SIP tracker's included.</summary>
     public SortedDictionary<string, long> Snapshot()
     {
-        SortedDictionary<string, long> counters = Counters.Snapshot(_decoder, WorkerStats(), CallsStarted);
+        SortedDictionary<string, long> counters = Counters.Snapshot(_decoder, WorkerStats());
+        counters["calls_started"] = _calls.CallsStarted;
+        counters["calls_ended"] = _calls.RecordingsEnded;
         counters["sip_calls_over_limit"] = _sip.CallsOverLimit;
         counters["sip_messages_without_call"] = _sip.MessagesWithoutCall;
-        counters["calls_not_recorded"] = _sip.CallsNotRecorded + _skinny.Calls.CallsNotRecorded;
-        counters["recordings_stopped_by_logout"] = _sip.RecordingsStoppedByLogout + _skinny.Calls.RecordingsStoppedByLogout;
+        counters["calls_not_recorded"] = _calls.CallsNotRecorded;
+        counters["recordings_stopped_by_logout"] = _calls.RecordingsStoppedByLogout;
         counters["media_packets_not_recorded"] = Counters.MediaNotRecorded;
         if (_learner is not null)
         {
@@ -166,10 +171,7 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
             Tick(timestampNs);
         }
 
-        if (_directory is not null && _directory.EventVersion != _directoryVersion)
-        {
-            DrainDirectoryEvents(); // a logout (API, schedule, another phone's REGISTER) reaches its calls at once
-        }
+        _calls.ApplyDirectoryChanges(); // a logout (API, schedule, another phone's REGISTER) reaches its calls at once
 
         DecodeResult result = _decoder.Decode(linkType, timestampNs, frame, out DecodedPacket packet, out _);
         if (result != DecodeResult.Packet)
@@ -184,19 +186,17 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
         }
 
         Counters.UdpDatagrams++;
-        if (_sip.TryClassifyMedia(packet.Source, packet.Destination, out CallRecording? call, out Channel channel)
-            || _skinny.Calls.TryClassifyMedia(packet.Source, packet.Destination, out call, out channel))
+        if (_calls.Media.TryClassify(packet.Source, packet.Destination, timestampNs, out Call? call, out Channel speaker))
         {
             Counters.MediaPackets++;
-            SipCallTracker.Touch(call!, timestampNs);
-            SkinnyCallTracker.Touch(call!, timestampNs);
-            if (call!.Suppressed)
+            if (!call!.Recorded)
             {
                 Counters.MediaNotRecorded++;
                 return;
             }
 
-            Dispatch(call!, WorkKind.Rtp, channel, timestampNs, packet.Payload, null);
+            var route = (WorkerRoute)call.Route!;
+            Enqueue(route.Worker, WorkKind.Rtp, speaker, timestampNs, packet.Payload, route.Recording, essential: false);
             return;
         }
 
@@ -263,8 +263,9 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
         {
             _learner!.Expire(nowNs);
             _directory.Tick(CaptureTime.ToDateTime(nowNs));
-            DrainDirectoryEvents();
         }
+
+        _calls.ApplyDirectoryChanges();
 
         foreach (MediaWorker worker in _workers)
         {
@@ -272,29 +273,11 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
         }
     }
 
-    /// <summary>Logouts reach open calls here (the directory may change on any thread: API logins, schedules).</summary>
-    private void DrainDirectoryEvents()
+    /// <summary>A signalling command for a recorded call's worker; never dropped (losing an end would lose a recording).</summary>
+    private void Command(Call call, long ts, CallCommand command)
     {
-        _directoryVersion = _directory!.EventVersion;
-        while (_directoryEvents!.TryRead(out DirectoryEvent? e))
-        {
-            if (e.Kind == DirectoryEventKind.LoginCancelled)
-            {
-                _sip.OnLogout(e, _directory!.LogoutDuringCall);
-                _skinny.Calls.OnLogout(e, _directory!.LogoutDuringCall);
-            }
-        }
-    }
-
-    private void Dispatch(CallRecording call, WorkKind kind, Channel channel, long ts, ReadOnlySpan<byte> payload, object? command)
-    {
-        if (call.Suppressed)
-        {
-            return; // not recorded: no file, no sidecar, no worker time
-        }
-
-        MediaWorker worker = _workers[call.WorkerIndex];
-        Enqueue(worker, kind, channel, ts, payload, command ?? call, essential: kind == WorkKind.Command);
+        var route = (WorkerRoute)call.Route!;
+        Enqueue(route.Worker, WorkKind.Command, default, ts, default, command, essential: true);
     }
 
     private void Enqueue(MediaWorker worker, WorkKind kind, Channel channel, long ts, ReadOnlySpan<byte> payload, object? target, bool essential)
@@ -342,43 +325,39 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
         }
     }
 
-    void ICallSink.CallStarted(CallRecording call, long atNs)
+    void ICallSink.CallStarted(Call call, long atNs)
     {
-        call.WorkerIndex = _nextWorker;
+        MediaWorker worker = _workers[_nextWorker];
         _nextWorker = (_nextWorker + 1) % _workers.Length;
-        if (!call.Suppressed)
-        {
-            Observer?.CallStarted(call.Id, call.Metadata, atNs);
-        }
-
-        Dispatch(call, WorkKind.Command, default, atNs, default, new CallStartCommand(call));
+        var recording = new CallRecording(call.Id, call.Metadata, _recording);
+        call.Route = new WorkerRoute(worker, recording);
+        Observer?.CallStarted(call.Id, call.Metadata, atNs);
+        Command(call, atNs, new CallStartCommand(recording));
     }
 
-    void ICallSink.MetadataChanged(CallRecording call, CallMetadata metadata)
+    void ICallSink.MetadataChanged(Call call)
     {
-        if (!call.Suppressed)
-        {
-            Observer?.CallUpdated(call.Id, metadata);
-        }
-
-        Dispatch(call, WorkKind.Command, default, _lastNs, default, new MetadataCommand(call, metadata));
+        Observer?.CallUpdated(call.Id, call.Metadata);
+        Command(call, _lastNs, new MetadataCommand(((WorkerRoute)call.Route!).Recording, call.Metadata));
     }
 
-    void ICallSink.PayloadMapChanged(CallRecording call, Channel channel, PayloadMap map) =>
-        Dispatch(call, WorkKind.Command, default, _lastNs, default, new PayloadMapCommand(call, channel, map));
+    void ICallSink.PayloadMapChanged(Call call, Channel speaker, PayloadMap map) =>
+        Command(call, _lastNs, new PayloadMapCommand(((WorkerRoute)call.Route!).Recording, speaker, map));
 
-    void ICallSink.CallEvent(CallRecording call, string type, long atNs, string? detail) =>
-        Dispatch(call, WorkKind.Command, default, atNs, default, new EventCommand(call, type, atNs, detail));
+    void ICallSink.CallEvent(Call call, string type, long atNs, string? detail) =>
+        Command(call, atNs, new EventCommand(((WorkerRoute)call.Route!).Recording, type, atNs, detail));
 
-    void ICallSink.CallEnded(CallRecording call, string reason, long atNs)
+    void ICallSink.CallEnded(Call call, string reason, long atNs)
     {
-        if (!call.Suppressed)
-        {
-            Counters.CallsEnded++; // once per recording: a call stopped by a logout is not counted again at its end
-            Observer?.CallEnded(call.Id, reason, atNs);
-        }
+        Observer?.CallEnded(call.Id, reason, atNs);
+        Command(call, atNs, new EndCommand(((WorkerRoute)call.Route!).Recording, reason, atNs));
+    }
 
-        Dispatch(call, WorkKind.Command, default, atNs, default, new EndCommand(call, reason, atNs));
+    /// <summary>A recorded call's media goes to this worker's queue, for this recording.</summary>
+    private sealed class WorkerRoute(MediaWorker worker, CallRecording recording) : CallMediaRoute
+    {
+        public MediaWorker Worker { get; } = worker;
+        public CallRecording Recording { get; } = recording;
     }
 
     /// <summary>
@@ -393,10 +372,7 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
         }
 
         _completed = true;
-        if (_directory is not null)
-        {
-            DrainDirectoryEvents(); // a logout just before the end still marks (or stops) its calls
-        }
+        _calls.ApplyDirectoryChanges(); // a logout just before the end still marks (or stops) its calls
 
         _tcp.Clear(_lastNs); // what TCP streams still hold behind a gap is read before the calls end
         _sip.EndAll(_lastNs, reason);

@@ -1,3 +1,4 @@
+using Capture.Calls;
 using Capture.Recording;
 
 namespace Capture.Pipeline;
@@ -121,7 +122,7 @@ internal sealed class MediaWorker : IDisposable
 
     private void Apply(CallCommand command)
     {
-        CallRecording call = command.Call;
+        CallRecording call = command.Recording;
         switch (command)
         {
             case CallStartCommand:

@@ -27,7 +27,6 @@ public sealed class PipelineCounters
     public long MediaNotRecorded;
     public long MediaPackets;
     public long SipMessages;
-    public long CallsEnded;
     public long QueueDrops;
     public long QueueWaits;
     public long CaptureErrors;
@@ -39,7 +38,7 @@ public sealed class PipelineCounters
     }
 
     /// <summary>A snapshot by name, for `replay --json` and for metrics.</summary>
-    public SortedDictionary<string, long> Snapshot(FrameDecoder decoder, IReadOnlyList<MediaWorkerStats> workers, long callsStarted)
+    public SortedDictionary<string, long> Snapshot(FrameDecoder decoder, IReadOnlyList<MediaWorkerStats> workers)
     {
         var d = new SortedDictionary<string, long>(StringComparer.Ordinal)
         {
@@ -51,8 +50,6 @@ public sealed class PipelineCounters
             ["tcp_sip_messages"] = TcpSipMessages,
             ["media_packets"] = MediaPackets,
             ["sip_messages"] = SipMessages,
-            ["calls_started"] = callsStarted,
-            ["calls_ended"] = CallsEnded,
             ["queue_drops"] = QueueDrops,
             ["capture_errors"] = CaptureErrors,
         };

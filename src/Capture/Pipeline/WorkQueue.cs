@@ -11,7 +11,7 @@ public enum WorkKind : byte
 internal struct WorkItem
 {
     public WorkKind Kind;
-    public Recording.Channel Channel;
+    public Calls.Channel Channel;
     public long TimestampNs;
     public int Length;
     public byte[] Buffer;

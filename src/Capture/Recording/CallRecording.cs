@@ -1,26 +1,18 @@
+using Capture.Calls;
 using Capture.Rtp;
 
 namespace Capture.Recording;
 
-/// <summary>Which side of the stereo file a leg's audio goes to.</summary>
-public enum Channel : byte
-{
-    /// <summary>The local party (for SIP without a directory: the caller).</summary>
-    Left = 0,
-
-    /// <summary>The remote party.</summary>
-    Right = 1,
-}
-
 /// <summary>
-/// One call's recording, owned by one worker: two media legs mixed onto a common timeline and encoded as
-/// a two-stream Ogg Opus file, plus the JSON sidecar written when the call ends (with or without media).
+/// One call's recording, owned by one media worker: two media legs mixed onto a common timeline and encoded as a
+/// two-stream Ogg Opus file; when the call ends its <see cref="CallSidecarBuilder"/> writes the JSON sidecar (with or
+/// without media). Worker thread only.
 /// </summary>
 public sealed class CallRecording : IDisposable
 {
     private readonly RecordingOptions _options;
     private readonly MediaLeg[] _legs = [new MediaLeg(), new MediaLeg()];
-    private readonly List<CallEventRecord> _events = [];
+    private readonly CallSidecarBuilder _sidecar = new();
     private short[] _left = [];
     private short[] _right = [];
     private OggOpusWriter? _writer;
@@ -45,15 +37,6 @@ public sealed class CallRecording : IDisposable
 
     public CallMetadata Metadata { get; set; }
 
-    /// <summary>The signalling tracker's own state for this call (capture thread only).</summary>
-    public object? Owner { get; set; }
-
-    /// <summary>Not (or no longer) recorded: a recording-group decision, or a logout under the stop policy. Capture thread only.</summary>
-    public bool Suppressed { get; set; }
-
-    /// <summary>The worker that owns this call's media (set once by the pipeline).</summary>
-    public int WorkerIndex { get; set; }
-
     public string RelativeDirectory { get; }
 
     public bool HasMedia => _writer is not null;
@@ -62,21 +45,8 @@ public sealed class CallRecording : IDisposable
 
     public void SetPayloadMap(Channel channel, PayloadMap map) => _legs[(int)channel].Map = map;
 
-    public void AddEvent(string type, long atNs, string? detail = null)
-    {
-        if (type == SignalledDtmfEvent && detail is { Length: 1 })
-        {
-            _signalledDtmf.Add((detail[0], atNs)); // a key press sent in signalling (Skinny KeypadButton), not in RTP
-            return;
-        }
-
-        _events.Add(new CallEventRecord(type, atNs, detail));
-    }
-
-    /// <summary>The event type a signalling tracker uses for a DTMF digit sent out of band; the detail is the digit.</summary>
-    public const string SignalledDtmfEvent = "dtmf";
-
-    private readonly List<(char Digit, long AtNs)> _signalledDtmf = [];
+    /// <summary>A signalling event (<see cref="CallEventTypes"/>) at capture time <paramref name="atNs"/>.</summary>
+    public void AddEvent(string type, long atNs, string? detail = null) => _sidecar.AddEvent(type, atNs, detail);
 
     /// <summary>An RTP datagram sent by the party on <paramref name="channel"/>.</summary>
     public void OnRtp(Channel channel, long arrivalNs, ReadOnlySpan<byte> datagram)
@@ -211,100 +181,10 @@ public sealed class CallRecording : IDisposable
             file = Path.Combine(RelativeDirectory, Id + ".opus");
         }
 
-        CallSidecar sidecar = BuildSidecar(endReason, endNs, file);
-        string directory = Path.Combine(_options.OutputDirectory, RelativeDirectory);
-        Directory.CreateDirectory(directory);
-        string jsonPath = Path.Combine(directory, Id + ".json");
-        string tmp = jsonPath + ".tmp";
-        File.WriteAllText(tmp, CallSidecar.Serialize(sidecar));
-        File.Move(tmp, jsonPath, overwrite: true);
+        CallSidecar sidecar = _sidecar.Build(Id, Metadata, endReason, endNs, new MediaSpan(_originNs, _rate, _emitted), _legs, file);
+        CallSidecarBuilder.Write(Path.Combine(_options.OutputDirectory, RelativeDirectory), sidecar);
         Dispose();
         return sidecar;
-    }
-
-    private CallSidecar BuildSidecar(string endReason, long endNs, string? file)
-    {
-        DateTimeOffset ended = CaptureTime.ToDateTime(endNs);
-        if (ended < Metadata.StartedAt)
-        {
-            ended = Metadata.StartedAt;
-        }
-
-        List<DtmfRecord> dtmf = [];
-        SortedSet<string> codecs = new(StringComparer.Ordinal);
-        foreach (string c in Metadata.Codecs)
-        {
-            codecs.Add(c);
-        }
-
-        long packets = 0, lost = 0, duplicates = 0, late = 0;
-        foreach (MediaLeg leg in _legs)
-        {
-            packets += leg.Packets;
-            lost += leg.Lost;
-            duplicates += leg.DropCount(LegDropReason.Duplicate);
-            late += leg.DropCount(LegDropReason.Late);
-            foreach (AudioCodec c in leg.CodecsSeen)
-            {
-                codecs.Add(c.Name());
-            }
-
-            foreach ((char digit, long position) in leg.Dtmf)
-            {
-                dtmf.Add(new DtmfRecord(digit.ToString(), Math.Round((double)position / _rate, 3)));
-            }
-        }
-
-        foreach ((char digit, long atNs) in _signalledDtmf)
-        {
-            double offset = _originNs >= 0 ? Math.Max(0, Math.Round((atNs - _originNs) / 1e9, 3)) : 0;
-            if (!dtmf.Exists(d => d.Digit[0] == digit && Math.Abs(d.OffsetSeconds - offset) < 0.5))
-            {
-                dtmf.Add(new DtmfRecord(digit.ToString(), offset)); // the same key also sent as RFC 4733 counts once
-            }
-        }
-
-        dtmf.Sort((a, b) => a.OffsetSeconds.CompareTo(b.OffsetSeconds));
-        List<CallEventSidecar> events = [];
-        foreach (CallEventRecord e in _events)
-        {
-            double? offset = _originNs >= 0 ? Math.Round((e.AtNs - _originNs) / 1e9, 3) : null;
-            events.Add(new CallEventSidecar(e.Type, CaptureTime.ToDateTime(e.AtNs), offset, e.Detail));
-        }
-
-        return new CallSidecar
-        {
-            Id = Id,
-            Protocol = Metadata.Protocol,
-            CallId = Metadata.CallId,
-            StartedAt = Metadata.StartedAt,
-            AnsweredAt = Metadata.AnsweredAt,
-            EndedAt = ended,
-            DurationSeconds = Math.Round((ended - Metadata.StartedAt).TotalSeconds, 3),
-            MediaStartedAt = _originNs >= 0 ? CaptureTime.ToDateTime(_originNs) : null,
-            MediaDurationSeconds = _rate > 0 ? Math.Round((double)_emitted / _rate, 3) : 0,
-            Parties =
-            [
-                PartySidecar.From(Metadata.Left, "left"),
-                PartySidecar.From(Metadata.Right, "right"),
-            ],
-            Codecs = [.. codecs],
-            Packets = packets,
-            PacketsLost = lost,
-            PacketsLate = late,
-            DuplicatesDropped = duplicates,
-            Dtmf = dtmf,
-            Events = events,
-            File = file,
-            SampleRate = _rate > 0 ? _rate : null,
-            Channels = file is null ? 0 : 2,
-            // Without media, say why: a cancelled, rejected or never answered call explains itself; an answered one had
-            // no RTP we could record.
-            EndReason = file is null && Metadata.AnsweredAt is not null && endReason is CallEndReasons.Bye or CallEndReasons.Hangup or CallEndReasons.Timeout or CallEndReasons.CaptureEnded ? CallEndReasons.NoMedia : endReason,
-            SignalledEnd = endReason,
-            InteractionId = Metadata.InteractionId,
-            Quality = Metadata.Quality,
-        };
     }
 
     public void Dispose()
@@ -321,6 +201,4 @@ public sealed class CallRecording : IDisposable
             _file?.Dispose();
         }
     }
-
-    private readonly record struct CallEventRecord(string Type, long AtNs, string? Detail);
 }

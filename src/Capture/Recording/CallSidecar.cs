@@ -1,35 +1,8 @@
+using Capture.Calls;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace Capture.Recording;
-
-/// <summary>Values of the sidecar's endReason.</summary>
-public static class CallEndReasons
-{
-    /// <summary>A BYE ended an answered call.</summary>
-    public const string Bye = "bye";
-
-    /// <summary>A phone went on-hook and ended an answered Skinny call.</summary>
-    public const string Hangup = "hangup";
-
-    /// <summary>The caller cancelled before an answer.</summary>
-    public const string Cancelled = "cancelled";
-
-    /// <summary>The call was refused with a final error response (the code is in signalledEnd's event).</summary>
-    public const string Rejected = "rejected";
-
-    /// <summary>Neither signalling nor media was seen for the configured time.</summary>
-    public const string Timeout = "timeout";
-
-    /// <summary>The capture ended (end of file, or shutdown) while the call was open.</summary>
-    public const string CaptureEnded = "capture-ended";
-
-    /// <summary>The call was answered but no RTP of a recordable codec was seen.</summary>
-    public const string NoMedia = "no-media";
-
-    /// <summary>The party's user logged out during the call under the <c>stop</c> policy: recording ended there.</summary>
-    public const string Logout = "logout";
-}
 
 /// <summary>The JSON sidecar beside each recording (DESIGN section 5).</summary>
 public sealed class CallSidecar

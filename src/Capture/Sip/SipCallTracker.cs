@@ -1,9 +1,7 @@
-using System.Runtime.InteropServices;
 using System.Text;
 using Capture.Bindings;
+using Capture.Calls;
 using Capture.Packets;
-using Capture.Pipeline;
-using Capture.Recording;
 using Capture.Rtp;
 
 namespace Capture.Sip;
@@ -26,17 +24,15 @@ public sealed class SipTrackerOptions
 
 /// <summary>
 /// Follows SIP dialogs (INVITE, provisional and final responses, ACK, BYE, CANCEL, re-INVITE, UPDATE) from
-/// messages seen passively, learns each side's media endpoints from SDP, and classifies RTP datagrams to a call
-/// and a channel. Runs on the capture thread; the per-packet classification allocates nothing.
+/// messages seen passively and tells the <see cref="CallBook"/> what happened: calls starting and ending, parties,
+/// each side's media endpoints and payload types from SDP, hold, early media, T.38. Capture thread only.
 /// </summary>
 public sealed class SipCallTracker
 {
-    private readonly ICallSink _sink;
+    private readonly CallBook _book;
     private readonly SipTrackerOptions _options;
-    private readonly RecordingOptions _recording;
     private readonly Dictionary<string, SipCall> _calls = new(StringComparer.Ordinal);
     private readonly Dictionary<string, SipCall>.AlternateLookup<ReadOnlySpan<char>> _callsBySpan;
-    private readonly Dictionary<IpEndpoint16, MediaOwner> _media = [];
     private readonly List<SipCall> _expired = [];
 
     // Call-IDs of calls ended in the last TransactionLifetime, with their highest INVITE CSeq: an INVITE retransmission
@@ -47,13 +43,9 @@ public sealed class SipCallTracker
     /// <summary>64 x T1 (RFC 3261 Timer B/F): how long retransmissions of a transaction can still arrive.</summary>
     private static readonly long s_transactionLifetimeNs = 32L * 1_000_000_000;
 
-    private readonly BindingDirectory? _directory;
-
-    public SipCallTracker(ICallSink sink, RecordingOptions recording, SipTrackerOptions? options = null, BindingDirectory? directory = null)
+    public SipCallTracker(CallBook book, SipTrackerOptions? options = null)
     {
-        _sink = sink;
-        _directory = directory;
-        _recording = recording;
+        _book = book;
         _options = options ?? new SipTrackerOptions();
         _callsBySpan = _calls.GetAlternateLookup<ReadOnlySpan<char>>();
         _endedBySpan = _ended.GetAlternateLookup<ReadOnlySpan<char>>();
@@ -61,61 +53,9 @@ public sealed class SipCallTracker
 
     public int ActiveCalls => _calls.Count;
 
-    public long CallsStarted { get; private set; }
-
     public long MessagesWithoutCall { get; private set; }
 
     public long CallsOverLimit { get; private set; }
-
-    /// <summary>Calls seen but not recorded because no recording group of theirs records (DESIGN section 2).</summary>
-    public long CallsNotRecorded { get; private set; }
-
-    /// <summary>Recordings stopped by a logout under the <c>stop</c> policy.</summary>
-    public long RecordingsStoppedByLogout { get; private set; }
-
-    /// <summary>Which call and channel an RTP datagram from <paramref name="source"/> to <paramref name="destination"/> belongs to.</summary>
-    public bool TryClassifyMedia(IpEndpoint16 source, IpEndpoint16 destination, out CallRecording? call, out Channel channel)
-    {
-        // Sent to a party's announced endpoint: the other party speaks.
-        if (_media.TryGetValue(destination, out MediaOwner owner))
-        {
-            call = owner.Call.Recording;
-            channel = Other(owner.Channel);
-            LatchSource(source, owner.Call, channel);
-            return true;
-        }
-
-        // Sent from a party's announced (or latched) endpoint: that party speaks, wherever it sends to (NAT).
-        if (_media.TryGetValue(source, out owner))
-        {
-            call = owner.Call.Recording;
-            channel = owner.Channel;
-            return true;
-        }
-
-        call = null;
-        channel = default;
-        return false;
-    }
-
-    private void LatchSource(IpEndpoint16 source, SipCall call, Channel speaker)
-    {
-        // Symmetric RTP behind NAT: the speaker's real address answers for its SDP address from now on.
-        ref MediaOwner slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_media, source, out bool exists);
-        if (exists && (slot.Call == call || !slot.Latched))
-        {
-            return; // already this call's, or another call's announced endpoint (SDP outranks a guess)
-        }
-
-        if (exists)
-        {
-            // Latched for an older call whose end was not seen: media to this call's announced endpoint proves the move.
-            slot.Call.Endpoints.Remove(source);
-        }
-
-        slot = new MediaOwner(call, speaker, Latched: true);
-        call.Endpoints.Add(source);
-    }
 
     /// <summary>Handles one SIP message seen from <paramref name="source"/> to <paramref name="destination"/>.</summary>
     public void OnMessage(in SipMessage message, IpEndpoint16 source, IpEndpoint16 destination, long atNs)
@@ -171,81 +111,26 @@ public sealed class SipCallTracker
         PartyInfo caller = PartyFrom(invite.PAssertedIdentity.IsEmpty ? invite.From : invite.PAssertedIdentity, source.Address);
         PartyInfo callee = PartyFrom(invite.To, default);
         string callerTag = SipNameAddr.TryParse(invite.From, out SipNameAddr from) ? Encoding.Latin1.GetString(from.Tag) : string.Empty;
-        DateTimeOffset startedAt = CaptureTime.ToDateTime(atNs);
 
-        // The directory says who each party is (device, user logged in at the start, host) and which one is local:
-        // the local party goes left (DESIGN section 1); with both or neither local, the caller does.
-        PartyBinding? callerBinding = _directory?.Attribute(caller.Extension, source.Address, startedAt);
-        PartyBinding? calleeBinding = _directory?.Attribute(callee.Extension, destination.Address, startedAt);
-        caller = WithBinding(caller, callerBinding);
-        callee = WithBinding(callee, calleeBinding);
-        bool swap = callerBinding is null && calleeBinding is not null;
-        bool record = callerBinding is null && calleeBinding is null
-            ? _directory?.RecordByDefault ?? true
-            : (callerBinding?.Record ?? false) || (calleeBinding?.Record ?? false);
-
-        var metadata = new CallMetadata
+        // The directory says who each party is (device, user logged in at the start, host) and which one is local.
+        PartyBinding? callerBinding = _book.Attribute(caller.Extension, source.Address, atNs);
+        PartyBinding? calleeBinding = _book.Attribute(callee.Extension, destination.Address, atNs);
+        bool swap = CallBook.SecondGoesLeft(callerBinding, calleeBinding);
+        Call handle = swap
+            ? _book.Start(Protocol, callId, atNs, callee, calleeBinding, caller, callerBinding)
+            : _book.Start(Protocol, callId, atNs, caller, callerBinding, callee, calleeBinding);
+        var call = new SipCall(callId, callerTag, handle)
         {
-            Protocol = "sip",
-            CallId = callId,
-            StartedAt = startedAt,
-            Left = swap ? callee : caller,
-            Right = swap ? caller : callee,
-        };
-        var call = new SipCall(callId, callerTag, new CallRecording(Guid.CreateVersion7().ToString(), metadata, _recording))
-        {
-            Metadata = metadata,
             InviteCSeq = invite.CSeq,
             MaxInviteCSeq = invite.CSeq,
-            StartedNs = atNs,
             CallerChannel = swap ? Channel.Right : Channel.Left,
         };
-        call.Bindings[(int)call.CallerChannel] = callerBinding;
-        call.Bindings[(int)Other(call.CallerChannel)] = calleeBinding;
-        call.Recording.Owner = call;
-        call.Recording.Suppressed = !record;
         _calls.Add(callId, call);
-        CallsStarted++;
-        if (!record)
-        {
-            CallsNotRecorded++;
-        }
-
-        foreach (PartyBinding? b in call.Bindings)
-        {
-            if (b is not null)
-            {
-                _directory!.NoteCallStarted(b.HostDevice, startedAt);
-            }
-        }
-
-        _sink.CallStarted(call.Recording, atNs);
         return call;
     }
 
-    private static PartyInfo WithBinding(PartyInfo party, PartyBinding? binding) => binding is null ? party : party with
-    {
-        Device = binding.Device,
-        HostDevice = binding.HostDevice,
-        User = binding.User,
-        Login = binding.HotelingAgent ? "hoteling-agent" : binding.LoginKind,
-        RecordingGroup = binding.RecordingGroup,
-    };
-
-    /// <summary>
-    /// A login ended (DESIGN section 2, logout during a call): calls whose party was that login get a "logout" event;
-    /// under <see cref="LogoutPolicy.Stop"/> their recording ends there (the call itself is still followed, unrecorded).
-    /// </summary>
-    public void OnLogout(DirectoryEvent logout, LogoutPolicy policy)
-    {
-        foreach (SipCall call in _calls.Values)
-        {
-            if (!call.Terminated && CallLogout.Apply(_sink, call.Recording, call.Bindings, logout, policy))
-            {
-                RecordingsStoppedByLogout++;
-            }
-        }
-    }
+    /// <summary>The sidecar's protocol name.</summary>
+    public const string Protocol = "sip";
 
     private static PartyInfo PartyFrom(ReadOnlySpan<byte> header, IpAddress16 signallingAddress)
     {
@@ -336,7 +221,7 @@ public sealed class SipCallTracker
             if (ApplySdp(call, message, responder, atNs) && !call.EarlyMedia && !call.Answered)
             {
                 call.EarlyMedia = true;
-                _sink.CallEvent(call.Recording, "early-media", atNs, status.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                _book.Event(call.Call, CallEventTypes.EarlyMedia, atNs, status.ToString(System.Globalization.CultureInfo.InvariantCulture));
             }
 
             return;
@@ -348,9 +233,7 @@ public sealed class SipCallTracker
             if (method == SipMethod.Invite && !call.Answered)
             {
                 call.Answered = true;
-                call.Metadata = call.Metadata with { AnsweredAt = CaptureTime.ToDateTime(atNs) };
-                _sink.MetadataChanged(call.Recording, call.Metadata);
-                _sink.CallEvent(call.Recording, "answered", atNs, null);
+                _book.Answer(call.Call, atNs);
             }
 
             return;
@@ -371,7 +254,7 @@ public sealed class SipCallTracker
         else if (status == 488 && call.PendingT38)
         {
             call.PendingT38 = false;
-            _sink.CallEvent(call.Recording, "t38-refused", atNs, "488");
+            _book.Event(call.Call, CallEventTypes.T38Refused, atNs, "488");
         }
     }
 
@@ -413,12 +296,12 @@ public sealed class SipCallTracker
         {
             call.PendingT38 = true;
             call.T38 = true;
-            _sink.CallEvent(call.Recording, "t38", atNs, owner == call.CallerChannel ? "caller" : "callee");
+            _book.Event(call.Call, CallEventTypes.T38, atNs, owner == call.CallerChannel ? "caller" : "callee");
         }
         else if (!t38 && call.T38 && hasAudio)
         {
             call.T38 = false;
-            _sink.CallEvent(call.Recording, "t38-ended", atNs, null);
+            _book.Event(call.Call, CallEventTypes.T38Ended, atNs);
         }
 
         call.LastSdpVersion[(int)owner] = sdp.OriginVersion + 1;
@@ -435,13 +318,14 @@ public sealed class SipCallTracker
             call.OnHold[(int)owner] = hold;
             if (call.Answered)
             {
-                _sink.CallEvent(call.Recording, hold ? "hold" : "resume", atNs, owner == call.CallerChannel ? "caller" : "callee");
+                _book.Event(call.Call, hold ? CallEventTypes.Hold : CallEventTypes.Resume, atNs, owner == call.CallerChannel ? "caller" : "callee");
             }
         }
 
         // Packets the owner receives are encoded with the owner's payload numbers: that map decodes the other leg.
         var map = new PayloadMap();
-        var codecs = new List<string>(call.Metadata.Codecs);
+        CallMetadata metadata = call.Call.Metadata;
+        var codecs = new List<string>(metadata.Codecs);
         for (int i = 0; i < media.CodecCount; i++)
         {
             SdpCodec c = media.GetCodec(i);
@@ -452,12 +336,12 @@ public sealed class SipCallTracker
             }
         }
 
-        Channel speaker = Other(owner);
-        _sink.PayloadMapChanged(call.Recording, speaker, map);
+        Channel speaker = owner.Other();
+        _book.SetPayloadMap(call.Call, speaker, map);
         if (!call.HasSdp[(int)speaker])
         {
             // Until the other side answers, assume it uses the same numbering (true for nearly every offer/answer).
-            _sink.PayloadMapChanged(call.Recording, owner, map);
+            _book.SetPayloadMap(call.Call, owner, map);
         }
 
         if (holdAddress)
@@ -465,45 +349,15 @@ public sealed class SipCallTracker
             return;
         }
 
-        var endpoint = new IpEndpoint16(media.Connection, media.Port);
-        ref MediaOwner slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_media, endpoint, out bool exists);
-        SipCall? previous = exists && slot.Call != call ? slot.Call : null;
-        slot = new MediaOwner(call, owner, Latched: false);
-        if (previous is not null)
-        {
-            // A newer call reuses the address and port: the older call's media is gone (its end was not seen). Its
-            // NAT-latched addresses would otherwise keep catching the new call's packets sent back to the same peer.
-            previous.Endpoints.Remove(endpoint);
-            ForgetLatched(previous);
-        }
-
-        if (!call.Endpoints.Contains(endpoint))
-        {
-            call.Endpoints.Add(endpoint);
-        }
-
-        PartyInfo party = owner == Channel.Left ? call.Metadata.Left : call.Metadata.Right;
+        _book.Media.Map(call.Call, new IpEndpoint16(media.Connection, media.Port), owner);
+        PartyInfo party = owner == Channel.Left ? metadata.Left : metadata.Right;
         string ip = media.Connection.ToString();
-        if (party.Ip != ip || party.Port != media.Port || !SameCodecs(codecs, call.Metadata.Codecs))
+        if (party.Ip != ip || party.Port != media.Port || !SameCodecs(codecs, metadata.Codecs))
         {
             party = party with { Ip = ip, Port = media.Port };
-            call.Metadata = owner == Channel.Left
-                ? call.Metadata with { Left = party, Codecs = codecs }
-                : call.Metadata with { Right = party, Codecs = codecs };
-            _sink.MetadataChanged(call.Recording, call.Metadata);
-        }
-    }
-
-    private void ForgetLatched(SipCall call)
-    {
-        for (int i = call.Endpoints.Count - 1; i >= 0; i--)
-        {
-            IpEndpoint16 endpoint = call.Endpoints[i];
-            if (_media.TryGetValue(endpoint, out MediaOwner owner) && owner.Call == call && owner.Latched)
-            {
-                _media.Remove(endpoint);
-                call.Endpoints.RemoveAt(i);
-            }
+            _book.Update(call.Call, owner == Channel.Left
+                ? metadata with { Left = party, Codecs = codecs }
+                : metadata with { Right = party, Codecs = codecs });
         }
     }
 
@@ -525,24 +379,15 @@ public sealed class SipCallTracker
         return true;
     }
 
-    /// <summary>Media arrived for a call: keeps it from timing out.</summary>
-    public static void Touch(CallRecording call, long atNs)
-    {
-        if (call.Owner is SipCall sip)
-        {
-            sip.LastMediaNs = atNs;
-        }
-    }
-
     /// <summary>Ends calls whose end was not seen within the configured times.</summary>
     public void Expire(long nowNs)
     {
         foreach (SipCall call in _calls.Values)
         {
             long idleSignal = nowNs - call.LastActivityNs;
-            long idleMedia = call.LastMediaNs > 0 ? nowNs - call.LastMediaNs : long.MaxValue;
+            long idleMedia = call.Call.LastMediaNs > 0 ? nowNs - call.Call.LastMediaNs : long.MaxValue;
             long idle = Math.Min(idleSignal, idleMedia);
-            TimeSpan limit = !call.Answered ? _options.InviteTimeout : call.LastMediaNs > 0 ? _options.MediaTimeout : _options.SessionTimeout;
+            TimeSpan limit = !call.Answered ? _options.InviteTimeout : call.Call.LastMediaNs > 0 ? _options.MediaTimeout : _options.SessionTimeout;
             long limitNs = limit.Ticks * 100;
             if (call.CancelSeen && !call.Answered)
             {
@@ -566,7 +411,7 @@ public sealed class SipCallTracker
         foreach (SipCall call in _expired)
         {
             // The call ended when it was last heard of, not when the timer noticed: the wait is not call time.
-            End(call, CancelledUnanswered(call) ? CallEndReasons.Cancelled : CallEndReasons.Timeout, Math.Max(call.LastActivityNs, call.LastMediaNs), null);
+            End(call, CancelledUnanswered(call) ? CallEndReasons.Cancelled : CallEndReasons.Timeout, Math.Max(call.LastActivityNs, call.Call.LastMediaNs), null);
         }
 
         _expired.Clear();
@@ -594,53 +439,26 @@ public sealed class SipCallTracker
         }
 
         call.Terminated = true;
-        foreach (PartyBinding? b in call.Bindings)
-        {
-            if (b is not null)
-            {
-                _directory!.NoteCallEnded(b.HostDevice, CaptureTime.ToDateTime(atNs));
-            }
-        }
-
-        if (detail is not null)
-        {
-            _sink.CallEvent(call.Recording, reason, atNs, detail);
-        }
-
-        _sink.CallEnded(call.Recording, reason, atNs);
-        foreach (IpEndpoint16 endpoint in call.Endpoints)
-        {
-            if (_media.TryGetValue(endpoint, out MediaOwner owner) && owner.Call == call)
-            {
-                _media.Remove(endpoint);
-            }
-        }
-
+        _book.End(call.Call, reason, atNs, detail);
         _calls.Remove(call.CallId);
         _ended[call.CallId] = new EndedCall(atNs, call.MaxInviteCSeq);
     }
 
-    private static Channel Other(Channel c) => c == Channel.Left ? Channel.Right : Channel.Left;
-
     private static readonly IpAddress16 s_zeroAddress = IpAddress16.FromIPv4(0u);
 
-    /// <summary>Who receives at an endpoint; <c>Latched</c> when learnt from RTP (NAT) rather than announced in SDP.</summary>
+    /// <summary>A call that ended recently: its Call-ID and highest INVITE CSeq, against retransmissions.</summary>
     private readonly record struct EndedCall(long EndedNs, uint MaxInviteCSeq);
 
-    private readonly record struct MediaOwner(SipCall Call, Channel Channel, bool Latched);
-
-    private sealed class SipCall(string callId, string callerTag, CallRecording recording)
+    /// <summary>One dialog's state; the call itself is the book's.</summary>
+    private sealed class SipCall(string callId, string callerTag, Call call)
     {
         public string CallId { get; } = callId;
         public string CallerTag { get; } = callerTag;
-        public CallRecording Recording { get; } = recording;
-        public required CallMetadata Metadata { get; set; }
+        public Call Call { get; } = call;
         public uint InviteCSeq { get; set; }
         public uint MaxInviteCSeq { get; set; }
         public bool CancelSeen { get; set; }
-        public long StartedNs { get; init; }
         public long LastActivityNs { get; set; }
-        public long LastMediaNs { get; set; }
         public bool Answered { get; set; }
         public bool EarlyMedia { get; set; }
         public bool Terminated { get; set; }
@@ -649,14 +467,10 @@ public sealed class SipCallTracker
         public bool[] OnHold { get; } = new bool[2];
         public bool[] HasSdp { get; } = new bool[2];
         public ulong[] LastSdpVersion { get; } = new ulong[2];
-        public List<IpEndpoint16> Endpoints { get; } = [];
 
         /// <summary>The caller's channel: left unless only the callee is local.</summary>
         public Channel CallerChannel { get; init; }
 
-        /// <summary>Each channel's party as the directory saw it at the start (null: not local).</summary>
-        public PartyBinding?[] Bindings { get; } = new PartyBinding?[2];
-
-        public Channel ChannelOf(bool fromCaller) => fromCaller ? CallerChannel : Other(CallerChannel);
+        public Channel ChannelOf(bool fromCaller) => fromCaller ? CallerChannel : CallerChannel.Other();
     }
 }

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text;
 using Capture.Bindings;
 using Capture.Packets;
-using Capture.Recording;
 
 namespace Capture.Sip;
 

@@ -1,8 +1,7 @@
 using System.Runtime.InteropServices;
 using Capture.Bindings;
+using Capture.Calls;
 using Capture.Packets;
-using Capture.Pipeline;
-using Capture.Recording;
 using Capture.Rtp;
 
 namespace Capture.Skinny;
@@ -31,38 +30,33 @@ public sealed class SkinnyTrackerOptions
 public readonly record struct SkinnyConnectionStatistics(uint CallReference, long PacketsSent, long PacketsReceived, long PacketsLost, int JitterMs, int LatencyMs);
 
 /// <summary>
-/// Follows Skinny calls as the phones' signalling describes them and turns them into recordings: one recording per
+/// Follows Skinny calls as the phones' signalling describes them and tells the <see cref="CallBook"/>: one call per
 /// conversation. Each phone's call (device + call reference) is a leg; when both phones of a call are seen (an
 /// internal call: the callee's leg starts with the caller's numbers while the caller's leg is open) the two legs are
 /// one recording, the first phone left. Media comes from the channel messages: a phone's receive address from
 /// OpenReceiveChannelAck, its peer's from the StartMediaTransmission that matches the receive channel (extra
 /// StartMediaTransmission targets are recording forks and are ignored). Capture thread only.
+/// (A phone's leg is the protocol's state; the call it belongs to is the book's.)
 /// </summary>
 public sealed class SkinnyCallTracker
 {
-    private readonly ICallSink _sink;
-    private readonly RecordingOptions _recording;
+    private readonly CallBook _book;
     private readonly SkinnyTrackerOptions _options;
-    private readonly BindingDirectory? _directory;
     private readonly Dictionary<LegKey, Leg> _legs = [];
-    private readonly Dictionary<IpEndpoint16, MediaOwner> _media = [];
     private readonly Dictionary<string, PendingInteraction> _pendingInteractions = new(StringComparer.Ordinal);
     private readonly List<SkinnyCall> _calls = [];
     private readonly List<SkinnyCall> _due = [];
 
-    public SkinnyCallTracker(ICallSink sink, RecordingOptions recording, SkinnyTrackerOptions? options = null, BindingDirectory? directory = null)
+    public SkinnyCallTracker(CallBook book, SkinnyTrackerOptions? options = null)
     {
-        _sink = sink;
-        _recording = recording;
+        _book = book;
         _options = options ?? new SkinnyTrackerOptions();
-        _directory = directory;
     }
 
+    /// <summary>The sidecar's protocol name.</summary>
+    public const string Protocol = "skinny";
+
     public int ActiveCalls => _calls.Count;
-
-    public long CallsStarted { get; private set; }
-
-    public long CallsNotRecorded { get; private set; }
 
     public long CallsOverLimit { get; private set; }
 
@@ -71,39 +65,6 @@ public sealed class SkinnyCallTracker
 
     /// <summary>StartMediaTransmission targets that are not the call's peer (recording forks, built-in bridge).</summary>
     public long MediaForksIgnored { get; private set; }
-
-    public long RecordingsStoppedByLogout { get; private set; }
-
-    /// <summary>Which call and channel an RTP datagram belongs to (same rules as SIP: sent to a party's receive address, the other party speaks).</summary>
-    public bool TryClassifyMedia(IpEndpoint16 source, IpEndpoint16 destination, out CallRecording? call, out Channel channel)
-    {
-        if (_media.TryGetValue(destination, out MediaOwner owner))
-        {
-            call = owner.Call.Recording;
-            channel = Other(owner.Channel);
-            return true;
-        }
-
-        if (_media.TryGetValue(source, out owner))
-        {
-            call = owner.Call.Recording;
-            channel = owner.Channel;
-            return true;
-        }
-
-        call = null;
-        channel = default;
-        return false;
-    }
-
-    /// <summary>Media arrived for a call: keeps it from timing out.</summary>
-    public static void Touch(CallRecording call, long atNs)
-    {
-        if (call.Owner is SkinnyCall skinny)
-        {
-            skinny.LastMediaNs = atNs;
-        }
-    }
 
     /// <summary>
     /// CallInfo / CallInfoV2 for <paramref name="callReference"/> on <paramref name="device"/>'s line: the parties'
@@ -136,7 +97,7 @@ public sealed class SkinnyCallTracker
         }
         else if (changed)
         {
-            RefreshParties(leg.Call);
+            RefreshParties(leg.Call, atNs);
         }
     }
 
@@ -173,20 +134,18 @@ public sealed class SkinnyCallTracker
                 if (!call.Answered)
                 {
                     call.Answered = true;
-                    call.Metadata = call.Metadata with { AnsweredAt = CaptureTime.ToDateTime(atNs) };
-                    _sink.MetadataChanged(call.Recording, call.Metadata);
-                    _sink.CallEvent(call.Recording, "answered", atNs, null);
+                    _book.Answer(call.Call, atNs);
                 }
                 else if (previous == SkinnyCallStateKind.Hold)
                 {
-                    _sink.CallEvent(call.Recording, "resume", atNs, leg.Device);
+                    _book.Event(call.Call, CallEventTypes.Resume, atNs, leg.Device);
                 }
 
                 break;
             case SkinnyCallStateKind.Hold:
                 if (previous != SkinnyCallStateKind.Hold)
                 {
-                    _sink.CallEvent(call.Recording, "hold", atNs, leg.Device);
+                    _book.Event(call.Call, CallEventTypes.Hold, atNs, leg.Device);
                 }
 
                 break;
@@ -228,10 +187,10 @@ public sealed class SkinnyCallTracker
         var endpoint = new IpEndpoint16(address, port);
         if (leg.Call is { } call && port != 0)
         {
-            Map(call, endpoint, leg.Channel);
+            _book.Media.Map(call.Call, endpoint, leg.Channel);
             leg.Local = endpoint;
             ApplyCodec(call, leg.Compression);
-            RefreshParties(call);
+            RefreshParties(call, atNs);
         }
     }
 
@@ -275,7 +234,7 @@ public sealed class SkinnyCallTracker
         }
 
         // The peer's receive address: if the peer's own phone is a linked leg it maps the same endpoint to the same channel.
-        Map(call, endpoint, Other(leg.Channel));
+        _book.Media.Map(call.Call, endpoint, leg.Channel.Other());
         ApplyCodec(call, leg.Compression);
         PartyInfo remoteParty = leg.Channel == Channel.Left ? call.Metadata.Right : call.Metadata.Left;
         if (call.Legs.Count == 1)
@@ -284,8 +243,7 @@ public sealed class SkinnyCallTracker
             if (remoteParty.Ip != ip || remoteParty.Port != remotePort)
             {
                 remoteParty = remoteParty with { Ip = ip, Port = remotePort };
-                call.Metadata = leg.Channel == Channel.Left ? call.Metadata with { Right = remoteParty } : call.Metadata with { Left = remoteParty };
-                _sink.MetadataChanged(call.Recording, call.Metadata);
+                _book.Update(call.Call, leg.Channel == Channel.Left ? call.Metadata with { Right = remoteParty } : call.Metadata with { Left = remoteParty });
             }
         }
     }
@@ -300,13 +258,10 @@ public sealed class SkinnyCallTracker
 
         leg.LastActivityNs = atNs;
         IpEndpoint16? endpoint = transmit ? leg.Remote : leg.Local;
-        if (endpoint is { } e && leg.Call is { } call && _media.TryGetValue(e, out MediaOwner owner) && owner.Call == call)
+        // Keep the mapping while the linked peer leg still uses the same endpoint.
+        if (endpoint is { } e && leg.Call is { } call && !call.Legs.Exists(l => l != leg && (l.Local == e || l.Remote == e)))
         {
-            // Keep the mapping while the linked peer leg still uses the same endpoint.
-            if (!call.Legs.Exists(l => l != leg && (l.Local == e || l.Remote == e)))
-            {
-                _media.Remove(e);
-            }
+            _book.Media.Unmap(call.Call, e);
         }
 
         if (transmit)
@@ -335,14 +290,14 @@ public sealed class SkinnyCallTracker
 
         string kind = softKey switch
         {
-            SkinnySoftKeyEvents.Transfer => "transfer",
-            SkinnySoftKeyEvents.Park => "park",
-            _ => "conference",
+            SkinnySoftKeyEvents.Transfer => CallEventTypes.Transfer,
+            SkinnySoftKeyEvents.Park => CallEventTypes.Park,
+            _ => CallEventTypes.Conference,
         };
-        _sink.CallEvent(call.Recording, kind, atNs, device);
+        _book.Event(call.Call, kind, atNs, device);
         if (softKey != SkinnySoftKeyEvents.Park)
         {
-            SetInteraction(call, call.Metadata.InteractionId ?? call.Recording.Id);
+            SetInteraction(call, call.Metadata.InteractionId ?? call.Call.Id);
             _pendingInteractions[device] = new PendingInteraction(call.Metadata.InteractionId!, atNs);
         }
     }
@@ -352,7 +307,7 @@ public sealed class SkinnyCallTracker
     {
         if (digit != '\0' && FindLeg(device, callReference) is { Call: { Answered: true } call } && s_digits.TryGetValue(digit, out string? text))
         {
-            _sink.CallEvent(call.Recording, CallRecording.SignalledDtmfEvent, atNs, text);
+            _book.Event(call.Call, CallEventTypes.Dtmf, atNs, text);
         }
     }
 
@@ -371,8 +326,7 @@ public sealed class SkinnyCallTracker
         {
             new(leg.Device, leg.OwnNumber, stats.PacketsSent, stats.PacketsReceived, stats.PacketsLost, stats.JitterMs, stats.LatencyMs),
         };
-        call.Metadata = call.Metadata with { Quality = quality };
-        _sink.MetadataChanged(call.Recording, call.Metadata);
+        _book.Update(call.Call, call.Metadata with { Quality = quality });
         if (call.ClosingSinceNs > 0 && call.Legs.TrueForAll(l => l.Ended && l.StatisticsSeen))
         {
             Finish(call);
@@ -394,18 +348,6 @@ public sealed class SkinnyCallTracker
         foreach (Leg leg in legs ?? [])
         {
             EndLeg(leg, atNs);
-        }
-    }
-
-    /// <summary>A login ended: calls of that login get a "logout" event; under <see cref="LogoutPolicy.Stop"/> their recording ends there.</summary>
-    public void OnLogout(DirectoryEvent logout, LogoutPolicy policy)
-    {
-        foreach (SkinnyCall call in _calls)
-        {
-            if (!call.Terminated && CallLogout.Apply(_sink, call.Recording, call.Bindings, logout, policy))
-            {
-                RecordingsStoppedByLogout++;
-            }
         }
     }
 
@@ -431,12 +373,12 @@ public sealed class SkinnyCallTracker
                 lastSignal = Math.Max(lastSignal, leg.LastActivityNs);
             }
 
-            long idle = nowNs - Math.Max(lastSignal, call.LastMediaNs);
-            TimeSpan limit = !call.Answered ? _options.SetupTimeout : call.LastMediaNs > 0 ? _options.MediaTimeout : _options.SessionTimeout;
+            long idle = nowNs - Math.Max(lastSignal, call.Call.LastMediaNs);
+            TimeSpan limit = !call.Answered ? _options.SetupTimeout : call.Call.LastMediaNs > 0 ? _options.MediaTimeout : _options.SessionTimeout;
             if (idle > limit.Ticks * 100)
             {
                 call.EndReason = CallEndReasons.Timeout;
-                call.EndNs = Math.Max(lastSignal, call.LastMediaNs);
+                call.EndNs = Math.Max(lastSignal, call.Call.LastMediaNs);
                 _due.Add(call);
             }
         }
@@ -482,7 +424,6 @@ public sealed class SkinnyCallTracker
 
         _due.Clear();
         _legs.Clear();
-        _media.Clear();
     }
 
     private Leg? GetOrStartLeg(string device, IpAddress16 phoneIp, uint callReference, long atNs)
@@ -538,7 +479,7 @@ public sealed class SkinnyCallTracker
                 && first.Type != leg.Type && first.Type != SkinnyCallType.Unknown && leg.Type != SkinnyCallType.Unknown)
             {
                 leg.Call = candidate;
-                if (leg.Type == SkinnyCallType.Outbound && candidate.Endpoints.Count == 0)
+                if (leg.Type == SkinnyCallType.Outbound && candidate.Call.Endpoints.Count == 0)
                 {
                     // The caller's phone goes left, as for SIP calls between two local phones (no media mapped yet).
                     leg.Channel = Channel.Left;
@@ -551,7 +492,7 @@ public sealed class SkinnyCallTracker
                     candidate.Legs.Add(leg);
                 }
 
-                RefreshParties(candidate);
+                RefreshParties(candidate, atNs);
                 return;
             }
         }
@@ -562,107 +503,62 @@ public sealed class SkinnyCallTracker
             return;
         }
 
-        DateTimeOffset startedAt = CaptureTime.ToDateTime(leg.StartedNs);
         string? interaction = _pendingInteractions.Remove(leg.Device, out PendingInteraction pending) ? pending.Id : null;
-        var metadata = new CallMetadata
-        {
-            Protocol = "skinny",
-            CallId = $"{leg.Device}/{leg.CallReference}",
-            StartedAt = startedAt,
-            Left = new PartyInfo(),
-            Right = new PartyInfo(),
-            InteractionId = interaction,
-        };
-        var call = new SkinnyCall(new CallRecording(Guid.CreateVersion7().ToString(), metadata, _recording)) { Metadata = metadata, StartedNs = leg.StartedNs };
-        call.Recording.Owner = call;
-        leg.Call = call;
         leg.Channel = Channel.Left;
+        PartyInfo left = PhoneParty(leg, leg.StartedNs, out PartyBinding? binding);
+        PartyInfo right = FarParty(leg, new PartyInfo());
+        Call handle = _book.Start(Protocol, $"{leg.Device}/{leg.CallReference}", leg.StartedNs, left, binding, right, null, interaction);
+        var call = new SkinnyCall(handle);
+        leg.Call = call;
         call.Legs.Add(leg);
-        ComputeParties(call);
-        call.Recording.Metadata = call.Metadata;
-        bool record = call.Bindings[0] is null && call.Bindings[1] is null
-            ? _directory?.RecordByDefault ?? true
-            : (call.Bindings[0]?.Record ?? false) || (call.Bindings[1]?.Record ?? false);
-        call.Recording.Suppressed = !record;
         _calls.Add(call);
-        CallsStarted++;
-        if (!record)
-        {
-            CallsNotRecorded++;
-        }
-
-        foreach (PartyBinding? b in call.Bindings)
-        {
-            if (b is not null)
-            {
-                _directory!.NoteCallStarted(b.HostDevice, startedAt);
-            }
-        }
-
-        _sink.CallStarted(call.Recording, leg.StartedNs);
-    }
-
-    private void RefreshParties(SkinnyCall call)
-    {
-        CallMetadata before = call.Metadata;
-        ComputeParties(call);
-        if (!ReferenceEquals(before, call.Metadata))
-        {
-            _sink.MetadataChanged(call.Recording, call.Metadata);
-        }
     }
 
     /// <summary>Left is the first phone; right is the second phone when linked, else the far party from the first phone's CallInfo.</summary>
-    private void ComputeParties(SkinnyCall call)
+    private void RefreshParties(SkinnyCall call, long atNs)
     {
+        // Parties are attributed as the directory stood when the call started (who was logged in then).
         Leg first = call.Legs[0];
-        DateTimeOffset at = call.Metadata.StartedAt;
-        PartyInfo left = PhoneParty(first, at);
-        PartyInfo right;
-        if (call.Legs.Count > 1)
-        {
-            right = PhoneParty(call.Legs[1], at);
-        }
-        else
-        {
-            bool outbound = first.Type != SkinnyCallType.Inbound;
-            right = call.Metadata.Right with
-            {
-                Extension = outbound ? first.Called : first.Calling,
-                Name = outbound ? first.CalledName : first.CallingName,
-            };
-        }
-
-        call.Bindings[0] = first.Binding;
-        call.Bindings[1] = call.Legs.Count > 1 ? call.Legs[1].Binding : null;
-        if (left != call.Metadata.Left || right != call.Metadata.Right)
-        {
-            call.Metadata = call.Metadata with { Left = left, Right = right };
-        }
+        long startedNs = call.Call.StartedNs;
+        PartyInfo left = PhoneParty(first, startedNs, out PartyBinding? leftBinding);
+        PartyBinding? rightBinding = null;
+        PartyInfo right = call.Legs.Count > 1 ? PhoneParty(call.Legs[1], startedNs, out rightBinding) : FarParty(first, call.Metadata.Right);
+        _book.SetParties(call.Call, left, leftBinding, right, rightBinding, atNs);
     }
 
-    /// <summary>A phone's own party: its number on this call (calling when it called out, called when it rang), its address, the directory's view.</summary>
-    private PartyInfo PhoneParty(Leg leg, DateTimeOffset at)
+    /// <summary>The far party as a lone phone's CallInfo names it (its address comes from StartMediaTransmission).</summary>
+    private static PartyInfo FarParty(Leg leg, PartyInfo current)
+    {
+        bool outbound = leg.Type != SkinnyCallType.Inbound;
+        return current with
+        {
+            Extension = outbound ? leg.Called : leg.Calling,
+            Name = outbound ? leg.CalledName : leg.CallingName,
+        };
+    }
+
+    /// <summary>
+    /// A phone's own party: its number on this call (calling when it called out, called when it rang), its address,
+    /// and who the directory says it is (attributed again only when its number changes).
+    /// </summary>
+    private PartyInfo PhoneParty(Leg leg, long atNs, out PartyBinding? binding)
     {
         string? own = leg.OwnNumber;
-        if (_directory is not null && leg.BindingFor != own)
+        if (leg.BindingFor != own)
         {
-            leg.Binding = _directory.Attribute(own, leg.PhoneIp, at);
+            leg.Binding = _book.Attribute(own, leg.PhoneIp, atNs);
             leg.BindingFor = own;
         }
 
-        PartyBinding? b = leg.Binding;
+        binding = leg.Binding;
         return new PartyInfo
         {
             Extension = own,
             Name = leg.Type == SkinnyCallType.Inbound ? leg.CalledName : leg.CallingName,
             Ip = leg.PhoneIpText,
             Port = leg.Local?.Port,
-            Device = b?.Device ?? leg.Device,
-            HostDevice = b?.HostDevice ?? leg.Device,
-            User = b?.User,
-            Login = b is null ? null : b.HotelingAgent ? "hoteling-agent" : b.LoginKind,
-            RecordingGroup = b?.RecordingGroup,
+            Device = leg.Device,
+            HostDevice = leg.Device,
         };
     }
 
@@ -670,23 +566,7 @@ public sealed class SkinnyCallTracker
     {
         if (call.Metadata.InteractionId != id)
         {
-            call.Metadata = call.Metadata with { InteractionId = id };
-            _sink.MetadataChanged(call.Recording, call.Metadata);
-        }
-    }
-
-    private void Map(SkinnyCall call, IpEndpoint16 endpoint, Channel owner)
-    {
-        ref MediaOwner slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_media, endpoint, out bool exists);
-        if (exists && slot.Call != call)
-        {
-            slot.Call.Endpoints.Remove(endpoint); // a newer call reuses the port: the older call's media is gone
-        }
-
-        slot = new MediaOwner(call, owner);
-        if (!call.Endpoints.Contains(endpoint))
-        {
-            call.Endpoints.Add(endpoint);
+            _book.Update(call.Call, call.Metadata with { InteractionId = id });
         }
     }
 
@@ -708,10 +588,9 @@ public sealed class SkinnyCallTracker
         call.Codec = codec;
         var map = new PayloadMap();
         map.Set(payloadType, codec, rate); // Skinny phones send the codec's static payload type
-        _sink.PayloadMapChanged(call.Recording, Channel.Left, map);
-        _sink.PayloadMapChanged(call.Recording, Channel.Right, map);
-        call.Metadata = call.Metadata with { Codecs = [codec.Name()] };
-        _sink.MetadataChanged(call.Recording, call.Metadata);
+        _book.SetPayloadMap(call.Call, Channel.Left, map);
+        _book.SetPayloadMap(call.Call, Channel.Right, map);
+        _book.Update(call.Call, call.Metadata with { Codecs = [codec.Name()] });
     }
 
     private void EndLeg(Leg leg, long atNs)
@@ -740,15 +619,7 @@ public sealed class SkinnyCallTracker
             : call.Refusal is not null ? CallEndReasons.Rejected
             : CallEndReasons.Cancelled;
         call.ClosingSinceNs = atNs; // wait briefly for ConnectionStatisticsRes
-        foreach (IpEndpoint16 endpoint in call.Endpoints)
-        {
-            if (_media.TryGetValue(endpoint, out MediaOwner owner) && owner.Call == call)
-            {
-                _media.Remove(endpoint);
-            }
-        }
-
-        call.Endpoints.Clear();
+        _book.Media.Forget(call.Call); // its ports may be reused at once
     }
 
     private void Finish(SkinnyCall call)
@@ -760,29 +631,9 @@ public sealed class SkinnyCallTracker
 
         call.Terminated = true;
         string reason = call.EndReason ?? CallEndReasons.CaptureEnded;
-        long endNs = call.EndNs > 0 ? call.EndNs : call.StartedNs;
-        foreach (PartyBinding? b in call.Bindings)
-        {
-            if (b is not null)
-            {
-                _directory!.NoteCallEnded(b.HostDevice, CaptureTime.ToDateTime(endNs));
-            }
-        }
-
-        if (reason == CallEndReasons.Rejected && call.Refusal is { } refusal)
-        {
-            _sink.CallEvent(call.Recording, reason, endNs, refusal.ToString().ToLowerInvariant());
-        }
-
-        _sink.CallEnded(call.Recording, reason, endNs);
-        foreach (IpEndpoint16 endpoint in call.Endpoints)
-        {
-            if (_media.TryGetValue(endpoint, out MediaOwner owner) && owner.Call == call)
-            {
-                _media.Remove(endpoint);
-            }
-        }
-
+        long endNs = call.EndNs > 0 ? call.EndNs : call.Call.StartedNs;
+        string? detail = reason == CallEndReasons.Rejected && call.Refusal is { } refusal ? refusal.ToString().ToLowerInvariant() : null;
+        _book.End(call.Call, reason, endNs, detail);
         foreach (Leg leg in call.Legs)
         {
             _legs.Remove(new LegKey(leg.Device, leg.CallReference));
@@ -802,11 +653,7 @@ public sealed class SkinnyCallTracker
         return true;
     }
 
-    private static Channel Other(Channel c) => c == Channel.Left ? Channel.Right : Channel.Left;
-
     private readonly record struct LegKey(string Device, uint CallReference);
-
-    private readonly record struct MediaOwner(SkinnyCall Call, Channel Channel);
 
     private readonly record struct PendingInteraction(string Id, long AtNs);
 
@@ -841,16 +688,12 @@ public sealed class SkinnyCallTracker
         public string? OwnNumber => Type == SkinnyCallType.Inbound ? Called : Calling;
     }
 
-    /// <summary>One recording: one or two legs (the two phones of an internal call).</summary>
-    private sealed class SkinnyCall(CallRecording recording)
+    /// <summary>One call's Skinny state: one or two legs (the two phones of an internal call).</summary>
+    private sealed class SkinnyCall(Call call)
     {
-        public CallRecording Recording { get; } = recording;
-        public required CallMetadata Metadata { get; set; }
+        public Call Call { get; } = call;
+        public CallMetadata Metadata => Call.Metadata;
         public List<Leg> Legs { get; } = new(2);
-        public List<IpEndpoint16> Endpoints { get; } = new(4);
-        public PartyBinding?[] Bindings { get; } = new PartyBinding?[2];
-        public long StartedNs { get; init; }
-        public long LastMediaNs { get; set; }
         public bool Answered { get; set; }
         public SkinnyCallStateKind? Refusal { get; set; }
         public AudioCodec Codec { get; set; }

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Globalization;
 using Capture.Bindings;
-using Capture.Recording;
+using Capture.Packets;
 
 namespace Capture.Skinny;
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text.Json;
 using Appliance.Service;
+using Capture.Calls;
 using Capture.Pipeline;
 using Capture.Recording;
 using Microsoft.Extensions.DependencyInjection;

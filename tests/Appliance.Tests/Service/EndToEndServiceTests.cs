@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Appliance.Tests.Support;
+using Capture.Calls;
 using Capture.Recording;
 using Xunit.Abstractions;
 

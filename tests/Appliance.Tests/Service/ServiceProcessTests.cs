@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Appliance.Tests.Support;
+using Capture.Calls;
 using Capture.Recording;
 using Xunit.Abstractions;
 

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Capture.Bindings;
+using Capture.Calls;
 using Capture.Interop;
 using Capture.Packets;
 using Capture.Pipeline;

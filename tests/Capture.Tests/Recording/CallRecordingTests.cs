@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
+using Capture.Calls;
 using Capture.Interop;
+using Capture.Packets;
 using Capture.Recording;
 using Capture.Rtp;
 using Xunit.Abstractions;

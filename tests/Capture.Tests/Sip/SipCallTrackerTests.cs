@@ -1,3 +1,4 @@
+using Capture.Calls;
 using Capture.Interop;
 using Capture.Pipeline;
 using Capture.Recording;

@@ -1,7 +1,9 @@
 using System.Text;
+using Capture.Calls;
 using Capture.Packets;
 using Capture.Pipeline;
 using Capture.Recording;
+using Capture.Rtp;
 using Capture.Skinny;
 using Xunit;
 
@@ -16,16 +18,21 @@ public sealed class SkinnyCallTrackerTests
     private static readonly IpAddress16 Bridge = Ip("192.168.193.24");
 
     private readonly RecordingSink _sink = new();
+    private readonly CallBook _book;
     private readonly SkinnyCallTracker _tracker;
 
-    public SkinnyCallTrackerTests() => _tracker = new SkinnyCallTracker(_sink, new RecordingOptions { OutputDirectory = "unused" });
+    public SkinnyCallTrackerTests()
+    {
+        _book = new CallBook(_sink);
+        _tracker = new SkinnyCallTracker(_book);
+    }
 
     [Fact]
     public void InternalCall_IsOneRecording_CallerLeft_ForksIgnored()
     {
         InternalCall();
 
-        RecordingSink.Call call = Assert.Single(_sink.Calls);
+        RecordingSink.Started call = Assert.Single(_sink.Calls);
         Assert.Equal("321", call.Metadata.Left.Extension);
         Assert.Equal("RIX Meeting Room", call.Metadata.Left.Name);
         Assert.Equal("SEP-A", call.Metadata.Left.Device);
@@ -41,7 +48,7 @@ public sealed class SkinnyCallTrackerTests
         AssertMedia("192.168.195.58:32144", "192.168.195.50:17718", Channel.Left);
         AssertMedia("192.168.195.50:17718", "192.168.195.58:32144", Channel.Right);
         AssertMedia("192.168.195.50:40000", "192.168.195.58:32144", Channel.Right);
-        Assert.False(_tracker.TryClassifyMedia(Ep("192.168.195.58:32150"), Ep("192.168.193.24:9395"), out _, out _)); // the recording fork
+        Assert.False(_book.Media.TryClassify(Ep("192.168.195.58:32150"), Ep("192.168.193.24:9395"), 0, out _, out _)); // the recording fork
     }
 
     [Fact]
@@ -61,7 +68,7 @@ public sealed class SkinnyCallTrackerTests
         IReadOnlyList<EndpointQuality> quality = _sink.Calls[0].Metadata.Quality;
         Assert.Equal(2, quality.Count);
         Assert.Equal(new EndpointQuality("SEP-A", "321", 400, 398, 2, 3, 10), quality[0]);
-        Assert.False(_tracker.TryClassifyMedia(Ep("192.168.195.58:32144"), Ep("192.168.195.50:17718"), out _, out _));
+        Assert.False(_book.Media.TryClassify(Ep("192.168.195.58:32144"), Ep("192.168.195.50:17718"), 0, out _, out _));
     }
 
     [Fact]
@@ -161,7 +168,7 @@ public sealed class SkinnyCallTrackerTests
         _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.Connected, 1, 2 * S);
         _tracker.OnKeypadButton("SEP-A", '*', 1, 3 * S);
         _tracker.OnKeypadButton("SEP-A", '#', 1, 4 * S);
-        Assert.Equal(["*", "#"], _sink.Events.Where(e => e.Type == CallRecording.SignalledDtmfEvent).Select(e => e.Detail));
+        Assert.Equal(["*", "#"], _sink.Events.Where(e => e.Type == CallEventTypes.Dtmf).Select(e => e.Detail));
     }
 
     [Fact]
@@ -171,10 +178,10 @@ public sealed class SkinnyCallTrackerTests
         _tracker.OnCallState("pyskinny01", Ip("10.102.172.11"), SkinnyCallStateKind.Connected, 5, S);
         _tracker.OnStartMediaTransmission("pyskinny01", 0, 0, 0, Ip("10.102.172.11"), 5001, 4, S);
 
-        RecordingSink.Call call = Assert.Single(_sink.Calls);
+        RecordingSink.Started call = Assert.Single(_sink.Calls);
         Assert.Equal("10.102.172.11", call.Metadata.Right.Ip);
         Assert.Equal(5001, call.Metadata.Right.Port);
-        Assert.True(_tracker.TryClassifyMedia(Ep("10.1.1.1:4000"), Ep("10.102.172.11:5001"), out _, out Channel ch));
+        Assert.True(_book.Media.TryClassify(Ep("10.1.1.1:4000"), Ep("10.102.172.11:5001"), 0, out _, out Channel ch));
         Assert.Equal(Channel.Left, ch);
     }
 
@@ -210,8 +217,8 @@ public sealed class SkinnyCallTrackerTests
 
     private void AssertMedia(string from, string to, Channel expected)
     {
-        Assert.True(_tracker.TryClassifyMedia(Ep(from), Ep(to), out CallRecording? call, out Channel channel));
-        Assert.Same(_sink.Calls[0].Recording, call);
+        Assert.True(_book.Media.TryClassify(Ep(from), Ep(to), 0, out Call? call, out Channel channel));
+        Assert.Same(_sink.Calls[0].Handle, call);
         Assert.Equal(expected, channel);
     }
 
@@ -228,33 +235,29 @@ public sealed class SkinnyCallTrackerTests
     /// <summary>Keeps what the tracker tells the pipeline.</summary>
     private sealed class RecordingSink : ICallSink
     {
-        public sealed class Call(CallRecording recording)
+        public sealed class Started(Call call)
         {
-            public CallRecording Recording { get; } = recording;
-            public string Id => Recording.Id;
-            public CallMetadata Metadata => Recording.Metadata;
+            public Call Handle { get; } = call;
+            public string Id => Handle.Id;
+            public CallMetadata Metadata => Handle.Metadata;
         }
 
-        public List<Call> Calls { get; } = [];
+        public List<Started> Calls { get; } = [];
         public List<(string Reason, long At)> Ended { get; } = [];
         public List<(string Type, string? Detail)> Events { get; } = [];
 
-        public void CallStarted(CallRecording call, long atNs) => Calls.Add(new Call(call));
+        public void CallStarted(Call call, long atNs) => Calls.Add(new Started(call));
 
         public int MetadataChanges { get; private set; }
 
-        public void MetadataChanged(CallRecording call, CallMetadata metadata)
-        {
-            call.Metadata = metadata;
-            MetadataChanges++;
-        }
+        public void MetadataChanged(Call call) => MetadataChanges++;
 
-        public void PayloadMapChanged(CallRecording call, Channel channel, PayloadMap map)
+        public void PayloadMapChanged(Call call, Channel speaker, PayloadMap map)
         {
         }
 
-        public void CallEvent(CallRecording call, string type, long atNs, string? detail) => Events.Add((type, detail));
+        public void CallEvent(Call call, string type, long atNs, string? detail) => Events.Add((type, detail));
 
-        public void CallEnded(CallRecording call, string reason, long atNs) => Ended.Add((reason, atNs));
+        public void CallEnded(Call call, string reason, long atNs) => Ended.Add((reason, atNs));
     }
 }

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.Net;
 using System.Text;
+using Capture.Packets;
 using Capture.Pipeline;
 using Capture.Recording;
 using Capture.Sip;

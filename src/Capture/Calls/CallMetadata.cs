@@ -1,4 +1,4 @@
-namespace Capture.Recording;
+namespace Capture.Calls;
 
 /// <summary>One party of a call as the signalling describes it. Strings are made when signalling changes, never per packet.</summary>
 public sealed record PartyInfo
@@ -40,9 +40,3 @@ public sealed record CallMetadata
 
 /// <summary>One phone's own statistics for a call's media, as it reported them at the end.</summary>
 public sealed record EndpointQuality(string Device, string? Extension, long PacketsSent, long PacketsReceived, long PacketsLost, int JitterMs, int LatencyMs);
-
-/// <summary>Converts capture timestamps (ns since the Unix epoch) for metadata.</summary>
-public static class CaptureTime
-{
-    public static DateTimeOffset ToDateTime(long unixNs) => DateTimeOffset.UnixEpoch.AddTicks(unixNs / 100);
-}

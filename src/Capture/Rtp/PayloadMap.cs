@@ -1,6 +1,4 @@
-using Capture.Rtp;
-
-namespace Capture.Recording;
+namespace Capture.Rtp;
 
 /// <summary>
 /// What each RTP payload type means on one media leg, as negotiated in SDP. Immutable once built: the

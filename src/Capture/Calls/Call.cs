@@ -1,0 +1,53 @@
+using Capture.Bindings;
+using Capture.Packets;
+
+namespace Capture.Calls;
+
+/// <summary>
+/// One call as the capture thread knows it, whatever its protocol: its recording id, what the signalling says
+/// (<see cref="Metadata"/>), who its parties are in the directory, whether it is recorded, and where its media goes.
+/// Owned by the <see cref="CallBook"/>; a protocol tracker keeps its own state beside it and tells the book what
+/// happened. Never touched by a media worker.
+/// </summary>
+public sealed class Call
+{
+    internal Call(string id, CallMetadata metadata, long startedNs)
+    {
+        Id = id;
+        Metadata = metadata;
+        StartedNs = startedNs;
+    }
+
+    /// <summary>Generated id (UUIDv7): names the recording's files; nothing from the wire is ever used in a path.</summary>
+    public string Id { get; }
+
+    /// <summary>The latest snapshot; replaced through the book, never mutated.</summary>
+    public CallMetadata Metadata { get; internal set; }
+
+    public long StartedNs { get; }
+
+    /// <summary>Capture time of the call's last media packet (0: none yet). Updated by the <see cref="MediaFlowTable"/> only.</summary>
+    public long LastMediaNs { get; internal set; }
+
+    /// <summary>False when no recording group of its parties records, or once a logout stopped its recording.</summary>
+    public bool Recorded { get; internal set; }
+
+    public bool Ended { get; internal set; }
+
+    /// <summary>Where the sink sends this call's media (set by <see cref="ICallSink.CallStarted"/>; null for sinks that keep none).</summary>
+    public CallMediaRoute? Route { get; set; }
+
+    /// <summary>Each channel's party as the directory attributed it (null: not local, or no directory).</summary>
+    internal PartyBinding?[] Bindings { get; } = new PartyBinding?[2];
+
+    /// <summary>The host devices told <see cref="BindingDirectory.NoteCallStarted"/>, so each is told the end once.</summary>
+    internal List<string> ActiveHosts { get; } = new(2);
+
+    /// <summary>Endpoints the flow table maps to this call (announced and latched).</summary>
+    internal List<IpEndpoint16> Endpoints { get; } = new(4);
+}
+
+/// <summary>What an <see cref="ICallSink"/> attaches to a call to route its media (the pipeline: the worker and its recording).</summary>
+#pragma warning disable CA1052 // a base for the sink's own route type, never instantiated itself
+public abstract class CallMediaRoute;
+#pragma warning restore CA1052

@@ -1,0 +1,260 @@
+using System.Threading.Channels;
+using Capture.Bindings;
+using Capture.Packets;
+using Capture.Rtp;
+
+namespace Capture.Calls;
+
+/// <summary>
+/// The call domain both protocols feed: every call's start, updates (parties, media, codecs, events) and end; the record
+/// decision (recording groups); attribution from the directory (device, user, host, hoteling agent, login kind, group);
+/// the logout-during-a-call policy; the one media flow table. Protocol trackers keep only their state machines and
+/// tell the book what happened; the book tells the <see cref="ICallSink"/> about recorded calls. Capture thread only.
+/// </summary>
+public sealed class CallBook
+{
+    private readonly ICallSink _sink;
+    private readonly BindingDirectory? _directory;
+    private readonly ChannelReader<DirectoryEvent>? _directoryEvents;
+    private readonly HashSet<Call> _active = [];
+    private long _directoryVersion;
+
+    public CallBook(ICallSink sink, BindingDirectory? directory = null)
+    {
+        _sink = sink;
+        _directory = directory;
+        _directoryEvents = directory?.Subscribe(capacity: 65_536);
+    }
+
+    public MediaFlowTable Media { get; } = new();
+
+    public int ActiveCalls => _active.Count;
+
+    public long CallsStarted { get; private set; }
+
+    /// <summary>Calls seen but not recorded because no recording group of theirs records (DESIGN section 2).</summary>
+    public long CallsNotRecorded { get; private set; }
+
+    /// <summary>Recordings stopped by a logout under the <c>stop</c> policy.</summary>
+    public long RecordingsStoppedByLogout { get; private set; }
+
+    /// <summary>Recordings ended (once per recording: one stopped by a logout is not counted again at its call's end).</summary>
+    public long RecordingsEnded { get; private set; }
+
+    /// <summary>Who <paramref name="extension"/> at <paramref name="address"/> is at <paramref name="atNs"/>; null when not local (or no directory).</summary>
+    public PartyBinding? Attribute(string? extension, IpAddress16 address, long atNs) =>
+        _directory?.Attribute(extension, address, CaptureTime.ToDateTime(atNs));
+
+    /// <summary>DESIGN section 1: the local party goes left; with both or neither local, the first (the caller) does.</summary>
+    public static bool SecondGoesLeft(PartyBinding? first, PartyBinding? second) => first is null && second is not null;
+
+    /// <summary>
+    /// Starts a call with its parties as the signalling names them and as the directory attributed them; decides whether
+    /// it is recorded. Not recorded: the sink never hears of it, its media is classified and counted only.
+    /// </summary>
+    public Call Start(string protocol, string callId, long startedNs, PartyInfo left, PartyBinding? leftBinding, PartyInfo right, PartyBinding? rightBinding, string? interactionId = null)
+    {
+        var metadata = new CallMetadata
+        {
+            Protocol = protocol,
+            CallId = callId,
+            StartedAt = CaptureTime.ToDateTime(startedNs),
+            Left = Attributed(left, leftBinding),
+            Right = Attributed(right, rightBinding),
+            InteractionId = interactionId,
+        };
+        var call = new Call(Guid.CreateVersion7().ToString(), metadata, startedNs);
+        call.Bindings[0] = leftBinding;
+        call.Bindings[1] = rightBinding;
+        call.Recorded = leftBinding is null && rightBinding is null
+            ? _directory?.RecordByDefault ?? true
+            : (leftBinding?.Record ?? false) || (rightBinding?.Record ?? false);
+        _active.Add(call);
+        CallsStarted++;
+        if (!call.Recorded)
+        {
+            CallsNotRecorded++;
+        }
+
+        NoteHosts(call, startedNs);
+        if (call.Recorded)
+        {
+            _sink.CallStarted(call, startedNs);
+        }
+
+        return call;
+    }
+
+    /// <summary>A party as the directory names it: device, host, user and how they logged in, recording group.</summary>
+    public static PartyInfo Attributed(PartyInfo party, PartyBinding? binding) => binding is null ? party : party with
+    {
+        Device = binding.Device,
+        HostDevice = binding.HostDevice,
+        User = binding.User,
+        Login = binding.HotelingAgent ? LoginKinds.HotelingAgent : binding.LoginKind,
+        RecordingGroup = binding.RecordingGroup,
+    };
+
+    /// <summary>The parties changed (a second phone of the same call, numbers learnt later): re-attributed, announced when different.</summary>
+    public void SetParties(Call call, PartyInfo left, PartyBinding? leftBinding, PartyInfo right, PartyBinding? rightBinding, long atNs)
+    {
+        call.Bindings[0] = leftBinding;
+        call.Bindings[1] = rightBinding;
+        NoteHosts(call, atNs);
+        left = Attributed(left, leftBinding);
+        right = Attributed(right, rightBinding);
+        if (left != call.Metadata.Left || right != call.Metadata.Right)
+        {
+            Update(call, call.Metadata with { Left = left, Right = right });
+        }
+    }
+
+    /// <summary>A new snapshot of what the signalling knows (nothing happens when it is the same object).</summary>
+    public void Update(Call call, CallMetadata metadata)
+    {
+        if (ReferenceEquals(metadata, call.Metadata))
+        {
+            return;
+        }
+
+        call.Metadata = metadata;
+        if (call.Recorded)
+        {
+            _sink.MetadataChanged(call);
+        }
+    }
+
+    /// <summary>The call was answered: its answer time and an <see cref="CallEventTypes.Answered"/> event, once.</summary>
+    public bool Answer(Call call, long atNs)
+    {
+        if (call.Metadata.AnsweredAt is not null)
+        {
+            return false;
+        }
+
+        Update(call, call.Metadata with { AnsweredAt = CaptureTime.ToDateTime(atNs) });
+        Event(call, CallEventTypes.Answered, atNs);
+        return true;
+    }
+
+    public void Event(Call call, string type, long atNs, string? detail = null)
+    {
+        if (call.Recorded)
+        {
+            _sink.CallEvent(call, type, atNs, detail);
+        }
+    }
+
+    /// <summary>What <paramref name="speaker"/>'s payload types mean from now on.</summary>
+    public void SetPayloadMap(Call call, Channel speaker, PayloadMap map)
+    {
+        if (call.Recorded)
+        {
+            _sink.PayloadMapChanged(call, speaker, map);
+        }
+    }
+
+    /// <summary>
+    /// Ends the call at <paramref name="atNs"/> (an <paramref name="detail"/> adds an event named after the reason, e.g.
+    /// who sent the BYE): its media is forgotten, its hosts are told, its recording is finalised. Idempotent.
+    /// </summary>
+    public void End(Call call, string reason, long atNs, string? detail = null)
+    {
+        if (call.Ended)
+        {
+            return;
+        }
+
+        call.Ended = true;
+        Media.Forget(call);
+        _active.Remove(call);
+        if (_directory is not null)
+        {
+            foreach (string host in call.ActiveHosts)
+            {
+                _directory.NoteCallEnded(host, CaptureTime.ToDateTime(atNs));
+            }
+        }
+
+        call.ActiveHosts.Clear();
+        if (call.Recorded)
+        {
+            if (detail is not null)
+            {
+                _sink.CallEvent(call, reason, atNs, detail);
+            }
+
+            EndRecording(call, reason, atNs);
+        }
+    }
+
+    /// <summary>
+    /// Logins the directory ended since the last look (API, schedules, another phone's registration) reach their calls:
+    /// cheap when nothing changed, so the pipeline asks at every frame.
+    /// </summary>
+    public void ApplyDirectoryChanges()
+    {
+        if (_directory is null || _directory.EventVersion == _directoryVersion)
+        {
+            return;
+        }
+
+        _directoryVersion = _directory.EventVersion;
+        while (_directoryEvents!.TryRead(out DirectoryEvent? e))
+        {
+            if (e.Kind == DirectoryEventKind.LoginCancelled)
+            {
+                OnLogout(e, _directory.LogoutDuringCall);
+            }
+        }
+    }
+
+    /// <summary>
+    /// DESIGN section 2, logout during a call: calls whose party was attributed to the ended login get a
+    /// <see cref="CallEventTypes.Logout"/> event; under <see cref="LogoutPolicy.Stop"/> their recording ends there (the
+    /// call itself is still followed, unrecorded).
+    /// </summary>
+    private void OnLogout(DirectoryEvent logout, LogoutPolicy policy)
+    {
+        if (logout.LoginSeq is not { } seq)
+        {
+            return;
+        }
+
+        long atNs = (logout.At - DateTimeOffset.UnixEpoch).Ticks * 100;
+        foreach (Call call in _active)
+        {
+            if (!call.Recorded || (call.Bindings[0]?.LoginSeq != seq && call.Bindings[1]?.LoginSeq != seq))
+            {
+                continue;
+            }
+
+            _sink.CallEvent(call, CallEventTypes.Logout, atNs, $"{logout.User} logged out of {logout.HostDevice} ({logout.Detail}); policy {(policy == LogoutPolicy.Stop ? "stop" : "continue")}");
+            if (policy == LogoutPolicy.Stop)
+            {
+                EndRecording(call, CallEndReasons.Logout, atNs);
+                RecordingsStoppedByLogout++;
+            }
+        }
+    }
+
+    private void EndRecording(Call call, string reason, long atNs)
+    {
+        call.Recorded = false;
+        RecordingsEnded++;
+        _sink.CallEnded(call, reason, atNs);
+    }
+
+    /// <summary>Each attributed host device is told of the call once (idle logout never takes a user out of a call).</summary>
+    private void NoteHosts(Call call, long atNs)
+    {
+        foreach (PartyBinding? b in call.Bindings)
+        {
+            if (b is not null && !call.ActiveHosts.Contains(b.HostDevice))
+            {
+                call.ActiveHosts.Add(b.HostDevice);
+                _directory!.NoteCallStarted(b.HostDevice, CaptureTime.ToDateTime(atNs));
+            }
+        }
+    }
+}

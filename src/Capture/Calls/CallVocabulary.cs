@@ -1,0 +1,72 @@
+namespace Capture.Calls;
+
+/// <summary>Values of the sidecar's endReason.</summary>
+public static class CallEndReasons
+{
+    /// <summary>A BYE ended an answered call.</summary>
+    public const string Bye = "bye";
+
+    /// <summary>A phone went on-hook and ended an answered Skinny call.</summary>
+    public const string Hangup = "hangup";
+
+    /// <summary>The caller cancelled before an answer.</summary>
+    public const string Cancelled = "cancelled";
+
+    /// <summary>The call was refused with a final error response (the code is in signalledEnd's event).</summary>
+    public const string Rejected = "rejected";
+
+    /// <summary>Neither signalling nor media was seen for the configured time.</summary>
+    public const string Timeout = "timeout";
+
+    /// <summary>The capture ended (end of file, or shutdown) while the call was open.</summary>
+    public const string CaptureEnded = "capture-ended";
+
+    /// <summary>The call was answered but no RTP of a recordable codec was seen.</summary>
+    public const string NoMedia = "no-media";
+
+    /// <summary>The party's user logged out during the call under the <c>stop</c> policy: recording ended there.</summary>
+    public const string Logout = "logout";
+}
+
+/// <summary>Types of the events a call's sidecar and event stream carry, one vocabulary for every protocol.</summary>
+public static class CallEventTypes
+{
+    /// <summary>The call was answered (SIP 2xx to the INVITE, Skinny Connected).</summary>
+    public const string Answered = "answered";
+
+    /// <summary>A provisional response carried the callee's media before the answer (the detail is the status code).</summary>
+    public const string EarlyMedia = "early-media";
+
+    /// <summary>A party put the call on hold (the detail says which: caller/callee, or the Skinny device).</summary>
+    public const string Hold = "hold";
+
+    public const string Resume = "resume";
+
+    /// <summary>A party switched the call to T.38 fax (media no longer audio).</summary>
+    public const string T38 = "t38";
+
+    /// <summary>The T.38 offer was refused (488): audio goes on.</summary>
+    public const string T38Refused = "t38-refused";
+
+    public const string T38Ended = "t38-ended";
+
+    public const string Transfer = "transfer";
+
+    /// <summary>A conference, join or meet-me started from this call.</summary>
+    public const string Conference = "conference";
+
+    public const string Park = "park";
+
+    /// <summary>A DTMF digit sent in signalling (Skinny KeypadButton); the detail is the digit. Goes to the sidecar's dtmf list.</summary>
+    public const string Dtmf = "dtmf";
+
+    /// <summary>A party's login ended during the call (DESIGN section 2, logout during a call).</summary>
+    public const string Logout = "logout";
+}
+
+/// <summary>How a party's user came to be at its device, beside the directory's login kinds (mobility, cross-cluster, explicit).</summary>
+public static class LoginKinds
+{
+    /// <summary>Nobody logged in: the device's default hoteling agent is named.</summary>
+    public const string HotelingAgent = "hoteling-agent";
+}

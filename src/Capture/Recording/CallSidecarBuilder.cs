@@ -1,0 +1,129 @@
+using Capture.Calls;
+using Capture.Packets;
+using Capture.Rtp;
+
+namespace Capture.Recording;
+
+/// <summary>Where a recording's audio starts (capture time), its sample rate and how many samples per channel were written.</summary>
+internal readonly record struct MediaSpan(long OriginNs, int Rate, long SamplesWritten);
+
+/// <summary>
+/// Builds and writes a call's JSON sidecar (DESIGN section 5): what the signalling said (metadata, events, DTMF sent in
+/// signalling), what the media legs counted, and why the call ended. Worker thread only.
+/// </summary>
+internal sealed class CallSidecarBuilder
+{
+    private readonly List<CallEventRecord> _events = [];
+    private readonly List<(char Digit, long AtNs)> _signalledDtmf = [];
+
+    public void AddEvent(string type, long atNs, string? detail)
+    {
+        if (type == CallEventTypes.Dtmf && detail is { Length: 1 })
+        {
+            _signalledDtmf.Add((detail[0], atNs)); // a key press sent in signalling (Skinny KeypadButton), not in RTP
+            return;
+        }
+
+        _events.Add(new CallEventRecord(type, atNs, detail));
+    }
+
+    /// <summary>The sidecar of a finished call: <paramref name="media"/> says where its audio starts and how much was written.</summary>
+    public CallSidecar Build(string id, CallMetadata metadata, string endReason, long endNs, MediaSpan media, IReadOnlyList<MediaLeg> legs, string? file)
+    {
+        long originNs = media.OriginNs;
+        int rate = media.Rate;
+        DateTimeOffset ended = CaptureTime.ToDateTime(endNs);
+        if (ended < metadata.StartedAt)
+        {
+            ended = metadata.StartedAt;
+        }
+
+        List<DtmfRecord> dtmf = [];
+        SortedSet<string> codecs = new(StringComparer.Ordinal);
+        foreach (string c in metadata.Codecs)
+        {
+            codecs.Add(c);
+        }
+
+        long packets = 0, lost = 0, duplicates = 0, late = 0;
+        foreach (MediaLeg leg in legs)
+        {
+            packets += leg.Packets;
+            lost += leg.Lost;
+            duplicates += leg.DropCount(LegDropReason.Duplicate);
+            late += leg.DropCount(LegDropReason.Late);
+            foreach (AudioCodec c in leg.CodecsSeen)
+            {
+                codecs.Add(c.Name());
+            }
+
+            foreach ((char digit, long position) in leg.Dtmf)
+            {
+                dtmf.Add(new DtmfRecord(digit.ToString(), Math.Round((double)position / rate, 3)));
+            }
+        }
+
+        foreach ((char digit, long atNs) in _signalledDtmf)
+        {
+            double offset = originNs >= 0 ? Math.Max(0, Math.Round((atNs - originNs) / 1e9, 3)) : 0;
+            if (!dtmf.Exists(d => d.Digit[0] == digit && Math.Abs(d.OffsetSeconds - offset) < 0.5))
+            {
+                dtmf.Add(new DtmfRecord(digit.ToString(), offset)); // the same key also sent as RFC 4733 counts once
+            }
+        }
+
+        dtmf.Sort((a, b) => a.OffsetSeconds.CompareTo(b.OffsetSeconds));
+        List<CallEventSidecar> events = [];
+        foreach (CallEventRecord e in _events)
+        {
+            double? offset = originNs >= 0 ? Math.Round((e.AtNs - originNs) / 1e9, 3) : null;
+            events.Add(new CallEventSidecar(e.Type, CaptureTime.ToDateTime(e.AtNs), offset, e.Detail));
+        }
+
+        return new CallSidecar
+        {
+            Id = id,
+            Protocol = metadata.Protocol,
+            CallId = metadata.CallId,
+            StartedAt = metadata.StartedAt,
+            AnsweredAt = metadata.AnsweredAt,
+            EndedAt = ended,
+            DurationSeconds = Math.Round((ended - metadata.StartedAt).TotalSeconds, 3),
+            MediaStartedAt = originNs >= 0 ? CaptureTime.ToDateTime(originNs) : null,
+            MediaDurationSeconds = rate > 0 ? Math.Round((double)media.SamplesWritten / rate, 3) : 0,
+            Parties =
+            [
+                PartySidecar.From(metadata.Left, "left"),
+                PartySidecar.From(metadata.Right, "right"),
+            ],
+            Codecs = [.. codecs],
+            Packets = packets,
+            PacketsLost = lost,
+            PacketsLate = late,
+            DuplicatesDropped = duplicates,
+            Dtmf = dtmf,
+            Events = events,
+            File = file,
+            SampleRate = rate > 0 ? rate : null,
+            Channels = file is null ? 0 : 2,
+            // Without media, say why: a cancelled, rejected or never answered call explains itself; an answered one had
+            // no RTP we could record.
+            EndReason = file is null && metadata.AnsweredAt is not null && endReason is CallEndReasons.Bye or CallEndReasons.Hangup or CallEndReasons.Timeout or CallEndReasons.CaptureEnded ? CallEndReasons.NoMedia : endReason,
+            SignalledEnd = endReason,
+            InteractionId = metadata.InteractionId,
+            Quality = metadata.Quality,
+        };
+    }
+
+    /// <summary>Writes the sidecar beside its audio, atomically (a temporary file renamed over the name).</summary>
+    public static void Write(string directory, CallSidecar sidecar)
+    {
+        Directory.CreateDirectory(directory);
+        string jsonPath = Path.Combine(directory, sidecar.Id + ".json");
+        string tmp = jsonPath + ".tmp";
+        File.WriteAllText(tmp, CallSidecar.Serialize(sidecar));
+        File.Move(tmp, jsonPath, overwrite: true);
+    }
+
+    private readonly record struct CallEventRecord(string Type, long AtNs, string? Detail);
+}
