@@ -97,7 +97,11 @@ public class TcpReassemblerBenchmarks
 
         public long Messages;
 
-        public TcpApplication Claim(in TcpFlowKey flow, byte flags, ReadOnlySpan<byte> payload) => TcpApplication.Skinny;
+        public TcpApplication Claim(in TcpFlowKey flow, byte flags, ReadOnlySpan<byte> payload, out ITcpStreamReader? reader)
+    {
+        reader = null;
+        return TcpApplication.Claimed;
+    }
 
         public int OnData(TcpStream stream, ReadOnlySpan<byte> data, bool afterGap, long timestampNs)
         {
@@ -122,7 +126,7 @@ public class TcpReassemblerBenchmarks
             return consumed;
         }
 
-        public void OnClosed(TcpConnection connection)
+        public void OnClosed(TcpConnection connection, long nowNs)
         {
         }
     }

@@ -22,7 +22,7 @@ public class SipReaderBenchmarks
 
     [Benchmark]
     public int FrameOkWithSdp() =>
-        SipMessage.TryFrame(_ok, out int length, out _) == OperationStatus.Done ? length : -1;
+        SipMessage.TryFrame(_ok, out SipMessage framed, out _) == OperationStatus.Done ? framed.BytesConsumed : -1;
 
     [Benchmark]
     public int ReadRegisterAndContact()

@@ -3,6 +3,7 @@ using System.Diagnostics.Metrics;
 using Appliance.Service;
 using Appliance.Systemd;
 using Capture.Bindings;
+using Capture.Diagnostics;
 using Capture.Interop;
 using Capture.Pipeline;
 
@@ -12,10 +13,11 @@ namespace Appliance.Metrics;
 /// The appliance's instruments on the meter "Appliance". Everything is read at scrape time from what the pipelines
 /// count anyway (<see cref="CapturePipeline.Snapshot"/>, pcap_stats, the workers' and the directory's own fields):
 /// nothing is added to the per-packet path. Calls ended and recordings written are counted from the runtime's call
-/// notices (once per call). Snapshot counters without an explicit mapping still appear: `&lt;protocol&gt;_invalid_&lt;reason&gt;`
-/// and `frame_dropped_&lt;reason&gt;` as invalid input by protocol and reason, names containing `limit` as limits hit, and
-/// every other one in <c>appliance_pipeline_events_total{counter="name"}</c>, so counters that new protocol readers
-/// add (tcp_*, skinny_*) are exported without more code here.
+/// notices (once per call). Snapshot counters without an explicit mapping still appear, by the kind their writer
+/// declared (<see cref="CounterKind"/>): invalid input by protocol and reason, limits hit by name, levels in
+/// <c>appliance_pipeline_levels{counter="name"}</c> and every other event in
+/// <c>appliance_pipeline_events_total{counter="name"}</c>, so counters that a protocol adds are exported without more
+/// code here.
 /// </summary>
 public sealed class ApplianceMetrics : IDisposable
 {
@@ -56,8 +58,9 @@ public sealed class ApplianceMetrics : IDisposable
             "Seconds since the capture thread last stamped progress (a frame, a read timeout or a paced wait); grows on a silent live port while the read waits");
         m.CreateObservableCounter("appliance.invalid_input", InvalidInput, "{packet}",
             "Bad input counted and skipped, by protocol (frame decoder, sip, tcp, skinny, ...) and reason");
-        m.CreateObservableCounter("appliance.limits_hit", Limits, "{event}", "Work refused at a configured limit (fragment reassembly, TCP streams, open calls), by the pipeline counter's name");
-        m.CreateObservableCounter("appliance.pipeline.events", OtherCounters, "{event}", "Every other pipeline counter, by its name in CapturePipeline.Snapshot()");
+        m.CreateObservableCounter("appliance.limits_hit", () => OfKind(CounterKind.Limit, "limit"), "{event}", "Work refused at a configured limit (fragment reassembly, TCP streams, open calls), by the pipeline counter's name");
+        m.CreateObservableCounter("appliance.pipeline.events", () => OfKind(CounterKind.Event, "counter"), "{event}", "Every other pipeline counter, by its name in CapturePipeline.Snapshot()");
+        m.CreateObservableGauge("appliance.pipeline.levels", () => OfKind(CounterKind.Gauge, "counter"), "{item}", "Pipeline levels that go up and down (open TCP connections, buffered bytes), by name");
 
         // Calls and recordings
         m.CreateObservableGauge("appliance.active_calls", () => PerSource(s => (double)s.ActiveCalls), "{call}", "Calls in progress");
@@ -163,72 +166,30 @@ public sealed class ApplianceMetrics : IDisposable
     {
         foreach (Sample s in Samples())
         {
-            foreach (KeyValuePair<string, long> kv in s.Counters)
+            foreach (CounterValue c in s.Counters.All)
             {
-                if (TryInvalidInput(kv.Key, out string? protocol, out string? reason))
+                if (c.Kind == CounterKind.Invalid)
                 {
-                    yield return new Measurement<long>(kv.Value, s.SourceTag, new("protocol", protocol), new("reason", reason));
+                    yield return new Measurement<long>(c.Value, s.SourceTag, new("protocol", c.Protocol), new("reason", c.Reason));
                 }
             }
         }
     }
 
-    private IEnumerable<Measurement<long>> Limits()
+    /// <summary>Every counter of <paramref name="kind"/> not exported under a metric of its own, labelled by its name.</summary>
+    private IEnumerable<Measurement<long>> OfKind(CounterKind kind, string label)
     {
         foreach (Sample s in Samples())
         {
-            foreach (KeyValuePair<string, long> kv in s.Counters)
+            foreach (CounterValue c in s.Counters.All)
             {
-                if (IsLimit(kv.Key))
+                if (c.Kind == kind && !s_mapped.Contains(c.Name))
                 {
-                    yield return new Measurement<long>(kv.Value, s.SourceTag, new KeyValuePair<string, object?>("limit", kv.Key));
+                    yield return new Measurement<long>(c.Value, s.SourceTag, new KeyValuePair<string, object?>(label, c.Name));
                 }
             }
         }
     }
-
-    private IEnumerable<Measurement<long>> OtherCounters()
-    {
-        foreach (Sample s in Samples())
-        {
-            foreach (KeyValuePair<string, long> kv in s.Counters)
-            {
-                if (IsGeneric(kv.Key))
-                {
-                    yield return new Measurement<long>(kv.Value, s.SourceTag, new KeyValuePair<string, object?>("counter", kv.Key));
-                }
-            }
-        }
-    }
-
-    /// <summary>`frame_dropped_&lt;reason&gt;` (the frame decoder) and `&lt;protocol&gt;_invalid_&lt;reason&gt;` (sip, tcp, skinny, ...).</summary>
-    public static bool TryInvalidInput(string counter, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? protocol, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? reason)
-    {
-        const string FrameDropped = "frame_dropped_";
-        if (counter.StartsWith(FrameDropped, StringComparison.Ordinal) && counter.Length > FrameDropped.Length)
-        {
-            protocol = "frame";
-            reason = counter[FrameDropped.Length..];
-            return true;
-        }
-
-        int at = counter.IndexOf("_invalid_", StringComparison.Ordinal);
-        if (at > 0 && at + "_invalid_".Length < counter.Length)
-        {
-            protocol = counter[..at];
-            reason = counter[(at + "_invalid_".Length)..];
-            return true;
-        }
-
-        protocol = reason = null;
-        return false;
-    }
-
-    /// <summary>A counter of work refused at a limit: its name says `limit` (fragment_limit, calls_over_limit, tcp_*_limit).</summary>
-    public static bool IsLimit(string counter) => counter.Contains("limit", StringComparison.Ordinal);
-
-    /// <summary>Counters that only the generic family exports.</summary>
-    public static bool IsGeneric(string counter) => !s_mapped.Contains(counter) && !IsLimit(counter) && !TryInvalidInput(counter, out _, out _);
 
     private IEnumerable<Measurement<double>> FromDirectory(Func<BindingDirectory, double> read)
     {
@@ -259,7 +220,7 @@ public sealed class ApplianceMetrics : IDisposable
 
         public required KeyValuePair<string, object?> SourceTag { get; init; }
 
-        public required IReadOnlyDictionary<string, long> Counters { get; init; }
+        public required CounterDictionary Counters { get; init; }
 
         public required IReadOnlyList<MediaWorkerStats> Workers { get; init; }
 
@@ -273,20 +234,8 @@ public sealed class ApplianceMetrics : IDisposable
 
         public static Sample Take(CaptureSourceState s, long now, Sample? previous)
         {
-            IReadOnlyDictionary<string, long>? counters = null;
-            for (int attempt = 0; counters is null && attempt < 3; attempt++)
-            {
-                try
-                {
-                    counters = s.Pipeline.Snapshot();
-                }
-                catch (InvalidOperationException)
-                {
-                    // The capture thread added a counter name (the first of a new reason) while we read it: read again.
-                }
-            }
-
-            counters ??= previous?.Counters ?? new Dictionary<string, long>();
+            // Counters are plain fields and fixed arrays written by the capture thread: reading them never throws.
+            CounterDictionary counters = s.Pipeline.Snapshot();
 
             return new Sample
             {

@@ -3,7 +3,7 @@ namespace Capture.Packets;
 /// <summary>
 /// A tracked TCP connection: two <see cref="TcpStream"/> directions and one slot of application state that both
 /// share (Skinny: "this connection belongs to device X"). Pooled by <see cref="TcpReassembler"/>: do not keep a
-/// reference after <see cref="ITcpStreamHandler.OnClosed"/>; keep <see cref="Id"/> if anything must outlive it.
+/// reference after <see cref="ITcpStreamReader.OnClosed"/>; keep <see cref="Id"/> if anything must outlive it.
 /// </summary>
 public sealed class TcpConnection
 {
@@ -18,6 +18,9 @@ public sealed class TcpConnection
 
     /// <summary>Decided once per connection by <see cref="ITcpStreamHandler.Claim"/>; a handler may refine <see cref="TcpApplication.Pending"/>.</summary>
     public TcpApplication Application { get; set; }
+
+    /// <summary>Who reads this connection's bytes and is told when it closes (null: the reassembler's own handler).</summary>
+    public ITcpStreamReader? Reader { get; set; }
 
     /// <summary>Per-connection application state, owned by the handler; cleared when the connection is freed.</summary>
     public object? State { get; set; }
@@ -41,6 +44,7 @@ public sealed class TcpConnection
     {
         Id = 0;
         Application = TcpApplication.None;
+        Reader = null;
         State = null;
         LastSeenNs = 0;
         SawHandshake = false;

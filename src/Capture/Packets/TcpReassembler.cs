@@ -1,3 +1,5 @@
+using Capture.Diagnostics;
+
 namespace Capture.Packets;
 
 /// <summary>
@@ -99,6 +101,30 @@ public sealed partial class TcpReassembler
     /// <summary>Buffer bytes rented now (array sizes), all directions.</summary>
     public long BufferedBytes => _bufferedBytes;
 
+    /// <summary>The reassembler's counters (<c>tcp_*</c>), each with its kind.</summary>
+    public void WriteCounters(CounterWriter counters)
+    {
+        counters.Event("tcp_segments", Segments);
+        counters.Event("tcp_segments_not_claimed", SegmentsNotClaimed);
+        counters.Gauge("tcp_connections", ActiveConnections);
+        counters.Event("tcp_connections_opened", ConnectionsOpened);
+        counters.Event("tcp_connections_closed", ConnectionsClosed);
+        counters.Event("tcp_connections_reset", ConnectionsReset);
+        counters.Event("tcp_connections_expired", ConnectionsExpired);
+        counters.Event("tcp_connections_abandoned", ConnectionsAbandoned);
+        counters.Event("tcp_connections_replaced", ConnectionsReplaced);
+        counters.Limit("tcp_flows_over_limit", FlowsOverLimit);
+        counters.Limit("tcp_bytes_over_limit", BytesOverLimit);
+        counters.Event("tcp_segments_out_of_order", SegmentsOutOfOrder);
+        counters.Event("tcp_segments_duplicate", SegmentsDuplicate);
+        counters.Event("tcp_retransmitted_bytes", RetransmittedBytes);
+        counters.Event("tcp_gaps_skipped", GapsSkipped);
+        counters.Event("tcp_gap_bytes", GapBytes);
+        counters.Event("tcp_bytes_discarded", BytesDiscarded);
+        counters.Event("tcp_bytes_delivered", BytesDelivered);
+        counters.Gauge("tcp_buffered_bytes", BufferedBytes);
+    }
+
     /// <summary>The stream for this direction, when its connection is tracked.</summary>
     public bool TryGetStream(in TcpFlowKey flow, out TcpStream? stream) => _flows.TryGetValue(flow, out stream);
 
@@ -132,7 +158,8 @@ public sealed partial class TcpReassembler
             return TcpSegmentResult.NotClaimed; // ACK, FIN or RST of a connection we do not follow
         }
 
-        TcpApplication application = flow.Source == flow.Destination ? TcpApplication.None : _handler.Claim(flow, flags, payload);
+        ITcpStreamReader? reader = null;
+        TcpApplication application = flow.Source == flow.Destination ? TcpApplication.None : _handler.Claim(flow, flags, payload, out reader);
         if (application == TcpApplication.None)
         {
             SegmentsNotClaimed++;
@@ -145,7 +172,7 @@ public sealed partial class TcpReassembler
             return TcpSegmentResult.OverLimit;
         }
 
-        TcpStream stream = Open(flow, application, timestampNs);
+        TcpStream stream = Open(flow, application, reader, timestampNs);
         return ProcessTracked(stream, sequence, flags, payload, timestampNs);
     }
 
@@ -204,7 +231,7 @@ public sealed partial class TcpReassembler
 
         if (stream.FinSeen)
         {
-            TryClose(stream);
+            TryClose(stream, timestampNs);
         }
 
         return TcpSegmentResult.Tracked;
@@ -257,17 +284,18 @@ public sealed partial class TcpReassembler
 
         if (stream.FinSeen)
         {
-            TryClose(stream);
+            TryClose(stream, nowNs);
         }
 
         return stream.Connection.Id == id && id != 0;
     }
 
-    private TcpStream Open(in TcpFlowKey flow, TcpApplication application, long timestampNs)
+    private TcpStream Open(in TcpFlowKey flow, TcpApplication application, ITcpStreamReader? reader, long timestampNs)
     {
         TcpConnection connection = _freeCount > 0 ? _free[--_freeCount] : new TcpConnection();
         connection.Id = ++_nextId;
         connection.Application = application;
+        connection.Reader = reader;
         connection.LastSeenNs = timestampNs;
         connection.Forward.Flow = flow;
         connection.Reverse.Flow = flow.Reversed;
@@ -301,13 +329,13 @@ public sealed partial class TcpReassembler
 
         if (connection.Id == id)
         {
-            Free(connection);
+            Free(connection, nowNs);
         }
     }
 
-    private void Free(TcpConnection connection)
+    private void Free(TcpConnection connection, long nowNs)
     {
-        _handler.OnClosed(connection);
+        (connection.Reader ?? _handler).OnClosed(connection, nowNs);
         _flows.Remove(connection.Forward.Flow);
         _flows.Remove(connection.Reverse.Flow);
         Discard(connection.Forward);
@@ -329,7 +357,7 @@ public sealed partial class TcpReassembler
     }
 
     /// <summary>A FIN'd direction closes once every byte before the FIN arrived; the connection goes when both have.</summary>
-    private void TryClose(TcpStream stream)
+    private void TryClose(TcpStream stream, long nowNs)
     {
         if (stream.Closed || stream.RangeCount > 0 || (int)(stream.FinSeq - stream.NextSeq) > 0)
         {
@@ -343,19 +371,19 @@ public sealed partial class TcpReassembler
         if (other.Closed || !other.Started)
         {
             ConnectionsClosed++;
-            Free(connection);
+            Free(connection, nowNs);
         }
     }
 
     /// <summary>Hands data to the handler. Returns the bytes it consumed, or -1 when it dropped the connection (now freed).</summary>
     private int Deliver(TcpStream stream, ReadOnlySpan<byte> data, long timestampNs)
     {
-        int consumed = _handler.OnData(stream, data, stream.AfterGap, timestampNs);
+        int consumed = (stream.Connection.Reader ?? _handler).OnData(stream, data, stream.AfterGap, timestampNs);
         TcpConnection connection = stream.Connection;
         if (connection.Application == TcpApplication.None)
         {
             ConnectionsAbandoned++;
-            Free(connection);
+            Free(connection, timestampNs);
             return -1;
         }
 

@@ -10,19 +10,17 @@ public static class TcpFlags
     public const byte Ack = 0x10;
 }
 
-/// <summary>The application protocol a TCP connection carries, decided once per connection by the stream handler.</summary>
+/// <summary>Whether a TCP connection is followed, decided once per connection by the stream handler.</summary>
 public enum TcpApplication : byte
 {
     /// <summary>Not ours: nothing is buffered; setting it from a handler callback frees the connection.</summary>
     None,
 
-    /// <summary>A handshake was seen but no payload yet: the first bytes decide (content sniffing).</summary>
+    /// <summary>Not decided yet (a handshake without payload, or a first line still incomplete): the next bytes decide.</summary>
     Pending,
 
-    Sip,
-
-    /// <summary>Cisco SCCP, TCP port 2000.</summary>
-    Skinny,
+    /// <summary>A protocol follows it: its <see cref="TcpConnection.Handler"/> reads the bytes.</summary>
+    Claimed,
 }
 
 /// <summary>One direction of a TCP connection: bytes flow from <see cref="Source"/> to <see cref="Destination"/>.</summary>
@@ -34,17 +32,11 @@ public readonly record struct TcpFlowKey(IpEndpoint16 Source, IpEndpoint16 Desti
 }
 
 /// <summary>
-/// Receives the reassembled bytes of claimed connections. Called on the capture thread only, from inside
+/// Reads the reassembled bytes of a claimed connection. Called on the capture thread only, from inside
 /// <see cref="TcpReassembler.Process(in DecodedPacket)"/> or <see cref="TcpReassembler.Expire"/>.
 /// </summary>
-public interface ITcpStreamHandler
+public interface ITcpStreamReader
 {
-    /// <summary>
-    /// A SYN or a segment with payload of a connection that is not tracked: which protocol is it? <see cref="TcpApplication.None"/>
-    /// leaves it untracked (nothing buffered; asked again at its next segment).
-    /// </summary>
-    TcpApplication Claim(in TcpFlowKey flow, byte flags, ReadOnlySpan<byte> payload);
-
     /// <summary>
     /// The contiguous, not yet consumed bytes of one direction (what an earlier call left, then what arrived since).
     /// Returns how many leading bytes it consumed (whole messages); the rest stays buffered and comes back, with more,
@@ -55,8 +47,22 @@ public interface ITcpStreamHandler
     /// </summary>
     int OnData(TcpStream stream, ReadOnlySpan<byte> data, bool afterGap, long timestampNs);
 
-    /// <summary>The connection is being freed (both FINs, RST, idle timeout, abandoned): release <see cref="TcpConnection.State"/>.</summary>
-    void OnClosed(TcpConnection connection);
+    /// <summary>
+    /// The connection is being freed at capture time <paramref name="nowNs"/> (both FINs, RST, idle timeout, abandoned, the
+    /// end of the capture): release <see cref="TcpConnection.State"/>.
+    /// </summary>
+    void OnClosed(TcpConnection connection, long nowNs);
+}
+
+/// <summary>Decides which connections the <see cref="TcpReassembler"/> follows, and reads those it keeps for itself.</summary>
+public interface ITcpStreamHandler : ITcpStreamReader
+{
+    /// <summary>
+    /// A SYN or a segment with payload of a connection that is not tracked: is it followed? <see cref="TcpApplication.None"/>
+    /// leaves it untracked (nothing buffered; asked again at its next segment). <paramref name="reader"/> reads the
+    /// connection's bytes from then on (null: this handler).
+    /// </summary>
+    TcpApplication Claim(in TcpFlowKey flow, byte flags, ReadOnlySpan<byte> payload, out ITcpStreamReader? reader);
 }
 
 /// <summary>Limits of one <see cref="TcpReassembler"/>. Every limit that bites is counted.</summary>

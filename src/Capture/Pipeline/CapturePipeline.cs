@@ -1,10 +1,11 @@
-using System.Buffers;
 using Capture.Bindings;
 using Capture.Calls;
+using Capture.Diagnostics;
 using Capture.Interop;
 using Capture.Packets;
 using Capture.Recording;
 using Capture.Rtp;
+using Capture.Signalling;
 using Capture.Sip;
 using Capture.Skinny;
 
@@ -19,8 +20,9 @@ public enum CaptureEnd
 }
 
 /// <summary>
-/// The capture side of DESIGN section 4: decodes frames in place, follows signalling, classifies media to calls,
-/// and hands each call's packets (copied once into a queue slot) to the worker that owns the call.
+/// The capture side of DESIGN section 4: decodes frames in place, classifies media to calls through the call book's
+/// one flow table, offers everything else to the signalling protocols (which know their own ports and framing), and
+/// hands each recorded call's packets (copied once into a queue slot) to the worker that owns the call.
 /// </summary>
 public sealed partial class CapturePipeline : ICallSink, IDisposable
 {
@@ -28,10 +30,10 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
     private readonly RecordingOptions _recording;
     private readonly FrameDecoder _decoder = new();
     private readonly CallBook _calls;
-    private readonly SipCallTracker _sip;
     private readonly BindingDirectory? _directory;
-    private readonly SipDeviceLearner? _learner;
-    private readonly SkinnyMessageDispatcher _skinny;
+
+    // Offered, in order, each datagram that is no call's media and each new TCP connection.
+    private readonly ISignallingProtocol[] _protocols;
     private readonly MediaWorker[] _workers;
     private readonly bool _inline;
     private readonly long _tickNs;
@@ -55,13 +57,8 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
 
         _recording = recording;
         _calls = new CallBook(this, directory);
-        _sip = new SipCallTracker(_calls, sip);
-        _skinny = new SkinnyMessageDispatcher(new SkinnyCallTracker(_calls), directory);
+        _protocols = [new SkinnyProtocol(_calls, directory: directory), new SipProtocol(_calls, sip, directory)];
         _directory = directory;
-        if (directory is not null)
-        {
-            _learner = new SipDeviceLearner(directory);
-        }
         _tickNs = _options.TickInterval.Ticks * 100;
         _tcp = new TcpReassembler(this, _options.Tcp);
     }
@@ -97,34 +94,22 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
 
     public long CallsStarted => _calls.CallsStarted;
 
-    /// <summary>INVITEs ignored because <see cref="SipTrackerOptions.MaxCalls"/> calls were already open.</summary>
-    public long CallsOverLimit => _sip.CallsOverLimit;
-
-    /// <summary>SIP messages that belong to no tracked call (REGISTER, OPTIONS, strays after a call's end).</summary>
-    public long SipMessagesWithoutCall => _sip.MessagesWithoutCall;
-
-    /// <summary>Every counter by name (metrics, replay --json), the SIP tracker's included.</summary>
-    public SortedDictionary<string, long> Snapshot()
+    /// <summary>Every counter by name, each with its kind (metrics, replay --json): the pipeline's, TCP's and each protocol's.</summary>
+    public CounterDictionary Snapshot()
     {
-        SortedDictionary<string, long> counters = Counters.Snapshot(_decoder, WorkerStats());
-        counters["calls_started"] = _calls.CallsStarted;
-        counters["calls_ended"] = _calls.RecordingsEnded;
-        counters["sip_calls_over_limit"] = _sip.CallsOverLimit;
-        counters["sip_messages_without_call"] = _sip.MessagesWithoutCall;
-        counters["calls_not_recorded"] = _calls.CallsNotRecorded;
-        counters["recordings_stopped_by_logout"] = _calls.RecordingsStoppedByLogout;
-        counters["media_packets_not_recorded"] = Counters.MediaNotRecorded;
-        if (_learner is not null)
+        var counters = new CounterWriter();
+        Counters.Write(counters, _decoder, WorkerStats());
+        counters.Event("calls_started", _calls.CallsStarted);
+        counters.Event("calls_ended", _calls.RecordingsEnded);
+        counters.Event("calls_not_recorded", _calls.CallsNotRecorded);
+        counters.Event("recordings_stopped_by_logout", _calls.RecordingsStoppedByLogout);
+        _tcp.WriteCounters(counters);
+        foreach (ISignallingProtocol protocol in _protocols)
         {
-            counters["sip_registers_applied"] = _learner.RegistersApplied;
-            counters["sip_registers_refused"] = _learner.RegistersRefused;
-            counters["sip_unregisters"] = _learner.Unregisters;
-            counters["sip_registers_proxied"] = _learner.ProxiedRegisters;
-            counters["sip_bad_extensions"] = _learner.BadExtensions;
+            protocol.WriteCounters(counters);
         }
 
-        AddTcpCounters(counters);
-        return counters;
+        return counters.ToSnapshot();
     }
 
     /// <summary>Reads a source until it ends or <paramref name="ct"/> asks to stop (live sources are stopped with BreakLoop).</summary>
@@ -200,56 +185,15 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
             return;
         }
 
-        if (!SipSniffer.LooksLikeSip(packet.Payload))
+        foreach (ISignallingProtocol protocol in _protocols)
         {
-            Counters.UdpUnclassified++;
-            return;
+            if (protocol.TryTakeDatagram(packet))
+            {
+                return;
+            }
         }
 
-        OperationStatus status = SipMessage.TryRead(packet.Payload, out SipMessage message, out SipInvalidReason reason);
-        if (status != OperationStatus.Done)
-        {
-            // Over UDP a message that needs more data is a truncated datagram.
-            Counters.CountSipInvalid(status == OperationStatus.NeedMoreData ? "truncated" : SipReasonName(reason));
-            return;
-        }
-
-        OnSipMessage(message, packet.Source, packet.Destination, timestampNs);
-    }
-
-    /// <summary>A whole SIP message (UDP datagram or framed from a TCP stream): the directory learns from it, then the call tracker follows it.</summary>
-    private void OnSipMessage(in SipMessage message, IpEndpoint16 source, IpEndpoint16 destination, long timestampNs)
-    {
-        Counters.SipMessages++;
-        _learner?.OnMessage(message, source, destination, timestampNs);
-        _sip.OnMessage(message, source, destination, timestampNs);
-    }
-
-    private static string SipReasonName(SipInvalidReason reason) => s_sipReasonNames[(int)reason < s_sipReasonNames.Length ? (int)reason : 0];
-
-    private static readonly string[] s_sipReasonNames = BuildReasonNames();
-
-    private static string[] BuildReasonNames()
-    {
-        SipInvalidReason[] values = Enum.GetValues<SipInvalidReason>();
-        int max = 0;
-        foreach (SipInvalidReason v in values)
-        {
-            max = Math.Max(max, (int)v);
-        }
-
-        string[] names = new string[max + 1];
-        foreach (SipInvalidReason v in values)
-        {
-            names[(int)v] = PipelineCounters.SnakeCase(v.ToString());
-        }
-
-        for (int i = 0; i < names.Length; i++)
-        {
-            names[i] ??= "unknown";
-        }
-
-        return names;
+        Counters.UdpUnclassified++;
     }
 
     private void Tick(long nowNs)
@@ -257,13 +201,12 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
         _nextTickNs = nowNs + _tickNs;
         _decoder.ExpireFragments(nowNs);
         _tcp.Expire(nowNs);
-        _sip.Expire(nowNs);
-        _skinny.Expire(nowNs);
-        if (_directory is not null)
+        foreach (ISignallingProtocol protocol in _protocols)
         {
-            _learner!.Expire(nowNs);
-            _directory.Tick(CaptureTime.ToDateTime(nowNs));
+            protocol.Expire(nowNs);
         }
+
+        _directory?.Tick(CaptureTime.ToDateTime(nowNs));
 
         _calls.ApplyDirectoryChanges();
 
@@ -375,8 +318,11 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
         _calls.ApplyDirectoryChanges(); // a logout just before the end still marks (or stops) its calls
 
         _tcp.Clear(_lastNs); // what TCP streams still hold behind a gap is read before the calls end
-        _sip.EndAll(_lastNs, reason);
-        _skinny.Calls.EndAll(_lastNs, reason);
+        foreach (ISignallingProtocol protocol in _protocols)
+        {
+            protocol.EndAll(_lastNs, reason);
+        }
+
         foreach (MediaWorker worker in _workers)
         {
             worker.CompleteAndJoin(timeout ?? TimeSpan.FromSeconds(30));

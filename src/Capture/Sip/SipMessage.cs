@@ -92,15 +92,12 @@ public ref struct SipMessage
         Read(data, requireContentLength: false, out message, out reason);
 
     /// <summary>
-    /// Framing for stream transports: the length of the first message in <paramref name="data"/> (leading CRLF
-    /// keep-alives included), from its headers and the Content-Length that streams must carry.
+    /// Framing for stream transports: reads the first message of <paramref name="data"/>, whose length (leading CRLF
+    /// keep-alives included) comes from its headers and the Content-Length that streams must carry
+    /// (<see cref="BytesConsumed"/>).
     /// </summary>
-    public static OperationStatus TryFrame(ReadOnlySpan<byte> data, out int messageLength, out SipInvalidReason reason)
-    {
-        OperationStatus status = Read(data, requireContentLength: true, out SipMessage message, out reason);
-        messageLength = status == OperationStatus.Done ? message.BytesConsumed : 0;
-        return status;
-    }
+    public static OperationStatus TryFrame(ReadOnlySpan<byte> data, out SipMessage message, out SipInvalidReason reason) =>
+        Read(data, requireContentLength: true, out message, out reason);
 
     /// <summary>The value of the first header with this name (case-insensitive; compact and long forms are equivalent).</summary>
     public readonly bool TryGetHeader(ReadOnlySpan<byte> name, out ReadOnlySpan<byte> value)

@@ -15,15 +15,17 @@ public static class SipStreamFramer
     /// <summary>
     /// The next message of <paramref name="data"/>.
     /// <list type="bullet">
-    /// <item><see cref="OperationStatus.Done"/>: the message is <c>data.Slice(skip, length)</c>; the caller consumes <c>skip + length</c>.</item>
+    /// <item><see cref="OperationStatus.Done"/>: <paramref name="message"/> is read from <c>data[skip..]</c> (its whole length is
+    /// <see cref="SipMessage.BytesConsumed"/>); the caller consumes <c>skip + message.BytesConsumed</c>. Framing reads the
+    /// message: it is read once.</item>
     /// <item><see cref="OperationStatus.NeedMoreData"/>: <c>data[..skip]</c> can be consumed (keep-alives, junk); the rest may start a message.</item>
     /// <item><see cref="OperationStatus.InvalidData"/>: <c>data[..skip]</c> (at least the bad start line) is not a usable message; consume it and call again with <paramref name="resync"/> set.</item>
     /// </list>
     /// </summary>
     /// <param name="resync">The data does not start at a message boundary: skip to the next SIP start line.</param>
-    public static OperationStatus TryFrameNext(ReadOnlySpan<byte> data, bool resync, out int skip, out int length, out SipInvalidReason reason)
+    public static OperationStatus TryFrameNext(ReadOnlySpan<byte> data, bool resync, out int skip, out SipMessage message, out SipInvalidReason reason)
     {
-        length = 0;
+        message = default;
         reason = SipInvalidReason.None;
         skip = SkipLineBreaks(data, 0); // CRLF keep-alives between messages (RFC 5626 4.4.1)
         if (resync)
@@ -61,13 +63,12 @@ public static class SipStreamFramer
             return OperationStatus.NeedMoreData;
         }
 
-        OperationStatus status = SipMessage.TryFrame(data[skip..], out length, out reason);
+        OperationStatus status = SipMessage.TryFrame(data[skip..], out message, out reason);
         if (status == OperationStatus.InvalidData)
         {
             // Skip the offending line at least, so resynchronising does not find the same start line again.
             int lf = data[skip..].IndexOf(SipText.Lf);
             skip = lf < 0 ? data.Length : skip + lf + 1;
-            length = 0;
         }
 
         return status;

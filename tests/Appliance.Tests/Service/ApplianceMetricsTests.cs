@@ -2,6 +2,7 @@ using Appliance.Metrics;
 using Appliance.Service;
 using Appliance.Tests.Support;
 using Capture.Bindings;
+using Capture.Diagnostics;
 using Capture.Interop;
 using Capture.Pipeline;
 
@@ -13,28 +14,34 @@ public sealed class ApplianceMetricsTests : IDisposable
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "appl-metrics-" + Guid.NewGuid().ToString("N"));
 
     [Theory]
-    [InlineData("frame_dropped_bad_udp_header", "frame", "bad_udp_header")]
-    [InlineData("sip_invalid_bad_content_length", "sip", "bad_content_length")]
-    [InlineData("skinny_invalid_bad_length", "skinny", "bad_length")]
-    [InlineData("tcp_invalid_overlap_mismatch", "tcp", "overlap_mismatch")]
-    public void InvalidInputCounters_MapToProtocolAndReason_ByName(string counter, string protocol, string reason)
+    [InlineData("frames", CounterKind.Event)]
+    [InlineData("tcp_segments_skipped", CounterKind.Event)]
+    [InlineData("skinny_messages", CounterKind.Event)]
+    [InlineData("sip_calls_over_limit", CounterKind.Limit)]
+    [InlineData("tcp_flows_over_limit", CounterKind.Limit)]
+    [InlineData("tcp_connections", CounterKind.Gauge)]
+    [InlineData("tcp_buffered_bytes", CounterKind.Gauge)]
+    public void Counters_DeclareTheirKind_WhereTheyAreWritten(string counter, CounterKind kind)
     {
-        Assert.True(ApplianceMetrics.TryInvalidInput(counter, out string? p, out string? r));
-        Assert.Equal((protocol, reason), (p, r));
-        Assert.False(ApplianceMetrics.IsGeneric(counter));
+        using var pipeline = new CapturePipeline(new Capture.Recording.RecordingOptions { OutputDirectory = _dir }, new PipelineOptions { Workers = 0 });
+        Assert.True(pipeline.Snapshot().TryGetCounter(counter, out CounterValue value));
+        Assert.Equal(kind, value.Kind);
     }
 
-    [Theory]
-    [InlineData("tcp_segments_skipped", true, false)]
-    [InlineData("skinny_messages", true, false)]
-    [InlineData("sip_calls_over_limit", false, true)]
-    [InlineData("tcp_streams_over_limit", false, true)]
-    [InlineData("frame_dropped_fragment_limit", false, true)]
-    [InlineData("frames", false, false)]
-    public void OtherCounters_AreLimitsOrGeneric_WithoutMoreCode(string counter, bool generic, bool limit)
+    [Fact]
+    public void InvalidInput_IsCountedByProtocolAndReason_FromRealBadInput()
     {
-        Assert.Equal(generic, ApplianceMetrics.IsGeneric(counter));
-        Assert.Equal(limit, ApplianceMetrics.IsLimit(counter));
+        // The fuzzed capture holds malformed frames and SIP: each counter names its protocol and reason.
+        using var pipeline = new CapturePipeline(new Capture.Recording.RecordingOptions { OutputDirectory = _dir }, new PipelineOptions { Workers = 0 });
+        using (PcapSource source = PcapSource.OpenOffline(Captures.PathOf("fuzz-2006-06-26-2594.pcap")))
+        {
+            pipeline.Run(source);
+        }
+
+        CounterValue[] invalid = [.. pipeline.Snapshot().All.Where(c => c.Kind == CounterKind.Invalid)];
+        Assert.NotEmpty(invalid);
+        Assert.All(invalid, c => Assert.False(string.IsNullOrEmpty(c.Protocol) || string.IsNullOrEmpty(c.Reason), c.Name));
+        Assert.Contains(invalid, c => c.Protocol == "sip" && c.Name == "sip_invalid_" + c.Reason);
     }
 
     [Fact]

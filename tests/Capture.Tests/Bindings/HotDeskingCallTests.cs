@@ -107,7 +107,7 @@ public sealed class HotDeskingCallTests
         Assert.Equal(logoutAt, call.EndedAt);
         Assert.Contains(call.Events, e => e.Type == "logout" && e.Detail!.Contains("policy stop", StringComparison.Ordinal));
         Assert.InRange(call.MediaDurationSeconds, 1.9, 2.1);
-        SortedDictionary<string, long> counters = s.Pipeline.Snapshot();
+        IReadOnlyDictionary<string, long> counters = s.Pipeline.Snapshot();
         Assert.Equal(1, counters["recordings_stopped_by_logout"]);
         Assert.Equal(200, counters["media_packets_not_recorded"]);
         s.AssertLegs(call, leftTone: CalleeTone, rightTone: CallerTone);
@@ -125,7 +125,7 @@ public sealed class HotDeskingCallTests
 
         Assert.Empty(s.Complete());
         Assert.Empty(Directory.GetFiles(s.OutputDirectory, "*", SearchOption.AllDirectories));
-        SortedDictionary<string, long> counters = s.Pipeline.Snapshot();
+        IReadOnlyDictionary<string, long> counters = s.Pipeline.Snapshot();
         Assert.Equal(1, counters["calls_not_recorded"]);
         Assert.Equal(100, counters["media_packets_not_recorded"]);
     }

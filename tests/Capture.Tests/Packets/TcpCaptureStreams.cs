@@ -103,8 +103,11 @@ internal sealed class CollectingHandler : ITcpStreamHandler
 
     public int Calls { get; private set; }
 
-    public TcpApplication Claim(in TcpFlowKey flow, byte flags, ReadOnlySpan<byte> payload) =>
-        ClaimOnly?.Invoke(flow, flags) ?? TcpApplication.Sip;
+    public TcpApplication Claim(in TcpFlowKey flow, byte flags, ReadOnlySpan<byte> payload, out ITcpStreamReader? reader)
+    {
+        reader = null;
+        return ClaimOnly?.Invoke(flow, flags) ?? TcpApplication.Claimed;
+    }
 
     public int OnData(TcpStream stream, ReadOnlySpan<byte> data, bool afterGap, long timestampNs)
     {
@@ -128,7 +131,7 @@ internal sealed class CollectingHandler : ITcpStreamHandler
         return n;
     }
 
-    public void OnClosed(TcpConnection connection) => Closed.Add(connection.Id);
+    public void OnClosed(TcpConnection connection, long nowNs) => Closed.Add(connection.Id);
 
     public byte[] Bytes(TcpFlowKey flow) => Received.TryGetValue(flow, out List<byte>? l) ? [.. l] : [];
 }

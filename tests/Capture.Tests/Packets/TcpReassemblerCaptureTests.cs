@@ -176,7 +176,11 @@ public sealed class TcpReassemblerCaptureTests(ITestOutputHelper output)
         public byte[] Output = new byte[1 << 20];
         public int Count;
 
-        public TcpApplication Claim(in TcpFlowKey flow, byte flags, ReadOnlySpan<byte> payload) => TcpApplication.Skinny;
+        public TcpApplication Claim(in TcpFlowKey flow, byte flags, ReadOnlySpan<byte> payload, out ITcpStreamReader? reader)
+    {
+        reader = null;
+        return TcpApplication.Claimed;
+    }
 
         public int OnData(TcpStream stream, ReadOnlySpan<byte> data, bool afterGap, long timestampNs)
         {
@@ -186,7 +190,7 @@ public sealed class TcpReassemblerCaptureTests(ITestOutputHelper output)
             return data.Length;
         }
 
-        public void OnClosed(TcpConnection connection)
+        public void OnClosed(TcpConnection connection, long nowNs)
         {
         }
     }

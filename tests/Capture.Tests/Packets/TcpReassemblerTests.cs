@@ -232,7 +232,7 @@ public sealed class TcpReassemblerTests
     [Fact]
     public void Expire_FreesPendingConnectionsSooner_ThanClaimedOnes()
     {
-        var h = new CollectingHandler { ClaimOnly = (flow, _) => flow.Source.Port == 1 ? TcpApplication.Pending : TcpApplication.Sip };
+        var h = new CollectingHandler { ClaimOnly = (flow, _) => flow.Source.Port == 1 ? TcpApplication.Pending : TcpApplication.Claimed };
         var r = new TcpReassembler(h, new TcpReassemblerOptions { PendingTimeoutNs = 10 * Second, IdleTimeoutNs = 60 * Second });
         r.Process(new TcpFlowKey(new IpEndpoint16(Client.Address, 1), Server), 1, TcpFlags.Syn, default, 0);
         r.Process(new TcpFlowKey(new IpEndpoint16(Client.Address, 2), Server), 1, TcpFlags.Syn, default, 0);
@@ -451,7 +451,11 @@ public sealed class TcpReassemblerTests
     {
         public long Messages;
 
-        public TcpApplication Claim(in TcpFlowKey flow, byte flags, ReadOnlySpan<byte> payload) => TcpApplication.Sip;
+        public TcpApplication Claim(in TcpFlowKey flow, byte flags, ReadOnlySpan<byte> payload, out ITcpStreamReader? reader)
+    {
+        reader = null;
+        return TcpApplication.Claimed;
+    }
 
         public int OnData(TcpStream stream, ReadOnlySpan<byte> data, bool afterGap, long timestampNs)
         {
@@ -466,7 +470,7 @@ public sealed class TcpReassemblerTests
             return consumed;
         }
 
-        public void OnClosed(TcpConnection connection)
+        public void OnClosed(TcpConnection connection, long nowNs)
         {
         }
     }

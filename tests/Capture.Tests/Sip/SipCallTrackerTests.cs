@@ -637,9 +637,8 @@ public class SipCallTrackerTests
 
         Assert.Equal(50, s.Pipeline.ActiveCalls);
         Assert.Equal(50, s.Pipeline.CallsStarted);
-        Assert.Equal(150, s.Pipeline.CallsOverLimit);
         Assert.Equal(150, s.Pipeline.Snapshot()["sip_calls_over_limit"]);
-        Assert.Equal(150, s.Pipeline.SipMessagesWithoutCall); // the 100 Trying of the ignored INVITEs
+        Assert.Equal(150, s.Pipeline.Snapshot()["sip_messages_without_call"]); // the 100 Trying of the ignored INVITEs
 
         // Once calls end, new INVITEs are tracked again.
         SipDialog first = AliceToBob("flood-0@10.0.0.10");

@@ -100,7 +100,7 @@ public sealed class SipDeviceLearnerTests
         public BindingDirectory Directory { get; }
         public List<CallSidecar> Calls { get; } = [];
         public List<DirectoryEvent> Events { get; }
-        public SortedDictionary<string, long> Counters { get; }
+        public IReadOnlyDictionary<string, long> Counters { get; }
 
         private Replay(string file, DirectoryConfig? config)
         {

@@ -299,17 +299,17 @@ public class SipMessageTests
     [Fact]
     public void TryFrame_RequiresContentLength()
     {
-        Assert.Equal(OperationStatus.InvalidData, SipMessage.TryFrame(SipSamples.JunkRegister, out int length, out SipInvalidReason reason));
+        Assert.Equal(OperationStatus.InvalidData, SipMessage.TryFrame(SipSamples.JunkRegister, out SipMessage framed, out SipInvalidReason reason));
         Assert.Equal(SipInvalidReason.MissingContentLength, reason);
-        Assert.Equal(0, length);
+        Assert.Equal(0, framed.BytesConsumed);
     }
 
     [Fact]
     public void TryFrame_FindsFirstMessageOfTcpStream()
     {
         byte[] stream = [.. SipSamples.TcpTrying, .. SipSamples.TcpRinging];
-        Assert.Equal(OperationStatus.Done, SipMessage.TryFrame(stream, out int length, out _));
-        Assert.Equal(SipSamples.TcpTrying.Length, length);
+        Assert.Equal(OperationStatus.Done, SipMessage.TryFrame(stream, out SipMessage trying, out _));
+        Assert.Equal(SipSamples.TcpTrying.Length, trying.BytesConsumed);
     }
 
     [Fact]

@@ -71,13 +71,13 @@ public class SipRobustnessTests
 
         for (int length = 0; length < full.Length; length++)
         {
-            OperationStatus status = SipMessage.TryFrame(full.AsSpan(0, length), out int frame, out _);
+            OperationStatus status = SipMessage.TryFrame(full.AsSpan(0, length), out SipMessage frame, out _);
             Assert.NotEqual(OperationStatus.Done, status);
-            Assert.Equal(0, frame);
+            Assert.Equal(0, frame.BytesConsumed);
         }
 
-        Assert.Equal(OperationStatus.Done, SipMessage.TryFrame(full, out int len, out _));
-        Assert.Equal(full.Length, len);
+        Assert.Equal(OperationStatus.Done, SipMessage.TryFrame(full, out SipMessage framed, out _));
+        Assert.Equal(full.Length, framed.BytesConsumed);
     }
 
     [Fact]
@@ -106,7 +106,8 @@ public class SipRobustnessTests
         {
             while (true)
             {
-                OperationStatus status = SipMessage.TryFrame(stream.AsSpan(consumed, available - consumed), out int length, out SipInvalidReason reason);
+                OperationStatus status = SipMessage.TryFrame(stream.AsSpan(consumed, available - consumed), out SipMessage framed, out SipInvalidReason reason);
+                int length = framed.BytesConsumed;
                 Assert.NotEqual(OperationStatus.InvalidData, status);
                 if (status != OperationStatus.Done)
                 {
@@ -187,8 +188,8 @@ public class SipRobustnessTests
     private static int Exercise(ReadOnlySpan<byte> data)
     {
         _ = SipSniffer.LooksLikeSip(data);
-        _ = SipMessage.TryFrame(data, out int frame, out _);
-        Assert.InRange(frame, 0, data.Length);
+        _ = SipMessage.TryFrame(data, out SipMessage frame, out _);
+        Assert.InRange(frame.BytesConsumed, 0, data.Length);
         _ = SdpSession.TryParse(data, out _, out _);
         if (SipMessage.TryRead(data, out SipMessage m, out _) != OperationStatus.Done)
         {

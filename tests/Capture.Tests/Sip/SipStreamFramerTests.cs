@@ -16,9 +16,9 @@ public sealed class SipStreamFramerTests
     public void TryFrameNext_SkipsCrlfKeepAlives_BeforeAMessage()
     {
         byte[] data = [.. "\r\n\r\n"u8, .. Trying, .. "\r\n"u8];
-        Assert.Equal(OperationStatus.Done, SipStreamFramer.TryFrameNext(data, false, out int skip, out int length, out _));
-        Assert.Equal((4, Trying.Length), (skip, length));
-        Assert.Equal(OperationStatus.NeedMoreData, SipStreamFramer.TryFrameNext(data.AsSpan(skip + length), false, out skip, out _, out _));
+        Assert.Equal(OperationStatus.Done, SipStreamFramer.TryFrameNext(data, false, out int skip, out SipMessage message, out _));
+        Assert.Equal((4, Trying.Length), (skip, message.BytesConsumed));
+        Assert.Equal(OperationStatus.NeedMoreData, SipStreamFramer.TryFrameNext(data.AsSpan(skip + message.BytesConsumed), false, out skip, out _, out _));
         Assert.Equal(2, skip); // a trailing keep-alive is consumed, not kept
     }
 
@@ -43,8 +43,8 @@ public sealed class SipStreamFramerTests
     {
         // The tail of 200 OK's SDP (its start was lost), then 180 Ringing.
         byte[] data = [.. Ok.AsSpan(Ok.Length - 40), .. Ringing];
-        Assert.Equal(OperationStatus.Done, SipStreamFramer.TryFrameNext(data, true, out int skip, out int length, out _));
-        Assert.Equal((40, Ringing.Length), (skip, length));
+        Assert.Equal(OperationStatus.Done, SipStreamFramer.TryFrameNext(data, true, out int skip, out SipMessage message, out _));
+        Assert.Equal((40, Ringing.Length), (skip, message.BytesConsumed));
     }
 
     [Fact]
@@ -138,7 +138,11 @@ public sealed class SipStreamFramerTests
             return h.Messages;
         }
 
-        public TcpApplication Claim(in TcpFlowKey flow, byte flags, ReadOnlySpan<byte> payload) => TcpApplication.Sip;
+        public TcpApplication Claim(in TcpFlowKey flow, byte flags, ReadOnlySpan<byte> payload, out ITcpStreamReader? reader)
+    {
+        reader = null;
+        return TcpApplication.Claimed;
+    }
 
         public int OnData(TcpStream stream, ReadOnlySpan<byte> data, bool afterGap, long timestampNs)
         {
@@ -146,7 +150,8 @@ public sealed class SipStreamFramerTests
             bool resync = afterGap;
             while (true)
             {
-                OperationStatus status = SipStreamFramer.TryFrameNext(data[consumed..], resync, out int skip, out int length, out _);
+                OperationStatus status = SipStreamFramer.TryFrameNext(data[consumed..], resync, out int skip, out SipMessage message, out _);
+                int length = message.BytesConsumed;
                 consumed += skip;
                 if (status == OperationStatus.NeedMoreData)
                 {
@@ -162,7 +167,7 @@ public sealed class SipStreamFramerTests
             }
         }
 
-        public void OnClosed(TcpConnection connection)
+        public void OnClosed(TcpConnection connection, long nowNs)
         {
         }
     }

@@ -97,7 +97,7 @@ internal static class CaptureReplay
 
         public List<string> Errors { get; } = [];
 
-        public SortedDictionary<string, long> Counters { get; private set; } = [];
+        public IReadOnlyDictionary<string, long> Counters { get; private set; } = new Dictionary<string, long>();
 
         public static PipelineRun Replay((int LinkType, List<(long Ts, byte[] Frame)> Frames) capture, BindingDirectory? directory = null)
         {

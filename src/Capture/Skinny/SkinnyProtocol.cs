@@ -1,20 +1,27 @@
 using System.Buffers;
 using Capture.Bindings;
+using Capture.Calls;
+using Capture.Diagnostics;
+using Capture.Packets;
+using Capture.Signalling;
 
 namespace Capture.Skinny;
 
 /// <summary>
-/// What the pipeline hands a Skinny connection's bytes to: frames them, lets the device learner (when there is a
-/// directory) learn devices and lines, and turns the call and channel messages into <see cref="SkinnyCallTracker"/>
-/// calls. Capture thread only; allocates nothing per message (strings only when a call's parties change).
+/// Cisco Skinny as the pipeline feeds it: TCP connections on the SCCP port, framed and read message by message; the
+/// device learner (when there is a directory) learns devices and lines, and the call and channel messages go to the
+/// <see cref="SkinnyCallTracker"/>. Capture thread only; allocates nothing per message (strings only when a call's
+/// parties change).
 /// </summary>
-public sealed class SkinnyMessageDispatcher : ISkinnyMessageSink
+public sealed class SkinnyProtocol : ISignallingProtocol, ISkinnyMessageSink
 {
+    private static readonly string[] s_reasonNames = CounterWriter.ReasonNames<SkinnyInvalidReason>();
+
     private readonly SkinnyDeviceLearner? _learner;
 
-    public SkinnyMessageDispatcher(SkinnyCallTracker calls, BindingDirectory? directory)
+    public SkinnyProtocol(CallBook book, SkinnyTrackerOptions? options = null, BindingDirectory? directory = null)
     {
-        Calls = calls;
+        Calls = new SkinnyCallTracker(book, options);
         if (directory is not null)
         {
             _learner = new SkinnyDeviceLearner(directory);
@@ -25,11 +32,44 @@ public sealed class SkinnyMessageDispatcher : ISkinnyMessageSink
 
     public SkinnyCallTracker Calls { get; }
 
-    /// <summary>Null without a directory.</summary>
-    public SkinnyDeviceLearner? Learner => _learner;
-
     /// <summary>Framing and reader counts (invalid input by reason, unknown ids, resynchronisations).</summary>
     public SkinnyCounters Counters { get; }
+
+    /// <summary>UDP is not Skinny.</summary>
+    public bool TryTakeDatagram(in DecodedPacket packet) => false;
+
+    /// <summary>By port: either side on the SCCP port (<see cref="SkinnyFramer.DefaultPort"/>).</summary>
+    public TcpApplication ClaimStream(in TcpFlowKey flow, ReadOnlySpan<byte> firstBytes) =>
+        flow.Source.Port == SkinnyFramer.DefaultPort || flow.Destination.Port == SkinnyFramer.DefaultPort ? TcpApplication.Claimed : TcpApplication.None;
+
+    /// <summary>One direction's reassembled SCCP bytes: whole messages are read; the rest stays buffered.</summary>
+    public int OnData(TcpStream stream, ReadOnlySpan<byte> data, bool afterGap, long timestampNs)
+    {
+        if (stream.Connection.State is not SkinnyConnection connection)
+        {
+            connection = SkinnyConnection.FromEndpoints(stream.Source, stream.Destination);
+            stream.Connection.State = connection;
+        }
+
+        bool fromPhone = connection.IsFromPhone(stream.Source);
+        if (afterGap)
+        {
+            connection.NoteGap(fromPhone); // lost bytes or a mid-connection join: find the next message boundary first
+        }
+
+        return OnStream(connection, fromPhone, data, timestampNs);
+    }
+
+    /// <summary>The connection is gone (FIN, RST, idle, end of capture): the phone's calls end; the device stays in the directory.</summary>
+    public void OnClosed(TcpConnection connection, long nowNs)
+    {
+        if (connection.State is SkinnyConnection skinny)
+        {
+            OnConnectionClosed(skinny, nowNs);
+        }
+
+        connection.State = null;
+    }
 
     /// <summary>One direction's contiguous bytes; returns how many were consumed (the rest is kept for the next call).</summary>
     public int OnStream(SkinnyConnection connection, bool fromPhone, ReadOnlySpan<byte> data, long timestampNs) =>
@@ -46,6 +86,37 @@ public sealed class SkinnyMessageDispatcher : ISkinnyMessageSink
     {
         _learner?.Expire(nowNs);
         Calls.Expire(nowNs);
+    }
+
+    public void EndAll(long nowNs, string reason) => Calls.EndAll(nowNs, reason);
+
+    public void WriteCounters(CounterWriter counters)
+    {
+        SkinnyCounters k = Counters;
+        counters.Event("skinny_messages", k.Messages);
+        counters.Event("skinny_unknown_messages", k.UnknownMessages);
+        counters.Event("skinny_resyncs", k.Resyncs);
+        counters.Event("skinny_bytes_skipped", k.BytesSkipped);
+        ReadOnlySpan<long> invalid = k.Invalid;
+        for (int i = 1; i < invalid.Length && i < s_reasonNames.Length; i++)
+        {
+            counters.Invalid("skinny", s_reasonNames[i], invalid[i]);
+        }
+
+        counters.Event("skinny_media_forks_ignored", Calls.MediaForksIgnored);
+        counters.Event("skinny_media_without_call", Calls.MediaWithoutCall);
+        counters.Limit("skinny_calls_over_limit", Calls.CallsOverLimit);
+        if (_learner is { } l)
+        {
+            counters.Event("skinny_registers", l.Registers);
+            counters.Event("skinny_registers_acked", l.RegisterAcks);
+            counters.Event("skinny_registers_rejected", l.RegisterRejects);
+            counters.Event("skinny_unregisters", l.Unregisters);
+            counters.Event("skinny_media_resource_registrations", l.MediaResourceRegistrations);
+            counters.Event("skinny_line_sets_published", l.LineSetsPublished);
+            counters.Event("skinny_call_info_lines", l.CallInfoLines);
+            counters.Event("skinny_bad_extensions", l.BadExtensions);
+        }
     }
 
     public void OnMessage(SkinnyConnection connection, bool fromPhone, in SkinnyMessage message, long timestampNs)
