@@ -14,10 +14,13 @@ public sealed class PayloadMap
         // Static payload types mean what RFC 3551 says even when the SDP omits rtpmap lines.
         // Not through Set: these defaults are not the SDP's choice, so they must not become Preferred
         // (else every map would prefer PCMU and a G.722 call would be recorded at 8 kHz).
-        foreach (int pt in (ReadOnlySpan<int>)[0, 8, 9, 13, 18])
+        foreach (AudioCodecInfo info in AudioCodecs.All) // once per map, at signalling rate
         {
-            _codecs[pt] = AudioCodecs.FromStaticPayloadType(pt);
-            _clockRates[pt] = 8000;
+            if (info.StaticPayloadType >= 0)
+            {
+                _codecs[info.StaticPayloadType] = info.Codec;
+                _clockRates[info.StaticPayloadType] = 8000; // every static audio type of RFC 3551 that we decode clocks at 8000
+            }
         }
     }
 

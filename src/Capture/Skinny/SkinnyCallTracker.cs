@@ -572,14 +572,7 @@ public sealed class SkinnyCallTracker
 
     private void ApplyCodec(SkinnyCall call, uint compression)
     {
-        (AudioCodec codec, byte payloadType, int rate) = compression switch
-        {
-            2 or 3 => (AudioCodec.Pcma, (byte)8, 8000),
-            4 or 5 => (AudioCodec.Pcmu, (byte)0, 8000),
-            6 or 7 or 8 => (AudioCodec.G722, (byte)9, 8000),
-            11 or 12 or 15 or 16 => (AudioCodec.G729, (byte)18, 8000),
-            _ => (AudioCodec.Unknown, (byte)0, 0),
-        };
+        AudioCodec codec = AudioCodecs.FromSkinnyCompression(compression);
         if (codec == AudioCodec.Unknown || call.Codec == codec)
         {
             return;
@@ -587,7 +580,7 @@ public sealed class SkinnyCallTracker
 
         call.Codec = codec;
         var map = new PayloadMap();
-        map.Set(payloadType, codec, rate); // Skinny phones send the codec's static payload type
+        map.Set((byte)codec.Info().StaticPayloadType, codec, 8000); // Skinny phones send the codec's static payload type
         _book.SetPayloadMap(call.Call, Channel.Left, map);
         _book.SetPayloadMap(call.Call, Channel.Right, map);
         _book.Update(call.Call, call.Metadata with { Codecs = [codec.Name()] });
