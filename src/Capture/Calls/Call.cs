@@ -1,5 +1,6 @@
 using Capture.Bindings;
 using Capture.Packets;
+using Microsoft.Extensions.ObjectPool;
 
 namespace Capture.Calls;
 
@@ -9,22 +10,19 @@ namespace Capture.Calls;
 /// Owned by the <see cref="CallBook"/>; a protocol tracker keeps its own state beside it and tells the book what
 /// happened. Never touched by a media worker.
 /// </summary>
-public sealed class Call
+public sealed class Call : IResettable
 {
-    internal Call(string id, CallMetadata metadata, long startedNs)
+    internal Call()
     {
-        Id = id;
-        Metadata = metadata;
-        StartedNs = startedNs;
     }
 
     /// <summary>Generated id (UUIDv7): names the recording's files; nothing from the wire is ever used in a path.</summary>
-    public string Id { get; }
+    public string Id { get; private set; } = string.Empty;
 
     /// <summary>The latest snapshot; replaced through the book, never mutated.</summary>
-    public CallMetadata Metadata { get; internal set; }
+    public CallMetadata Metadata { get; internal set; } = null!;
 
-    public long StartedNs { get; }
+    public long StartedNs { get; private set; }
 
     /// <summary>Capture time of the call's last media packet (0: none yet). Updated by the <see cref="MediaFlowTable"/> only.</summary>
     public long LastMediaNs { get; internal set; }
@@ -45,6 +43,29 @@ public sealed class Call
 
     /// <summary>Endpoints the flow table maps to this call (announced and latched).</summary>
     internal List<IpEndpoint16> Endpoints { get; } = new(4);
+
+    internal void Start(string id, CallMetadata metadata, long startedNs)
+    {
+        Id = id;
+        Metadata = metadata;
+        StartedNs = startedNs;
+    }
+
+    /// <summary>Back to the pool once the call ended: nothing of it may be used after <see cref="ICallSink.CallEnded"/>.</summary>
+    public bool TryReset()
+    {
+        Id = string.Empty;
+        Metadata = null!;
+        StartedNs = 0;
+        LastMediaNs = 0;
+        Recorded = false;
+        Ended = false;
+        Route = null;
+        Bindings[0] = Bindings[1] = null;
+        ActiveHosts.Clear();
+        Endpoints.Clear();
+        return true;
+    }
 }
 
 /// <summary>What an <see cref="ICallSink"/> attaches to a call to route its media (the pipeline: the worker and its recording).</summary>

@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using Capture.Bindings;
 using Capture.Packets;
 using Capture.Rtp;
+using Microsoft.Extensions.ObjectPool;
 
 namespace Capture.Calls;
 
@@ -17,6 +18,9 @@ public sealed class CallBook
     private readonly BindingDirectory? _directory;
     private readonly ChannelReader<DirectoryEvent>? _directoryEvents;
     private readonly HashSet<Call> _active = [];
+
+    // Call handles are reused: a call's setup allocates its metadata and strings, not its handle and lists.
+    private readonly DefaultObjectPool<Call> _pool = new(new CallPolicy(), maximumRetained: 4096);
     private long _directoryVersion;
 
     public CallBook(ICallSink sink, BindingDirectory? directory = null)
@@ -63,7 +67,8 @@ public sealed class CallBook
             Right = Attributed(right, rightBinding),
             InteractionId = interactionId,
         };
-        var call = new Call(Guid.CreateVersion7().ToString(), metadata, startedNs);
+        Call call = _pool.Get();
+        call.Start(Guid.CreateVersion7().ToString(), metadata, startedNs);
         call.Bindings[0] = leftBinding;
         call.Bindings[1] = rightBinding;
         call.Recorded = leftBinding is null && rightBinding is null
@@ -156,7 +161,8 @@ public sealed class CallBook
 
     /// <summary>
     /// Ends the call at <paramref name="atNs"/> (an <paramref name="detail"/> adds an event named after the reason, e.g.
-    /// who sent the BYE): its media is forgotten, its hosts are told, its recording is finalised. Idempotent.
+    /// who sent the BYE): its media is forgotten, its hosts are told, its recording is finalised, and the handle goes
+    /// back to the pool: the caller must drop its reference.
     /// </summary>
     public void End(Call call, string reason, long atNs, string? detail = null)
     {
@@ -186,6 +192,8 @@ public sealed class CallBook
 
             EndRecording(call, reason, atNs);
         }
+
+        _pool.Return(call);
     }
 
     /// <summary>
@@ -243,6 +251,13 @@ public sealed class CallBook
         call.Recorded = false;
         RecordingsEnded++;
         _sink.CallEnded(call, reason, atNs);
+    }
+
+    private sealed class CallPolicy : PooledObjectPolicy<Call>
+    {
+        public override Call Create() => new();
+
+        public override bool Return(Call obj) => obj.TryReset();
     }
 
     /// <summary>Each attributed host device is told of the call once (idle logout never takes a user out of a call).</summary>

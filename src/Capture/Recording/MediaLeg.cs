@@ -245,7 +245,7 @@ internal sealed class MediaLeg : IDisposable
         }
 
         ReadOnlySpan<short> pcm = Resample(_decoded.AsSpan(0, samples), decoder.SampleRate, rate);
-        if (position + pcm.Length - emitted > _ring.Length)
+        if (position + pcm.Length - emitted > _ringMask + 1)
         {
             _drops[(int)LegDropReason.Late]++;
             return;
@@ -259,7 +259,10 @@ internal sealed class MediaLeg : IDisposable
         }
     }
 
-    /// <summary>Buffers are made with the first audio, so a call that never has media costs almost nothing.</summary>
+    /// <summary>
+    /// Buffers are rented with the first audio, so a call that never has media costs almost nothing, and returned at
+    /// the end, so calls reuse each other's buffers (the ring would otherwise be a large-object allocation per leg).
+    /// </summary>
     private void EnsureBuffers(int rate)
     {
         if (_ring.Length != 0)
@@ -268,10 +271,11 @@ internal sealed class MediaLeg : IDisposable
         }
 
         int size = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)(rate * RingSeconds));
-        _ring = new short[size];
+        _ring = ArrayPool<short>.Shared.Rent(size);
+        _ring.AsSpan(0, size).Clear(); // silence: a rented array holds another call's audio
         _ringMask = size - 1;
-        _decoded = new short[MaxPacketSamples];
-        _resampled = new short[MaxPacketSamples];
+        _decoded = ArrayPool<short>.Shared.Rent(MaxPacketSamples);
+        _resampled = ArrayPool<short>.Shared.Rent(MaxPacketSamples);
     }
 
     private enum SequenceResult
@@ -446,7 +450,7 @@ internal sealed class MediaLeg : IDisposable
         }
 
         int start = (int)(position & _ringMask);
-        int first = Math.Min(frame.Length, _ring.Length - start);
+        int first = Math.Min(frame.Length, _ringMask + 1 - start);
         _ring.AsSpan(start, first).CopyTo(frame);
         _ring.AsSpan(start, first).Clear();
         if (first < frame.Length)
@@ -460,5 +464,12 @@ internal sealed class MediaLeg : IDisposable
     {
         _decoder?.Dispose();
         _decoder = null;
+        if (_ring.Length != 0)
+        {
+            ArrayPool<short>.Shared.Return(_ring);
+            ArrayPool<short>.Shared.Return(_decoded);
+            ArrayPool<short>.Shared.Return(_resampled);
+            _ring = _decoded = _resampled = [];
+        }
     }
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Text;
 using Capture.Interop;
@@ -29,7 +30,8 @@ public sealed unsafe class OggOpusWriter : IDisposable
     private readonly byte[] _packet = new byte[MaxPacketLength];
     private readonly byte[] _header = new byte[OggPage.HeaderLength + OggPage.MaxSegments];
     private readonly byte[] _lacing = new byte[OggPage.MaxSegments];
-    private readonly byte[] _body = new byte[OggPage.MaxBodyLength];
+    // Rented for the file's life and returned at Dispose: one page body (64 KB) per open recording, reused across calls.
+    private readonly byte[] _body = ArrayPool<byte>.Shared.Rent(OggPage.MaxBodyLength);
 
     private uint _sequence;
     private int _segments;
@@ -161,6 +163,7 @@ public sealed unsafe class OggOpusWriter : IDisposable
         finally
         {
             _encoder.Dispose();
+            ArrayPool<byte>.Shared.Return(_body);
             if (!_leaveOpen)
             {
                 _output.Dispose();
@@ -185,7 +188,7 @@ public sealed unsafe class OggOpusWriter : IDisposable
 
         // Packets never span pages: close the page first when this one would not fit.
         int lacing = OggPage.LacingCount(length);
-        if (_segments + lacing > OggPage.MaxSegments || _bodyLength + length > _body.Length)
+        if (_segments + lacing > OggPage.MaxSegments || _bodyLength + length > OggPage.MaxBodyLength)
         {
             WritePage(OggPageFlags.None, _encodedGranule);
         }
