@@ -68,8 +68,6 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
     /// <summary>Told when calls start, change and end (set before the capture starts).</summary>
     public ICallObserver? Observer { get; set; }
 
-    public FrameDecoder Decoder => _decoder;
-
     public int ActiveCalls => _calls.ActiveCalls;
 
     public IReadOnlyList<MediaWorkerStats> WorkerStats()

@@ -18,7 +18,6 @@ public sealed class CallRecording : IDisposable
     private OggOpusWriter? _writer;
     private FileStream? _file;
     private long _originNs = -1;
-    private long _lastMediaNs = -1;
     private long _emitted;
     private int _rate;
     private bool _finished;
@@ -38,10 +37,6 @@ public sealed class CallRecording : IDisposable
     public CallMetadata Metadata { get; set; }
 
     public string RelativeDirectory { get; }
-
-    public bool HasMedia => _writer is not null;
-
-    public long LastMediaNs => _lastMediaNs;
 
     public void SetPayloadMap(Channel channel, PayloadMap map) => _legs[(int)channel].Map = map;
 
@@ -65,7 +60,6 @@ public sealed class CallRecording : IDisposable
             }
         }
 
-        _lastMediaNs = Math.Max(_lastMediaNs, arrivalNs);
         long arrivalPosition = PositionOf(arrivalNs);
         _legs[(int)channel].Accept(datagram, arrivalNs, arrivalPosition, _rate, _emitted, _options.MaxConcealedPackets);
         Emit(arrivalPosition - JitterSamples);

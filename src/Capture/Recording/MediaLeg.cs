@@ -84,8 +84,6 @@ internal sealed class MediaLeg : IDisposable
 
     public long DropCount(LegDropReason reason) => _drops[(int)reason];
 
-    public AudioCodec CurrentCodec => _decoder?.Codec ?? AudioCodec.Unknown;
-
     /// <summary>
     /// Places one RTP packet. <paramref name="arrivalPosition"/> is where the packet's arrival falls on the call
     /// timeline (in samples at <paramref name="rate"/>); <paramref name="emitted"/> is how far the mixer already went.

@@ -29,9 +29,6 @@ public static class OggPage
 
     public const int MaxBodyLength = MaxSegments * 255;
 
-    /// <summary>Largest page: header, full lacing table, full body (65,307 bytes).</summary>
-    public const int MaxPageLength = HeaderLength + MaxSegments + MaxBodyLength;
-
     private const int CrcOffset = 22;
     private const int SegmentCountOffset = 26;
 

@@ -102,13 +102,6 @@ public readonly ref struct RtpPacket
         reason = RtpInvalidReason.None;
         return OperationStatus.Done;
     }
-
-    /// <summary>
-    /// Cheap check for unsignalled media: version 2 and not RTCP. Used only for counting, never to record
-    /// (media is recorded only on flows the signalling announced).
-    /// </summary>
-    public static bool LooksLikeRtp(ReadOnlySpan<byte> datagram) =>
-        datagram.Length >= FixedHeaderLength && (datagram[0] >> 6) == 2 && datagram[1] is < 192 or > 223;
 }
 
 /// <summary>An RFC 4733 telephone-event payload (DTMF).</summary>

@@ -79,9 +79,6 @@ public ref struct SipMessage
     /// <summary>The body: Content-Length bytes, or over UDP without Content-Length the rest of the datagram.</summary>
     public ReadOnlySpan<byte> Body { get; private set; }
 
-    /// <summary>The header lines as received (after the start line, before the blank line).</summary>
-    public readonly ReadOnlySpan<byte> RawHeaders => _headerBlock;
-
     /// <summary>
     /// Reads one whole message. <see cref="OperationStatus.NeedMoreData"/> when the headers are not terminated or
     /// the body is shorter than Content-Length (over UDP: truncated); <see cref="OperationStatus.InvalidData"/>
