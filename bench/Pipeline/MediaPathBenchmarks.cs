@@ -189,7 +189,7 @@ public class MediaPathBenchmarks
             PipelineCounters c = pipeline.Counters;
             Console.WriteLine(
                 $"// MediaPath {_case}: media packets {c.MediaPackets - _setupMediaPackets:N0} measured (+{_setupMediaPackets:N0} in setup), " +
-                $"queue waits {c.QueueWaits:N0}, queue drops {c.QueueDrops:N0}, not recorded {c.MediaNotRecorded:N0}, calls ended {c.CallsEnded}");
+                $"queue waits {c.QueueWaits:N0}, queue drops {c.QueueDrops:N0}, not recorded {c.MediaNotRecorded:N0}, calls ended {pipeline.Snapshot()["calls_ended"]}");
             pipeline.Dispose();
             _pipeline = null;
         }
@@ -285,9 +285,10 @@ public class MediaPathBenchmarks
             _pipeline.ProcessFrame(_linkType, ts, frame);
         }
 
-        if (_pipeline.Counters.SipMessages != _signalling.Count)
+        long sipMessages = _pipeline.Snapshot()["sip_messages"];
+        if (sipMessages != _signalling.Count)
         {
-            throw new InvalidOperationException($"expected {_signalling.Count} SIP messages before the RTP, the pipeline read {_pipeline.Counters.SipMessages}");
+            throw new InvalidOperationException($"expected {_signalling.Count} SIP messages before the RTP, the pipeline read {sipMessages}");
         }
     }
 
