@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Capture.Pipeline;
 
 public enum WorkKind : byte
@@ -27,12 +29,14 @@ internal sealed class WorkQueue : IDisposable
     // Covers any UDP payload of a standard frame; larger (reassembled) datagrams get their own array.
     private const int SlotBufferSize = 2048;
 
+    // Producer and consumer each write their own cache line (no false sharing) and re-read the other's cursor only
+    // when their cached copy says the ring is full (producer) or empty (consumer).
+    private const int CacheLine = 128; // two 64-byte lines: the adjacent-line prefetcher pairs them
+
     private readonly WorkItem[] _slots;
     private readonly int _mask;
     private readonly ManualResetEventSlim _signal = new(false);
-    private long _head; // next to read (consumer)
-    private long _tail; // next to write (producer)
-    private int _consumerSleeping;
+    private Cursors _c;
 
     public WorkQueue(int capacityPowerOfTwo)
     {
@@ -51,16 +55,20 @@ internal sealed class WorkQueue : IDisposable
 
     public int Capacity => _slots.Length;
 
-    public int Count => (int)(Volatile.Read(ref _tail) - Volatile.Read(ref _head));
+    public int Count => (int)(Volatile.Read(ref _c.Tail) - Volatile.Read(ref _c.Head));
 
     /// <summary>Reserves the next slot, or returns false when the worker is a whole ring behind.</summary>
     public bool TryReserve(out int index)
     {
-        long tail = _tail;
-        if (tail - Volatile.Read(ref _head) >= _slots.Length)
+        long tail = _c.Tail;
+        if (tail - _c.CachedHead >= _slots.Length)
         {
-            index = -1;
-            return false;
+            _c.CachedHead = Volatile.Read(ref _c.Head);
+            if (tail - _c.CachedHead >= _slots.Length)
+            {
+                index = -1;
+                return false;
+            }
         }
 
         index = (int)(tail & _mask);
@@ -84,8 +92,8 @@ internal sealed class WorkQueue : IDisposable
 
     public void Publish()
     {
-        Volatile.Write(ref _tail, _tail + 1);
-        if (Volatile.Read(ref _consumerSleeping) != 0)
+        Volatile.Write(ref _c.Tail, _c.Tail + 1);
+        if (Volatile.Read(ref _c.ConsumerSleeping) != 0)
         {
             _signal.Set();
         }
@@ -94,11 +102,15 @@ internal sealed class WorkQueue : IDisposable
     /// <summary>Consumer: the next item, or false when empty.</summary>
     public bool TryPeek(out int index)
     {
-        long head = _head;
-        if (head == Volatile.Read(ref _tail))
+        long head = _c.Head;
+        if (head == _c.CachedTail)
         {
-            index = -1;
-            return false;
+            _c.CachedTail = Volatile.Read(ref _c.Tail);
+            if (head == _c.CachedTail)
+            {
+                index = -1;
+                return false;
+            }
         }
 
         index = (int)(head & _mask);
@@ -108,7 +120,7 @@ internal sealed class WorkQueue : IDisposable
     public void Release(int index)
     {
         _slots[index].Target = null;
-        Volatile.Write(ref _head, _head + 1);
+        Volatile.Write(ref _c.Head, _c.Head + 1);
     }
 
     /// <summary>Consumer: waits until an item arrives, the timeout passes, or <paramref name="ct"/> fires.</summary>
@@ -117,7 +129,7 @@ internal sealed class WorkQueue : IDisposable
         var spin = new SpinWait();
         for (int i = 0; i < 50; i++)
         {
-            if (_head != Volatile.Read(ref _tail))
+            if (_c.Head != Volatile.Read(ref _c.Tail))
             {
                 return;
             }
@@ -126,10 +138,10 @@ internal sealed class WorkQueue : IDisposable
         }
 
         _signal.Reset();
-        Volatile.Write(ref _consumerSleeping, 1);
+        Volatile.Write(ref _c.ConsumerSleeping, 1);
         try
         {
-            if (_head == Volatile.Read(ref _tail))
+            if (_c.Head == Volatile.Read(ref _c.Tail))
             {
                 _signal.Wait(timeout, ct);
             }
@@ -139,7 +151,7 @@ internal sealed class WorkQueue : IDisposable
         }
         finally
         {
-            Volatile.Write(ref _consumerSleeping, 0);
+            Volatile.Write(ref _c.ConsumerSleeping, 0);
         }
     }
 
@@ -147,4 +159,29 @@ internal sealed class WorkQueue : IDisposable
     public void Wake() => _signal.Set();
 
     public void Dispose() => _signal.Dispose();
+
+    /// <summary>The ring's cursors, one writer per cache line (the first line pads them off the object header).</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 4 * CacheLine)]
+    private struct Cursors
+    {
+        /// <summary>Next slot to write; producer only.</summary>
+        [FieldOffset(1 * CacheLine)]
+        public long Tail;
+
+        /// <summary>The producer's last look at <see cref="Head"/>.</summary>
+        [FieldOffset((1 * CacheLine) + 8)]
+        public long CachedHead;
+
+        /// <summary>Next slot to read; consumer only.</summary>
+        [FieldOffset(2 * CacheLine)]
+        public long Head;
+
+        /// <summary>The consumer's last look at <see cref="Tail"/>.</summary>
+        [FieldOffset((2 * CacheLine) + 8)]
+        public long CachedTail;
+
+        /// <summary>Set by the consumer before it sleeps; read by the producer at every publish (rarely written).</summary>
+        [FieldOffset(3 * CacheLine)]
+        public int ConsumerSleeping;
+    }
 }
