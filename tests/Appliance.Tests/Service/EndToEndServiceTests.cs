@@ -32,7 +32,7 @@ public sealed class EndToEndServiceTests(ITestOutputHelper output)
         }
 
         var total = Stopwatch.StartNew();
-        string netns = Path.Combine(Repo.Root, "tests", "live", "netns.sh");
+        string netns = LiveRig.Script;
         string dir = Path.Combine(Path.GetTempPath(), "appl-e2e-" + Guid.NewGuid().ToString("N"));
         string rec = Path.Combine(dir, "rec");
         Directory.CreateDirectory(dir);
@@ -43,7 +43,7 @@ public sealed class EndToEndServiceTests(ITestOutputHelper output)
         try
         {
             service = ServiceProcess.Start(new Dictionary<string, string?>(),
-                "--interface", "appl-br0", "--recordings", rec, "--state", Path.Combine(dir, "state"), "--workers", "1", "--checkpoint-seconds", "1");
+                "--interface", LiveRig.Bridge, "--recordings", rec, "--state", Path.Combine(dir, "state"), "--workers", "1", "--checkpoint-seconds", "1");
             Assert.True(service.WaitForReady(TimeSpan.FromSeconds(30)), "/readyz never 200: " + service.Log);
             output.WriteLine($"{total.Elapsed.TotalSeconds:F1} s: ready");
 
@@ -155,7 +155,7 @@ public sealed class EndToEndServiceTests(ITestOutputHelper output)
             // one's audio is served, and the phone learned before the restart is still in the directory.
             service.Dispose();
             service = ServiceProcess.Start(new Dictionary<string, string?>(),
-                "--interface", "appl-br0", "--recordings", rec, "--state", Path.Combine(dir, "state"), "--workers", "1");
+                "--interface", LiveRig.Bridge, "--recordings", rec, "--state", Path.Combine(dir, "state"), "--workers", "1");
             Assert.True(service.WaitForReady(TimeSpan.FromSeconds(30)), "/readyz never 200 after the restart: " + service.Log);
             Poll(() => Json(service, "/api/recordings?extension=2001") is var list && !list.GetProperty("indexing").GetBoolean() ? list : default,
                 TimeSpan.FromSeconds(10), "the end of the start-up scan", service);
