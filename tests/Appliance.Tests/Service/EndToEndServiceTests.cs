@@ -50,9 +50,11 @@ public sealed class EndToEndServiceTests(ITestOutputHelper output)
             // 1. A whole call: 2001 registers from 10.77.0.10:5061, then calls 2002 for ~8.5 s.
             call1 = BackgroundCall.Start(netns, Path.Combine(dir, "call1"));
 
-            // While it is in progress: the call, the phone and its extension, through the API.
-            JsonElement active = Poll(() => Json(service, "/api/calls").EnumerateArray().SingleOrDefault(c => c.GetProperty("left").GetProperty("extension").GetString() == "2001"),
-                TimeSpan.FromSeconds(10), "call 2001 -> 2002 in GET /api/calls", service);
+            // While it is in progress: the call, the phone and its extension, through the API. The call is listed as the INVITE
+            // starts it and its SDP (addresses, codecs) is applied right after: wait for that, not for the first glimpse.
+            JsonElement active = Poll(() => Json(service, "/api/calls").EnumerateArray().SingleOrDefault(c =>
+                    c.GetProperty("left").GetProperty("extension").GetString() == "2001" && c.GetProperty("codecs").GetArrayLength() > 0),
+                TimeSpan.FromSeconds(10), "call 2001 -> 2002 with its codecs in GET /api/calls", service);
             output.WriteLine($"{total.Elapsed.TotalSeconds:F1} s: active call {active}");
             string id1 = active.GetProperty("id").GetString()!;
             Assert.Equal("sip", active.GetProperty("protocol").GetString());
