@@ -756,18 +756,34 @@ public static partial class ExternalPrograms
             foreach (Match site in LaunchSite().Matches(code))
             {
                 string argument = FirstArgument(code, site.Index + site.Length);
-                if (Identifier().IsMatch(argument) && DeclaringMethod(code, site.Index, argument) is (string type, string method, int at))
+                if (Identifier().IsMatch(argument) && EnclosingMethod(code, site.Index) is { } m && StringParameters(m.Parameters).Contains(argument)
+                    && EnclosingType(code, m.At) is string type)
                 {
-                    helpers.Add(new(type, method, file, at, Lookup: false));
+                    helpers.Add(new(type, m.Name, file, m.At, Lookup: false));
                     helperSites.Add((file, site.Index));
                 }
             }
 
             foreach (Match site in EnvironmentRead().Matches(code))
             {
-                if (Literal(text, code, site.Index + site.Length) == "PATH" && DeclaringMethod(code, site.Index, null) is (string type, string method, int at))
+                if (Literal(text, code, site.Index + site.Length) != "PATH" || EnclosingMethod(code, site.Index) is not { } m)
                 {
-                    helpers.Add(new(type, method, file, at, Lookup: true));
+                    continue;
+                }
+
+                if (StringParameters(m.Parameters).Count > 0 && EnclosingType(code, m.At) is string type)
+                {
+                    helpers.Add(new(type, m.Name, file, m.At, Lookup: true)); // FindTool(string name)
+                    continue;
+                }
+
+                // A method that looks names up on PATH itself (new[] { "sipp", "ip" }.Where(... PATH ...)): its literals.
+                foreach (Match literal in Regex.Matches(code[m.Body], "\"[^\"\n]*\"", RegexOptions.None, s_timeout))
+                {
+                    if (Literal(text, code, m.Body.Start.Value + literal.Index) is string name && ProgramName().IsMatch(name))
+                    {
+                        Use(name, file, code, m.Body.Start.Value + literal.Index, uses);
+                    }
                 }
             }
         }
@@ -912,17 +928,56 @@ public static partial class ExternalPrograms
             : null; // "a" + b, "x"u8: not a plain literal argument
     }
 
-    /// <summary>
-    /// The method declared last before <paramref name="index"/> with a string parameter <paramref name="parameter"/> (any
-    /// string parameter when null): its type, its name and where the name is.
-    /// </summary>
-    private static (string Type, string Method, int At)? DeclaringMethod(string code, int index, string? parameter)
+    /// <summary>A method (or local function) declaration: its name and where, its parameter list, its body.</summary>
+    private sealed record Method(string Name, int At, string Parameters, Range Body);
+
+    private static readonly HashSet<string> s_notMethods = new(StringComparer.Ordinal)
     {
-        string p = parameter is null ? @"\w+" : Regex.Escape(parameter);
-        var declaration = new Regex($@"\b(\w+)\s*\([^()]*\bstring\??\s+{p}\b[^()]*\)\s*(?:\{{|=>)", RegexOptions.RightToLeft, s_timeout);
-        Match m = declaration.Match(code, 0, index);
-        return m.Success && EnclosingType(code, m.Index) is string type ? (type, m.Groups[1].Value, m.Groups[1].Index) : null;
+        "if", "for", "foreach", "while", "switch", "using", "lock", "catch", "fixed", "return", "when", "nameof", "typeof",
+        "sizeof", "default", "checked", "unchecked", "await", "throw", "yield", "new",
+    };
+
+    /// <summary>The innermost method or local function whose body holds <paramref name="index"/>.</summary>
+    private static Method? EnclosingMethod(string code, int index)
+    {
+        Method? inner = null;
+        foreach (Match m in MethodDeclaration().Matches(code))
+        {
+            if (m.Index > index)
+            {
+                break;
+            }
+
+            string name = m.Groups[1].Value;
+            if (s_notMethods.Contains(name) || code.AsSpan(0, m.Index).TrimEnd().EndsWith("new", StringComparison.Ordinal))
+            {
+                continue; // a statement, or an object created with an initializer
+            }
+
+            int open = m.Groups[3].Index, end = open, depth = 0;
+            bool expression = m.Groups[3].Value == "=>";
+            for (; end < code.Length; end++)
+            {
+                char c = code[end];
+                depth += c is '{' or '(' or '[' ? 1 : c is '}' or ')' or ']' ? -1 : 0;
+                if ((expression && c == ';' && depth == 0) || (!expression && c == '}' && depth == 0))
+                {
+                    break;
+                }
+            }
+
+            if (index > open && index < end)
+            {
+                inner = new Method(name, m.Groups[1].Index, m.Groups[2].Value, open..end); // later matches that hold index are inner
+            }
+        }
+
+        return inner;
     }
+
+    /// <summary>The names of a parameter list's string parameters.</summary>
+    private static List<string> StringParameters(string parameters) =>
+        [.. StringParameter().Matches(parameters).Select(m => m.Groups[1].Value)];
 
     /// <summary>The innermost class, struct, record or interface whose body holds <paramref name="index"/>.</summary>
     private static string? EnclosingType(string code, int index)
@@ -1090,4 +1145,13 @@ public static partial class ExternalPrograms
 
     [GeneratedRegex(@"\b(?:class|struct|record|interface)\s+(\w+)")]
     private static partial Regex TypeDeclaration();
+
+    [GeneratedRegex(@"\b(\w+)\s*\(([^()]*)\)\s*(\{|=>)")]
+    private static partial Regex MethodDeclaration();
+
+    [GeneratedRegex(@"\bstring\??\s+(\w+)")]
+    private static partial Regex StringParameter();
+
+    [GeneratedRegex(@"^[a-z0-9][a-z0-9._+-]*$")]
+    private static partial Regex ProgramName();
 }
