@@ -30,7 +30,7 @@ public class AllocationTests(ITestOutputHelper output)
         Assert.Equal(0, allocated);
     }
 
-    /// <summary>Replays a capture inline up to <paramref name="fromNs"/> (warm-up), then measures the window up to <paramref name="toNs"/>.</summary>
+    /// <summary>Replays a capture inline up to <paramref name="fromNs"/> (warm-up), then measures the window up to <paramref name="toNs"/> (<see cref="Allocations"/>).</summary>
     private (long Media, long Allocated) MeasureWindow(string capture, long fromNs, long toNs)
     {
         List<(long Ts, byte[] Frame)> frames = [];
@@ -50,19 +50,22 @@ public class AllocationTests(ITestOutputHelper output)
         {
             using var pipeline = new CapturePipeline(new RecordingOptions { OutputDirectory = dir }, new PipelineOptions { Workers = 0, QueueCapacity = 64 });
             int i = 0;
-            for (; i < frames.Count && frames[i].Ts - t0 < fromNs; i++)
+            void ReplayUpTo(long ns)
             {
-                pipeline.ProcessFrame(linkType, frames[i].Ts, frames[i].Frame);
+                for (; i < frames.Count && frames[i].Ts - t0 < ns; i++)
+                {
+                    pipeline.ProcessFrame(linkType, frames[i].Ts, frames[i].Frame);
+                }
             }
 
-            long mediaBefore = pipeline.Counters.MediaPackets;
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            for (; i < frames.Count && frames[i].Ts - t0 < toNs; i++)
-            {
-                pipeline.ProcessFrame(linkType, frames[i].Ts, frames[i].Frame);
-            }
-
-            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            long mediaBefore = 0;
+            long allocated = Allocations.Measure(
+                () =>
+                {
+                    ReplayUpTo(fromNs);
+                    mediaBefore = pipeline.Counters.MediaPackets;
+                },
+                () => ReplayUpTo(toNs));
             long media = pipeline.Counters.MediaPackets - mediaBefore;
             output.WriteLine($"{capture}: {media} media packets, {allocated} bytes allocated");
             return (media, allocated);

@@ -7,8 +7,9 @@ using Xunit.Abstractions;
 namespace Appliance.Tests;
 
 /// <summary>
-/// Real calls: SIPp places a call between two network namespaces bridged by appl-br0 (tests/live/netns.sh) while
-/// `appliance capture` records live on the bridge. Needs root (CI runs as root); otherwise it says why and returns.
+/// Real calls: SIPp places a call between two network namespaces bridged by appl-br0 (tests/live/netns.sh, with this
+/// process's own names: <see cref="LiveRig"/>) while `appliance capture` records live on the bridge. Needs root (CI runs as
+/// root); otherwise it says why and returns.
 /// </summary>
 [Collection("live")]
 public class LiveCaptureTests(ITestOutputHelper output)
@@ -22,7 +23,7 @@ public class LiveCaptureTests(ITestOutputHelper output)
             return;
         }
 
-        string netns = Path.Combine(Repo.Root, "tests", "live", "netns.sh");
+        string netns = LiveRig.Script;
         string outDir = Path.Combine(Path.GetTempPath(), "appliance-live-" + Guid.NewGuid().ToString("N"));
         string state = Path.Combine(outDir, "state");
         (int up, string upLog) = Repo.Run("bash", [netns, "up"], TimeSpan.FromSeconds(60));
@@ -92,7 +93,7 @@ public class LiveCaptureTests(ITestOutputHelper output)
             return;
         }
 
-        string netns = Path.Combine(Repo.Root, "tests", "live", "netns.sh");
+        string netns = LiveRig.Script;
         string dir = Path.Combine(Path.GetTempPath(), "appliance-mobility-" + Guid.NewGuid().ToString("N"));
         string state = Path.Combine(dir, "state");
         Directory.CreateDirectory(dir);
@@ -142,7 +143,7 @@ public class LiveCaptureTests(ITestOutputHelper output)
     /// <summary>Starts `appliance capture` on the rig's bridge and waits until it captures; its output goes to the returned log.</summary>
     private static (Process Appliance, System.Text.StringBuilder Log) StartCapture(params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet", [Repo.ApplianceDll, "capture", "--interface", "appl-br0", .. args])
+        var psi = new ProcessStartInfo("dotnet", [Repo.ApplianceDll, "capture", "--interface", LiveRig.Bridge, .. args])
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,
@@ -153,7 +154,7 @@ public class LiveCaptureTests(ITestOutputHelper output)
         appliance.OutputDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
         appliance.BeginErrorReadLine();
         appliance.BeginOutputReadLine();
-        WaitFor(() => { lock (log) { return log.ToString().Contains("capturing on appl-br0", StringComparison.Ordinal); } }, TimeSpan.FromSeconds(30), () => log.ToString());
+        WaitFor(() => { lock (log) { return log.ToString().Contains("capturing on " + LiveRig.Bridge, StringComparison.Ordinal); } }, TimeSpan.FromSeconds(30), () => log.ToString());
         return (appliance, log);
     }
 

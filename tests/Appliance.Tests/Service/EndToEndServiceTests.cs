@@ -33,7 +33,7 @@ public sealed class EndToEndServiceTests(ITestOutputHelper output)
         }
 
         var total = Stopwatch.StartNew();
-        string netns = Path.Combine(Repo.Root, "tests", "live", "netns.sh");
+        string netns = LiveRig.Script;
         string dir = Path.Combine(Path.GetTempPath(), "appl-e2e-" + Guid.NewGuid().ToString("N"));
         string rec = Path.Combine(dir, "rec");
         Directory.CreateDirectory(dir);
@@ -44,16 +44,18 @@ public sealed class EndToEndServiceTests(ITestOutputHelper output)
         try
         {
             service = ServiceProcess.Start(new Dictionary<string, string?>(),
-                "--interface", "appl-br0", "--recordings", rec, "--state", Path.Combine(dir, "state"), "--workers", "1", "--checkpoint-seconds", "1");
+                "--interface", LiveRig.Bridge, "--recordings", rec, "--state", Path.Combine(dir, "state"), "--workers", "1", "--checkpoint-seconds", "1");
             Assert.True(service.WaitForReady(TimeSpan.FromSeconds(30)), "/readyz never 200: " + service.Log);
             output.WriteLine($"{total.Elapsed.TotalSeconds:F1} s: ready");
 
             // 1. A whole call: 2001 registers from 10.77.0.10:5061, then calls 2002 for ~8.5 s.
             call1 = BackgroundCall.Start(netns, Path.Combine(dir, "call1"));
 
-            // While it is in progress: the call, the phone and its extension, through the API.
-            JsonElement active = Poll(() => Json(service, "/api/calls").EnumerateArray().SingleOrDefault(c => c.GetProperty("left").GetProperty("extension").GetString() == "2001"),
-                TimeSpan.FromSeconds(10), "call 2001 -> 2002 in GET /api/calls", service);
+            // While it is in progress: the call, the phone and its extension, through the API. The call is listed as the INVITE
+            // starts it and its SDP (addresses, codecs) is applied right after: wait for that, not for the first glimpse.
+            JsonElement active = Poll(() => Json(service, "/api/calls").EnumerateArray().SingleOrDefault(c =>
+                    c.GetProperty("left").GetProperty("extension").GetString() == "2001" && c.GetProperty("codecs").GetArrayLength() > 0),
+                TimeSpan.FromSeconds(10), "call 2001 -> 2002 with its codecs in GET /api/calls", service);
             output.WriteLine($"{total.Elapsed.TotalSeconds:F1} s: active call {active}");
             string id1 = active.GetProperty("id").GetString()!;
             Assert.Equal("sip", active.GetProperty("protocol").GetString());
@@ -156,7 +158,7 @@ public sealed class EndToEndServiceTests(ITestOutputHelper output)
             // one's audio is served, and the phone learned before the restart is still in the directory.
             service.Dispose();
             service = ServiceProcess.Start(new Dictionary<string, string?>(),
-                "--interface", "appl-br0", "--recordings", rec, "--state", Path.Combine(dir, "state"), "--workers", "1");
+                "--interface", LiveRig.Bridge, "--recordings", rec, "--state", Path.Combine(dir, "state"), "--workers", "1");
             Assert.True(service.WaitForReady(TimeSpan.FromSeconds(30)), "/readyz never 200 after the restart: " + service.Log);
             Poll(() => Json(service, "/api/recordings?extension=2001") is var list && !list.GetProperty("indexing").GetBoolean() ? list : default,
                 TimeSpan.FromSeconds(10), "the end of the start-up scan", service);

@@ -48,11 +48,11 @@ public sealed class DirectoryScaleTests(ITestOutputHelper output)
                 }
             }
 
-            Round();
-            found = 0;
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            Round();
-            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            long allocated = Allocations.Measure(Round, () =>
+            {
+                found = 0;
+                Round();
+            });
 
             Assert.Equal(5 * ips.Length, found);
             Assert.Equal(0, allocated);
@@ -101,19 +101,16 @@ public sealed class DirectoryScaleTests(ITestOutputHelper output)
             ts += 20_000_000;
         }
 
+        void Process(int from, int to)
+        {
+            for (int i = from; i < to; i++)
+            {
+                s.Pipeline.ProcessFrame(1, frames[i].Ts, frames[i].Frame); // ticks (directory housekeeping) included
+            }
+        }
+
         const int WarmUp = 1000;
-        for (int i = 0; i < WarmUp; i++)
-        {
-            s.Pipeline.ProcessFrame(1, frames[i].Ts, frames[i].Frame);
-        }
-
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = WarmUp; i < frames.Count; i++)
-        {
-            s.Pipeline.ProcessFrame(1, frames[i].Ts, frames[i].Frame); // ticks (directory housekeeping) included
-        }
-
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, Allocations.Measure(() => Process(0, WarmUp), () => Process(WarmUp, frames.Count)));
         CallSidecar call = Assert.Single(s.Complete());
         Assert.Equal(("agent-desk", "bob"), (call.Parties[0].Device, call.Parties[0].User));
     }

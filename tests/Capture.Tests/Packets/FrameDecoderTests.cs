@@ -212,11 +212,10 @@ public class FrameDecoderTests
 
         (long Ts, byte[] Frame)[] all = [.. frames];
         var decoder = new FrameDecoder();
-        long sink = DecodeAll(decoder, all) + DecodeAll(decoder, all);
-
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        sink += DecodeAll(decoder, all);
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        long sink = 0;
+        long allocated = Allocations.Measure(
+            () => sink += DecodeAll(decoder, all) + DecodeAll(decoder, all),
+            () => sink += DecodeAll(decoder, all));
 
         Assert.True(sink > 0);
         Assert.Equal(0, allocated);
@@ -230,21 +229,26 @@ public class FrameDecoderTests
         byte[] first = Ethernet(0x0800, Ipv4(17, datagram.AsSpan(0, 1480), id: 7, flagsAndOffset: 0x2000));
         byte[] second = Ethernet(0x0800, Ipv4(17, datagram.AsSpan(1480), id: 7, flagsAndOffset: 1480 / 8));
         var decoder = new FrameDecoder();
-        for (int i = 0; i < 100; i++)
-        {
-            decoder.Decode(1, i, first, out _, out _);
-            decoder.Decode(1, i, second, out _, out _);
-        }
-
-        long before = GC.GetAllocatedBytesForCurrentThread();
         int complete = 0;
-        for (int i = 0; i < 1000; i++)
-        {
-            decoder.Decode(1, i, first, out _, out _);
-            complete += decoder.Decode(1, i, second, out _, out _) == DecodeResult.Packet ? 1 : 0;
-        }
+        long allocated = Allocations.Measure(
+            () =>
+            {
+                for (int i = 0; i < 100; i++)
+                {
+                    decoder.Decode(1, i, first, out _, out _);
+                    decoder.Decode(1, i, second, out _, out _);
+                }
+            },
+            () =>
+            {
+                for (int i = 0; i < 1000; i++)
+                {
+                    decoder.Decode(1, i, first, out _, out _);
+                    complete += decoder.Decode(1, i, second, out _, out _) == DecodeResult.Packet ? 1 : 0;
+                }
+            });
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, allocated);
         Assert.Equal(1000, complete);
     }
 

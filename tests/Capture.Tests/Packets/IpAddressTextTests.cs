@@ -1,6 +1,7 @@
 using System.Text;
 using Capture.Packets;
 using Capture.Sip;
+using Capture.Tests.Support;
 
 namespace Capture.Tests.Packets;
 
@@ -44,13 +45,15 @@ public class IpAddressTextTests
     public void TryParse_IPv6_AllocatesNothing()
     {
         byte[] ascii = "fe80:0:0:0:21a:a0ff:fe07:32e0"u8.ToArray();
-        _ = IpAddress16.TryParse(ascii, out _);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 1000; i++)
-        {
-            _ = IpAddress16.TryParse(ascii, out _);
-        }
-
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        long allocated = Allocations.Measure(
+            () => _ = IpAddress16.TryParse(ascii, out _),
+            () =>
+            {
+                for (int i = 0; i < 1000; i++)
+                {
+                    _ = IpAddress16.TryParse(ascii, out _);
+                }
+            });
+        Assert.Equal(0, allocated);
     }
 }

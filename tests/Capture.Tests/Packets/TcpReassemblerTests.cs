@@ -1,5 +1,6 @@
 using System.Text;
 using Capture.Packets;
+using Capture.Tests.Support;
 
 namespace Capture.Tests.Packets;
 
@@ -428,18 +429,21 @@ public sealed class TcpReassemblerTests
             }
         }
 
-        for (int k = 0; k < 2000; k++)
-        {
-            Connection(k);
-        }
-
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int k = 2000; k < 12_000; k++)
-        {
-            Connection(k);
-        }
-
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        long allocated = Allocations.Measure(
+            () =>
+            {
+                for (int k = 0; k < 2000; k++)
+                {
+                    Connection(k);
+                }
+            },
+            () =>
+            {
+                for (int k = 2000; k < 12_000; k++)
+                {
+                    Connection(k);
+                }
+            });
         Assert.Equal(0, allocated);
         Assert.Equal(12_000L * 2 * 2, h.Messages);
         Assert.Equal((0, 0L), (r.ActiveConnections, r.BufferedBytes));

@@ -1,5 +1,6 @@
 using Capture.Recording;
 using Capture.Rtp;
+using Capture.Tests.Support;
 
 namespace Capture.Tests.Recording;
 
@@ -38,20 +39,17 @@ public class AudioDecodersTests
 
         foreach ((IAudioDecoder decoder, byte[] payload) in decoders)
         {
-            for (int i = 0; i < 10; i++)
+            void Run(int packets)
             {
-                decoder.Decode(payload, pcm);
-                decoder.Conceal(pcm, 160);
+                for (int i = 0; i < packets; i++)
+                {
+                    decoder.Decode(payload, pcm);
+                    decoder.Conceal(pcm, 160);
+                }
             }
 
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            for (int i = 0; i < 200; i++)
-            {
-                decoder.Decode(payload, pcm);
-                decoder.Conceal(pcm, 160);
-            }
-
-            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            long allocated = Allocations.Measure(() => Run(10), () => Run(200));
+            Assert.Equal((decoder.Codec, 0L), (decoder.Codec, allocated));
             decoder.Dispose();
         }
     }

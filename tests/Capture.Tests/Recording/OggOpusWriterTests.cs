@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Capture.Recording;
+using Capture.Tests.Support;
 using Xunit.Abstractions;
 
 namespace Capture.Tests.Recording;
@@ -229,18 +230,15 @@ public sealed class OggOpusWriterTests(ITestOutputHelper output) : IDisposable
         using var writer = new OggOpusWriter(stream, Options(8000), leaveOpen: true);
         short[] left = AudioSignals.Sine(440, 8000, writer.FrameSamples);
         short[] right = AudioSignals.Sine(1000, 8000, writer.FrameSamples);
-        for (int i = 0; i < 100; i++)
+        void Write(int frames)
         {
-            writer.WriteFrame(left, right);
+            for (int i = 0; i < frames; i++)
+            {
+                writer.WriteFrame(left, right);
+            }
         }
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 500; i++)
-        {
-            writer.WriteFrame(left, right);
-        }
-
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        long allocated = Allocations.Measure(() => Write(100), () => Write(500));
         Assert.Equal(0, allocated);
         Assert.Equal(600 * 160, writer.SamplesWritten);
     }

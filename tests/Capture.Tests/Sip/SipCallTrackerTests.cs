@@ -669,20 +669,23 @@ public class SipCallTrackerTests
             ts += 20_000_000;
         }
 
+        void Process(int from, int to)
+        {
+            for (int i = from; i < to; i++)
+            {
+                s.Pipeline.ProcessFrame(1, frames[i].Ts, frames[i].Frame);
+            }
+        }
+
         const int WarmUp = 1000;
-        for (int i = 0; i < WarmUp; i++)
-        {
-            s.Pipeline.ProcessFrame(1, frames[i].Ts, frames[i].Frame);
-        }
-
-        long media = s.Pipeline.Counters.MediaPackets;
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = WarmUp; i < frames.Count; i++)
-        {
-            s.Pipeline.ProcessFrame(1, frames[i].Ts, frames[i].Frame);
-        }
-
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        long media = 0;
+        long allocated = Allocations.Measure(
+            () =>
+            {
+                Process(0, WarmUp);
+                media = s.Pipeline.Counters.MediaPackets;
+            },
+            () => Process(WarmUp, frames.Count));
         Assert.Equal(frames.Count - WarmUp, s.Pipeline.Counters.MediaPackets - media);
         Assert.Equal(0, allocated);
         Assert.Equal(6000, Assert.Single(s.Complete()).Packets);

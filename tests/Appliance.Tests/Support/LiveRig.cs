@@ -1,0 +1,28 @@
+using System.Globalization;
+
+namespace Appliance.Tests.Support;
+
+/// <summary>
+/// This test process's own live rig (tests/live/netns.sh): two namespaces and a bridge named after the process id, set in
+/// APPL_NS_UAC, APPL_NS_UAS and APPL_BRIDGE for netns.sh and every other process the tests start. The rig is machine-wide
+/// state: with netns.sh's default names, a test run of another checkout on the same machine tore this one's rig down and
+/// rebuilt it under a running call (`netns.sh up` starts with `down`), and its SIPps met this run's.
+/// </summary>
+public static class LiveRig
+{
+    private static readonly string s_id = Environment.ProcessId.ToString("x", CultureInfo.InvariantCulture);
+
+    static LiveRig()
+    {
+        // At most 6 hex digits (pid_max is 2^22): "appl-c" + id + "0" for the root-side veth end fits IFNAMSIZ (15 characters).
+        Environment.SetEnvironmentVariable("APPL_NS_UAC", "appl-c" + s_id);
+        Environment.SetEnvironmentVariable("APPL_NS_UAS", "appl-s" + s_id);
+        Environment.SetEnvironmentVariable("APPL_BRIDGE", Bridge);
+    }
+
+    /// <summary>The bridge to capture on (netns.sh's appl-br0 for this process).</summary>
+    public static string Bridge => "appl-b" + s_id;
+
+    /// <summary>tests/live/netns.sh, to run with bash once the names above are in the environment.</summary>
+    public static string Script => Path.Combine(Repo.Root, "tests", "live", "netns.sh");
+}
