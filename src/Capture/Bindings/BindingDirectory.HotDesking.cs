@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Capture.Bindings.Config;
 using Capture.Packets;
 
 namespace Capture.Bindings;

@@ -1,3 +1,4 @@
+using Capture.Bindings.Config;
 using Capture.Packets;
 
 namespace Capture.Bindings;

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
+using Capture.Bindings.Config;
 using Capture.Packets;
 
 namespace Capture.Bindings;

@@ -1,3 +1,5 @@
+using Capture.Bindings.Config;
+
 namespace Capture.Bindings;
 
 /// <summary>Where a device's line came from.</summary>

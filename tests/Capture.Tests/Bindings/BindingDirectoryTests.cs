@@ -1,4 +1,5 @@
 using Capture.Bindings;
+using Capture.Bindings.Config;
 using Capture.Packets;
 
 namespace Capture.Tests.Bindings;

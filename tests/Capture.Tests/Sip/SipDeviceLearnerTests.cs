@@ -1,4 +1,5 @@
 using Capture.Bindings;
+using Capture.Bindings.Config;
 using Capture.Interop;
 using Capture.Packets;
 using Capture.Pipeline;

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
-namespace Capture.Bindings;
+namespace Capture.Bindings.Config;
 
 /// <summary>Syntax and normal forms of the configuration's addresses and PINs (not on any hot path).</summary>
 internal static class ConfigValues

@@ -1,7 +1,7 @@
 using System.Text;
-using Capture.Bindings;
+using Capture.Bindings.Config;
 
-namespace Capture.Tests.Bindings;
+namespace Capture.Tests.Bindings.Config;
 
 public class ExtensionTextTests
 {
