@@ -26,7 +26,7 @@ public sealed partial class BindingDirectory
             return DirectoryOutcome.Invalid(string.Join(Environment.NewLine, problems));
         }
 
-        lock (_gate)
+        using (new Change(this))
         {
             if (config.LicenseFile != _config.LicenseFile || (_license is null && config.LicenseFile is not null))
             {
@@ -173,7 +173,7 @@ public sealed partial class BindingDirectory
     /// <summary>Logs <paramref name="user"/> in at <paramref name="device"/> (replacing whoever was there, and leaving wherever the user was).</summary>
     public DirectoryOutcome Login(string user, string device, string? pin, DateTimeOffset now)
     {
-        lock (_gate)
+        using (new Change(this))
         {
             if (!_users.TryGetValue(user, out UserConfig? u))
             {
@@ -218,7 +218,7 @@ public sealed partial class BindingDirectory
     /// <summary>Logs out whoever is logged in at <paramref name="device"/>.</summary>
     public DirectoryOutcome Logout(string device, DateTimeOffset now)
     {
-        lock (_gate)
+        using (new Change(this))
         {
             DeviceState? d = Resolve(device);
             if (d is null)
@@ -240,7 +240,7 @@ public sealed partial class BindingDirectory
     /// <summary>Remote logout: logs <paramref name="user"/> out wherever they are.</summary>
     public DirectoryOutcome LogoutUser(string user, DateTimeOffset now)
     {
-        lock (_gate)
+        using (new Change(this))
         {
             if (!_openByUser.TryGetValue(user, out LoginEntry? open) || Resolve(open.HostDevice) is not { } d)
             {
@@ -258,7 +258,7 @@ public sealed partial class BindingDirectory
     /// <summary>Logs out every explicit (hot-desk) login of users in <paramref name="scope"/>; returns how many.</summary>
     public int LogoutAll(UserScope scope, DateTimeOffset now, string reason = LogoutReasons.Scheduled)
     {
-        lock (_gate)
+        using (new Change(this))
         {
             return LogoutAllLocked(scope, now, reason);
         }
@@ -285,7 +285,7 @@ public sealed partial class BindingDirectory
     /// <summary>A call started on the device (idle auto-logout counts from the last call).</summary>
     public void NoteCallStarted(string device, DateTimeOffset now)
     {
-        lock (_gate)
+        using (new Change(this))
         {
             if (Resolve(device) is { } d)
             {
@@ -297,7 +297,7 @@ public sealed partial class BindingDirectory
 
     public void NoteCallEnded(string device, DateTimeOffset now)
     {
-        lock (_gate)
+        using (new Change(this))
         {
             if (Resolve(device) is { } d)
             {
@@ -315,7 +315,7 @@ public sealed partial class BindingDirectory
     /// </summary>
     public void Tick(DateTimeOffset now)
     {
-        lock (_gate)
+        using (new Change(this))
         {
             ExpireRegistrations(now);
             RunSchedules(now);

@@ -12,7 +12,7 @@ public sealed partial class BindingDirectory
     /// </summary>
     public string ObserveDevice(string id, DeviceProtocol protocol, IpAddress16 ip, DateTimeOffset now, string? contact = null, string? userAgent = null)
     {
-        lock (_gate)
+        using (new Change(this))
         {
             DeviceState d = ResolveOrCreate(id, protocol, ip, now);
             bool changed = false;
@@ -57,7 +57,7 @@ public sealed partial class BindingDirectory
     /// </summary>
     public bool TryRefreshLine(ReadOnlySpan<char> deviceId, ReadOnlySpan<char> extension, IpAddress16 ip, DateTimeOffset? expiresAt, DateTimeOffset now)
     {
-        lock (_gate)
+        using (new Change(this))
         {
             if (!_devicesBySpan.TryGetValue(deviceId, out DeviceState? d)
                 && !(_aliasesBySpan.TryGetValue(deviceId, out string? real) && _devices.TryGetValue(real, out d)))
@@ -87,7 +87,7 @@ public sealed partial class BindingDirectory
     /// <summary>Adds or refreshes a line learned from traffic; a new line goes after the device's other lines.</summary>
     public void RegisterLine(string deviceId, string extension, string? displayName, LineSource source, DateTimeOffset? expiresAt, DateTimeOffset now)
     {
-        lock (_gate)
+        using (new Change(this))
         {
             DeviceState? d = Resolve(deviceId);
             if (d is null)
@@ -124,7 +124,7 @@ public sealed partial class BindingDirectory
             if (!d.Registered && source is LineSource.Registered or LineSource.Skinny)
             {
                 d.Registered = true;
-                Emit(NewEvent(DirectoryEventKind.DeviceRegistered, now, d.Id) with { Ip = PrimaryIp(d), Extension = extension });
+                _events.Add(_events.New(DirectoryEventKind.DeviceRegistered, now, d.Id) with { Ip = PrimaryIp(d), Extension = extension });
             }
 
             if (changed)
@@ -139,7 +139,7 @@ public sealed partial class BindingDirectory
     /// <summary>The device gave up one line (SIP unregister with Expires 0, or its registration expired).</summary>
     public void UnregisterLine(string deviceId, string extension, DateTimeOffset now, string reason = "unregister")
     {
-        lock (_gate)
+        using (new Change(this))
         {
             DeviceState? d = Resolve(deviceId);
             LearnedLine? line = d?.FindLine(extension);
@@ -158,7 +158,7 @@ public sealed partial class BindingDirectory
     /// <summary>Replaces every learned line at once (a Skinny LineStatRes round, a re-registration with another set).</summary>
     public void ReplaceLines(string deviceId, IReadOnlyList<(int Number, string Extension, string? DisplayName)> lines, LineSource source, DateTimeOffset now)
     {
-        lock (_gate)
+        using (new Change(this))
         {
             DeviceState? d = Resolve(deviceId);
             if (d is null)
@@ -179,7 +179,7 @@ public sealed partial class BindingDirectory
             if (!d.Registered && d.Lines.Count > 0)
             {
                 d.Registered = true;
-                Emit(NewEvent(DirectoryEventKind.DeviceRegistered, now, d.Id) with { Ip = PrimaryIp(d) });
+                _events.Add(_events.New(DirectoryEventKind.DeviceRegistered, now, d.Id) with { Ip = PrimaryIp(d) });
             }
 
             Recompute(d, now);
@@ -195,7 +195,7 @@ public sealed partial class BindingDirectory
     /// <summary>The device unregistered entirely (Skinny Unregister, SIP Contact: * with Expires 0).</summary>
     public void UnregisterDevice(string deviceId, DateTimeOffset now)
     {
-        lock (_gate)
+        using (new Change(this))
         {
             DeviceState? d = Resolve(deviceId);
             if (d is null)
@@ -212,7 +212,7 @@ public sealed partial class BindingDirectory
     /// <summary>A message from a device known at this address: last-seen only. False (nothing done) when unknown or moved. Allocates nothing.</summary>
     public bool TryTouchDevice(ReadOnlySpan<char> deviceId, IpAddress16 ip, DateTimeOffset now)
     {
-        lock (_gate)
+        using (new Change(this))
         {
             if (!_devicesBySpan.TryGetValue(deviceId, out DeviceState? d)
                 && !(_aliasesBySpan.TryGetValue(deviceId, out string? real) && _devices.TryGetValue(real, out d)))
@@ -243,7 +243,7 @@ public sealed partial class BindingDirectory
         }
 
         _serverAddresses.TryAdd(endpoint.Address, 0);
-        lock (_gate)
+        using (new Change(this))
         {
             if (_store is not null)
             {
@@ -334,7 +334,7 @@ public sealed partial class BindingDirectory
         _byIp[ip] = d;
         if (previous is { } from)
         {
-            Emit(NewEvent(DirectoryEventKind.DeviceMoved, now, d.Id) with { Ip = ip.ToString(), Detail = "from " + from });
+            _events.Add(_events.New(DirectoryEventKind.DeviceMoved, now, d.Id) with { Ip = ip.ToString(), Detail = "from " + from });
         }
 
         return true;
@@ -372,7 +372,7 @@ public sealed partial class BindingDirectory
         if (d.Registered && !stillRegistered)
         {
             d.Registered = false;
-            Emit(NewEvent(DirectoryEventKind.DeviceUnregistered, now, d.Id) with { Ip = PrimaryIp(d), Detail = reason });
+            _events.Add(_events.New(DirectoryEventKind.DeviceUnregistered, now, d.Id) with { Ip = PrimaryIp(d), Detail = reason });
             if (d.Phantom)
             {
                 DisposeDevice(d, now);
@@ -409,7 +409,7 @@ public sealed partial class BindingDirectory
 
         _dirtyDevices.Remove(d.Id);
         _deletedDevices.Add(d.Id);
-        Emit(NewEvent(DirectoryEventKind.DeviceDisposed, now, d.Id) with { Detail = why });
+        _events.Add(_events.New(DirectoryEventKind.DeviceDisposed, now, d.Id) with { Detail = why });
     }
 
     private void QueueExpiry(DeviceState d, LearnedLine line)
@@ -515,7 +515,7 @@ public sealed partial class BindingDirectory
 
         if (setChanged)
         {
-            Emit(NewEvent(DirectoryEventKind.LinesChanged, now, d.Id) with { Extensions = [.. lines.Select(l => l.Extension)], Ip = PrimaryIp(d) });
+            _events.Add(_events.New(DirectoryEventKind.LinesChanged, now, d.Id) with { Extensions = [.. lines.Select(l => l.Extension)], Ip = PrimaryIp(d) });
             if (detectLogins)
             {
                 DetectLogin(d, set, now, logoutReason ?? (d.Lines.Exists(IsRegistration) ? LogoutReasons.SetChanged : LogoutReasons.Unregistered));
@@ -581,7 +581,7 @@ public sealed partial class BindingDirectory
         var conflict = new LineConflict(_nextConflictSeq++, extension, holderId, d.Id, now);
         _conflicts.Add(conflict);
         _dirtyConflicts = true;
-        Emit(NewEvent(DirectoryEventKind.ConflictDetected, now, d.Id) with
+        _events.Add(_events.New(DirectoryEventKind.ConflictDetected, now, d.Id) with
         {
             Extension = extension,
             Detail = $"line 1 '{extension}' is already held by device '{holderId}'; kept there, claim by '{d.Id}' recorded",
@@ -625,7 +625,7 @@ public sealed partial class BindingDirectory
             if (c == next)
             {
                 _conflicts[i] = c with { ResolvedAt = now, Resolution = "holder-released" };
-                Emit(NewEvent(DirectoryEventKind.ConflictResolved, now, c.Claimant) with
+                _events.Add(_events.New(DirectoryEventKind.ConflictResolved, now, c.Claimant) with
                 {
                     Extension = extension,
                     Detail = $"'{d.Id}' released line 1 '{extension}'; '{c.Claimant}' holds it now",
@@ -653,7 +653,7 @@ public sealed partial class BindingDirectory
             {
                 _conflicts[i] = c with { ResolvedAt = now, Resolution = resolution };
                 _dirtyConflicts = true;
-                Emit(NewEvent(DirectoryEventKind.ConflictResolved, now, d.Id) with { Extension = extension, Detail = resolution });
+                _events.Add(_events.New(DirectoryEventKind.ConflictResolved, now, d.Id) with { Extension = extension, Detail = resolution });
             }
         }
     }
@@ -714,7 +714,7 @@ public sealed partial class BindingDirectory
         d.Login = entry;
         d.LastActivity = now;
         _dirtyLogins.Add(entry.Seq);
-        Emit(NewEvent(DirectoryEventKind.LoginEstablished, now, profile ?? d.Id) with
+        _events.Add(_events.New(DirectoryEventKind.LoginEstablished, now, profile ?? d.Id) with
         {
             HostDevice = d.Id,
             User = user,
@@ -743,7 +743,7 @@ public sealed partial class BindingDirectory
 
         d.Login = null;
         _dirtyLogins.Add(open.Seq);
-        Emit(NewEvent(DirectoryEventKind.LoginCancelled, now, open.Profile ?? d.Id) with
+        _events.Add(_events.New(DirectoryEventKind.LoginCancelled, now, open.Profile ?? d.Id) with
         {
             HostDevice = d.Id,
             User = open.User,

@@ -60,11 +60,12 @@ public sealed partial class BindingDirectory : IDisposable
     private readonly Dictionary<string, LoginEntry> _openByUser = new(StringComparer.Ordinal);
 
     private readonly PriorityQueue<(string Device, string Extension), DateTimeOffset> _expiries = new();
+    private readonly PendingEvents _events = new();
     private readonly Queue<DirectoryEvent> _recent = new();
     private readonly List<Channel<DirectoryEvent>> _subscribers = [];
+    private long _eventVersion = 1;
 
     private long _nextLoginSeq = 1;
-    private long _nextEventSeq = 1;
     private long _nextConflictSeq = 1;
 
     /// <summary>An extension's appearances, published for lock-free lookups.</summary>
@@ -271,25 +272,55 @@ public sealed partial class BindingDirectory : IDisposable
         }
     }
 
-    private void Emit(DirectoryEvent e)
-    {
-        _recent.Enqueue(e);
-        while (_recent.Count > _options.RecentEventCapacity)
-        {
-            _recent.Dequeue();
-        }
+    /// <summary>Changes with every event: a reader polls this (one volatile read) instead of its channel per packet.</summary>
+    public long EventVersion => Volatile.Read(ref _eventVersion);
 
-        foreach (Channel<DirectoryEvent> channel in _subscribers)
+    /// <summary>
+    /// Publishes the events a change raised, in order: into the recent list and to every subscriber, and only then moves
+    /// <see cref="EventVersion"/> past each, so a reader that sees the new version finds the event in its channel.
+    /// </summary>
+    private void PublishPending()
+    {
+        while (_events.TryTake(out DirectoryEvent? e))
         {
-            channel.Writer.TryWrite(e);
+            _recent.Enqueue(e);
+            while (_recent.Count > _options.RecentEventCapacity)
+            {
+                _recent.Dequeue();
+            }
+
+            foreach (Channel<DirectoryEvent> channel in _subscribers)
+            {
+                channel.Writer.TryWrite(e);
+            }
+
+            Volatile.Write(ref _eventVersion, e.Seq + 1);
         }
     }
 
-    private DirectoryEvent NewEvent(DirectoryEventKind kind, DateTimeOffset at, string device) =>
-        new(Interlocked.Increment(ref _nextEventSeq) - 1, kind, at, device);
+    /// <summary>One change to the directory: holds the lock, and publishes the events the change raised before letting go.</summary>
+    private readonly ref struct Change
+    {
+        private readonly BindingDirectory _directory;
 
-    /// <summary>Changes with every event: a reader polls this (one volatile read) instead of its channel per packet.</summary>
-    public long EventVersion => Volatile.Read(ref _nextEventSeq);
+        public Change(BindingDirectory directory)
+        {
+            _directory = directory;
+            directory._gate.Enter();
+        }
+
+        public void Dispose()
+        {
+            try
+            {
+                _directory.PublishPending();
+            }
+            finally
+            {
+                _directory._gate.Exit();
+            }
+        }
+    }
 
     // ---- Helpers ----------------------------------------------------------------------------------------------
 
