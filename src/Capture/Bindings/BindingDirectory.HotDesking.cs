@@ -7,10 +7,7 @@ namespace Capture.Bindings;
 
 public sealed partial class BindingDirectory
 {
-    private LicenseMonitor? _license;
-    private DateTimeOffset _nextLicenseSync;
     private DateTimeOffset? _lastScheduleCheck;
-    private TimeZoneInfo _timeZone = TimeZoneInfo.Utc;
 
     // ---- Configuration ----------------------------------------------------------------------------------------
 
@@ -28,17 +25,7 @@ public sealed partial class BindingDirectory
 
         using (new Change(this))
         {
-            if (config.LicenseFile != _config.LicenseFile || (_license is null && config.LicenseFile is not null))
-            {
-                _license = config.LicenseFile is null ? null : new LicenseMonitor(config.LicenseFile, now);
-                _nextLicenseSync = now + _options.LicenseSyncInterval;
-            }
-
-            _config = config;
-            _timeZone = config.TimeZone is null ? TimeZoneInfo.Utc : TimeZoneInfo.FindSystemTimeZoneById(config.TimeZone);
-            _groups = config.RecordingGroups.ToDictionary(g => g.Id, StringComparer.Ordinal);
-            CreateUsers(config.Users);
-            RebuildProfiles();
+            _settings.Apply(config, now);
 
             var configured = config.Devices.ToDictionary(d => d.Id, StringComparer.Ordinal);
             foreach (DeviceState d in _devices.Values)
@@ -101,7 +88,7 @@ public sealed partial class BindingDirectory
             // Logins whose user or profile the configuration no longer has end now.
             foreach (DeviceState d in _devices.Values)
             {
-                if (d.Login is { } login && (!_users.ContainsKey(login.User) || (login.Profile is not null && !_profiles.ContainsKey(login.Profile))))
+                if (d.Login is { } login && (!_settings.HasUser(login.User) || (login.Profile is not null && !_settings.HasProfile(login.Profile))))
                 {
                     EndLogin(d, LogoutReasons.Reconfigured, now);
                 }
@@ -111,50 +98,11 @@ public sealed partial class BindingDirectory
         }
     }
 
-    /// <summary>Users are created while licence seats allow; the rest wait for a licence (DESIGN section 2, seats).</summary>
-    private void CreateUsers(IReadOnlyList<UserConfig> users)
-    {
-        var next = new Dictionary<string, UserConfig>(StringComparer.Ordinal);
-        foreach (UserConfig u in users)
-        {
-            if (_users.ContainsKey(u.Id))
-            {
-                next[u.Id] = u; // an existing user keeps its seat (and takes the new settings)
-            }
-        }
-
-        _usersWaitingForSeats.Clear();
-        foreach (UserConfig u in users)
-        {
-            if (next.ContainsKey(u.Id))
-            {
-                continue;
-            }
-
-            if (_license is null || _license.CanAddUser(next.Count))
-            {
-                next[u.Id] = u;
-            }
-            else
-            {
-                _usersWaitingForSeats.Add(u);
-            }
-        }
-
-        _users = next;
-    }
-
-    private void RebuildProfiles()
-    {
-        _profiles = _config.Profiles.Where(p => _users.ContainsKey(p.User)).ToDictionary(p => p.Id, StringComparer.Ordinal);
-        _profilesBySet = _profiles.Values.ToDictionary(p => SetKey(p.Extensions), StringComparer.Ordinal);
-    }
-
     public UserConfig? GetUser(string id)
     {
         lock (_gate)
         {
-            return _users.GetValueOrDefault(id);
+            return _settings.User(id);
         }
     }
 
@@ -162,11 +110,11 @@ public sealed partial class BindingDirectory
     {
         lock (_gate)
         {
-            return _profiles.GetValueOrDefault(id);
+            return _settings.Profile(id);
         }
     }
 
-    public LicenseMonitor? License => _license;
+    public LicenseMonitor? License => _settings.License;
 
     // ---- Explicit hot desking ---------------------------------------------------------------------------------
 
@@ -175,7 +123,7 @@ public sealed partial class BindingDirectory
     {
         using (new Change(this))
         {
-            if (!_users.TryGetValue(user, out UserConfig? u))
+            if (_settings.User(user) is not { } u)
             {
                 return DirectoryOutcome.NotFound($"No user '{user}'.");
             }
@@ -244,7 +192,7 @@ public sealed partial class BindingDirectory
         {
             if (!_openByUser.TryGetValue(user, out LoginEntry? open) || Resolve(open.HostDevice) is not { } d)
             {
-                return _users.ContainsKey(user)
+                return _settings.HasUser(user)
                     ? DirectoryOutcome.NotFound($"User '{user}' is not logged in.")
                     : DirectoryOutcome.NotFound($"No user '{user}'.");
             }
@@ -269,7 +217,7 @@ public sealed partial class BindingDirectory
         int count = 0;
         foreach (LoginEntry login in _openByUser.Values.ToList())
         {
-            bool external = _users.TryGetValue(login.User, out UserConfig? u) && u.External;
+            bool external = _settings.User(login.User) is { External: true };
             bool inScope = scope == UserScope.All || (scope == UserScope.External) == external;
             if (login.Kind == LoginKind.Explicit && inScope && Resolve(login.HostDevice) is { } d)
             {
@@ -319,7 +267,7 @@ public sealed partial class BindingDirectory
         {
             ExpireRegistrations(now);
             RunSchedules(now);
-            if (_config.IdleLogout is { } idle)
+            if (_settings.Config.IdleLogout is { } idle)
             {
                 foreach (LoginEntry login in _openByUser.Values.ToList())
                 {
@@ -332,21 +280,7 @@ public sealed partial class BindingDirectory
                 }
             }
 
-            if (_license is not null && now >= _nextLicenseSync)
-            {
-                _nextLicenseSync = now + _options.LicenseSyncInterval;
-                bool couldCreate = _license.CanCreateUsers;
-                int? seats = _license.Seats;
-                _license.Sync(now);
-                if ((_license.CanCreateUsers && !couldCreate) || _license.Seats != seats)
-                {
-                    if (_usersWaitingForSeats.Count > 0)
-                    {
-                        CreateUsers(_config.Users);
-                        RebuildProfiles();
-                    }
-                }
-            }
+            _settings.SyncLicense(now);
         }
     }
 
@@ -356,15 +290,15 @@ public sealed partial class BindingDirectory
     {
         DateTimeOffset? last = _lastScheduleCheck;
         _lastScheduleCheck = now;
-        if (last is not { } from || _config.LogoutSchedules.Count == 0 || now <= from)
+        if (last is not { } from || _settings.Config.LogoutSchedules.Count == 0 || now <= from)
         {
             return;
         }
 
         // Every occurrence in (from, now], in the schedules' time zone; a long gap fires each schedule once.
-        DateTime localFrom = TimeZoneInfo.ConvertTime(from, _timeZone).DateTime;
-        DateTime localNow = TimeZoneInfo.ConvertTime(now, _timeZone).DateTime;
-        foreach (LogoutSchedule schedule in _config.LogoutSchedules)
+        DateTime localFrom = TimeZoneInfo.ConvertTime(from, _settings.TimeZone).DateTime;
+        DateTime localNow = TimeZoneInfo.ConvertTime(now, _settings.TimeZone).DateTime;
+        foreach (LogoutSchedule schedule in _settings.Config.LogoutSchedules)
         {
             for (DateOnly day = DateOnly.FromDateTime(localFrom); day <= DateOnly.FromDateTime(localNow); day = day.AddDays(1))
             {
@@ -414,7 +348,7 @@ public sealed partial class BindingDirectory
                 return LocationOf(d, null);
             }
 
-            return new Location(_users.ContainsKey(user), false) { User = user };
+            return new Location(_settings.HasUser(user), false) { User = user };
         }
     }
 
@@ -531,8 +465,8 @@ public sealed partial class BindingDirectory
             hoteling = true;
         }
 
-        ProfileConfig? profile = login?.Profile is { } pid ? _profiles.GetValueOrDefault(pid) : null;
-        UserConfig? u = user is null ? null : _users.GetValueOrDefault(user);
+        ProfileConfig? profile = login?.Profile is { } pid ? _settings.Profile(pid) : null;
+        UserConfig? u = user is null ? null : _settings.User(user);
 
         // DESIGN section 2: recorded when the device's or the logged-in profile's group records; no group: the default.
         string?[] groups = [profile?.RecordingGroup, d.Config?.RecordingGroup, u?.RecordingGroup];
@@ -540,7 +474,7 @@ public sealed partial class BindingDirectory
         string? group = null;
         foreach (string? g in groups)
         {
-            if (g is not null && _groups.TryGetValue(g, out RecordingGroupConfig? rg))
+            if (g is not null && _settings.TryGetGroup(g, out RecordingGroupConfig? rg))
             {
                 anyGroup = true;
                 group ??= g;
@@ -562,12 +496,12 @@ public sealed partial class BindingDirectory
             },
             HotelingAgent = hoteling,
             RecordingGroup = group,
-            Record = anyGroup ? record : _config.RecordByDefault,
+            Record = anyGroup ? record : _settings.Config.RecordByDefault,
         };
     }
 
     /// <summary>Whether calls with no local party are recorded (configurable; default yes).</summary>
-    public bool RecordByDefault => _config.RecordByDefault;
+    public bool RecordByDefault => _settings.Config.RecordByDefault;
 
-    public LogoutPolicy LogoutDuringCall => _config.LogoutDuringCall;
+    public LogoutPolicy LogoutDuringCall => _settings.Config.LogoutDuringCall;
 }

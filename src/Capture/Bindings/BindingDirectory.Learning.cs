@@ -667,7 +667,7 @@ public sealed partial class BindingDirectory
 
     private void DetectLogin(DeviceState d, string[] set, DateTimeOffset now, string noMatchReason)
     {
-        ProfileConfig? match = set.Length > 0 && _profilesBySet.TryGetValue(SetKey(set), out ProfileConfig? p) ? p : null;
+        ProfileConfig? match = _settings.ProfileWithSet(set);
         if (match is null)
         {
             if (d.Login is { Kind: LoginKind.Mobility or LoginKind.CrossCluster })

@@ -29,12 +29,7 @@ public sealed partial class BindingDirectory : IDisposable
     private readonly Lock _gate = new();
     private readonly DirectoryOptions _options;
 
-    private DirectoryConfig _config = DirectoryConfig.Empty;
-    private Dictionary<string, UserConfig> _users = new(StringComparer.Ordinal);
-    private Dictionary<string, ProfileConfig> _profiles = new(StringComparer.Ordinal);
-    private Dictionary<string, RecordingGroupConfig> _groups = new(StringComparer.Ordinal);
-    private Dictionary<string, ProfileConfig> _profilesBySet = new(StringComparer.Ordinal);
-    private readonly List<UserConfig> _usersWaitingForSeats = [];
+    private readonly DirectorySettings _settings;
 
     private readonly ConcurrentDictionary<string, DeviceState> _devices = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, DeviceState>.AlternateLookup<ReadOnlySpan<char>> _devicesBySpan;
@@ -74,12 +69,13 @@ public sealed partial class BindingDirectory : IDisposable
     public BindingDirectory(DirectoryOptions? options = null)
     {
         _options = options ?? new DirectoryOptions();
+        _settings = new DirectorySettings(_options.LicenseSyncInterval);
         _devicesBySpan = _devices.GetAlternateLookup<ReadOnlySpan<char>>();
         _aliasesBySpan = _aliases.GetAlternateLookup<ReadOnlySpan<char>>();
         _extensionsBySpan = _extensions.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
-    public DirectoryConfig Config => _config;
+    public DirectoryConfig Config => _settings.Config;
 
     public int DeviceCount => _devices.Count;
 
@@ -114,7 +110,7 @@ public sealed partial class BindingDirectory : IDisposable
         {
             lock (_gate)
             {
-                return [.. _usersWaitingForSeats.Select(u => u.Id)];
+                return _settings.UsersWaitingForSeats();
             }
         }
     }
@@ -328,10 +324,6 @@ public sealed partial class BindingDirectory : IDisposable
         _devices.TryGetValue(id, out DeviceState? d) ? d
         : _aliases.TryGetValue(id, out string? real) && _devices.TryGetValue(real, out d) ? d
         : null;
-
-    /// <summary>The key of an extension set: sorted, distinct, exact strings.</summary>
-    internal static string SetKey(IEnumerable<string> extensions) =>
-        string.Join('\u001f', extensions.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal));
 
     internal static IpAddress16 ParseIp(string text) =>
         IpAddress16.TryParse(System.Text.Encoding.ASCII.GetBytes(text), out IpAddress16 ip) ? ip : default;
