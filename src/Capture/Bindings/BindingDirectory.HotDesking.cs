@@ -54,7 +54,7 @@ public sealed partial class BindingDirectory
                 d.Phantom = false;
                 foreach (string text in cfg.Ips)
                 {
-                    IpAddress16 ip = ParseIp(text);
+                    IpAddress16 ip = ConfigValues.ParseIp(text);
                     if (ip != default && !d.HasIp(ip))
                     {
                         d.Ips.Add(ip);
@@ -80,7 +80,7 @@ public sealed partial class BindingDirectory
 
             foreach (string server in config.Servers)
             {
-                IpAddress16 ip = ParseIp(server);
+                IpAddress16 ip = ConfigValues.ParseIp(server);
                 _serverIps.TryAdd(ip, 0);
                 _serverAddresses.TryAdd(ip, 0);
             }

@@ -315,7 +315,7 @@ public sealed partial class BindingDirectory
         for (int i = 0; i < d.Ips.Count; i++)
         {
             IpAddress16 old = d.Ips[i];
-            bool isStatic = d.Config is not null && d.Config.Ips.Any(s => ParseIp(s) == old);
+            bool isStatic = d.Config is not null && d.Config.Ips.Any(s => ConfigValues.ParseIp(s) == old);
             if (old == ip || (old.IsIPv4 == ip.IsIPv4 && !isStatic))
             {
                 d.Ips.RemoveAt(i--);

@@ -232,7 +232,7 @@ public sealed partial class BindingDirectory
                 };
                 foreach (string ip in s.Ips)
                 {
-                    IpAddress16 a = ParseIp(ip);
+                    IpAddress16 a = ConfigValues.ParseIp(ip);
                     if (a != default)
                     {
                         d.Ips.Add(a);
@@ -295,7 +295,7 @@ public sealed partial class BindingDirectory
                 foreach (KeyValuePair<string, byte[]> kv in store.ReadAll(ServerPrefix))
                 {
                     string[] parts = kv.Key[ServerPrefix.Length..].Split(' ');
-                    if (parts.Length == 2 && ushort.TryParse(parts[1], CultureInfo.InvariantCulture, out ushort port) && ParseIp(parts[0]) is { } ip && ip != default)
+                    if (parts.Length == 2 && ushort.TryParse(parts[1], CultureInfo.InvariantCulture, out ushort port) && ConfigValues.ParseIp(parts[0]) is { } ip && ip != default)
                     {
                         _serverEndpoints.TryAdd(new IpEndpoint16(ip, port), 0);
                         _serverAddresses.TryAdd(ip, 0);

@@ -325,9 +325,6 @@ public sealed partial class BindingDirectory : IDisposable
         : _aliases.TryGetValue(id, out string? real) && _devices.TryGetValue(real, out d) ? d
         : null;
 
-    internal static IpAddress16 ParseIp(string text) =>
-        IpAddress16.TryParse(System.Text.Encoding.ASCII.GetBytes(text), out IpAddress16 ip) ? ip : default;
-
     /// <summary>Persists and closes the store (see <see cref="Close"/>), and ends every event stream.</summary>
     public void Dispose()
     {

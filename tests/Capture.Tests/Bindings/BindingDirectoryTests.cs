@@ -9,7 +9,7 @@ public sealed class BindingDirectoryTests
 {
     private static readonly DateTimeOffset T0 = new(2026, 11, 20, 8, 0, 0, TimeSpan.Zero);
 
-    private static IpAddress16 Ip(string text) => BindingDirectory.ParseIp(text);
+    private static IpAddress16 Ip(string text) => ConfigValues.ParseIp(text);
 
     /// <summary>A contact centre: two configured desk phones, users alice (PIN), bob, carol (external), profiles.</summary>
     private static DirectoryConfig ContactCentre(Func<DirectoryConfig, DirectoryConfig>? tweak = null)
