@@ -78,12 +78,7 @@ public sealed partial class BindingDirectory
                 }
             }
 
-            foreach (string server in config.Servers)
-            {
-                IpAddress16 ip = ConfigValues.ParseIp(server);
-                _serverIps.TryAdd(ip, 0);
-                _serverAddresses.TryAdd(ip, 0);
-            }
+            _servers.AddConfigured(config.Servers);
 
             // Logins whose user or profile the configuration no longer has end now.
             foreach (DeviceState d in _devices.Values)
@@ -432,7 +427,7 @@ public sealed partial class BindingDirectory
                 d ??= Resolve(entry.Line1Owner ?? entry.Devices[0]);
             }
 
-            if (d is null && ip != default && !_serverAddresses.ContainsKey(ip) && _byIp.TryGetValue(ip, out DeviceState? atIp))
+            if (d is null && ip != default && !_servers.IsServerAddress(ip) && _byIp.TryGetValue(ip, out DeviceState? atIp))
             {
                 d = atIp;
             }

@@ -237,18 +237,14 @@ public sealed partial class BindingDirectory
     /// </summary>
     public void NoteServer(IpEndpoint16 endpoint)
     {
-        if (endpoint.Address == default || !_serverEndpoints.TryAdd(endpoint, 0))
+        if (!_servers.TryLearn(endpoint))
         {
             return;
         }
 
-        _serverAddresses.TryAdd(endpoint.Address, 0);
         using (new Change(this))
         {
-            if (_store is not null)
-            {
-                _dirtyServers.Add(endpoint);
-            }
+            _servers.MarkUnsaved(endpoint);
 
             if (_devices.TryGetValue("sip:" + endpoint.ToString(), out DeviceState? d) && d.Config is null && !d.Registered && d.Login is null
                 && d.Lines.TrueForAll(l => l.Source == LineSource.Signalling))

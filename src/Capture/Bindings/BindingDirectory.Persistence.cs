@@ -11,14 +11,12 @@ public sealed partial class BindingDirectory
     private const string DevicePrefix = "d/";
     private const string LoginPrefix = "h/";
     private const string ConflictPrefix = "x/";
-    private const string ServerPrefix = "s/";
 
     private DirectoryStore? _store;
     private readonly HashSet<string> _dirtyDevices = new(StringComparer.Ordinal);
     private readonly HashSet<string> _deletedDevices = new(StringComparer.Ordinal);
     private readonly HashSet<long> _dirtyLogins = [];
     private bool _dirtyConflicts;
-    private readonly HashSet<IpEndpoint16> _dirtyServers = [];
     private readonly Lock _persistGate = new();
     private Timer? _persistTimer;
     private long _persists;
@@ -36,6 +34,7 @@ public sealed partial class BindingDirectory
             if (store is not null)
             {
                 directory._store = store;
+                directory._servers.TrackChanges = true;
                 directory.Load();
             }
 
@@ -129,6 +128,10 @@ public sealed partial class BindingDirectory
         Persist();
         DirectoryStore? store = Interlocked.Exchange(ref _store, null);
         store?.Dispose();
+        lock (_gate)
+        {
+            _servers.TrackChanges = false;
+        }
     }
 
     private void MarkDirty(DeviceState d)
@@ -176,17 +179,13 @@ public sealed partial class BindingDirectory
             wrote = true;
         }
 
-        foreach (IpEndpoint16 server in _dirtyServers)
-        {
-            store.Put(ServerPrefix + server.Address + " " + server.Port.ToString(CultureInfo.InvariantCulture), []);
-            wrote = true;
-        }
+        wrote |= _servers.WriteChanges(store);
 
         _dirtyDevices.Clear();
         _deletedDevices.Clear();
         _dirtyLogins.Clear();
         _dirtyConflicts = false;
-        _dirtyServers.Clear();
+        _servers.ChangesWritten();
         return wrote;
     }
 
@@ -291,17 +290,7 @@ public sealed partial class BindingDirectory
             }
 
             _conflicts.Sort(static (a, b) => a.Seq.CompareTo(b.Seq));
-            {
-                foreach (KeyValuePair<string, byte[]> kv in store.ReadAll(ServerPrefix))
-                {
-                    string[] parts = kv.Key[ServerPrefix.Length..].Split(' ');
-                    if (parts.Length == 2 && ushort.TryParse(parts[1], CultureInfo.InvariantCulture, out ushort port) && ConfigValues.ParseIp(parts[0]) is { } ip && ip != default)
-                    {
-                        _serverEndpoints.TryAdd(new IpEndpoint16(ip, port), 0);
-                        _serverAddresses.TryAdd(ip, 0);
-                    }
-                }
-            }
+            _servers.Load(store);
 
             // Line-1 holders: those named by open conflicts first, then whoever has the line.
             foreach (LineConflict c in _conflicts)

@@ -30,6 +30,7 @@ public sealed partial class BindingDirectory : IDisposable
     private readonly DirectoryOptions _options;
 
     private readonly DirectorySettings _settings;
+    private readonly KnownServers _servers = new();
 
     private readonly ConcurrentDictionary<string, DeviceState> _devices = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, DeviceState>.AlternateLookup<ReadOnlySpan<char>> _devicesBySpan;
@@ -38,9 +39,6 @@ public sealed partial class BindingDirectory : IDisposable
     private readonly ConcurrentDictionary<IpAddress16, DeviceState> _byIp = new();
     private readonly ConcurrentDictionary<string, ExtensionEntry> _extensions = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ExtensionEntry>.AlternateLookup<ReadOnlySpan<char>> _extensionsBySpan;
-    private readonly ConcurrentDictionary<IpAddress16, byte> _serverIps = new();           // configured: every port
-    private readonly ConcurrentDictionary<IpEndpoint16, byte> _serverEndpoints = new();    // learned: where REGISTERs go
-    private readonly ConcurrentDictionary<IpAddress16, byte> _serverAddresses = new();     // addresses of either
     private Dictionary<string, DeviceState> _configuredByMac = new(StringComparer.Ordinal);
 
     // Under the lock: which devices carry an extension, and which one holds it as line 1.
@@ -219,13 +217,12 @@ public sealed partial class BindingDirectory : IDisposable
     /// Whether SIP from this endpoint comes from a server: one seen receiving REGISTERs or forwarding requests
     /// (registrars, proxies; by address and port, so a phone on the same host is still a phone), or a configured IP.
     /// </summary>
-    public bool IsServer(IpEndpoint16 endpoint) => _serverIps.ContainsKey(endpoint.Address) || _serverEndpoints.ContainsKey(endpoint);
+    public bool IsServer(IpEndpoint16 endpoint) => _servers.IsServer(endpoint);
 
     /// <summary>Whether any server (configured, or learned on some port) is at this address.</summary>
-    public bool IsServer(IpAddress16 ip) => _serverAddresses.ContainsKey(ip);
+    public bool IsServer(IpAddress16 ip) => _servers.IsServerAddress(ip);
 
-    public IReadOnlyList<string> Servers() =>
-        [.. _serverIps.Keys.Select(k => k.ToString()).Concat(_serverEndpoints.Keys.Select(k => k.ToString())).Order(StringComparer.Ordinal)];
+    public IReadOnlyList<string> Servers() => _servers.List();
 
     // ---- Events -----------------------------------------------------------------------------------------------
 
