@@ -314,7 +314,7 @@ public sealed partial class BindingDirectory
     {
         lock (_gate)
         {
-            if (!_extensions.TryGetValue(extension, out ExtensionEntry? entry))
+            if (!_lines.TryGetEntry(extension, out LineIndex.ExtensionEntry? entry))
             {
                 // A logged-in profile's extension is found through the login even when no line carries it.
                 foreach (LoginEntry open in _openByUser.Values)
@@ -413,7 +413,7 @@ public sealed partial class BindingDirectory
         lock (_gate)
         {
             DeviceState? d = null;
-            if (extension is not null && _extensions.TryGetValue(extension, out ExtensionEntry? entry))
+            if (extension is not null && _lines.TryGetEntry(extension, out LineIndex.ExtensionEntry? entry))
             {
                 foreach (string id in entry.Devices)
                 {

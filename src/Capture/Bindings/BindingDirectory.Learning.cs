@@ -457,7 +457,7 @@ public sealed partial class BindingDirectory
     private void Recompute(DeviceState d, DateTimeOffset now, bool detectLogins = true, string? logoutReason = null)
     {
         List<LineBinding> lines = d.EffectiveLines();
-        string[] set = ExtensionSet(lines);
+        string[] set = LineIndex.SetOf(lines);
         string? line1 = lines.Count > 0 ? lines[0].Extension : null;
         string[] old = d.PublishedSet;
         string? oldLine1 = d.PublishedLine1;
@@ -469,33 +469,7 @@ public sealed partial class BindingDirectory
             ReleaseLine1(d, oldLine1, now, touched);
         }
 
-        foreach (string e in old)
-        {
-            if (Array.BinarySearch(set, e, StringComparer.Ordinal) < 0 && _appearances.TryGetValue(e, out List<string>? devices))
-            {
-                devices.Remove(d.Id);
-                if (devices.Count == 0)
-                {
-                    _appearances.Remove(e);
-                }
-
-                touched.Add(e);
-            }
-        }
-
-        foreach (string e in set)
-        {
-            if (Array.BinarySearch(old, e, StringComparer.Ordinal) < 0)
-            {
-                if (!_appearances.TryGetValue(e, out List<string>? devices))
-                {
-                    _appearances[e] = devices = [];
-                }
-
-                devices.Add(d.Id);
-                touched.Add(e);
-            }
-        }
+        _lines.MoveAppearances(d.Id, old, set, touched);
 
         d.PublishedSet = set;
         d.PublishedLine1 = line1;
@@ -504,10 +478,7 @@ public sealed partial class BindingDirectory
             ClaimLine1(d, line1, now, touched);
         }
 
-        foreach (string e in touched)
-        {
-            PublishExtension(e);
-        }
+        _lines.Publish(touched);
 
         if (setChanged)
         {
@@ -522,27 +493,15 @@ public sealed partial class BindingDirectory
         MarkDirty(d);
     }
 
-    /// <summary>A device's extensions as a set: distinct, sorted (ordinal), exact strings.</summary>
-    private static string[] ExtensionSet(List<LineBinding> lines) =>
-        [.. lines.Select(l => l.Extension).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
-
-    private void PublishExtension(string e)
-    {
-        if (_appearances.TryGetValue(e, out List<string>? devices))
-        {
-            _extensions[e] = new ExtensionEntry(_line1Owner.GetValueOrDefault(e), [.. devices]);
-        }
-        else
-        {
-            _extensions.TryRemove(e, out _);
-        }
-    }
-
+    /// <summary>
+    /// <paramref name="d"/> has <paramref name="extension"/> as line 1 now. Held elsewhere, it is a conflict, unless the
+    /// holder's registration has lapsed: then it is a move, and the holder loses the line.
+    /// </summary>
     private void ClaimLine1(DeviceState d, string extension, DateTimeOffset now, HashSet<string> touched)
     {
-        if (!_line1Owner.TryGetValue(extension, out string? holderId) || holderId == d.Id)
+        if (_lines.Line1Holder(extension) is not { } holderId || holderId == d.Id)
         {
-            _line1Owner[extension] = d.Id;
+            _lines.SetLine1Holder(extension, d.Id);
             return;
         }
 
@@ -559,98 +518,25 @@ public sealed partial class BindingDirectory
                 AfterLinesRemoved(holder, now, "moved");
             }
 
-            if (!_line1Owner.TryGetValue(extension, out string? now1) || now1 == d.Id || Resolve(now1) is null)
+            if (_lines.Line1Holder(extension) is not { } current || current == d.Id || Resolve(current) is null)
             {
-                _line1Owner[extension] = d.Id;
-                ResolveConflictsClaimedBy(d, extension, now, "holder-released");
+                _lines.SetLine1Holder(extension, d.Id);
+                _lines.ResolveClaims(d.Id, extension, now, "holder-released");
             }
 
             touched.Add(extension);
             return;
         }
 
-        if (_conflicts.Exists(c => c.IsOpen && c.Extension == extension && c.Claimant == d.Id))
-        {
-            return;
-        }
-
-        var conflict = new LineConflict(_nextConflictSeq++, extension, holderId, d.Id, now);
-        _conflicts.Add(conflict);
-        _dirtyConflicts = true;
-        _events.Add(_events.New(DirectoryEventKind.ConflictDetected, now, d.Id) with
-        {
-            Extension = extension,
-            Detail = $"line 1 '{extension}' is already held by device '{holderId}'; kept there, claim by '{d.Id}' recorded",
-        });
+        _lines.RecordConflict(extension, holderId, d.Id, now);
     }
 
-    /// <summary><paramref name="d"/> no longer has <paramref name="extension"/> as line 1: pass it to the oldest claimant, or withdraw d's claim.</summary>
+    /// <summary><paramref name="d"/> no longer has <paramref name="extension"/> as line 1: a claimant that takes it over is republished.</summary>
     private void ReleaseLine1(DeviceState d, string extension, DateTimeOffset now, HashSet<string> touched)
     {
-        touched.Add(extension);
-        if (!_line1Owner.TryGetValue(extension, out string? holder) || holder != d.Id)
+        if (_lines.ReleaseLine1(d.Id, extension, now, touched) is { } holderId && Resolve(holderId) is { } holder)
         {
-            ResolveConflictsClaimedBy(d, extension, now, "withdrawn");
-            return;
-        }
-
-        _line1Owner.Remove(extension);
-        LineConflict? next = null;
-        foreach (LineConflict c in _conflicts)
-        {
-            if (c.IsOpen && c.Extension == extension && (next is null || c.Since < next.Since))
-            {
-                next = c;
-            }
-        }
-
-        if (next is null)
-        {
-            return;
-        }
-
-        _line1Owner[extension] = next.Claimant;
-        for (int i = 0; i < _conflicts.Count; i++)
-        {
-            LineConflict c = _conflicts[i];
-            if (!c.IsOpen || c.Extension != extension)
-            {
-                continue;
-            }
-
-            if (c == next)
-            {
-                _conflicts[i] = c with { ResolvedAt = now, Resolution = "holder-released" };
-                _events.Add(_events.New(DirectoryEventKind.ConflictResolved, now, c.Claimant) with
-                {
-                    Extension = extension,
-                    Detail = $"'{d.Id}' released line 1 '{extension}'; '{c.Claimant}' holds it now",
-                });
-                if (Resolve(c.Claimant) is { } claimant)
-                {
-                    Publish(claimant);
-                }
-            }
-            else
-            {
-                _conflicts[i] = c with { Holder = next.Claimant };
-            }
-        }
-
-        _dirtyConflicts = true;
-    }
-
-    private void ResolveConflictsClaimedBy(DeviceState d, string extension, DateTimeOffset now, string resolution)
-    {
-        for (int i = 0; i < _conflicts.Count; i++)
-        {
-            LineConflict c = _conflicts[i];
-            if (c.IsOpen && c.Extension == extension && c.Claimant == d.Id)
-            {
-                _conflicts[i] = c with { ResolvedAt = now, Resolution = resolution };
-                _dirtyConflicts = true;
-                _events.Add(_events.New(DirectoryEventKind.ConflictResolved, now, d.Id) with { Extension = extension, Detail = resolution });
-            }
+            Publish(holder);
         }
     }
 
@@ -772,7 +658,7 @@ public sealed partial class BindingDirectory
         for (int i = 0; i < lines.Count; i++)
         {
             LineBinding l = lines[i];
-            if (i == 0 && _line1Owner.TryGetValue(l.Extension, out string? owner) && owner != d.Id)
+            if (i == 0 && _lines.Line1Holder(l.Extension) is { } owner && owner != d.Id)
             {
                 lines[i] = l with { Conflict = true };
             }

@@ -10,13 +10,11 @@ public sealed partial class BindingDirectory
 {
     private const string DevicePrefix = "d/";
     private const string LoginPrefix = "h/";
-    private const string ConflictPrefix = "x/";
 
     private DirectoryStore? _store;
     private readonly HashSet<string> _dirtyDevices = new(StringComparer.Ordinal);
     private readonly HashSet<string> _deletedDevices = new(StringComparer.Ordinal);
     private readonly HashSet<long> _dirtyLogins = [];
-    private bool _dirtyConflicts;
     private readonly Lock _persistGate = new();
     private Timer? _persistTimer;
     private long _persists;
@@ -168,23 +166,14 @@ public sealed partial class BindingDirectory
             wrote = true;
         }
 
-        if (_dirtyConflicts)
-        {
-            // Small, and only open ones change: rewriting every conflict is simpler than tracking which.
-            foreach (LineConflict c in _conflicts)
-            {
-                store.Put(ConflictPrefix + c.Seq.ToString("D12", CultureInfo.InvariantCulture), JsonSerializer.SerializeToUtf8Bytes(c, DirectoryJsonContext.Default.LineConflict));
-            }
-
-            wrote = true;
-        }
+        wrote |= _lines.WriteChanges(store);
 
         wrote |= _servers.WriteChanges(store);
 
         _dirtyDevices.Clear();
         _deletedDevices.Clear();
         _dirtyLogins.Clear();
-        _dirtyConflicts = false;
+        _lines.ChangesWritten();
         _servers.ChangesWritten();
         return wrote;
     }
@@ -280,52 +269,10 @@ public sealed partial class BindingDirectory
                 _nextLoginSeq = Math.Max(_nextLoginSeq, e.Seq + 1);
             }
 
-            foreach (KeyValuePair<string, byte[]> kv in store.ReadAll(ConflictPrefix))
-            {
-                if (JsonSerializer.Deserialize(kv.Value, DirectoryJsonContext.Default.LineConflict) is { } c)
-                {
-                    _conflicts.Add(c);
-                    _nextConflictSeq = Math.Max(_nextConflictSeq, c.Seq + 1);
-                }
-            }
-
-            _conflicts.Sort(static (a, b) => a.Seq.CompareTo(b.Seq));
+            _lines.LoadConflicts(store);
             _servers.Load(store);
 
-            // Line-1 holders: those named by open conflicts first, then whoever has the line.
-            foreach (LineConflict c in _conflicts)
-            {
-                if (c.IsOpen && _devices.ContainsKey(c.Holder))
-                {
-                    _line1Owner[c.Extension] = c.Holder;
-                }
-            }
-
-            foreach (DeviceState d in _devices.Values)
-            {
-                List<LineBinding> lines = d.EffectiveLines();
-                d.PublishedSet = ExtensionSet(lines);
-                d.PublishedLine1 = lines.Count > 0 ? lines[0].Extension : null;
-                foreach (string e in d.PublishedSet)
-                {
-                    if (!_appearances.TryGetValue(e, out List<string>? devices))
-                    {
-                        _appearances[e] = devices = [];
-                    }
-
-                    devices.Add(d.Id);
-                }
-
-                if (d.PublishedLine1 is { } line1)
-                {
-                    _line1Owner.TryAdd(line1, d.Id);
-                }
-            }
-
-            foreach (string e in _appearances.Keys)
-            {
-                PublishExtension(e);
-            }
+            _lines.Rebuild(_devices.Values);
 
             foreach (DeviceState d in _devices.Values)
             {

@@ -31,20 +31,14 @@ public sealed partial class BindingDirectory : IDisposable
 
     private readonly DirectorySettings _settings;
     private readonly KnownServers _servers = new();
+    private readonly LineIndex _lines;
 
     private readonly ConcurrentDictionary<string, DeviceState> _devices = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, DeviceState>.AlternateLookup<ReadOnlySpan<char>> _devicesBySpan;
     private readonly ConcurrentDictionary<string, string> _aliases = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> _aliasesBySpan;
     private readonly ConcurrentDictionary<IpAddress16, DeviceState> _byIp = new();
-    private readonly ConcurrentDictionary<string, ExtensionEntry> _extensions = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, ExtensionEntry>.AlternateLookup<ReadOnlySpan<char>> _extensionsBySpan;
     private Dictionary<string, DeviceState> _configuredByMac = new(StringComparer.Ordinal);
-
-    // Under the lock: which devices carry an extension, and which one holds it as line 1.
-    private readonly Dictionary<string, List<string>> _appearances = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, string> _line1Owner = new(StringComparer.Ordinal);
-    private readonly List<LineConflict> _conflicts = [];
 
     private readonly List<LoginEntry> _history = [];
     private readonly Dictionary<long, int> _historyIndex = [];
@@ -59,25 +53,21 @@ public sealed partial class BindingDirectory : IDisposable
     private long _eventVersion = 1;
 
     private long _nextLoginSeq = 1;
-    private long _nextConflictSeq = 1;
-
-    /// <summary>An extension's appearances, published for lock-free lookups.</summary>
-    internal sealed record ExtensionEntry(string? Line1Owner, string[] Devices);
 
     public BindingDirectory(DirectoryOptions? options = null)
     {
         _options = options ?? new DirectoryOptions();
         _settings = new DirectorySettings(_options.LicenseSyncInterval);
+        _lines = new LineIndex(_events);
         _devicesBySpan = _devices.GetAlternateLookup<ReadOnlySpan<char>>();
         _aliasesBySpan = _aliases.GetAlternateLookup<ReadOnlySpan<char>>();
-        _extensionsBySpan = _extensions.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
     public DirectoryConfig Config => _settings.Config;
 
     public int DeviceCount => _devices.Count;
 
-    public int ExtensionCount => _extensions.Count;
+    public int ExtensionCount => _lines.ExtensionCount;
 
     public int OpenConflictCount
     {
@@ -85,7 +75,7 @@ public sealed partial class BindingDirectory : IDisposable
         {
             lock (_gate)
             {
-                return _conflicts.Count(c => c.IsOpen);
+                return _lines.OpenConflictCount;
             }
         }
     }
@@ -145,7 +135,7 @@ public sealed partial class BindingDirectory : IDisposable
     /// <summary>The device holding <paramref name="extension"/> as line 1, else the first device it appears on. Allocates nothing.</summary>
     public bool TryFindByExtension(ReadOnlySpan<char> extension, out DeviceBinding binding)
     {
-        if (_extensionsBySpan.TryGetValue(extension, out ExtensionEntry? entry))
+        if (_lines.TryGetEntry(extension, out LineIndex.ExtensionEntry? entry))
         {
             string? id = entry.Line1Owner ?? (entry.Devices.Length > 0 ? entry.Devices[0] : null);
             if (id is not null && _devices.TryGetValue(id, out DeviceState? d))
@@ -162,7 +152,7 @@ public sealed partial class BindingDirectory : IDisposable
     /// <summary>Every device carrying <paramref name="extension"/> (line-1 holder first).</summary>
     public IReadOnlyList<DeviceBinding> Appearances(string extension)
     {
-        if (!_extensions.TryGetValue(extension, out ExtensionEntry? entry))
+        if (!_lines.TryGetEntry(extension, out LineIndex.ExtensionEntry? entry))
         {
             return [];
         }
@@ -209,7 +199,7 @@ public sealed partial class BindingDirectory : IDisposable
     {
         lock (_gate)
         {
-            return [.. _conflicts.Where(c => !openOnly || c.IsOpen)];
+            return _lines.Conflicts(openOnly);
         }
     }
 
