@@ -28,7 +28,7 @@ public sealed partial class BindingDirectory
             _settings.Apply(config, now);
 
             var configured = config.Devices.ToDictionary(d => d.Id, StringComparer.Ordinal);
-            foreach (DeviceState d in _devices.Values)
+            foreach (DeviceState d in _devices.All)
             {
                 if (d.Config is not null && !configured.ContainsKey(d.Id))
                 {
@@ -36,52 +36,22 @@ public sealed partial class BindingDirectory
                     Recompute(d, now);
                     if (d.Lines.Count == 0 && d.LastSeen is null && d.Login is null)
                     {
-                        _devices.TryRemove(d.Id, out _);
-                        _deletedDevices.Add(d.Id);
+                        _devices.Remove(d);
                     }
                 }
             }
 
             foreach (DeviceConfig cfg in config.Devices)
             {
-                if (!_devices.TryGetValue(cfg.Id, out DeviceState? d))
-                {
-                    d = new DeviceState(cfg.Id) { Protocol = cfg.Protocol };
-                    _devices[cfg.Id] = d;
-                }
-
-                d.Config = cfg;
-                d.Phantom = false;
-                foreach (string text in cfg.Ips)
-                {
-                    IpAddress16 ip = ConfigValues.ParseIp(text);
-                    if (ip != default && !d.HasIp(ip))
-                    {
-                        d.Ips.Add(ip);
-                    }
-
-                    if (ip != default)
-                    {
-                        _byIp.TryAdd(ip, d);
-                    }
-                }
-
-                Recompute(d, now);
+                Recompute(_devices.Configure(cfg), now);
             }
 
-            _configuredByMac = new Dictionary<string, DeviceState>(StringComparer.Ordinal);
-            foreach (DeviceConfig cfg in config.Devices)
-            {
-                if (cfg.Mac is not null)
-                {
-                    _configuredByMac.TryAdd(cfg.Mac, _devices[cfg.Id]);
-                }
-            }
+            _devices.IndexConfiguredMacs(config.Devices);
 
             _servers.AddConfigured(config.Servers);
 
             // Logins whose user or profile the configuration no longer has end now.
-            foreach (DeviceState d in _devices.Values)
+            foreach (DeviceState d in _devices.All)
             {
                 if (d.Login is { } login && (!_settings.HasUser(login.User) || (login.Profile is not null && !_settings.HasProfile(login.Profile))))
                 {
@@ -427,7 +397,7 @@ public sealed partial class BindingDirectory
                 d ??= Resolve(entry.Line1Owner ?? entry.Devices[0]);
             }
 
-            if (d is null && ip != default && !_servers.IsServerAddress(ip) && _byIp.TryGetValue(ip, out DeviceState? atIp))
+            if (d is null && ip != default && !_servers.IsServerAddress(ip) && _devices.TryGetAtIp(ip, out DeviceState? atIp))
             {
                 d = atIp;
             }

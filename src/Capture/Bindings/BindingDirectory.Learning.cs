@@ -14,7 +14,7 @@ public sealed partial class BindingDirectory
     {
         using (new Change(this))
         {
-            DeviceState d = ResolveOrCreate(id, protocol, ip, now);
+            DeviceState d = _devices.ResolveOrCreate(id, protocol, ip, now);
             bool changed = false;
             if (d.Protocol == DeviceProtocol.Unknown && protocol != DeviceProtocol.Unknown)
             {
@@ -25,7 +25,7 @@ public sealed partial class BindingDirectory
             d.LastSeen = now;
             if (ip != default)
             {
-                changed |= Rebind(d, ip, now);
+                changed |= _devices.Rebind(d, ip, now);
             }
 
             if (contact is not null && contact != d.Contact)
@@ -59,8 +59,7 @@ public sealed partial class BindingDirectory
     {
         using (new Change(this))
         {
-            if (!_devicesBySpan.TryGetValue(deviceId, out DeviceState? d)
-                && !(_aliasesBySpan.TryGetValue(deviceId, out string? real) && _devices.TryGetValue(real, out d)))
+            if (!_devices.TryResolve(deviceId, out DeviceState? d))
             {
                 return false;
             }
@@ -78,7 +77,7 @@ public sealed partial class BindingDirectory
 
             line.ExpiresAt = expiresAt;
             d.LastSeen = now;
-            QueueExpiry(d, line);
+            _devices.QueueExpiry(d, line);
             MarkDirty(d);
             return true;
         }
@@ -120,7 +119,7 @@ public sealed partial class BindingDirectory
             }
 
             line.ExpiresAt = source == LineSource.Signalling ? null : expiresAt;
-            QueueExpiry(d, line);
+            _devices.QueueExpiry(d, line);
             if (!d.Registered && source is LineSource.Registered or LineSource.Skinny)
             {
                 d.Registered = true;
@@ -214,8 +213,7 @@ public sealed partial class BindingDirectory
     {
         using (new Change(this))
         {
-            if (!_devicesBySpan.TryGetValue(deviceId, out DeviceState? d)
-                && !(_aliasesBySpan.TryGetValue(deviceId, out string? real) && _devices.TryGetValue(real, out d)))
+            if (!_devices.TryResolve(deviceId, out DeviceState? d))
             {
                 return false;
             }
@@ -246,7 +244,7 @@ public sealed partial class BindingDirectory
         {
             _servers.MarkUnsaved(endpoint);
 
-            if (_devices.TryGetValue("sip:" + endpoint.ToString(), out DeviceState? d) && d.Config is null && !d.Registered && d.Login is null
+            if (_devices.TryGet("sip:" + endpoint.ToString(), out DeviceState? d) && d.Config is null && !d.Registered && d.Login is null
                 && d.Lines.TrueForAll(l => l.Source == LineSource.Signalling))
             {
                 DisposeDevice(d, d.LastSeen ?? DateTimeOffset.UnixEpoch, "learned from a server's messages");
@@ -255,86 +253,6 @@ public sealed partial class BindingDirectory
     }
 
     // ---- Internals (under the lock) ---------------------------------------------------------------------------
-
-    private DeviceState ResolveOrCreate(string id, DeviceProtocol protocol, IpAddress16 ip, DateTimeOffset now)
-    {
-        DeviceState? d = Resolve(id);
-        if (d is not null)
-        {
-            return d;
-        }
-
-        // A learned identity may be a configured device: by the MAC inside it (SEP<mac>, urn:uuid:...<mac>), else by a
-        // static IP of a configured device that has not been identified yet.
-        DeviceState? configured = null;
-        string? mac = MacOf(id);
-        if (mac is not null && _configuredByMac.TryGetValue(mac, out DeviceState? byMac))
-        {
-            configured = byMac;
-        }
-        else if (ip != default && _byIp.TryGetValue(ip, out DeviceState? atIp) && atIp.Config is not null
-            && atIp.Aliases.Count == 0 && atIp.LastSeen is null && atIp.HasIp(ip))
-        {
-            configured = atIp;
-        }
-
-        if (configured is not null)
-        {
-            configured.Aliases.Add(id);
-            _aliases[id] = configured.Id;
-            configured.FirstSeen ??= now;
-            return configured;
-        }
-
-        d = new DeviceState(id) { Protocol = protocol, FirstSeen = now, LastActivity = now };
-        _devices[id] = d;
-        Publish(d);
-        return d;
-    }
-
-    /// <summary>The 12 hex digits of a MAC inside a device identity (SEP&lt;mac&gt;, urn:uuid:...&lt;mac&gt;), upper case, or null.</summary>
-    internal static string? MacOf(string id) =>
-        id.StartsWith("SEP", StringComparison.OrdinalIgnoreCase) && id.Length == 15 ? ConfigValues.NormalizeMac(id[3..])
-        : id.StartsWith("urn:uuid:", StringComparison.OrdinalIgnoreCase) && id.Length >= 21 ? ConfigValues.NormalizeMac(id[^12..])
-        : null;
-
-    /// <summary>Puts <paramref name="ip"/> first; replaces an older learned address of the same family. True when it moved.</summary>
-    private bool Rebind(DeviceState d, IpAddress16 ip, DateTimeOffset now)
-    {
-        if (d.Ips.Count > 0 && d.Ips[0] == ip)
-        {
-            _byIp[ip] = d;
-            return false;
-        }
-
-        IpAddress16? previous = null;
-        for (int i = 0; i < d.Ips.Count; i++)
-        {
-            IpAddress16 old = d.Ips[i];
-            bool isStatic = d.Config is not null && d.Config.Ips.Any(s => ConfigValues.ParseIp(s) == old);
-            if (old == ip || (old.IsIPv4 == ip.IsIPv4 && !isStatic))
-            {
-                d.Ips.RemoveAt(i--);
-                if (old != ip)
-                {
-                    previous = old;
-                    if (_byIp.TryGetValue(old, out DeviceState? holder) && holder == d)
-                    {
-                        _byIp.TryRemove(old, out _);
-                    }
-                }
-            }
-        }
-
-        d.Ips.Insert(0, ip);
-        _byIp[ip] = d;
-        if (previous is { } from)
-        {
-            _events.Add(_events.New(DirectoryEventKind.DeviceMoved, now, d.Id) with { Ip = ip.ToString(), Detail = "from " + from });
-        }
-
-        return true;
-    }
 
     private static int NextLineNumber(DeviceState d)
     {
@@ -389,64 +307,20 @@ public sealed partial class BindingDirectory
 
         d.Lines.Clear();
         Recompute(d, now);
-        _devices.TryRemove(d.Id, out _);
-        foreach (IpAddress16 ip in d.Ips)
-        {
-            if (_byIp.TryGetValue(ip, out DeviceState? holder) && holder == d)
-            {
-                _byIp.TryRemove(ip, out _);
-            }
-        }
-
-        foreach (string alias in d.Aliases)
-        {
-            _aliases.TryRemove(alias, out _);
-        }
-
-        _dirtyDevices.Remove(d.Id);
-        _deletedDevices.Add(d.Id);
+        _devices.Remove(d);
+        _devices.ReleaseAddresses(d);
         _events.Add(_events.New(DirectoryEventKind.DeviceDisposed, now, d.Id) with { Detail = why });
     }
 
-    private void QueueExpiry(DeviceState d, LearnedLine line)
-    {
-        if (line.ExpiresAt is { } at && !line.ExpiryQueued)
-        {
-            line.ExpiryQueued = true;
-            _expiries.Enqueue((d.Id, line.Extension), at + _options.RegistrationGrace);
-        }
-    }
-
-    /// <summary>Drops registrations whose expiry (plus grace) has passed; a refreshed line is re-queued at its new time.</summary>
+    /// <summary>Drops registrations whose expiry (plus grace) has passed.</summary>
     private void ExpireRegistrations(DateTimeOffset now)
     {
-        while (_expiries.TryPeek(out (string Device, string Extension) key, out DateTimeOffset due) && due <= now)
+        while (_devices.TryTakeLapsed(now, out DeviceState? d, out LearnedLine? line))
         {
-            _expiries.Dequeue();
-            DeviceState? d = Resolve(key.Device);
-            LearnedLine? line = d?.FindLine(key.Extension);
-            if (d is null || line is null)
-            {
-                continue;
-            }
-
-            line.ExpiryQueued = false;
-            if (line.ExpiresAt is not { } expires)
-            {
-                continue;
-            }
-
-            if (expires + _options.RegistrationGrace <= now)
-            {
-                d.Lines.Remove(line);
-                Renumber(d);
-                Recompute(d, now);
-                AfterLinesRemoved(d, now, "expired");
-            }
-            else
-            {
-                QueueExpiry(d, line);
-            }
+            d.Lines.Remove(line);
+            Renumber(d);
+            Recompute(d, now);
+            AfterLinesRemoved(d, now, "expired");
         }
     }
 
@@ -649,37 +523,4 @@ public sealed partial class BindingDirectory
     }
 
     private static string? PrimaryIp(DeviceState d) => d.Ips.Count > 0 ? d.Ips[0].ToString() : null;
-
-    private void Publish(DeviceState d) => d.Binding = BuildBinding(d);
-
-    private DeviceBinding BuildBinding(DeviceState d)
-    {
-        List<LineBinding> lines = d.EffectiveLines();
-        for (int i = 0; i < lines.Count; i++)
-        {
-            LineBinding l = lines[i];
-            if (i == 0 && _lines.Line1Holder(l.Extension) is { } owner && owner != d.Id)
-            {
-                lines[i] = l with { Conflict = true };
-            }
-        }
-
-        DeviceConfig? cfg = d.Config;
-        return new DeviceBinding(d.Id, d.Protocol != DeviceProtocol.Unknown ? d.Protocol : cfg?.Protocol ?? DeviceProtocol.Unknown, [.. d.Ips.Select(ip => ip.ToString())], lines)
-        {
-            Configured = cfg is not null,
-            Phantom = d.Phantom,
-            Registered = d.Registered,
-            Name = cfg?.Name,
-            Site = cfg?.Site,
-            RecordingGroup = cfg?.RecordingGroup,
-            HotelingAgent = cfg?.HotelingAgent,
-            Contact = d.Contact,
-            UserAgent = d.UserAgent,
-            FirstSeen = d.FirstSeen,
-            LastSeen = d.LastSeen,
-            Login = d.Login,
-            ConfiguredExtensions = cfg?.Extensions ?? [],
-        };
-    }
 }

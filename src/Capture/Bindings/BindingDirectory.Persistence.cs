@@ -8,12 +8,9 @@ namespace Capture.Bindings;
 
 public sealed partial class BindingDirectory
 {
-    private const string DevicePrefix = "d/";
     private const string LoginPrefix = "h/";
 
     private DirectoryStore? _store;
-    private readonly HashSet<string> _dirtyDevices = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _deletedDevices = new(StringComparer.Ordinal);
     private readonly HashSet<long> _dirtyLogins = [];
     private readonly Lock _persistGate = new();
     private Timer? _persistTimer;
@@ -33,6 +30,7 @@ public sealed partial class BindingDirectory
             {
                 directory._store = store;
                 directory._servers.TrackChanges = true;
+                directory._devices.TrackChanges = true;
                 directory.Load();
             }
 
@@ -129,36 +127,13 @@ public sealed partial class BindingDirectory
         lock (_gate)
         {
             _servers.TrackChanges = false;
-        }
-    }
-
-    private void MarkDirty(DeviceState d)
-    {
-        if (_store is not null)
-        {
-            _dirtyDevices.Add(d.Id);
-            _deletedDevices.Remove(d.Id);
+            _devices.TrackChanges = false;
         }
     }
 
     private bool WriteDirty(DirectoryStore store)
     {
-        bool wrote = false;
-        foreach (string id in _dirtyDevices)
-        {
-            if (_devices.TryGetValue(id, out DeviceState? d))
-            {
-                store.Put(DevicePrefix + id, JsonSerializer.SerializeToUtf8Bytes(ToStored(d), DirectoryJsonContext.Default.StoredDevice));
-                wrote = true;
-            }
-        }
-
-        foreach (string id in _deletedDevices)
-        {
-            store.Delete(DevicePrefix + id);
-            wrote = true;
-        }
-
+        bool wrote = _devices.WriteChanges(store);
         foreach (long seq in _dirtyLogins)
         {
             LoginEntry entry = _history[_historyIndex[seq]];
@@ -170,8 +145,7 @@ public sealed partial class BindingDirectory
 
         wrote |= _servers.WriteChanges(store);
 
-        _dirtyDevices.Clear();
-        _deletedDevices.Clear();
+        _devices.ChangesWritten();
         _dirtyLogins.Clear();
         _lines.ChangesWritten();
         _servers.ChangesWritten();
@@ -180,69 +154,13 @@ public sealed partial class BindingDirectory
 
     private static string LoginKey(long seq) => LoginPrefix + seq.ToString("D12", CultureInfo.InvariantCulture);
 
-    private static StoredDevice ToStored(DeviceState d) => new(
-        d.Id,
-        d.Protocol,
-        [.. d.Ips.Select(ip => ip.ToString())],
-        [.. d.Lines.Select(l => new StoredLine(l.Number, l.Extension, l.DisplayName, l.Source, l.ExpiresAt))],
-        [.. d.Aliases],
-        d.Phantom,
-        d.Registered,
-        d.FirstSeen,
-        d.LastSeen,
-        d.Contact,
-        d.UserAgent);
-
     /// <summary>Rebuilds memory from the store, silently (no events: nothing changed, we only remember).</summary>
     private void Load()
     {
         DirectoryStore store = _store!;
         lock (_gate)
         {
-            foreach (KeyValuePair<string, byte[]> kv in store.ReadAll(DevicePrefix))
-            {
-                StoredDevice? s = JsonSerializer.Deserialize(kv.Value, DirectoryJsonContext.Default.StoredDevice);
-                if (s is null)
-                {
-                    continue;
-                }
-
-                var d = new DeviceState(s.Id)
-                {
-                    Protocol = s.Protocol,
-                    Phantom = s.Phantom,
-                    Registered = s.Registered,
-                    FirstSeen = s.FirstSeen,
-                    LastSeen = s.LastSeen,
-                    Contact = s.Contact,
-                    UserAgent = s.UserAgent,
-                    LastActivity = s.LastSeen ?? default,
-                };
-                foreach (string ip in s.Ips)
-                {
-                    IpAddress16 a = ConfigValues.ParseIp(ip);
-                    if (a != default)
-                    {
-                        d.Ips.Add(a);
-                        _byIp[a] = d;
-                    }
-                }
-
-                foreach (StoredLine l in s.Lines)
-                {
-                    var line = new LearnedLine(l.Extension) { Number = l.Number, DisplayName = l.DisplayName, Source = l.Source, ExpiresAt = l.ExpiresAt };
-                    d.Lines.Add(line);
-                    QueueExpiry(d, line);
-                }
-
-                foreach (string alias in s.Aliases)
-                {
-                    d.Aliases.Add(alias);
-                    _aliases[alias] = d.Id;
-                }
-
-                _devices[d.Id] = d;
-            }
+            _devices.Load(store);
 
             List<LoginEntry> logins = [];
             foreach (KeyValuePair<string, byte[]> kv in store.ReadAll(LoginPrefix))
@@ -260,7 +178,7 @@ public sealed partial class BindingDirectory
                 _historyIndex[e.Seq] = index;
                 AddIndex(_historyByDevice, e.HostDevice, index);
                 AddIndex(_historyByUser, e.User, index);
-                if (e.IsOpen && _devices.TryGetValue(e.HostDevice, out DeviceState? host))
+                if (e.IsOpen && _devices.TryGet(e.HostDevice, out DeviceState? host))
                 {
                     host.Login = e;
                     _openByUser[e.User] = e;
@@ -272,30 +190,15 @@ public sealed partial class BindingDirectory
             _lines.LoadConflicts(store);
             _servers.Load(store);
 
-            _lines.Rebuild(_devices.Values);
+            _lines.Rebuild(_devices.All);
 
-            foreach (DeviceState d in _devices.Values)
+            foreach (DeviceState d in _devices.All)
             {
-                Publish(d);
+                _devices.Publish(d);
             }
         }
     }
 }
-
-internal sealed record StoredLine(int Number, string Extension, string? DisplayName, LineSource Source, DateTimeOffset? ExpiresAt);
-
-internal sealed record StoredDevice(
-    string Id,
-    DeviceProtocol Protocol,
-    string[] Ips,
-    StoredLine[] Lines,
-    string[] Aliases,
-    bool Phantom,
-    bool Registered,
-    DateTimeOffset? FirstSeen,
-    DateTimeOffset? LastSeen,
-    string? Contact,
-    string? UserAgent);
 
 /// <summary>JSON of the directory: what the store keeps, and what replay --json shows.</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, UseStringEnumConverter = true, WriteIndented = false)]

@@ -32,13 +32,7 @@ public sealed partial class BindingDirectory : IDisposable
     private readonly DirectorySettings _settings;
     private readonly KnownServers _servers = new();
     private readonly LineIndex _lines;
-
-    private readonly ConcurrentDictionary<string, DeviceState> _devices = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, DeviceState>.AlternateLookup<ReadOnlySpan<char>> _devicesBySpan;
-    private readonly ConcurrentDictionary<string, string> _aliases = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> _aliasesBySpan;
-    private readonly ConcurrentDictionary<IpAddress16, DeviceState> _byIp = new();
-    private Dictionary<string, DeviceState> _configuredByMac = new(StringComparer.Ordinal);
+    private readonly DeviceRegistry _devices;
 
     private readonly List<LoginEntry> _history = [];
     private readonly Dictionary<long, int> _historyIndex = [];
@@ -46,7 +40,6 @@ public sealed partial class BindingDirectory : IDisposable
     private readonly Dictionary<string, List<int>> _historyByUser = new(StringComparer.Ordinal);
     private readonly Dictionary<string, LoginEntry> _openByUser = new(StringComparer.Ordinal);
 
-    private readonly PriorityQueue<(string Device, string Extension), DateTimeOffset> _expiries = new();
     private readonly PendingEvents _events = new();
     private readonly Queue<DirectoryEvent> _recent = new();
     private readonly List<Channel<DirectoryEvent>> _subscribers = [];
@@ -59,8 +52,7 @@ public sealed partial class BindingDirectory : IDisposable
         _options = options ?? new DirectoryOptions();
         _settings = new DirectorySettings(_options.LicenseSyncInterval);
         _lines = new LineIndex(_events);
-        _devicesBySpan = _devices.GetAlternateLookup<ReadOnlySpan<char>>();
-        _aliasesBySpan = _aliases.GetAlternateLookup<ReadOnlySpan<char>>();
+        _devices = new DeviceRegistry(_lines, _events, _options.RegistrationGrace);
     }
 
     public DirectoryConfig Config => _settings.Config;
@@ -106,80 +98,23 @@ public sealed partial class BindingDirectory : IDisposable
     // ---- Reads ------------------------------------------------------------------------------------------------
 
     /// <summary>The device with this id (or a learned identity that resolves to it). Allocates nothing.</summary>
-    public bool TryGetDevice(ReadOnlySpan<char> id, out DeviceBinding binding)
-    {
-        if (_devicesBySpan.TryGetValue(id, out DeviceState? d)
-            || (_aliasesBySpan.TryGetValue(id, out string? real) && _devices.TryGetValue(real, out d)))
-        {
-            binding = d.Binding;
-            return true;
-        }
-
-        binding = null!;
-        return false;
-    }
+    public bool TryGetDevice(ReadOnlySpan<char> id, out DeviceBinding binding) => _devices.TryGetBinding(id, out binding);
 
     /// <summary>The device last seen at (or configured with) this address. Allocates nothing.</summary>
-    public bool TryFindByIp(IpAddress16 ip, out DeviceBinding binding)
-    {
-        if (_byIp.TryGetValue(ip, out DeviceState? d))
-        {
-            binding = d.Binding;
-            return true;
-        }
-
-        binding = null!;
-        return false;
-    }
+    public bool TryFindByIp(IpAddress16 ip, out DeviceBinding binding) => _devices.TryFindByIp(ip, out binding);
 
     /// <summary>The device holding <paramref name="extension"/> as line 1, else the first device it appears on. Allocates nothing.</summary>
-    public bool TryFindByExtension(ReadOnlySpan<char> extension, out DeviceBinding binding)
-    {
-        if (_lines.TryGetEntry(extension, out LineIndex.ExtensionEntry? entry))
-        {
-            string? id = entry.Line1Owner ?? (entry.Devices.Length > 0 ? entry.Devices[0] : null);
-            if (id is not null && _devices.TryGetValue(id, out DeviceState? d))
-            {
-                binding = d.Binding;
-                return true;
-            }
-        }
-
-        binding = null!;
-        return false;
-    }
+    public bool TryFindByExtension(ReadOnlySpan<char> extension, out DeviceBinding binding) => _devices.TryFindByExtension(extension, out binding);
 
     /// <summary>Every device carrying <paramref name="extension"/> (line-1 holder first).</summary>
-    public IReadOnlyList<DeviceBinding> Appearances(string extension)
-    {
-        if (!_lines.TryGetEntry(extension, out LineIndex.ExtensionEntry? entry))
-        {
-            return [];
-        }
-
-        var list = new List<DeviceBinding>(entry.Devices.Length);
-        if (entry.Line1Owner is not null && _devices.TryGetValue(entry.Line1Owner, out DeviceState? owner))
-        {
-            list.Add(owner.Binding);
-        }
-
-        foreach (string id in entry.Devices)
-        {
-            if (id != entry.Line1Owner && _devices.TryGetValue(id, out DeviceState? d))
-            {
-                list.Add(d.Binding);
-            }
-        }
-
-        return list;
-    }
+    public IReadOnlyList<DeviceBinding> Appearances(string extension) => _devices.Appearances(extension);
 
     /// <summary>A snapshot of every device, ordered by id.</summary>
     public IReadOnlyList<DeviceBinding> Devices()
     {
         lock (_gate)
         {
-            return [.. _devices.Values.OrderBy(d => d.Id, StringComparer.Ordinal).Select(Fresh)];
+            return _devices.Snapshots();
         }
     }
 
@@ -187,13 +122,9 @@ public sealed partial class BindingDirectory : IDisposable
     {
         lock (_gate)
         {
-            DeviceState? d = Resolve(id);
-            return d is null ? null : Fresh(d);
+            return _devices.Snapshot(id);
         }
     }
-
-    /// <summary>A snapshot with current last-seen and expiry times (registration refreshes do not rebuild the published one).</summary>
-    private DeviceBinding Fresh(DeviceState d) => d.Binding.LastSeen == d.LastSeen ? d.Binding : BuildBinding(d);
 
     public IReadOnlyList<LineConflict> Conflicts(bool openOnly = false)
     {
@@ -307,10 +238,11 @@ public sealed partial class BindingDirectory : IDisposable
 
     // ---- Helpers ----------------------------------------------------------------------------------------------
 
-    private DeviceState? Resolve(string id) =>
-        _devices.TryGetValue(id, out DeviceState? d) ? d
-        : _aliases.TryGetValue(id, out string? real) && _devices.TryGetValue(real, out d) ? d
-        : null;
+    private DeviceState? Resolve(string id) => _devices.Resolve(id);
+
+    private void Publish(DeviceState d) => _devices.Publish(d);
+
+    private void MarkDirty(DeviceState d) => _devices.MarkUnsaved(d);
 
     /// <summary>Persists and closes the store (see <see cref="Close"/>), and ends every event stream.</summary>
     public void Dispose()
