@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using Capture.Bindings.Config;
 using Capture.Packets;
 
@@ -7,8 +5,6 @@ namespace Capture.Bindings;
 
 public sealed partial class BindingDirectory
 {
-    private DateTimeOffset? _lastScheduleCheck;
-
     // ---- Configuration ----------------------------------------------------------------------------------------
 
     /// <summary>
@@ -50,14 +46,7 @@ public sealed partial class BindingDirectory
 
             _servers.AddConfigured(config.Servers);
 
-            // Logins whose user or profile the configuration no longer has end now.
-            foreach (DeviceState d in _devices.All)
-            {
-                if (d.Login is { } login && (!_settings.HasUser(login.User) || (login.Profile is not null && !_settings.HasProfile(login.Profile))))
-                {
-                    EndLogin(d, LogoutReasons.Reconfigured, now);
-                }
-            }
+            _logins.EndUnconfigured(now);
 
             return DirectoryOutcome.Success;
         }
@@ -88,65 +77,16 @@ public sealed partial class BindingDirectory
     {
         using (new Change(this))
         {
-            if (_settings.User(user) is not { } u)
-            {
-                return DirectoryOutcome.NotFound($"No user '{user}'.");
-            }
-
-            DeviceState? d = Resolve(device);
-            if (d is null)
-            {
-                return DirectoryOutcome.NotFound($"No device '{device}'.");
-            }
-
-            if (u.Pin is not null && !PinMatches(u.Pin, pin))
-            {
-                return DirectoryOutcome.Forbidden($"Wrong or missing PIN for user '{user}'.");
-            }
-
-            if (d.Login is { } current && current.User == user)
-            {
-                return DirectoryOutcome.Success;
-            }
-
-            if (d.Login is not null)
-            {
-                EndLogin(d, LogoutReasons.Replaced, now);
-            }
-
-            if (_openByUser.TryGetValue(user, out LoginEntry? elsewhere) && Resolve(elsewhere.HostDevice) is { } other)
-            {
-                EndLogin(other, LogoutReasons.Moved, now);
-            }
-
-            StartLogin(d, user, null, LoginKind.Explicit, d.PublishedSet.Length > 0 ? [.. d.EffectiveLines().Select(l => l.Extension)] : [], now);
-            MarkDirty(d);
-            return DirectoryOutcome.Success;
+            return _logins.Login(user, device, pin, now);
         }
     }
-
-    private static bool PinMatches(string expected, string? presented) =>
-        presented is not null && CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(expected), Encoding.ASCII.GetBytes(presented));
 
     /// <summary>Logs out whoever is logged in at <paramref name="device"/>.</summary>
     public DirectoryOutcome Logout(string device, DateTimeOffset now)
     {
         using (new Change(this))
         {
-            DeviceState? d = Resolve(device);
-            if (d is null)
-            {
-                return DirectoryOutcome.NotFound($"No device '{device}'.");
-            }
-
-            if (d.Login is null)
-            {
-                return DirectoryOutcome.NotFound($"Nobody is logged in at device '{device}'.");
-            }
-
-            EndLogin(d, LogoutReasons.Logout, now);
-            MarkDirty(d);
-            return DirectoryOutcome.Success;
+            return _logins.Logout(device, now);
         }
     }
 
@@ -155,16 +95,7 @@ public sealed partial class BindingDirectory
     {
         using (new Change(this))
         {
-            if (!_openByUser.TryGetValue(user, out LoginEntry? open) || Resolve(open.HostDevice) is not { } d)
-            {
-                return _settings.HasUser(user)
-                    ? DirectoryOutcome.NotFound($"User '{user}' is not logged in.")
-                    : DirectoryOutcome.NotFound($"No user '{user}'.");
-            }
-
-            EndLogin(d, LogoutReasons.RemoteLogout, now);
-            MarkDirty(d);
-            return DirectoryOutcome.Success;
+            return _logins.LogoutUser(user, now);
         }
     }
 
@@ -173,26 +104,8 @@ public sealed partial class BindingDirectory
     {
         using (new Change(this))
         {
-            return LogoutAllLocked(scope, now, reason);
+            return _logins.LogoutAll(scope, now, reason);
         }
-    }
-
-    private int LogoutAllLocked(UserScope scope, DateTimeOffset now, string reason)
-    {
-        int count = 0;
-        foreach (LoginEntry login in _openByUser.Values.ToList())
-        {
-            bool external = _settings.User(login.User) is { External: true };
-            bool inScope = scope == UserScope.All || (scope == UserScope.External) == external;
-            if (login.Kind == LoginKind.Explicit && inScope && Resolve(login.HostDevice) is { } d)
-            {
-                EndLogin(d, reason, now);
-                MarkDirty(d);
-                count++;
-            }
-        }
-
-        return count;
     }
 
     /// <summary>A call started on the device (idle auto-logout counts from the last call).</summary>
@@ -231,49 +144,9 @@ public sealed partial class BindingDirectory
         using (new Change(this))
         {
             ExpireRegistrations(now);
-            RunSchedules(now);
-            if (_settings.Config.IdleLogout is { } idle)
-            {
-                foreach (LoginEntry login in _openByUser.Values.ToList())
-                {
-                    if (login.Kind == LoginKind.Explicit && Resolve(login.HostDevice) is { ActiveCalls: 0 } d
-                        && now - Max(login.Since, d.LastActivity) >= idle)
-                    {
-                        EndLogin(d, LogoutReasons.Idle, now);
-                        MarkDirty(d);
-                    }
-                }
-            }
-
+            _logins.RunSchedules(now);
+            _logins.LogoutIdle(now);
             _settings.SyncLicense(now);
-        }
-    }
-
-    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
-
-    private void RunSchedules(DateTimeOffset now)
-    {
-        DateTimeOffset? last = _lastScheduleCheck;
-        _lastScheduleCheck = now;
-        if (last is not { } from || _settings.Config.LogoutSchedules.Count == 0 || now <= from)
-        {
-            return;
-        }
-
-        // Every occurrence in (from, now], in the schedules' time zone; a long gap fires each schedule once.
-        DateTime localFrom = TimeZoneInfo.ConvertTime(from, _settings.TimeZone).DateTime;
-        DateTime localNow = TimeZoneInfo.ConvertTime(now, _settings.TimeZone).DateTime;
-        foreach (LogoutSchedule schedule in _settings.Config.LogoutSchedules)
-        {
-            for (DateOnly day = DateOnly.FromDateTime(localFrom); day <= DateOnly.FromDateTime(localNow); day = day.AddDays(1))
-            {
-                DateTime at = day.ToDateTime(schedule.At);
-                if (at > localFrom && at <= localNow && (schedule.Days.Count == 0 || schedule.Days.Contains(day.DayOfWeek)))
-                {
-                    LogoutAllLocked(schedule.Users, now, LogoutReasons.Scheduled);
-                    break;
-                }
-            }
         }
     }
 
@@ -284,22 +157,7 @@ public sealed partial class BindingDirectory
     {
         lock (_gate)
         {
-            if (!_lines.TryGetEntry(extension, out LineIndex.ExtensionEntry? entry))
-            {
-                // A logged-in profile's extension is found through the login even when no line carries it.
-                foreach (LoginEntry open in _openByUser.Values)
-                {
-                    if (open.Guest.Contains(extension) && Resolve(open.HostDevice) is { } host)
-                    {
-                        return LocationOf(host, extension);
-                    }
-                }
-
-                return new Location(false, false) { Extension = extension };
-            }
-
-            string id = entry.Line1Owner ?? entry.Devices[0];
-            return Resolve(id) is { } d ? LocationOf(d, extension) : new Location(false, false) { Extension = extension };
+            return _logins.LocateExtension(extension);
         }
     }
 
@@ -308,54 +166,17 @@ public sealed partial class BindingDirectory
     {
         lock (_gate)
         {
-            if (_openByUser.TryGetValue(user, out LoginEntry? open) && Resolve(open.HostDevice) is { } d)
-            {
-                return LocationOf(d, null);
-            }
-
-            return new Location(_settings.HasUser(user), false) { User = user };
+            return _logins.LocateUser(user);
         }
     }
-
-    private static Location LocationOf(DeviceState d, string? extension) => new(true, d.Login is not null)
-    {
-        Extension = extension,
-        User = d.Login?.User,
-        Profile = d.Login?.Profile,
-        HostDevice = d.Id,
-        Guest = d.Login?.Guest ?? [],
-        Ips = [.. d.Ips.Select(ip => ip.ToString())],
-        Since = d.Login?.Since,
-        Kind = d.Login?.Kind,
-    };
 
     /// <summary>Who was logged in at <paramref name="device"/> at <paramref name="at"/> ("who sat at this phone at 10:32 yesterday?").</summary>
     public LoginEntry? WhoWasAt(string device, DateTimeOffset at)
     {
         lock (_gate)
         {
-            string id = Resolve(device)?.Id ?? device;
-            return WhoWasAtLocked(id, at);
+            return _logins.WhoWasAt(device, at);
         }
-    }
-
-    private LoginEntry? WhoWasAtLocked(string device, DateTimeOffset at)
-    {
-        if (!_historyByDevice.TryGetValue(device, out List<int>? indices))
-        {
-            return null;
-        }
-
-        for (int i = indices.Count - 1; i >= 0; i--)
-        {
-            LoginEntry e = _history[indices[i]];
-            if (e.Covers(at))
-            {
-                return e;
-            }
-        }
-
-        return null;
     }
 
     /// <summary>The login history, oldest first, optionally for one device or user and a time range (logins overlapping it).</summary>
@@ -363,13 +184,7 @@ public sealed partial class BindingDirectory
     {
         lock (_gate)
         {
-            IEnumerable<LoginEntry> entries = device is not null
-                ? (_historyByDevice.GetValueOrDefault(Resolve(device)?.Id ?? device) ?? []).Select(i => _history[i])
-                : user is not null ? (_historyByUser.GetValueOrDefault(user) ?? []).Select(i => _history[i])
-                : _history;
-            return [.. entries.Where(e => (user is null || e.User == user)
-                && (from is null || e.Until is null || e.Until > from)
-                && (to is null || e.Since < to))];
+            return _logins.History(device, user, from, to);
         }
     }
 
@@ -405,13 +220,9 @@ public sealed partial class BindingDirectory
             if (d is null && extension is not null)
             {
                 // A logged-in profile's extension that no line shows (the phone's REGISTER not seen yet).
-                foreach (LoginEntry open in _openByUser.Values)
+                if (_logins.FirstOpenWithGuest(extension) is { } open)
                 {
-                    if (open.Guest.Contains(extension))
-                    {
-                        d = Resolve(open.HostDevice);
-                        break;
-                    }
+                    d = Resolve(open.HostDevice);
                 }
             }
 
@@ -421,7 +232,7 @@ public sealed partial class BindingDirectory
 
     private PartyBinding PartyOf(DeviceState d, DateTimeOffset at)
     {
-        LoginEntry? login = WhoWasAtLocked(d.Id, at) ?? (d.Login?.Since <= at ? d.Login : null);
+        LoginEntry? login = _logins.WhoWasAtDevice(d.Id, at) ?? (d.Login?.Since <= at ? d.Login : null);
         string? user = login?.User;
         bool hoteling = false;
         if (user is null && d.Config?.HotelingAgent is { } agent)

@@ -123,7 +123,7 @@ public sealed partial class BindingDirectory
             if (!d.Registered && source is LineSource.Registered or LineSource.Skinny)
             {
                 d.Registered = true;
-                _events.Add(_events.New(DirectoryEventKind.DeviceRegistered, now, d.Id) with { Ip = PrimaryIp(d), Extension = extension });
+                _events.Add(_events.New(DirectoryEventKind.DeviceRegistered, now, d.Id) with { Ip = d.PrimaryIp(), Extension = extension });
             }
 
             if (changed)
@@ -178,7 +178,7 @@ public sealed partial class BindingDirectory
             if (!d.Registered && d.Lines.Count > 0)
             {
                 d.Registered = true;
-                _events.Add(_events.New(DirectoryEventKind.DeviceRegistered, now, d.Id) with { Ip = PrimaryIp(d) });
+                _events.Add(_events.New(DirectoryEventKind.DeviceRegistered, now, d.Id) with { Ip = d.PrimaryIp() });
             }
 
             Recompute(d, now);
@@ -286,7 +286,7 @@ public sealed partial class BindingDirectory
         if (d.Registered && !stillRegistered)
         {
             d.Registered = false;
-            _events.Add(_events.New(DirectoryEventKind.DeviceUnregistered, now, d.Id) with { Ip = PrimaryIp(d), Detail = reason });
+            _events.Add(_events.New(DirectoryEventKind.DeviceUnregistered, now, d.Id) with { Ip = d.PrimaryIp(), Detail = reason });
             if (d.Phantom)
             {
                 DisposeDevice(d, now);
@@ -302,7 +302,7 @@ public sealed partial class BindingDirectory
     {
         if (d.Login is not null)
         {
-            EndLogin(d, LogoutReasons.Unregistered, now);
+            _logins.EndLogin(d, LogoutReasons.Unregistered, now);
         }
 
         d.Lines.Clear();
@@ -356,10 +356,10 @@ public sealed partial class BindingDirectory
 
         if (setChanged)
         {
-            _events.Add(_events.New(DirectoryEventKind.LinesChanged, now, d.Id) with { Extensions = [.. lines.Select(l => l.Extension)], Ip = PrimaryIp(d) });
+            _events.Add(_events.New(DirectoryEventKind.LinesChanged, now, d.Id) with { Extensions = [.. lines.Select(l => l.Extension)], Ip = d.PrimaryIp() });
             if (detectLogins)
             {
-                DetectLogin(d, set, now, logoutReason ?? (d.Lines.Exists(IsRegistration) ? LogoutReasons.SetChanged : LogoutReasons.Unregistered));
+                _logins.DetectLogin(d, set, now, logoutReason ?? (d.Lines.Exists(IsRegistration) ? LogoutReasons.SetChanged : LogoutReasons.Unregistered));
             }
         }
 
@@ -414,113 +414,6 @@ public sealed partial class BindingDirectory
         }
     }
 
-    /// <summary>
-    /// DESIGN section 2, login/logout detection: the profile whose set equals the device's new set is logged in there
-    /// (replacing whoever was); no match while a profile was logged in is a logout. Explicit logins are left alone
-    /// unless a profile takes the device.
-    /// </summary>
+    /// <summary>A line from a registration (SIP REGISTER, Skinny), not one seen only in other signalling.</summary>
     private static bool IsRegistration(LearnedLine l) => l.Source is LineSource.Registered or LineSource.Skinny;
-
-    private void DetectLogin(DeviceState d, string[] set, DateTimeOffset now, string noMatchReason)
-    {
-        ProfileConfig? match = _settings.ProfileWithSet(set);
-        if (match is null)
-        {
-            if (d.Login is { Kind: LoginKind.Mobility or LoginKind.CrossCluster })
-            {
-                EndLogin(d, noMatchReason, now);
-            }
-
-            return;
-        }
-
-        if (d.Login?.Profile == match.Id)
-        {
-            return;
-        }
-
-        if (d.Login is not null)
-        {
-            EndLogin(d, LogoutReasons.Replaced, now);
-        }
-
-        if (_openByUser.TryGetValue(match.User, out LoginEntry? elsewhere) && Resolve(elsewhere.HostDevice) is { } other)
-        {
-            EndLogin(other, LogoutReasons.Moved, now);
-        }
-
-        LoginKind kind = d.Config is null && match.CrossCluster ? LoginKind.CrossCluster : LoginKind.Mobility;
-        if (kind == LoginKind.CrossCluster)
-        {
-            d.Phantom = true;
-        }
-
-        StartLogin(d, match.User, match.Id, kind, match.Extensions, now);
-    }
-
-    private void StartLogin(DeviceState d, string user, string? profile, LoginKind kind, IReadOnlyList<string> guest, DateTimeOffset now)
-    {
-        var entry = new LoginEntry(_nextLoginSeq++, d.Id, user, profile, kind, [.. guest], now);
-        int index = _history.Count;
-        _history.Add(entry);
-        _historyIndex[entry.Seq] = index;
-        AddIndex(_historyByDevice, d.Id, index);
-        AddIndex(_historyByUser, user, index);
-        _openByUser[user] = entry;
-        d.Login = entry;
-        d.LastActivity = now;
-        _dirtyLogins.Add(entry.Seq);
-        _events.Add(_events.New(DirectoryEventKind.LoginEstablished, now, profile ?? d.Id) with
-        {
-            HostDevice = d.Id,
-            User = user,
-            Profile = profile,
-            Guest = entry.Guest,
-            Ip = PrimaryIp(d),
-            LoginSeq = entry.Seq,
-            Detail = kind.ToString(),
-        });
-        Publish(d);
-    }
-
-    private void EndLogin(DeviceState d, string reason, DateTimeOffset now)
-    {
-        if (d.Login is not { } open)
-        {
-            return;
-        }
-
-        LoginEntry closed = open with { Until = now, EndReason = reason };
-        _history[_historyIndex[open.Seq]] = closed;
-        if (_openByUser.TryGetValue(open.User, out LoginEntry? current) && current.Seq == open.Seq)
-        {
-            _openByUser.Remove(open.User);
-        }
-
-        d.Login = null;
-        _dirtyLogins.Add(open.Seq);
-        _events.Add(_events.New(DirectoryEventKind.LoginCancelled, now, open.Profile ?? d.Id) with
-        {
-            HostDevice = d.Id,
-            User = open.User,
-            Profile = open.Profile,
-            Guest = open.Guest,
-            Ip = PrimaryIp(d),
-            LoginSeq = open.Seq,
-            Detail = reason,
-        });
-        Publish(d);
-    }
-
-    private static void AddIndex(Dictionary<string, List<int>> index, string key, int value)
-    {
-        if (!index.TryGetValue(key, out List<int>? list))
-        {
-            index[key] = list = [];
-        }
-
-        list.Add(value);
-    }
-
-    private static string? PrimaryIp(DeviceState d) => d.Ips.Count > 0 ? d.Ips[0].ToString() : null;
 }

@@ -8,10 +8,8 @@ namespace Capture.Bindings;
 
 public sealed partial class BindingDirectory
 {
-    private const string LoginPrefix = "h/";
 
     private DirectoryStore? _store;
-    private readonly HashSet<long> _dirtyLogins = [];
     private readonly Lock _persistGate = new();
     private Timer? _persistTimer;
     private long _persists;
@@ -31,6 +29,7 @@ public sealed partial class BindingDirectory
                 directory._store = store;
                 directory._servers.TrackChanges = true;
                 directory._devices.TrackChanges = true;
+                directory._logins.TrackChanges = true;
                 directory.Load();
             }
 
@@ -128,31 +127,25 @@ public sealed partial class BindingDirectory
         {
             _servers.TrackChanges = false;
             _devices.TrackChanges = false;
+            _logins.TrackChanges = false;
         }
     }
 
     private bool WriteDirty(DirectoryStore store)
     {
         bool wrote = _devices.WriteChanges(store);
-        foreach (long seq in _dirtyLogins)
-        {
-            LoginEntry entry = _history[_historyIndex[seq]];
-            store.Put(LoginKey(seq), JsonSerializer.SerializeToUtf8Bytes(entry, DirectoryJsonContext.Default.LoginEntry));
-            wrote = true;
-        }
+        wrote |= _logins.WriteChanges(store);
 
         wrote |= _lines.WriteChanges(store);
 
         wrote |= _servers.WriteChanges(store);
 
         _devices.ChangesWritten();
-        _dirtyLogins.Clear();
+        _logins.ChangesWritten();
         _lines.ChangesWritten();
         _servers.ChangesWritten();
         return wrote;
     }
-
-    private static string LoginKey(long seq) => LoginPrefix + seq.ToString("D12", CultureInfo.InvariantCulture);
 
     /// <summary>Rebuilds memory from the store, silently (no events: nothing changed, we only remember).</summary>
     private void Load()
@@ -162,31 +155,7 @@ public sealed partial class BindingDirectory
         {
             _devices.Load(store);
 
-            List<LoginEntry> logins = [];
-            foreach (KeyValuePair<string, byte[]> kv in store.ReadAll(LoginPrefix))
-            {
-                if (JsonSerializer.Deserialize(kv.Value, DirectoryJsonContext.Default.LoginEntry) is { } e)
-                {
-                    logins.Add(e);
-                }
-            }
-
-            foreach (LoginEntry e in logins.OrderBy(e => e.Seq))
-            {
-                int index = _history.Count;
-                _history.Add(e);
-                _historyIndex[e.Seq] = index;
-                AddIndex(_historyByDevice, e.HostDevice, index);
-                AddIndex(_historyByUser, e.User, index);
-                if (e.IsOpen && _devices.TryGet(e.HostDevice, out DeviceState? host))
-                {
-                    host.Login = e;
-                    _openByUser[e.User] = e;
-                }
-
-                _nextLoginSeq = Math.Max(_nextLoginSeq, e.Seq + 1);
-            }
-
+            _logins.Load(store);
             _lines.LoadConflicts(store);
             _servers.Load(store);
 

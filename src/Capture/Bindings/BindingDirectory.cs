@@ -33,19 +33,12 @@ public sealed partial class BindingDirectory : IDisposable
     private readonly KnownServers _servers = new();
     private readonly LineIndex _lines;
     private readonly DeviceRegistry _devices;
-
-    private readonly List<LoginEntry> _history = [];
-    private readonly Dictionary<long, int> _historyIndex = [];
-    private readonly Dictionary<string, List<int>> _historyByDevice = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, List<int>> _historyByUser = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, LoginEntry> _openByUser = new(StringComparer.Ordinal);
+    private readonly LoginBook _logins;
 
     private readonly PendingEvents _events = new();
     private readonly Queue<DirectoryEvent> _recent = new();
     private readonly List<Channel<DirectoryEvent>> _subscribers = [];
     private long _eventVersion = 1;
-
-    private long _nextLoginSeq = 1;
 
     public BindingDirectory(DirectoryOptions? options = null)
     {
@@ -53,6 +46,7 @@ public sealed partial class BindingDirectory : IDisposable
         _settings = new DirectorySettings(_options.LicenseSyncInterval);
         _lines = new LineIndex(_events);
         _devices = new DeviceRegistry(_lines, _events, _options.RegistrationGrace);
+        _logins = new LoginBook(_devices, _lines, _settings, _events);
     }
 
     public DirectoryConfig Config => _settings.Config;
@@ -78,7 +72,7 @@ public sealed partial class BindingDirectory : IDisposable
         {
             lock (_gate)
             {
-                return _openByUser.Count;
+                return _logins.LoggedInCount;
             }
         }
     }

@@ -110,6 +110,9 @@ internal sealed class DeviceState(string id)
         return lines;
     }
 
+    /// <summary>The most recent address, as text (what events name).</summary>
+    public string? PrimaryIp() => Ips.Count > 0 ? Ips[0].ToString() : null;
+
     public bool HasIp(IpAddress16 ip)
     {
         foreach (IpAddress16 a in Ips)
