@@ -113,11 +113,7 @@ public sealed partial class BindingDirectory
     {
         using (new Change(this))
         {
-            if (Resolve(device) is { } d)
-            {
-                d.ActiveCalls++;
-                d.LastActivity = now;
-            }
+            _calls.NoteCallStarted(device, now);
         }
     }
 
@@ -125,11 +121,7 @@ public sealed partial class BindingDirectory
     {
         using (new Change(this))
         {
-            if (Resolve(device) is { } d)
-            {
-                d.ActiveCalls = Math.Max(0, d.ActiveCalls - 1);
-                d.LastActivity = now;
-            }
+            _calls.NoteCallEnded(device, now);
         }
     }
 
@@ -197,83 +189,8 @@ public sealed partial class BindingDirectory
     {
         lock (_gate)
         {
-            DeviceState? d = null;
-            if (extension is not null && _lines.TryGetEntry(extension, out LineIndex.ExtensionEntry? entry))
-            {
-                foreach (string id in entry.Devices)
-                {
-                    if (ip != default && Resolve(id) is { } candidate && candidate.HasIp(ip))
-                    {
-                        d = candidate;
-                        break;
-                    }
-                }
-
-                d ??= Resolve(entry.Line1Owner ?? entry.Devices[0]);
-            }
-
-            if (d is null && ip != default && !_servers.IsServerAddress(ip) && _devices.TryGetAtIp(ip, out DeviceState? atIp))
-            {
-                d = atIp;
-            }
-
-            if (d is null && extension is not null)
-            {
-                // A logged-in profile's extension that no line shows (the phone's REGISTER not seen yet).
-                if (_logins.FirstOpenWithGuest(extension) is { } open)
-                {
-                    d = Resolve(open.HostDevice);
-                }
-            }
-
-            return d is null ? null : PartyOf(d, at);
+            return _calls.Attribute(extension, ip, at);
         }
-    }
-
-    private PartyBinding PartyOf(DeviceState d, DateTimeOffset at)
-    {
-        LoginEntry? login = _logins.WhoWasAtDevice(d.Id, at) ?? (d.Login?.Since <= at ? d.Login : null);
-        string? user = login?.User;
-        bool hoteling = false;
-        if (user is null && d.Config?.HotelingAgent is { } agent)
-        {
-            user = agent;
-            hoteling = true;
-        }
-
-        ProfileConfig? profile = login?.Profile is { } pid ? _settings.Profile(pid) : null;
-        UserConfig? u = user is null ? null : _settings.User(user);
-
-        // DESIGN section 2: recorded when the device's or the logged-in profile's group records; no group: the default.
-        string?[] groups = [profile?.RecordingGroup, d.Config?.RecordingGroup, u?.RecordingGroup];
-        bool anyGroup = false, record = false;
-        string? group = null;
-        foreach (string? g in groups)
-        {
-            if (g is not null && _settings.TryGetGroup(g, out RecordingGroupConfig? rg))
-            {
-                anyGroup = true;
-                group ??= g;
-                record |= rg.Record;
-            }
-        }
-
-        return new PartyBinding(profile?.Id ?? d.Id, d.Id)
-        {
-            User = user,
-            Profile = profile?.Id,
-            LoginSeq = login?.Seq,
-            LoginKind = login?.Kind switch
-            {
-                LoginKind.Mobility => "mobility",
-                LoginKind.CrossCluster => "cross-cluster",
-                LoginKind.Explicit => "explicit",
-                _ => null,
-            },
-            HotelingAgent = hoteling,
-            RecordingGroup = group,
-            Record = anyGroup ? record : _settings.Config.RecordByDefault,
-        };
     }
 
     /// <summary>Whether calls with no local party are recorded (configurable; default yes).</summary>

@@ -34,6 +34,7 @@ public sealed partial class BindingDirectory : IDisposable
     private readonly LineIndex _lines;
     private readonly DeviceRegistry _devices;
     private readonly LoginBook _logins;
+    private readonly CallAttribution _calls;
 
     private readonly PendingEvents _events = new();
     private readonly Queue<DirectoryEvent> _recent = new();
@@ -47,6 +48,7 @@ public sealed partial class BindingDirectory : IDisposable
         _lines = new LineIndex(_events);
         _devices = new DeviceRegistry(_lines, _events, _options.RegistrationGrace);
         _logins = new LoginBook(_devices, _lines, _settings, _events);
+        _calls = new CallAttribution(_devices, _lines, _servers, _logins, _settings);
     }
 
     public DirectoryConfig Config => _settings.Config;
