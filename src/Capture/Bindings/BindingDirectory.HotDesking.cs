@@ -23,27 +23,7 @@ public sealed partial class BindingDirectory
         {
             _settings.Apply(config, now);
 
-            var configured = config.Devices.ToDictionary(d => d.Id, StringComparer.Ordinal);
-            foreach (DeviceState d in _devices.All)
-            {
-                if (d.Config is not null && !configured.ContainsKey(d.Id))
-                {
-                    d.Config = null;
-                    Recompute(d, now);
-                    if (d.Lines.Count == 0 && d.LastSeen is null && d.Login is null)
-                    {
-                        _devices.Remove(d);
-                    }
-                }
-            }
-
-            foreach (DeviceConfig cfg in config.Devices)
-            {
-                Recompute(_devices.Configure(cfg), now);
-            }
-
-            _devices.IndexConfiguredMacs(config.Devices);
-
+            _learning.ApplyConfiguredDevices(config.Devices, now);
             _servers.AddConfigured(config.Servers);
 
             _logins.EndUnconfigured(now);
@@ -135,7 +115,7 @@ public sealed partial class BindingDirectory
     {
         using (new Change(this))
         {
-            ExpireRegistrations(now);
+            _learning.ExpireRegistrations(now);
             _logins.RunSchedules(now);
             _logins.LogoutIdle(now);
             _settings.SyncLicense(now);

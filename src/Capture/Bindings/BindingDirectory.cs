@@ -35,6 +35,7 @@ public sealed partial class BindingDirectory : IDisposable
     private readonly DeviceRegistry _devices;
     private readonly LoginBook _logins;
     private readonly CallAttribution _calls;
+    private readonly DeviceLearning _learning;
 
     private readonly PendingEvents _events = new();
     private readonly Queue<DirectoryEvent> _recent = new();
@@ -49,6 +50,7 @@ public sealed partial class BindingDirectory : IDisposable
         _devices = new DeviceRegistry(_lines, _events, _options.RegistrationGrace);
         _logins = new LoginBook(_devices, _lines, _settings, _events);
         _calls = new CallAttribution(_devices, _lines, _servers, _logins, _settings);
+        _learning = new DeviceLearning(_devices, _lines, _logins, _events);
     }
 
     public DirectoryConfig Config => _settings.Config;
@@ -232,13 +234,7 @@ public sealed partial class BindingDirectory : IDisposable
         }
     }
 
-    // ---- Helpers ----------------------------------------------------------------------------------------------
-
-    private DeviceState? Resolve(string id) => _devices.Resolve(id);
-
-    private void Publish(DeviceState d) => _devices.Publish(d);
-
-    private void MarkDirty(DeviceState d) => _devices.MarkUnsaved(d);
+    // ---- Lifetime ---------------------------------------------------------------------------------------------
 
     /// <summary>Persists and closes the store (see <see cref="Close"/>), and ends every event stream.</summary>
     public void Dispose()
