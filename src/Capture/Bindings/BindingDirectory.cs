@@ -7,8 +7,8 @@ namespace Capture.Bindings;
 /// <summary>
 /// The directory of DESIGN section 2: devices and their IPs and lines, extensions and their appearances (with the
 /// line-1 rule), users, profiles and recording groups, logins and their full history, hot desking and extension
-/// mobility. Thread-safe: changes are serialised by one lock (they happen when bindings change, not per packet);
-/// lookups by IP, extension and device id read concurrent indexes of immutable snapshots and allocate nothing.
+/// mobility. Thread-safe: changes are serialised by one lock (taken per signalling message at most, never per media
+/// packet); lookups by IP, extension and device id read concurrent indexes of immutable snapshots and allocate nothing.
 /// </summary>
 /// <remarks>
 /// A facade: it holds the lock and the one event stream, and delegates to parts with one concern each, which never
@@ -129,9 +129,6 @@ public sealed class BindingDirectory : IDisposable
     /// <summary>The device holding <paramref name="extension"/> as line 1, else the first device it appears on. Allocates nothing.</summary>
     public bool TryFindByExtension(ReadOnlySpan<char> extension, out DeviceBinding binding) => _devices.TryFindByExtension(extension, out binding);
 
-    /// <summary>Every device carrying <paramref name="extension"/> (line-1 holder first).</summary>
-    public IReadOnlyList<DeviceBinding> Appearances(string extension) => _devices.Appearances(extension);
-
     /// <summary>A snapshot of every device, ordered by id.</summary>
     public IReadOnlyList<DeviceBinding> Devices()
     {
@@ -162,11 +159,6 @@ public sealed class BindingDirectory : IDisposable
     /// (registrars, proxies; by address and port, so a phone on the same host is still a phone), or a configured IP.
     /// </summary>
     public bool IsServer(IpEndpoint16 endpoint) => _servers.IsServer(endpoint);
-
-    /// <summary>Whether any server (configured, or learned on some port) is at this address.</summary>
-    public bool IsServer(IpAddress16 ip) => _servers.IsServerAddress(ip);
-
-    public IReadOnlyList<string> Servers() => _servers.List();
 
     // ---- Learning from traffic --------------------------------------------------------------------------------
 
@@ -205,12 +197,12 @@ public sealed class BindingDirectory : IDisposable
         }
     }
 
-    /// <summary>The device gave up one line (SIP unregister with Expires 0, or its registration expired).</summary>
-    public void UnregisterLine(string deviceId, string extension, DateTimeOffset now, string reason = "unregister")
+    /// <summary>The device gave up one line (SIP unregister: Expires 0 on its contact).</summary>
+    public void UnregisterLine(string deviceId, string extension, DateTimeOffset now)
     {
         using (new Change(this))
         {
-            _learning.UnregisterLine(deviceId, extension, now, reason);
+            _learning.UnregisterLine(deviceId, extension, now);
         }
     }
 
@@ -242,8 +234,9 @@ public sealed class BindingDirectory : IDisposable
     }
 
     /// <summary>
-    /// Marks an address as a registrar or proxy: messages it sends are never learned as a phone's. A device learned
-    /// there from signalling alone (never registered, never configured) was the server misread, and goes.
+    /// Marks an endpoint as a server (a registrar or proxy, a Skinny call manager): messages it sends are never learned
+    /// as a phone's. A device learned there from signalling alone (never registered, never configured) was the server
+    /// misread, and goes.
     /// </summary>
     public void NoteServer(IpEndpoint16 endpoint)
     {
@@ -290,16 +283,6 @@ public sealed class BindingDirectory : IDisposable
             return _settings.User(id);
         }
     }
-
-    public ProfileConfig? GetProfile(string id)
-    {
-        lock (_gate)
-        {
-            return _settings.Profile(id);
-        }
-    }
-
-    public LicenseMonitor? License => _settings.License;
 
     /// <summary>Whether calls with no local party are recorded (configurable; default yes).</summary>
     public bool RecordByDefault => _settings.Config.RecordByDefault;
@@ -393,15 +376,6 @@ public sealed class BindingDirectory : IDisposable
         lock (_gate)
         {
             return _logins.LocateUser(user);
-        }
-    }
-
-    /// <summary>Who was logged in at <paramref name="device"/> at <paramref name="at"/> ("who sat at this phone at 10:32 yesterday?").</summary>
-    public LoginEntry? WhoWasAt(string device, DateTimeOffset at)
-    {
-        lock (_gate)
-        {
-            return _logins.WhoWasAt(device, at);
         }
     }
 

@@ -51,7 +51,7 @@ internal sealed class CallAttribution(DeviceRegistry devices, LineIndex lines, K
 
     private PartyBinding PartyOf(DeviceState d, DateTimeOffset at)
     {
-        LoginEntry? login = logins.WhoWasAtDevice(d.Id, at) ?? (d.Login?.Since <= at ? d.Login : null);
+        LoginEntry? login = logins.WhoWasAt(d.Id, at) ?? (d.Login?.Since <= at ? d.Login : null);
         string? user = login?.User;
         bool hoteling = false;
         if (user is null && d.Config?.HotelingAgent is { } agent)
@@ -63,7 +63,7 @@ internal sealed class CallAttribution(DeviceRegistry devices, LineIndex lines, K
         ProfileConfig? profile = login?.Profile is { } pid ? settings.Profile(pid) : null;
         UserConfig? u = user is null ? null : settings.User(user);
 
-        // DESIGN section 2: recorded when the device's or the logged-in profile's group records; no group: the default.
+        // DESIGN section 2: recorded when the logged-in profile's, the device's or the user's group records; none: the default.
         string?[] groups = [profile?.RecordingGroup, d.Config?.RecordingGroup, u?.RecordingGroup];
         bool anyGroup = false, record = false;
         string? group = null;

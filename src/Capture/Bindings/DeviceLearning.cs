@@ -145,8 +145,8 @@ internal sealed class DeviceLearning
         _devices.MarkUnsaved(d);
     }
 
-    /// <summary>The device gave up one line (SIP unregister with Expires 0, or its registration expired).</summary>
-    public void UnregisterLine(string deviceId, string extension, DateTimeOffset now, string reason)
+    /// <summary>The device gave up one line (SIP unregister: Expires 0 on its contact).</summary>
+    public void UnregisterLine(string deviceId, string extension, DateTimeOffset now)
     {
         DeviceState? d = _devices.Resolve(deviceId);
         LearnedLine? line = d?.FindLine(extension);
@@ -158,7 +158,7 @@ internal sealed class DeviceLearning
         d.Lines.Remove(line);
         Renumber(d);
         Recompute(d, now);
-        AfterLinesRemoved(d, now, reason);
+        AfterLinesRemoved(d, now, "unregister");
     }
 
     /// <summary>Replaces every learned line at once (a Skinny LineStatRes round, a re-registration with another set).</summary>
@@ -342,7 +342,7 @@ internal sealed class DeviceLearning
     /// Publishes a device after its lines may have changed: appearances, the line-1 rule (conflicts), the extension
     /// index, and extension-mobility login detection when its extension set changed.
     /// </summary>
-    private void Recompute(DeviceState d, DateTimeOffset now, bool detectLogins = true, string? logoutReason = null)
+    private void Recompute(DeviceState d, DateTimeOffset now)
     {
         List<LineBinding> lines = d.EffectiveLines();
         string[] set = LineIndex.SetOf(lines);
@@ -371,10 +371,7 @@ internal sealed class DeviceLearning
         if (setChanged)
         {
             _events.Add(_events.New(DirectoryEventKind.LinesChanged, now, d.Id) with { Extensions = [.. lines.Select(l => l.Extension)], Ip = d.PrimaryIp() });
-            if (detectLogins)
-            {
-                _logins.DetectLogin(d, set, now, logoutReason ?? (d.Lines.Exists(IsRegistration) ? LogoutReasons.SetChanged : LogoutReasons.Unregistered));
-            }
+            _logins.DetectLogin(d, set, now, d.Lines.Exists(IsRegistration) ? LogoutReasons.SetChanged : LogoutReasons.Unregistered);
         }
 
         _devices.Publish(d);

@@ -93,31 +93,6 @@ internal sealed class DeviceRegistry
         return false;
     }
 
-    /// <summary>Every device carrying <paramref name="extension"/> (line-1 holder first).</summary>
-    public IReadOnlyList<DeviceBinding> Appearances(string extension)
-    {
-        if (!_lines.TryGetEntry(extension, out LineIndex.ExtensionEntry? entry))
-        {
-            return [];
-        }
-
-        var list = new List<DeviceBinding>(entry.Devices.Length);
-        if (entry.Line1Owner is not null && _devices.TryGetValue(entry.Line1Owner, out DeviceState? owner))
-        {
-            list.Add(owner.Binding);
-        }
-
-        foreach (string id in entry.Devices)
-        {
-            if (id != entry.Line1Owner && _devices.TryGetValue(id, out DeviceState? d))
-            {
-                list.Add(d.Binding);
-            }
-        }
-
-        return list;
-    }
-
     /// <summary>The device known by this id or by a learned identity of it. Allocates nothing.</summary>
     public bool TryResolve(ReadOnlySpan<char> id, [MaybeNullWhen(false)] out DeviceState device) =>
         _devicesBySpan.TryGetValue(id, out device)

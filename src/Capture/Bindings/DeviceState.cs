@@ -17,8 +17,8 @@ internal sealed class LearnedLine(string extension)
 }
 
 /// <summary>
-/// The directory's mutable record of one device. Only the directory touches it, under its lock; readers on other
-/// threads see <see cref="Binding"/>, an immutable snapshot swapped in after each change.
+/// The directory's mutable record of one device. Only the directory's parts touch it, under the directory's lock;
+/// readers on other threads see <see cref="Binding"/>, an immutable snapshot swapped in after each change.
 /// </summary>
 internal sealed class DeviceState(string id)
 {

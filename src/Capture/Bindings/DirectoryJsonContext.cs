@@ -2,7 +2,7 @@ using System.Text.Json.Serialization;
 
 namespace Capture.Bindings;
 
-/// <summary>JSON of the directory: what the store keeps, and what replay --json shows.</summary>
+/// <summary>JSON of the records the directory keeps in its store.</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, UseStringEnumConverter = true, WriteIndented = false)]
 [JsonSerializable(typeof(StoredDevice))]
 [JsonSerializable(typeof(LoginEntry))]

@@ -23,8 +23,6 @@ internal sealed class DirectorySettings(TimeSpan licenseSyncInterval)
     /// <summary>The time zone of the logout schedules.</summary>
     public TimeZoneInfo TimeZone { get; private set; } = TimeZoneInfo.Utc;
 
-    public LicenseMonitor? License => _license;
-
     /// <summary>Takes a configuration that passed validation: licence, time zone, groups, users (seats permitting), profiles.</summary>
     public void Apply(DirectoryConfig config, DateTimeOffset now)
     {

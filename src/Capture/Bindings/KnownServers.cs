@@ -26,9 +26,6 @@ internal sealed class KnownServers
 
     public bool IsServerAddress(IpAddress16 ip) => _addresses.ContainsKey(ip);
 
-    public IReadOnlyList<string> List() =>
-        [.. _configured.Keys.Select(k => k.ToString()).Concat(_learned.Keys.Select(k => k.ToString())).Order(StringComparer.Ordinal)];
-
     /// <summary>Learns a server endpoint; false when it was known (or has no address). Thread-safe.</summary>
     public bool TryLearn(IpEndpoint16 endpoint)
     {

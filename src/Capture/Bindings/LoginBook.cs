@@ -346,15 +346,8 @@ internal sealed class LoginBook(DeviceRegistry devices, LineIndex lines, Directo
         return null;
     }
 
-    /// <summary>Who was logged in at <paramref name="device"/> at <paramref name="at"/> ("who sat at this phone at 10:32 yesterday?").</summary>
-    public LoginEntry? WhoWasAt(string device, DateTimeOffset at)
-    {
-        string id = devices.Resolve(device)?.Id ?? device;
-        return WhoWasAtDevice(id, at);
-    }
-
-    /// <summary>The login at the device with exactly this id that covered <paramref name="at"/>, if any.</summary>
-    public LoginEntry? WhoWasAtDevice(string deviceId, DateTimeOffset at)
+    /// <summary>Who was logged in at the device with this id at <paramref name="at"/> ("who sat at this phone at 10:32 yesterday?").</summary>
+    public LoginEntry? WhoWasAt(string deviceId, DateTimeOffset at)
     {
         if (!_historyByDevice.TryGetValue(deviceId, out List<int>? indices))
         {
