@@ -268,6 +268,18 @@ internal sealed class DeviceLearning
         _devices.IndexConfiguredMacs(configured);
     }
 
+    /// <summary>Drops registrations whose expiry (plus grace) has passed.</summary>
+    public void ExpireRegistrations(DateTimeOffset now)
+    {
+        while (_devices.TryTakeLapsed(now, out DeviceState? d, out LearnedLine? line))
+        {
+            d.Lines.Remove(line);
+            Renumber(d);
+            Recompute(d, now);
+            AfterLinesRemoved(d, now, "expired");
+        }
+    }
+
     private static int NextLineNumber(DeviceState d)
     {
         int max = 0;
@@ -324,18 +336,6 @@ internal sealed class DeviceLearning
         _devices.Remove(d);
         _devices.ReleaseAddresses(d);
         _events.Add(_events.New(DirectoryEventKind.DeviceDisposed, now, d.Id) with { Detail = why });
-    }
-
-    /// <summary>Drops registrations whose expiry (plus grace) has passed.</summary>
-    public void ExpireRegistrations(DateTimeOffset now)
-    {
-        while (_devices.TryTakeLapsed(now, out DeviceState? d, out LearnedLine? line))
-        {
-            d.Lines.Remove(line);
-            Renumber(d);
-            Recompute(d, now);
-            AfterLinesRemoved(d, now, "expired");
-        }
     }
 
     /// <summary>
