@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using Capture.Bindings;
+using Capture.Bindings.Config;
 using Capture.Packets;
 
 namespace Bench.Bindings;

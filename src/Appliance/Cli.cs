@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using Appliance.Service;
 using Capture.Bindings;
+using Capture.Bindings.Config;
 using Capture.Calls;
 using Capture.Interop;
 using Capture.Pipeline;

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Capture.Bindings;
+using Capture.Bindings.Config;
 using Capture.Calls;
 
 namespace Appliance.Endpoints;

@@ -1,5 +1,6 @@
 using Appliance.Service;
 using Capture.Bindings;
+using Capture.Bindings.Config;
 using Capture.Calls;
 using Capture.Recording;
 

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Appliance.Service;
 using Capture.Bindings;
+using Capture.Bindings.Config;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 

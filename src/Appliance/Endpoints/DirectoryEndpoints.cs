@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Appliance.Service;
 using Capture.Bindings;
+using Capture.Bindings.Config;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;

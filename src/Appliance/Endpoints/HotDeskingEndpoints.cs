@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Appliance.Service;
 using Capture.Bindings;
+using Capture.Bindings.Config;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Capture.Bindings;
+using Capture.Bindings.Config;
 using Capture.Calls;
 using Capture.Interop;
 using Capture.Pipeline;

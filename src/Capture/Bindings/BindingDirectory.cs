@@ -1,87 +1,88 @@
-using System.Collections.Concurrent;
 using System.Threading.Channels;
+using Capture.Bindings.Config;
 using Capture.Packets;
 
 namespace Capture.Bindings;
 
-/// <summary>Tuning of the directory; the defaults suit a contact centre of some thousand phones.</summary>
-public sealed class DirectoryOptions
-{
-    /// <summary>A registration is dropped this long after its expiry (a refresh may be in flight; RFC 3261 Timer F).</summary>
-    public TimeSpan RegistrationGrace { get; init; } = TimeSpan.FromSeconds(32);
-
-    /// <summary>How many recent events are kept for <see cref="BindingDirectory.RecentEvents"/>.</summary>
-    public int RecentEventCapacity { get; init; } = 10_000;
-
-    /// <summary>How often the licence file is synchronised (DESIGN section 2: daily re-check, every sync while invalid).</summary>
-    public TimeSpan LicenseSyncInterval { get; init; } = TimeSpan.FromMinutes(1);
-}
-
 /// <summary>
 /// The directory of DESIGN section 2: devices and their IPs and lines, extensions and their appearances (with the
 /// line-1 rule), users, profiles and recording groups, logins and their full history, hot desking and extension
-/// mobility. Thread-safe: changes are serialised by one lock (they happen when bindings change, not per packet);
-/// lookups by IP, extension and device id read concurrent indexes of immutable snapshots and allocate nothing.
+/// mobility. Thread-safe: changes are serialised by one lock (taken per signalling message at most, never per media
+/// packet); lookups by IP, extension and device id read concurrent indexes of immutable snapshots and allocate nothing.
 /// </summary>
-public sealed partial class BindingDirectory : IDisposable
+/// <remarks>
+/// A facade: it holds the lock and the one event stream, and delegates to parts with one concern each, which never
+/// lock and raise events only through <see cref="PendingEvents"/>: <see cref="DeviceRegistry"/>, <see cref="LineIndex"/>,
+/// <see cref="DeviceLearning"/>, <see cref="LoginBook"/>, <see cref="CallAttribution"/>, <see cref="DirectorySettings"/>,
+/// <see cref="KnownServers"/>, and <see cref="DirectoryPersistence"/> for the store.
+/// </remarks>
+public sealed class BindingDirectory : IDisposable
 {
     private readonly Lock _gate = new();
     private readonly DirectoryOptions _options;
 
-    private DirectoryConfig _config = DirectoryConfig.Empty;
-    private Dictionary<string, UserConfig> _users = new(StringComparer.Ordinal);
-    private Dictionary<string, ProfileConfig> _profiles = new(StringComparer.Ordinal);
-    private Dictionary<string, RecordingGroupConfig> _groups = new(StringComparer.Ordinal);
-    private Dictionary<string, ProfileConfig> _profilesBySet = new(StringComparer.Ordinal);
-    private readonly List<UserConfig> _usersWaitingForSeats = [];
+    private readonly DirectorySettings _settings;
+    private readonly KnownServers _servers = new();
+    private readonly LineIndex _lines;
+    private readonly DeviceRegistry _devices;
+    private readonly LoginBook _logins;
+    private readonly DeviceLearning _learning;
+    private readonly CallAttribution _calls;
+    private readonly DirectoryPersistence _persistence;
 
-    private readonly ConcurrentDictionary<string, DeviceState> _devices = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, DeviceState>.AlternateLookup<ReadOnlySpan<char>> _devicesBySpan;
-    private readonly ConcurrentDictionary<string, string> _aliases = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> _aliasesBySpan;
-    private readonly ConcurrentDictionary<IpAddress16, DeviceState> _byIp = new();
-    private readonly ConcurrentDictionary<string, ExtensionEntry> _extensions = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, ExtensionEntry>.AlternateLookup<ReadOnlySpan<char>> _extensionsBySpan;
-    private readonly ConcurrentDictionary<IpAddress16, byte> _serverIps = new();           // configured: every port
-    private readonly ConcurrentDictionary<IpEndpoint16, byte> _serverEndpoints = new();    // learned: where REGISTERs go
-    private readonly ConcurrentDictionary<IpAddress16, byte> _serverAddresses = new();     // addresses of either
-    private Dictionary<string, DeviceState> _configuredByMac = new(StringComparer.Ordinal);
-
-    // Under the lock: which devices carry an extension, and which one holds it as line 1.
-    private readonly Dictionary<string, List<string>> _appearances = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, string> _line1Owner = new(StringComparer.Ordinal);
-    private readonly List<LineConflict> _conflicts = [];
-
-    private readonly List<LoginEntry> _history = [];
-    private readonly Dictionary<long, int> _historyIndex = [];
-    private readonly Dictionary<string, List<int>> _historyByDevice = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, List<int>> _historyByUser = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, LoginEntry> _openByUser = new(StringComparer.Ordinal);
-
-    private readonly PriorityQueue<(string Device, string Extension), DateTimeOffset> _expiries = new();
+    private readonly PendingEvents _events = new();
     private readonly Queue<DirectoryEvent> _recent = new();
     private readonly List<Channel<DirectoryEvent>> _subscribers = [];
-
-    private long _nextLoginSeq = 1;
-    private long _nextEventSeq = 1;
-    private long _nextConflictSeq = 1;
-
-    /// <summary>An extension's appearances, published for lock-free lookups.</summary>
-    internal sealed record ExtensionEntry(string? Line1Owner, string[] Devices);
+    private long _eventVersion = 1;
 
     public BindingDirectory(DirectoryOptions? options = null)
     {
         _options = options ?? new DirectoryOptions();
-        _devicesBySpan = _devices.GetAlternateLookup<ReadOnlySpan<char>>();
-        _aliasesBySpan = _aliases.GetAlternateLookup<ReadOnlySpan<char>>();
-        _extensionsBySpan = _extensions.GetAlternateLookup<ReadOnlySpan<char>>();
+        _settings = new DirectorySettings(_options.LicenseSyncInterval);
+        _lines = new LineIndex(_events);
+        _devices = new DeviceRegistry(_lines, _events, _options.RegistrationGrace);
+        _logins = new LoginBook(_devices, _lines, _settings, _events);
+        _learning = new DeviceLearning(_devices, _lines, _logins, _events);
+        _calls = new CallAttribution(_devices, _lines, _servers, _logins, _settings);
+        _persistence = new DirectoryPersistence(WriteChanges);
     }
 
-    public DirectoryConfig Config => _config;
+    /// <summary>
+    /// Opens the directory: recovers what <paramref name="store"/> held at its last checkpoint (devices, lines, IPs,
+    /// logins and their history, conflicts, learned servers), then applies <paramref name="config"/>. The directory
+    /// owns the store from here on. Throws <see cref="ConfigurationException"/> for an invalid configuration.
+    /// </summary>
+    public static BindingDirectory Open(DirectoryStore? store, DirectoryConfig config, DateTimeOffset now, DirectoryOptions? options = null)
+    {
+        var directory = new BindingDirectory(options);
+        try
+        {
+            if (store is not null)
+            {
+                directory.Load(store);
+            }
+
+            DirectoryOutcome outcome = directory.ApplyConfig(config, now);
+            if (!outcome.Ok)
+            {
+                throw new ConfigurationException("configuration", outcome.Problem!.Split(Environment.NewLine));
+            }
+
+            return directory;
+        }
+        catch
+        {
+            directory._persistence.Detach(); // the caller still owns a store it passed to a failed Open
+            directory.Dispose();
+            throw;
+        }
+    }
+
+    public DirectoryConfig Config => _settings.Config;
 
     public int DeviceCount => _devices.Count;
 
-    public int ExtensionCount => _extensions.Count;
+    public int ExtensionCount => _lines.ExtensionCount;
 
     public int OpenConflictCount
     {
@@ -89,7 +90,7 @@ public sealed partial class BindingDirectory : IDisposable
         {
             lock (_gate)
             {
-                return _conflicts.Count(c => c.IsOpen);
+                return _lines.OpenConflictCount;
             }
         }
     }
@@ -100,7 +101,7 @@ public sealed partial class BindingDirectory : IDisposable
         {
             lock (_gate)
             {
-                return _openByUser.Count;
+                return _logins.LoggedInCount;
             }
         }
     }
@@ -112,7 +113,7 @@ public sealed partial class BindingDirectory : IDisposable
         {
             lock (_gate)
             {
-                return [.. _usersWaitingForSeats.Select(u => u.Id)];
+                return _settings.UsersWaitingForSeats();
             }
         }
     }
@@ -120,80 +121,20 @@ public sealed partial class BindingDirectory : IDisposable
     // ---- Reads ------------------------------------------------------------------------------------------------
 
     /// <summary>The device with this id (or a learned identity that resolves to it). Allocates nothing.</summary>
-    public bool TryGetDevice(ReadOnlySpan<char> id, out DeviceBinding binding)
-    {
-        if (_devicesBySpan.TryGetValue(id, out DeviceState? d)
-            || (_aliasesBySpan.TryGetValue(id, out string? real) && _devices.TryGetValue(real, out d)))
-        {
-            binding = d.Binding;
-            return true;
-        }
-
-        binding = null!;
-        return false;
-    }
+    public bool TryGetDevice(ReadOnlySpan<char> id, out DeviceBinding binding) => _devices.TryGetBinding(id, out binding);
 
     /// <summary>The device last seen at (or configured with) this address. Allocates nothing.</summary>
-    public bool TryFindByIp(IpAddress16 ip, out DeviceBinding binding)
-    {
-        if (_byIp.TryGetValue(ip, out DeviceState? d))
-        {
-            binding = d.Binding;
-            return true;
-        }
-
-        binding = null!;
-        return false;
-    }
+    public bool TryFindByIp(IpAddress16 ip, out DeviceBinding binding) => _devices.TryFindByIp(ip, out binding);
 
     /// <summary>The device holding <paramref name="extension"/> as line 1, else the first device it appears on. Allocates nothing.</summary>
-    public bool TryFindByExtension(ReadOnlySpan<char> extension, out DeviceBinding binding)
-    {
-        if (_extensionsBySpan.TryGetValue(extension, out ExtensionEntry? entry))
-        {
-            string? id = entry.Line1Owner ?? (entry.Devices.Length > 0 ? entry.Devices[0] : null);
-            if (id is not null && _devices.TryGetValue(id, out DeviceState? d))
-            {
-                binding = d.Binding;
-                return true;
-            }
-        }
-
-        binding = null!;
-        return false;
-    }
-
-    /// <summary>Every device carrying <paramref name="extension"/> (line-1 holder first).</summary>
-    public IReadOnlyList<DeviceBinding> Appearances(string extension)
-    {
-        if (!_extensions.TryGetValue(extension, out ExtensionEntry? entry))
-        {
-            return [];
-        }
-
-        var list = new List<DeviceBinding>(entry.Devices.Length);
-        if (entry.Line1Owner is not null && _devices.TryGetValue(entry.Line1Owner, out DeviceState? owner))
-        {
-            list.Add(owner.Binding);
-        }
-
-        foreach (string id in entry.Devices)
-        {
-            if (id != entry.Line1Owner && _devices.TryGetValue(id, out DeviceState? d))
-            {
-                list.Add(d.Binding);
-            }
-        }
-
-        return list;
-    }
+    public bool TryFindByExtension(ReadOnlySpan<char> extension, out DeviceBinding binding) => _devices.TryFindByExtension(extension, out binding);
 
     /// <summary>A snapshot of every device, ordered by id.</summary>
     public IReadOnlyList<DeviceBinding> Devices()
     {
         lock (_gate)
         {
-            return [.. _devices.Values.OrderBy(d => d.Id, StringComparer.Ordinal).Select(Fresh)];
+            return _devices.Snapshots();
         }
     }
 
@@ -201,19 +142,15 @@ public sealed partial class BindingDirectory : IDisposable
     {
         lock (_gate)
         {
-            DeviceState? d = Resolve(id);
-            return d is null ? null : Fresh(d);
+            return _devices.Snapshot(id);
         }
     }
-
-    /// <summary>A snapshot with current last-seen and expiry times (registration refreshes do not rebuild the published one).</summary>
-    private DeviceBinding Fresh(DeviceState d) => d.Binding.LastSeen == d.LastSeen ? d.Binding : BuildBinding(d);
 
     public IReadOnlyList<LineConflict> Conflicts(bool openOnly = false)
     {
         lock (_gate)
         {
-            return [.. _conflicts.Where(c => !openOnly || c.IsOpen)];
+            return _lines.Conflicts(openOnly);
         }
     }
 
@@ -221,13 +158,252 @@ public sealed partial class BindingDirectory : IDisposable
     /// Whether SIP from this endpoint comes from a server: one seen receiving REGISTERs or forwarding requests
     /// (registrars, proxies; by address and port, so a phone on the same host is still a phone), or a configured IP.
     /// </summary>
-    public bool IsServer(IpEndpoint16 endpoint) => _serverIps.ContainsKey(endpoint.Address) || _serverEndpoints.ContainsKey(endpoint);
+    public bool IsServer(IpEndpoint16 endpoint) => _servers.IsServer(endpoint);
 
-    /// <summary>Whether any server (configured, or learned on some port) is at this address.</summary>
-    public bool IsServer(IpAddress16 ip) => _serverAddresses.ContainsKey(ip);
+    // ---- Learning from traffic --------------------------------------------------------------------------------
 
-    public IReadOnlyList<string> Servers() =>
-        [.. _serverIps.Keys.Select(k => k.ToString()).Concat(_serverEndpoints.Keys.Select(k => k.ToString())).Order(StringComparer.Ordinal)];
+    /// <summary>
+    /// A message from device <paramref name="id"/> (a Skinny device name, a SIP instance or contact) seen from
+    /// <paramref name="ip"/>: creates the device when new, re-binds it when its address changed (DHCP: no reboot
+    /// needed), and returns the id it is known by (a configured device's id when the identity resolves to one).
+    /// </summary>
+    public string ObserveDevice(string id, DeviceProtocol protocol, IpAddress16 ip, DateTimeOffset now, string? contact = null, string? userAgent = null)
+    {
+        using (new Change(this))
+        {
+            return _learning.ObserveDevice(id, protocol, ip, now, contact, userAgent);
+        }
+    }
+
+    /// <summary>
+    /// The common case of a registration refresh: the device is known at this address and already has the line from a
+    /// registration. Updates expiry and last-seen and returns true without allocating; false means "not that simple,
+    /// call <see cref="ObserveDevice"/> and <see cref="RegisterLine"/>".
+    /// </summary>
+    public bool TryRefreshLine(ReadOnlySpan<char> deviceId, ReadOnlySpan<char> extension, IpAddress16 ip, DateTimeOffset? expiresAt, DateTimeOffset now)
+    {
+        using (new Change(this))
+        {
+            return _learning.TryRefreshLine(deviceId, extension, ip, expiresAt, now);
+        }
+    }
+
+    /// <summary>Adds or refreshes a line learned from traffic; a new line goes after the device's other lines.</summary>
+    public void RegisterLine(string deviceId, string extension, string? displayName, LineSource source, DateTimeOffset? expiresAt, DateTimeOffset now)
+    {
+        using (new Change(this))
+        {
+            _learning.RegisterLine(deviceId, extension, displayName, source, expiresAt, now);
+        }
+    }
+
+    /// <summary>The device gave up one line (SIP unregister: Expires 0 on its contact).</summary>
+    public void UnregisterLine(string deviceId, string extension, DateTimeOffset now)
+    {
+        using (new Change(this))
+        {
+            _learning.UnregisterLine(deviceId, extension, now);
+        }
+    }
+
+    /// <summary>Replaces every learned line at once (a Skinny LineStatRes round, a re-registration with another set).</summary>
+    public void ReplaceLines(string deviceId, IReadOnlyList<(int Number, string Extension, string? DisplayName)> lines, LineSource source, DateTimeOffset now)
+    {
+        using (new Change(this))
+        {
+            _learning.ReplaceLines(deviceId, lines, source, now);
+        }
+    }
+
+    /// <summary>The device unregistered entirely (Skinny Unregister, SIP Contact: * with Expires 0).</summary>
+    public void UnregisterDevice(string deviceId, DateTimeOffset now)
+    {
+        using (new Change(this))
+        {
+            _learning.UnregisterDevice(deviceId, now);
+        }
+    }
+
+    /// <summary>A message from a device known at this address: last-seen only. False (nothing done) when unknown or moved. Allocates nothing.</summary>
+    public bool TryTouchDevice(ReadOnlySpan<char> deviceId, IpAddress16 ip, DateTimeOffset now)
+    {
+        using (new Change(this))
+        {
+            return _learning.TryTouchDevice(deviceId, ip, now);
+        }
+    }
+
+    /// <summary>
+    /// Marks an endpoint as a server (a registrar or proxy, a Skinny call manager): messages it sends are never learned
+    /// as a phone's. A device learned there from signalling alone (never registered, never configured) was the server
+    /// misread, and goes.
+    /// </summary>
+    public void NoteServer(IpEndpoint16 endpoint)
+    {
+        if (!_servers.TryLearn(endpoint))
+        {
+            return;
+        }
+
+        using (new Change(this))
+        {
+            _servers.MarkUnsaved(endpoint);
+            _learning.ForgetDeviceAtServer(endpoint);
+        }
+    }
+
+    // ---- Configuration ----------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Applies a configuration (devices, users, profiles, groups, schedules, policies). A configuration that breaks a
+    /// rule of DESIGN section 2 is refused as a whole with every problem listed, and the directory is left unchanged.
+    /// </summary>
+    public DirectoryOutcome ApplyConfig(DirectoryConfig config, DateTimeOffset now)
+    {
+        IReadOnlyList<string> problems = config.Validate();
+        if (problems.Count > 0)
+        {
+            return DirectoryOutcome.Invalid(string.Join(Environment.NewLine, problems));
+        }
+
+        using (new Change(this))
+        {
+            _settings.Apply(config, now);
+            _learning.ApplyConfiguredDevices(config.Devices, now);
+            _servers.AddConfigured(config.Servers);
+            _logins.EndUnconfigured(now);
+            return DirectoryOutcome.Success;
+        }
+    }
+
+    public UserConfig? GetUser(string id)
+    {
+        lock (_gate)
+        {
+            return _settings.User(id);
+        }
+    }
+
+    /// <summary>Whether calls with no local party are recorded (configurable; default yes).</summary>
+    public bool RecordByDefault => _settings.Config.RecordByDefault;
+
+    public LogoutPolicy LogoutDuringCall => _settings.Config.LogoutDuringCall;
+
+    // ---- Explicit hot desking ---------------------------------------------------------------------------------
+
+    /// <summary>Logs <paramref name="user"/> in at <paramref name="device"/> (replacing whoever was there, and leaving wherever the user was).</summary>
+    public DirectoryOutcome Login(string user, string device, string? pin, DateTimeOffset now)
+    {
+        using (new Change(this))
+        {
+            return _logins.Login(user, device, pin, now);
+        }
+    }
+
+    /// <summary>Logs out whoever is logged in at <paramref name="device"/>.</summary>
+    public DirectoryOutcome Logout(string device, DateTimeOffset now)
+    {
+        using (new Change(this))
+        {
+            return _logins.Logout(device, now);
+        }
+    }
+
+    /// <summary>Remote logout: logs <paramref name="user"/> out wherever they are.</summary>
+    public DirectoryOutcome LogoutUser(string user, DateTimeOffset now)
+    {
+        using (new Change(this))
+        {
+            return _logins.LogoutUser(user, now);
+        }
+    }
+
+    /// <summary>Logs out every explicit (hot-desk) login of users in <paramref name="scope"/>; returns how many.</summary>
+    public int LogoutAll(UserScope scope, DateTimeOffset now, string reason = LogoutReasons.Scheduled)
+    {
+        using (new Change(this))
+        {
+            return _logins.LogoutAll(scope, now, reason);
+        }
+    }
+
+    // ---- Calls ------------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Who a call's party is: the device carrying <paramref name="extension"/> (the one at <paramref name="ip"/> when the
+    /// line is shared, else the line-1 holder), else the device at <paramref name="ip"/>; and the user logged in there at
+    /// <paramref name="at"/> (from the history), else the device's hoteling agent. Null when the party is not local.
+    /// </summary>
+    public PartyBinding? Attribute(string? extension, IpAddress16 ip, DateTimeOffset at)
+    {
+        lock (_gate)
+        {
+            return _calls.Attribute(extension, ip, at);
+        }
+    }
+
+    /// <summary>A call started on the device (idle auto-logout counts from the last call).</summary>
+    public void NoteCallStarted(string device, DateTimeOffset now)
+    {
+        using (new Change(this))
+        {
+            _calls.NoteCallStarted(device, now);
+        }
+    }
+
+    public void NoteCallEnded(string device, DateTimeOffset now)
+    {
+        using (new Change(this))
+        {
+            _calls.NoteCallEnded(device, now);
+        }
+    }
+
+    // ---- Locate and history -----------------------------------------------------------------------------------
+
+    /// <summary>Where is this extension: on which device (line-1 holder first), who is logged in there, since when.</summary>
+    public Location LocateExtension(string extension)
+    {
+        lock (_gate)
+        {
+            return _logins.LocateExtension(extension);
+        }
+    }
+
+    /// <summary>Where is this user logged in, if anywhere.</summary>
+    public Location LocateUser(string user)
+    {
+        lock (_gate)
+        {
+            return _logins.LocateUser(user);
+        }
+    }
+
+    /// <summary>The login history, oldest first, optionally for one device or user and a time range (logins overlapping it).</summary>
+    public IReadOnlyList<LoginEntry> History(string? device = null, string? user = null, DateTimeOffset? from = null, DateTimeOffset? to = null)
+    {
+        lock (_gate)
+        {
+            return _logins.History(device, user, from, to);
+        }
+    }
+
+    // ---- Time -------------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Housekeeping at <paramref name="now"/> (capture time in a replay, wall clock live): registration expiry,
+    /// scheduled and idle logouts, the licence sync. Cheap when nothing is due; call it about once a second.
+    /// </summary>
+    public void Tick(DateTimeOffset now)
+    {
+        using (new Change(this))
+        {
+            _learning.ExpireRegistrations(now);
+            _logins.RunSchedules(now);
+            _logins.LogoutIdle(now);
+            _settings.SyncLicense(now);
+        }
+    }
 
     // ---- Events -----------------------------------------------------------------------------------------------
 
@@ -270,39 +446,126 @@ public sealed partial class BindingDirectory : IDisposable
         }
     }
 
-    private void Emit(DirectoryEvent e)
-    {
-        _recent.Enqueue(e);
-        while (_recent.Count > _options.RecentEventCapacity)
-        {
-            _recent.Dequeue();
-        }
+    /// <summary>Changes with every event: a reader polls this (one volatile read) instead of its channel per packet.</summary>
+    public long EventVersion => Volatile.Read(ref _eventVersion);
 
-        foreach (Channel<DirectoryEvent> channel in _subscribers)
+    /// <summary>
+    /// Publishes the events a change raised, in order: into the recent list and to every subscriber, and only then moves
+    /// <see cref="EventVersion"/> past each, so a reader that sees the new version finds the event in its channel.
+    /// </summary>
+    private void PublishPending()
+    {
+        while (_events.TryTake(out DirectoryEvent? e))
         {
-            channel.Writer.TryWrite(e);
+            _recent.Enqueue(e);
+            while (_recent.Count > _options.RecentEventCapacity)
+            {
+                _recent.Dequeue();
+            }
+
+            foreach (Channel<DirectoryEvent> channel in _subscribers)
+            {
+                channel.Writer.TryWrite(e);
+            }
+
+            Volatile.Write(ref _eventVersion, e.Seq + 1);
         }
     }
 
-    private DirectoryEvent NewEvent(DirectoryEventKind kind, DateTimeOffset at, string device) =>
-        new(Interlocked.Increment(ref _nextEventSeq) - 1, kind, at, device);
+    /// <summary>One change to the directory: holds the lock, and publishes the events the change raised before letting go.</summary>
+    private readonly ref struct Change
+    {
+        private readonly BindingDirectory _directory;
 
-    /// <summary>Changes with every event: a reader polls this (one volatile read) instead of its channel per packet.</summary>
-    public long EventVersion => Volatile.Read(ref _nextEventSeq);
+        public Change(BindingDirectory directory)
+        {
+            _directory = directory;
+            directory._gate.Enter();
+        }
 
-    // ---- Helpers ----------------------------------------------------------------------------------------------
+        public void Dispose()
+        {
+            try
+            {
+                _directory.PublishPending();
+            }
+            finally
+            {
+                _directory._gate.Exit();
+            }
+        }
+    }
 
-    private DeviceState? Resolve(string id) =>
-        _devices.TryGetValue(id, out DeviceState? d) ? d
-        : _aliases.TryGetValue(id, out string? real) && _devices.TryGetValue(real, out d) ? d
-        : null;
+    // ---- Store ------------------------------------------------------------------------------------------------
 
-    /// <summary>The key of an extension set: sorted, distinct, exact strings.</summary>
-    internal static string SetKey(IEnumerable<string> extensions) =>
-        string.Join('\u001f', extensions.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal));
+    /// <summary>When the state was last written and checkpointed (null: never in this process).</summary>
+    public DateTimeOffset? LastPersistedAt => _persistence.LastPersistedAt;
 
-    internal static IpAddress16 ParseIp(string text) =>
-        IpAddress16.TryParse(System.Text.Encoding.ASCII.GetBytes(text), out IpAddress16 ip) ? ip : default;
+    /// <summary>Failed persists (disk full, ...); the dirty state is kept and retried on the next one.</summary>
+    public long PersistFailures => _persistence.PersistFailures;
+
+    public string? LastPersistError => _persistence.LastPersistError;
+
+    /// <summary>Writes every changed record to the store and checkpoints it; returns whether anything was written.</summary>
+    public bool Persist() => _persistence.Persist();
+
+    /// <summary>Persists every <paramref name="interval"/> on a timer thread (the kill -9 window).</summary>
+    public void StartAutoPersist(TimeSpan interval) => _persistence.StartAutoPersist(interval);
+
+    /// <summary>Stops the timer, persists what changed, and closes the store: the clean-shutdown path.</summary>
+    public void Close()
+    {
+        _persistence.Dispose();
+        lock (_gate)
+        {
+            TrackChanges(false);
+        }
+    }
+
+    /// <summary>Rebuilds memory from the store, silently (no events: nothing changed, we only remember).</summary>
+    private void Load(DirectoryStore store)
+    {
+        lock (_gate)
+        {
+            _persistence.Attach(store);
+            TrackChanges(true);
+            _devices.Load(store);
+            _logins.Load(store);
+            _lines.LoadConflicts(store);
+            _servers.Load(store);
+            _lines.Rebuild(_devices.All);
+            foreach (DeviceState d in _devices.All)
+            {
+                _devices.Publish(d);
+            }
+        }
+    }
+
+    /// <summary>Writes what changed since the last persist (the persist checkpoints after, outside the lock).</summary>
+    private bool WriteChanges(DirectoryStore store)
+    {
+        lock (_gate)
+        {
+            bool wrote = _devices.WriteChanges(store);
+            wrote |= _logins.WriteChanges(store);
+            wrote |= _lines.WriteChanges(store);
+            wrote |= _servers.WriteChanges(store);
+            _devices.ChangesWritten();
+            _logins.ChangesWritten();
+            _lines.ChangesWritten();
+            _servers.ChangesWritten();
+            return wrote;
+        }
+    }
+
+    private void TrackChanges(bool on)
+    {
+        _devices.TrackChanges = on;
+        _logins.TrackChanges = on;
+        _servers.TrackChanges = on;
+    }
+
+    // ---- Lifetime ---------------------------------------------------------------------------------------------
 
     /// <summary>Persists and closes the store (see <see cref="Close"/>), and ends every event stream.</summary>
     public void Dispose()

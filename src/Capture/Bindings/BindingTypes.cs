@@ -1,3 +1,5 @@
+using Capture.Bindings.Config;
+
 namespace Capture.Bindings;
 
 /// <summary>Where a device's line came from.</summary>
@@ -77,7 +79,7 @@ public static class LogoutReasons
     /// <summary>The device unregistered (or its registrations expired).</summary>
     public const string Unregistered = "unregistered";
 
-    /// <summary>The configuration no longer has the user, profile or device.</summary>
+    /// <summary>The configuration no longer has the user or profile.</summary>
     public const string Reconfigured = "reconfigured";
 }
 
@@ -172,7 +174,10 @@ public enum DirectoryEventKind
     /// <summary>A known device was seen at a new IP (DHCP) and re-bound.</summary>
     DeviceMoved,
 
-    /// <summary>A phantom cross-cluster device was removed after it unregistered.</summary>
+    /// <summary>
+    /// A device was removed: a phantom cross-cluster device after it unregistered, or a device learned from a server's
+    /// messages.
+    /// </summary>
     DeviceDisposed,
     LinesChanged,
     LoginEstablished,

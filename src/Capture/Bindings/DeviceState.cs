@@ -1,3 +1,4 @@
+using Capture.Bindings.Config;
 using Capture.Packets;
 
 namespace Capture.Bindings;
@@ -16,8 +17,8 @@ internal sealed class LearnedLine(string extension)
 }
 
 /// <summary>
-/// The directory's mutable record of one device. Only the directory touches it, under its lock; readers on other
-/// threads see <see cref="Binding"/>, an immutable snapshot swapped in after each change.
+/// The directory's mutable record of one device. Only the directory's parts touch it, under the directory's lock;
+/// readers on other threads see <see cref="Binding"/>, an immutable snapshot swapped in after each change.
 /// </summary>
 internal sealed class DeviceState(string id)
 {
@@ -108,6 +109,9 @@ internal sealed class DeviceState(string id)
 
         return lines;
     }
+
+    /// <summary>The most recent address, as text (what events name).</summary>
+    public string? PrimaryIp() => Ips.Count > 0 ? Ips[0].ToString() : null;
 
     public bool HasIp(IpAddress16 ip)
     {

@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Capture.Bindings;
+using Capture.Bindings.Config;
 using Capture.Packets;
 using Capture.Rtp;
 using Microsoft.Extensions.ObjectPool;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Capture.Bindings;
+using Capture.Bindings.Config;
 using Capture.Packets;
 
 namespace Capture.Sip;

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Globalization;
 using Capture.Bindings;
+using Capture.Bindings.Config;
 using Capture.Packets;
 
 namespace Capture.Skinny;

@@ -3,6 +3,7 @@ using Appliance.Metrics;
 using Appliance.Service;
 using Appliance.Tests.Support;
 using Capture.Bindings;
+using Capture.Bindings.Config;
 using Capture.Diagnostics;
 using Capture.Interop;
 using Capture.Pipeline;

@@ -1,4 +1,5 @@
 using Capture.Bindings;
+using Capture.Bindings.Config;
 using Capture.Packets;
 
 namespace Capture.Tests.Bindings;
@@ -8,7 +9,7 @@ public sealed class BindingDirectoryTests
 {
     private static readonly DateTimeOffset T0 = new(2026, 11, 20, 8, 0, 0, TimeSpan.Zero);
 
-    private static IpAddress16 Ip(string text) => BindingDirectory.ParseIp(text);
+    private static IpAddress16 Ip(string text) => ConfigValues.ParseIp(text);
 
     /// <summary>A contact centre: two configured desk phones, users alice (PIN), bob, carol (external), profiles.</summary>
     private static DirectoryConfig ContactCentre(Func<DirectoryConfig, DirectoryConfig>? tweak = null)
@@ -97,7 +98,11 @@ public sealed class BindingDirectoryTests
         Phone(d, "phone-b", "10.0.0.2", T0, "2002", "2999");
 
         Assert.Empty(d.Conflicts());
-        Assert.Equal(["phone-a", "phone-b"], d.Appearances("2999").Select(x => x.Id).Order());
+        Assert.All(d.Devices(), x => Assert.Contains(x.Lines, l => l.Extension == "2999"));
+
+        // 2999 is indexed on both: a call on it is the device's at the call's address.
+        Assert.Equal("phone-a", d.Attribute("2999", Ip("10.0.0.1"), T0)!.HostDevice);
+        Assert.Equal("phone-b", d.Attribute("2999", Ip("10.0.0.2"), T0)!.HostDevice);
     }
 
     [Fact]
@@ -262,11 +267,13 @@ public sealed class BindingDirectoryTests
             },
         });
 
+        DirectoryConfig before = d.Config;
         DirectoryOutcome outcome = d.ApplyConfig(bad, T0);
 
         Assert.Equal(DirectoryStatus.Invalid, outcome.Status);
         Assert.Contains(broken switch { "duplicate-set" => "alice-em", "equals-device-set" => "desk-2", _ => "30 04" }, outcome.Problem);
-        Assert.Null(d.GetProfile("bob-em2") ?? d.GetProfile("bob-desk") ?? d.GetProfile("bob-bad"));
+        Assert.Same(before, d.Config); // left unchanged: none of the broken profiles is there
+        Assert.DoesNotContain(d.Config.Profiles, p => p.Id is "bob-em2" or "bob-desk" or "bob-bad");
     }
 
     [Fact]
@@ -396,12 +403,17 @@ public sealed class BindingDirectoryTests
         Assert.True(d.Login("alice", "desk-1", "1234", yesterday10.AddMinutes(45)).Ok);
         Assert.True(d.Logout("desk-1", yesterday10.AddHours(3)).Ok);
 
-        Assert.Equal("bob", d.WhoWasAt("desk-1", yesterday10.AddMinutes(32))!.User);
-        Assert.Equal("alice", d.WhoWasAt("desk-1", yesterday10.AddMinutes(50))!.User);
-        Assert.Null(d.WhoWasAt("desk-1", yesterday10.AddHours(4)));
-        Assert.Null(d.WhoWasAt("desk-1", yesterday10.AddMinutes(-1)));
+        // Who sat at desk-1 (line 2001) at a moment: what a call there then is attributed to (nobody: its hoteling agent).
+        LoginEntry[] logins = [.. d.History(device: "desk-1")];
+        Assert.Equal(("bob", logins[0].Seq, false), Who(yesterday10.AddMinutes(32)));
+        Assert.Equal(("alice", logins[1].Seq, false), Who(yesterday10.AddMinutes(50)));
+        Assert.Equal(("bob", null, true), Who(yesterday10.AddHours(4)));
+        Assert.Equal(("bob", null, true), Who(yesterday10.AddMinutes(-1)));
         Assert.Equal(["bob", "alice"], d.History(device: "desk-1", from: yesterday10, to: yesterday10.AddHours(1)).Select(e => e.User));
         Assert.Equal(["alice"], d.History(device: "desk-1", from: yesterday10.AddHours(1)).Select(e => e.User));
+
+        (string? User, long? LoginSeq, bool HotelingAgent) Who(DateTimeOffset at) =>
+            d.Attribute("2001", default, at) is { } party ? (party.User, party.LoginSeq, party.HotelingAgent) : default;
     }
 
     [Fact]

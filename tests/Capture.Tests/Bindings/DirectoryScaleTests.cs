@@ -1,4 +1,5 @@
 using Capture.Bindings;
+using Capture.Bindings.Config;
 using Capture.Packets;
 using Capture.Recording;
 using Capture.Tests.Support;

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Capture.Bindings;
+using Capture.Bindings.Config;
 using Capture.Calls;
 using Capture.Interop;
 using Capture.Packets;

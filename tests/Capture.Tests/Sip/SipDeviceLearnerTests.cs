@@ -1,4 +1,5 @@
 using Capture.Bindings;
+using Capture.Bindings.Config;
 using Capture.Interop;
 using Capture.Packets;
 using Capture.Pipeline;
@@ -26,7 +27,7 @@ public sealed class SipDeviceLearnerTests
         Assert.Equal(LineSource.Registered, phone.Lines[0].Source);
         Assert.True(phone.Registered);
         Assert.StartsWith("Nero SIPPS IP Phone", phone.UserAgent);
-        Assert.True(r.Directory.IsServer(BindingDirectory.ParseIp("212.242.33.35")));
+        Assert.True(r.Directory.IsServer(new IpEndpoint16(ConfigValues.ParseIp("212.242.33.35"), 5060)));
 
         // Three 200 OKs to REGISTER bind; 13 error answers to REGISTERs refuse (the 2 answers to unregisters need none).
         Assert.Equal((3, 13, 2), (r.Counters["sip_registers_applied"], r.Counters["sip_registers_refused"], r.Counters["sip_unregisters"]));
@@ -57,8 +58,8 @@ public sealed class SipDeviceLearnerTests
         Assert.Equal(("26841945", "26841945"), (line.Extension, line.DisplayName));
         DateTimeOffset refreshed = new DateTimeOffset(2022, 2, 22, 7, 43, 54, 708, TimeSpan.Zero).AddSeconds(460.847);
         Assert.Equal(refreshed.AddSeconds(600), line.ExpiresAt!.Value, TimeSpan.FromSeconds(1));
-        Assert.True(r.Directory.TryFindByIp(BindingDirectory.ParseIp("172.29.38.91"), out _));
-        Assert.True(r.Directory.IsServer(BindingDirectory.ParseIp("10.239.156.235")));
+        Assert.True(r.Directory.TryFindByIp(ConfigValues.ParseIp("172.29.38.91"), out _));
+        Assert.True(r.Directory.IsServer(new IpEndpoint16(ConfigValues.ParseIp("10.239.156.235"), 5060)));
         Assert.Equal(8, r.Counters["sip_messages"]);
         Assert.Equal(2, r.Counters["sip_registers_applied"]);
     }
@@ -77,8 +78,8 @@ public sealed class SipDeviceLearnerTests
         Assert.Equal(["172.168.0.252"], phone.Ips);
         Assert.Equal(["1001"], phone.Lines.Select(l => l.Extension));
         Assert.Empty(r.Directory.Conflicts());
-        Assert.True(r.Directory.IsServer(BindingDirectory.ParseIp("172.168.0.228")));
-        Assert.True(r.Directory.IsServer(BindingDirectory.ParseIp("172.168.0.227")));
+        Assert.True(r.Directory.IsServer(new IpEndpoint16(ConfigValues.ParseIp("172.168.0.228"), 5060)));
+        Assert.True(r.Directory.IsServer(new IpEndpoint16(ConfigValues.ParseIp("172.168.0.227"), 5060)));
         Assert.True(r.Counters["sip_registers_proxied"] > 0);
     }
 

@@ -1,5 +1,6 @@
 using System.Text;
 using Capture.Bindings;
+using Capture.Bindings.Config;
 using Capture.Packets;
 using Capture.Skinny;
 using Capture.Tests.Support;
@@ -12,7 +13,7 @@ public sealed class SkinnyDeviceLearnerTests
     private static readonly DateTimeOffset T0 = new(2026, 11, 20, 8, 0, 0, TimeSpan.Zero);
     private static readonly long T0Ns = T0.ToUnixTimeMilliseconds() * 1_000_000;
 
-    private static IpAddress16 Ip(string s) => BindingDirectory.ParseIp(s);
+    private static IpAddress16 Ip(string s) => ConfigValues.ParseIp(s);
 
     private static (BindingDirectory Directory, SkinnyDeviceLearner Learner, Dictionary<SkinnyCapture.Connection, SkinnyConnection> States) Replay(string file)
     {

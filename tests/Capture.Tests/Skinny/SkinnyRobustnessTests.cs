@@ -1,5 +1,6 @@
 using System.Buffers;
 using Capture.Bindings;
+using Capture.Bindings.Config;
 using Capture.Packets;
 using Capture.Skinny;
 using Capture.Tests.Support;

@@ -3,7 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 
-namespace Capture.Bindings;
+namespace Capture.Bindings.Config;
 
 /// <summary>The configuration's JSON shape: camelCase, enums as lower-case words, comments and trailing commas
 /// allowed, unknown properties refused.</summary>

@@ -1,8 +1,10 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Text;
+using Capture.Packets;
 
-namespace Capture.Bindings;
+namespace Capture.Bindings.Config;
 
 /// <summary>Syntax and normal forms of the configuration's addresses and PINs (not on any hot path).</summary>
 internal static class ConfigValues
@@ -33,6 +35,10 @@ internal static class ConfigValues
 
         return address.ToString();
     }
+
+    /// <summary>An address as configured (or as the directory's store keeps it); default when the text is not one.</summary>
+    public static IpAddress16 ParseIp(string text) =>
+        IpAddress16.TryParse(Encoding.ASCII.GetBytes(text), out IpAddress16 ip) ? ip : default;
 
     /// <summary>The 12 upper-case hex digits of a MAC written as <c>001122334455</c>, <c>00:11:22:33:44:55</c>,
     /// <c>00-11-22-33-44-55</c> or Cisco's <c>0011.2233.4455</c> (any case); null otherwise.</summary>

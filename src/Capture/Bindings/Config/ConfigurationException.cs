@@ -1,4 +1,4 @@
-namespace Capture.Bindings;
+namespace Capture.Bindings.Config;
 
 /// <summary>A configuration that cannot be used. <see cref="Problems"/> lists every problem found, each starting
 /// with its JSON location (<c>profiles[2].extensions[0]: ...</c>); the message names the source and joins them.</summary>

@@ -1,4 +1,4 @@
-namespace Capture.Bindings;
+namespace Capture.Bindings.Config;
 
 /// <summary>
 /// A configured phone. <paramref name="Id"/> is its identity: the Skinny device name (<c>SEP...</c>), the SIP

@@ -1,4 +1,4 @@
-namespace Capture.Bindings;
+namespace Capture.Bindings.Config;
 
 /// <summary>The signalling a configured device speaks (JSON <c>"sip"</c> / <c>"skinny"</c>, or omitted when not known).</summary>
 public enum DeviceProtocol

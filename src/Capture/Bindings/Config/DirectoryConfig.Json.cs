@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Capture.Bindings;
+namespace Capture.Bindings.Config;
 
 public sealed partial record DirectoryConfig
 {

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Capture.Bindings;
+namespace Capture.Bindings.Config;
 
 public sealed partial record DirectoryConfig
 {

@@ -1,4 +1,4 @@
-namespace Capture.Bindings;
+namespace Capture.Bindings.Config;
 
 /// <summary>
 /// The administrator's view of the directory: recording groups, configured devices, users and their

@@ -1,6 +1,6 @@
 using System.Collections;
 
-namespace Capture.Bindings;
+namespace Capture.Bindings.Config;
 
 /// <summary>
 /// The read-only list behind every list in the configuration records: a private copy that compares by content,

@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace Capture.Bindings;
+namespace Capture.Bindings.Config;
 
 /// <summary>
 /// The extension (directory number) syntax. Extensions are exact (DESIGN section 2): nothing is trimmed or

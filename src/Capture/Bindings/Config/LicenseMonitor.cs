@@ -1,4 +1,4 @@
-namespace Capture.Bindings;
+namespace Capture.Bindings.Config;
 
 /// <summary>
 /// Keeps the seat limit in force from a license file, with the rules of DESIGN section 2: the file is read at

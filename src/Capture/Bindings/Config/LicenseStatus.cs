@@ -1,4 +1,4 @@
-namespace Capture.Bindings;
+namespace Capture.Bindings.Config;
 
 /// <summary>Where a <see cref="LicenseMonitor"/> stands.</summary>
 public enum LicenseStatus

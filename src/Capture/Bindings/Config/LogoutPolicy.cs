@@ -1,4 +1,4 @@
-namespace Capture.Bindings;
+namespace Capture.Bindings.Config;
 
 /// <summary>What happens to a user's recording when they are logged out during a call (JSON <c>"continue"</c> / <c>"stop"</c>).</summary>
 public enum LogoutPolicy

@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace Capture.Bindings;
+namespace Capture.Bindings.Config;
 
 /// <summary>Log out every user in <see cref="Users"/> at <paramref name="At"/> (local time of
 /// <see cref="DirectoryConfig.TimeZone"/>) on <see cref="Days"/>.</summary>

@@ -1,4 +1,4 @@
-namespace Capture.Bindings;
+namespace Capture.Bindings.Config;
 
 /// <summary>
 /// An extension-mobility user profile of <paramref name="User"/> (a user id). A device whose extension set

@@ -2,7 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text.Json;
 
-namespace Capture.Bindings;
+namespace Capture.Bindings.Config;
 
 /// <summary>
 /// A seat license (DESIGN section 2, "Seats"): at most <paramref name="Seats"/> users, from

@@ -1,4 +1,4 @@
-namespace Capture.Bindings;
+namespace Capture.Bindings.Config;
 
 /// <summary>A person who may be logged in to devices (through a profile or the API).</summary>
 public sealed record UserConfig(string Id)

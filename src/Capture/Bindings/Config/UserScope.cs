@@ -1,4 +1,4 @@
-namespace Capture.Bindings;
+namespace Capture.Bindings.Config;
 
 /// <summary>Which users a scheduled logout applies to (JSON <c>"all"</c> / <c>"internal"</c> / <c>"external"</c>).</summary>
 public enum UserScope

@@ -1,8 +1,8 @@
 using System.Text;
-using Capture.Bindings;
+using Capture.Bindings.Config;
 using Capture.Tests.Support;
 
-namespace Capture.Tests.Bindings;
+namespace Capture.Tests.Bindings.Config;
 
 public class ExtensionTextTests
 {

@@ -1,4 +1,4 @@
-namespace Capture.Tests.Bindings;
+namespace Capture.Tests.Bindings.Config;
 
 /// <summary>A temporary folder holding one license file that a test writes, corrupts and deletes.</summary>
 internal sealed class LicenseFiles : IDisposable

@@ -1,6 +1,6 @@
-using Capture.Bindings;
+using Capture.Bindings.Config;
 
-namespace Capture.Tests.Bindings;
+namespace Capture.Tests.Bindings.Config;
 
 public class SeatLicenseTests
 {
