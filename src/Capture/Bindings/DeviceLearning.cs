@@ -256,6 +256,7 @@ internal sealed class DeviceLearning
                 if (d.Lines.Count == 0 && d.LastSeen is null && d.Login is null)
                 {
                     _devices.Remove(d);
+                    _devices.ReleaseAddresses(d); // its static IPs must not keep finding a device that is gone
                 }
             }
         }

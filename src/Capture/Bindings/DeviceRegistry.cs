@@ -208,6 +208,23 @@ internal sealed class DeviceRegistry
             _devices[cfg.Id] = d;
         }
 
+        if (d.Config is { } previous)
+        {
+            // Static IPs the new configuration no longer has stop pointing at the device.
+            foreach (string text in previous.Ips)
+            {
+                IpAddress16 old = ConfigValues.ParseIp(text);
+                if (old != default && !cfg.Ips.Contains(text))
+                {
+                    d.Ips.Remove(old);
+                    if (_byIp.TryGetValue(old, out DeviceState? holder) && holder == d)
+                    {
+                        _byIp.TryRemove(old, out _);
+                    }
+                }
+            }
+        }
+
         d.Config = cfg;
         d.Phantom = false;
         foreach (string text in cfg.Ips)

@@ -178,6 +178,22 @@ public sealed class BindingDirectoryTests
     }
 
     [Fact]
+    public void StaticDevice_RemovedOrMovedByConfiguration_IsNoLongerFoundAtItsOldIp()
+    {
+        using BindingDirectory d = Open();
+        Assert.True(d.ApplyConfig(ContactCentre(c => c with
+        {
+            Devices = [.. c.Devices.Where(x => x.Id != "boss").Select(x => x.Id == "desk-2" ? x with { Ips = ["10.0.1.22"] } : x)],
+        }), T0.AddMinutes(1)).Ok);
+
+        Assert.False(d.TryFindByIp(Ip("10.0.1.50"), out _)); // boss is gone, never seen
+        Assert.Null(d.Attribute("2100", Ip("10.0.1.50"), T0.AddMinutes(2)));
+        Assert.False(d.TryFindByIp(Ip("10.0.1.12"), out _)); // desk-2 moved
+        Assert.True(d.TryFindByIp(Ip("10.0.1.22"), out DeviceBinding desk2));
+        Assert.Equal("desk-2", desk2.Id);
+    }
+
+    [Fact]
     public void StaticDevice_HasNoLimitOnExtensions()
     {
         string[] many = [.. Enumerable.Range(0, 500).Select(i => (50000 + i).ToString(System.Globalization.CultureInfo.InvariantCulture))];
