@@ -8,6 +8,7 @@ using Xunit.Abstractions;
 namespace Capture.Tests.Bindings;
 
 /// <summary>The directory's per-packet lookups allocate nothing, and a device costs little memory.</summary>
+[Collection(WholeHeap.Name)]
 public sealed class DirectoryScaleTests(ITestOutputHelper output)
 {
     private static readonly DateTimeOffset T0 = new(2026, 11, 20, 8, 0, 0, TimeSpan.Zero);
