@@ -62,6 +62,12 @@ public static class CallEventTypes
 
     /// <summary>A party's login ended during the call (DESIGN section 2, logout during a call).</summary>
     public const string Logout = "logout";
+
+    /// <summary>
+    /// The call's media had timestamps far from their neighbours (placed with them) or a gap longer than the longest
+    /// silence filled (cut); the detail counts both and the seconds cut.
+    /// </summary>
+    public const string MediaTimeJumps = "media-time-jumps";
 }
 
 /// <summary>How a party's user came to be at its device, beside the directory's login kinds (mobility, cross-cluster, explicit).</summary>

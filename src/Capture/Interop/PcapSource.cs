@@ -146,7 +146,7 @@ public sealed unsafe class PcapSource : IDisposable
         int rc = Interop.Pcap.NextEx(raw, &header, &data);
         if (rc == Interop.Pcap.NextPacket)
         {
-            timestampNs = (header->Seconds.Value * NanosPerSecond) + (header->Fraction.Value * _fractionToNanos);
+            timestampNs = ToNanoseconds(header->Seconds.Value, header->Fraction.Value, _fractionToNanos);
             originalLength = (int)header->OriginalLength;
             frame = new ReadOnlySpan<byte>(data, (int)header->CaptureLength);
             return PcapReadStatus.Packet;
@@ -215,6 +215,24 @@ public sealed unsafe class PcapSource : IDisposable
         }
 
         _handle.Dispose();
+    }
+
+    /// <summary>
+    /// Capture time in ns since the Unix epoch. A classic pcap file stores unsigned 32-bit seconds and libpcap hands
+    /// them over sign-extended, so a file dated after January 2038 reads as negative seconds: add 2^32 back. Times the
+    /// nanosecond count cannot hold (a damaged or hostile record) are clamped rather than wrapped.
+    /// </summary>
+    internal static long ToNanoseconds(long seconds, long fraction, long fractionToNanos)
+    {
+        if (seconds < 0 && seconds >= int.MinValue)
+        {
+            seconds += 1L << 32;
+        }
+
+        const long MaxSeconds = (long.MaxValue / NanosPerSecond) - 1; // year 2262
+        seconds = Math.Clamp(seconds, 0, MaxSeconds);
+        long nanos = Math.Clamp(fraction, 0, NanosPerSecond - 1) * fractionToNanos;
+        return (seconds * NanosPerSecond) + Math.Min(nanos, NanosPerSecond - 1);
     }
 
     private static PcapReadStatus ReadAfterDispose(out long timestampNs, out int originalLength, out ReadOnlySpan<byte> frame)

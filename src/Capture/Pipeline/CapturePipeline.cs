@@ -38,7 +38,12 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
     private readonly bool _inline;
     private readonly long _tickNs;
     private long _nextTickNs;
-    private long _lastNs;
+
+    // Capture time for everything after decoding (signalling, media, ticks, timeouts, the end of the capture): one
+    // far-off timestamp cannot move it (a single datagram a minute ahead would otherwise time out every call at once,
+    // a mutated one date a call decades away); a real gap or clock step, confirmed by the next packet, does. The packet
+    // that opens such a gap is processed at the time before it.
+    private CaptureClock _clock = new(forwardBoundNs: 60_000_000_000, backwardBoundNs: 60_000_000_000, continuous: false);
     private int _nextWorker;
     private bool _completed;
 
@@ -97,6 +102,8 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
     {
         var counters = new CounterWriter();
         Counters.Write(counters, _decoder, WorkerStats());
+        counters.Event("clock_outliers", _clock.Outliers);
+        counters.Event("clock_jumps", _clock.Jumps);
         counters.Event("calls_started", _calls.CallsStarted);
         counters.Event("calls_ended", _calls.RecordingsEnded);
         counters.Event("calls_not_recorded", _calls.CallsNotRecorded);
@@ -144,19 +151,21 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
     {
         Counters.Frames++;
         Counters.Bytes += frame.Length;
-        if (timestampNs > _lastNs)
+        long before = _clock.Now;
+        long now = _clock.Advance(timestampNs);
+        if (now < before)
         {
-            _lastNs = timestampNs;
+            _nextTickNs = now; // the clock stepped back (confirmed): tick on the new timeline
         }
 
-        if (timestampNs >= _nextTickNs)
+        if (now >= _nextTickNs)
         {
-            Tick(timestampNs);
+            Tick(now);
         }
 
         _calls.ApplyDirectoryChanges(); // a logout (API, schedule, another phone's REGISTER) reaches its calls at once
 
-        DecodeResult result = _decoder.Decode(linkType, timestampNs, frame, out DecodedPacket packet, out _);
+        DecodeResult result = _decoder.Decode(linkType, now, frame, out DecodedPacket packet, out _);
         if (result != DecodeResult.Packet)
         {
             return; // the decoder counts its drops by reason; held fragments come back completed later
@@ -169,7 +178,7 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
         }
 
         Counters.UdpDatagrams++;
-        if (_calls.Media.TryClassify(packet.Source, packet.Destination, timestampNs, out Call? call, out Channel speaker))
+        if (_calls.Media.TryClassify(packet.Source, packet.Destination, now, out Call? call, out Channel speaker))
         {
             Counters.MediaPackets++;
             if (!call!.Recorded)
@@ -179,7 +188,7 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
             }
 
             var route = (WorkerRoute)call.Route!;
-            Enqueue(route.Worker, WorkKind.Rtp, speaker, timestampNs, packet.Payload, route.Recording, essential: false);
+            Enqueue(route.Worker, WorkKind.Rtp, speaker, now, packet.Payload, route.Recording, essential: false);
             return;
         }
 
@@ -279,11 +288,11 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
     void ICallSink.MetadataChanged(Call call)
     {
         Observer?.CallUpdated(call.Id, call.Metadata);
-        Command(call, _lastNs, new MetadataCommand(((WorkerRoute)call.Route!).Recording, call.Metadata));
+        Command(call, _clock.Now, new MetadataCommand(((WorkerRoute)call.Route!).Recording, call.Metadata));
     }
 
     void ICallSink.PayloadMapChanged(Call call, Channel speaker, PayloadMap map) =>
-        Command(call, _lastNs, new PayloadMapCommand(((WorkerRoute)call.Route!).Recording, speaker, map));
+        Command(call, _clock.Now, new PayloadMapCommand(((WorkerRoute)call.Route!).Recording, speaker, map));
 
     void ICallSink.CallEvent(Call call, string type, long atNs, string? detail) =>
         Command(call, atNs, new EventCommand(((WorkerRoute)call.Route!).Recording, type, atNs, detail));
@@ -315,10 +324,10 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
         _completed = true;
         _calls.ApplyDirectoryChanges(); // a logout just before the end still marks (or stops) its calls
 
-        _tcp.Clear(_lastNs); // what TCP streams still hold behind a gap is read before the calls end
+        _tcp.Clear(_clock.Now); // what TCP streams still hold behind a gap is read before the calls end
         foreach (ISignallingProtocol protocol in _protocols)
         {
-            protocol.EndAll(_lastNs, reason);
+            protocol.EndAll(_clock.Now, reason);
         }
 
         foreach (MediaWorker worker in _workers)

@@ -1,4 +1,5 @@
 using Capture.Calls;
+using Capture.Packets;
 using Capture.Rtp;
 
 namespace Capture.Recording;
@@ -13,6 +14,10 @@ public sealed class CallRecording : IDisposable
     private readonly RecordingOptions _options;
     private readonly MediaLeg[] _legs = [new MediaLeg(), new MediaLeg()];
     private readonly CallSidecarBuilder _sidecar = new();
+
+    // The call's own media timeline: a packet stamped far from its neighbours is placed as if it came with them, and a
+    // confirmed jump (a gap, a clock step) leaves at most MaxSilenceGap of silence (packet time is wire data).
+    private CaptureClock _arrivals;
     private short[] _left = [];
     private short[] _right = [];
     private OggOpusWriter? _writer;
@@ -27,6 +32,7 @@ public sealed class CallRecording : IDisposable
         Id = id;
         Metadata = metadata;
         _options = options;
+        _arrivals = new CaptureClock((long)(options.MaxSilenceGap.TotalSeconds * 1e9), backwardBoundNs: 2_000_000_000, continuous: true);
         DateTimeOffset day = metadata.StartedAt;
         RelativeDirectory = Path.Combine(day.ToString("yyyy", System.Globalization.CultureInfo.InvariantCulture), day.ToString("MM", System.Globalization.CultureInfo.InvariantCulture), day.ToString("dd", System.Globalization.CultureInfo.InvariantCulture));
     }
@@ -50,6 +56,8 @@ public sealed class CallRecording : IDisposable
         {
             return;
         }
+
+        arrivalNs = _arrivals.Advance(arrivalNs);
 
         if (_originNs < 0)
         {
@@ -135,7 +143,10 @@ public sealed class CallRecording : IDisposable
 
     private long JitterSamples => (long)(_options.JitterDelay.TotalSeconds * _rate);
 
-    private long PositionOf(long ns) => (ns - _originNs) * _rate / 1_000_000_000;
+    /// <summary>Samples from the media origin; the span is bounded (a day) so the product cannot overflow.</summary>
+    private long PositionOf(long ns) => Math.Clamp(ns - _originNs, -MaxSpanNs, MaxSpanNs) * _rate / 1_000_000_000;
+
+    private const long MaxSpanNs = 86_400_000_000_000;
 
     private void Emit(long upTo)
     {
@@ -173,6 +184,11 @@ public sealed class CallRecording : IDisposable
             _writer.Dispose();
             _file!.Dispose();
             file = Path.Combine(RelativeDirectory, Id + ".opus");
+        }
+
+        if (_arrivals.Outliers + _arrivals.Jumps > 0)
+        {
+            _sidecar.AddEvent(CallEventTypes.MediaTimeJumps, endNs, $"{_arrivals.Outliers} packet(s) stamped far from their neighbours placed with them; {_arrivals.Jumps} gap(s) or clock step(s), {_arrivals.CutNs / 1e9:0.###} s of silence cut");
         }
 
         CallSidecar sidecar = _sidecar.Build(Id, Metadata, endReason, endNs, new MediaSpan(_originNs, _rate, _emitted), _legs, file);

@@ -18,6 +18,12 @@ public sealed class RecordingOptions
     /// <summary>A gap of at most this many packets is concealed with the codec's loss concealment; longer gaps become silence.</summary>
     public int MaxConcealedPackets { get; set; } = 5;
 
+    /// <summary>
+    /// The longest gap in a call's media filled with silence. A longer one (a hold without RTP, a capture clock that
+    /// stepped, a bogus timestamp confirmed by the next packet) is cut to this, and the sidecar says how much was cut.
+    /// </summary>
+    public TimeSpan MaxSilenceGap { get; set; } = TimeSpan.FromSeconds(30);
+
     public void Validate()
     {
         if (string.IsNullOrWhiteSpace(OutputDirectory))
@@ -28,6 +34,11 @@ public sealed class RecordingOptions
         if (BitratePerChannel is < 6000 or > 256000)
         {
             throw new ArgumentOutOfRangeException(nameof(BitratePerChannel), BitratePerChannel, "Opus bitrate per channel must be 6000-256000 bit/s");
+        }
+
+        if (MaxSilenceGap < TimeSpan.FromSeconds(1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxSilenceGap), MaxSilenceGap, "the longest silence gap must be at least 1 s");
         }
 
         if (Complexity is < 0 or > 10)
