@@ -97,7 +97,7 @@ internal static class Cli
         using BindingDirectory directory = OpenDirectory(o, o.StateDirectory);
         using var pipeline = new CapturePipeline(o.Recording, o.Pipeline, results: results, directory: directory);
         CaptureEnd end = pipeline.Run(source);
-        pipeline.Complete(CallEndReasons.CaptureEnded);
+        bool finished = pipeline.Complete(CallEndReasons.CaptureEnded); // no time limit: however slow the machine
         directory.Close();
         var counters = pipeline.Snapshot();
         List<CallSidecar> calls = results.Sorted();
@@ -125,7 +125,12 @@ internal static class Cli
             Console.Error.WriteLine($"appliance: recording {id} failed: {error.Message}");
         }
 
-        return end == CaptureEnd.Error || !results.Errors.IsEmpty ? 1 : 0;
+        if (!finished)
+        {
+            Console.Error.WriteLine("appliance: the media workers could not finish: recordings may be incomplete");
+        }
+
+        return end == CaptureEnd.Error || !results.Errors.IsEmpty || !finished ? 1 : 0;
     }
 
     private static int Capture(CliOptions o)

@@ -203,7 +203,10 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
         {
             int open = state.Pipeline.ActiveCalls;
             TimeSpan left = budget - Stopwatch.GetElapsedTime(started);
-            state.Pipeline.Complete(CallEndReasons.CaptureEnded, left > TimeSpan.FromSeconds(1) ? left : TimeSpan.FromSeconds(1));
+            if (!state.Pipeline.Complete(CallEndReasons.CaptureEnded, left > TimeSpan.FromSeconds(1) ? left : TimeSpan.FromSeconds(1)))
+            {
+                LogWorkersOutOfTime(state.Name);
+            }
             finalised += open;
             LogSourceStopped(state.Name, open, source.TryGetStatistics(out PcapStatistics st) ? st.DroppedByKernel : 0);
         }
@@ -254,6 +257,9 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
 
     [LoggerMessage(Level = LogLevel.Error, Message = "capture on {Source} failed: {Error}")]
     private partial void LogCaptureError(string source, string error);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{Source}: the media workers ran out of shutdown time; what they had not processed is lost, the open recordings were finalised as far as written")]
+    private partial void LogWorkersOutOfTime(string source);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Source} ended; the API stays up")]
     private partial void LogSourceEnded(string source);

@@ -46,6 +46,7 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
     private CaptureClock _clock = new(forwardBoundNs: 60_000_000_000, backwardBoundNs: 60_000_000_000, continuous: false);
     private int _nextWorker;
     private bool _completed;
+    private bool _finished;
 
     /// <param name="directory">The bindings directory to learn into and attribute calls from; null records without one.</param>
     public CapturePipeline(RecordingOptions recording, PipelineOptions? options = null, SipTrackerOptions? sip = null, ICallResultSink? results = null, BindingDirectory? directory = null)
@@ -312,13 +313,15 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
 
     /// <summary>
     /// Ends every open call with <paramref name="reason"/>, lets the workers finish their queues (finalising every
-    /// recording and sidecar) and stops them. Idempotent.
+    /// recording and sidecar) and stops them. <paramref name="timeout"/> bounds the wait (a service under systemd); by
+    /// default there is none: a replay waits however slow the machine is. Returns false when a worker ran out of time
+    /// (what it had not processed is lost; the recordings still open were finalised as far as written). Idempotent.
     /// </summary>
-    public void Complete(string reason = CallEndReasons.CaptureEnded, TimeSpan? timeout = null)
+    public bool Complete(string reason = CallEndReasons.CaptureEnded, TimeSpan? timeout = null)
     {
         if (_completed)
         {
-            return;
+            return _finished;
         }
 
         _completed = true;
@@ -330,10 +333,16 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
             protocol.EndAll(_clock.Now, reason);
         }
 
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        bool finished = true;
         foreach (MediaWorker worker in _workers)
         {
-            worker.CompleteAndJoin(timeout ?? TimeSpan.FromSeconds(30));
+            TimeSpan left = timeout is { } t ? t - System.Diagnostics.Stopwatch.GetElapsedTime(started) : Timeout.InfiniteTimeSpan;
+            finished &= worker.CompleteAndJoin(timeout is null || left > TimeSpan.Zero ? left : TimeSpan.Zero, reason, _clock.Now);
         }
+
+        _finished = finished;
+        return finished;
     }
 
     public void Dispose()

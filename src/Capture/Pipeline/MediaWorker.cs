@@ -15,6 +15,8 @@ internal sealed class MediaWorker : IDisposable
     private readonly Thread? _thread;
     private readonly CancellationTokenSource _stop = new();
     private volatile bool _draining;
+    private volatile bool _abandon;
+    private bool _stuck;
 
     public MediaWorker(int index, int queueCapacity, ICallResultSink? results, bool threaded)
     {
@@ -48,6 +50,11 @@ internal sealed class MediaWorker : IDisposable
         CancellationToken ct = _stop.Token;
         while (true)
         {
+            if (_abandon)
+            {
+                return; // out of time: the caller finalises what is open, on its own thread once this one is gone
+            }
+
             if (_queue.TryPeek(out int index))
             {
                 Process(ref _queue.Slot(index));
@@ -162,24 +169,50 @@ internal sealed class MediaWorker : IDisposable
         }
     }
 
-    /// <summary>Lets the worker finish its queue and stop; waits for it.</summary>
-    public void CompleteAndJoin(TimeSpan timeout)
+    /// <summary>
+    /// Lets the worker finish its queue and stop; waits for it at most <paramref name="timeout"/> (infinite: however
+    /// slow the machine). Out of time, the worker stops after the item in hand and the recordings still open are
+    /// finalised here as far as they were written (end reason <paramref name="reason"/>), never by two threads at once.
+    /// Returns false when the queue could not be finished (items were left, or the worker did not stop).
+    /// </summary>
+    public bool CompleteAndJoin(TimeSpan timeout, string reason, long endNs)
     {
         _draining = true;
         _queue.Wake();
-        if (_thread is not null && !_thread.Join(timeout))
-        {
-            _stop.Cancel();
-            _thread.Join(TimeSpan.FromSeconds(1));
-        }
-        else if (_thread is null)
+        if (_thread is null)
         {
             DrainInline();
+            return true;
         }
+
+        if (_thread.Join(timeout))
+        {
+            return true;
+        }
+
+        _abandon = true;
+        _stop.Cancel();
+        if (!_thread.Join(TimeSpan.FromSeconds(5)))
+        {
+            _stuck = true; // still inside one item: its recordings stay with it, untouched (a file closed by two threads would be worse)
+            return false;
+        }
+
+        foreach (CallRecording call in _calls.ToArray())
+        {
+            Apply(new EndCommand(call, reason, endNs));
+        }
+
+        return false;
     }
 
     public void Dispose()
     {
+        if (_stuck)
+        {
+            return; // the thread still runs: nothing it uses may be disposed under it
+        }
+
         _stop.Dispose();
         _queue.Dispose();
         foreach (CallRecording c in _calls)
