@@ -33,6 +33,7 @@ internal sealed partial class DirectoryEditor(ApplianceRuntime runtime, ILogger<
         CommentHandling = JsonCommentHandling.Skip,
         AllowTrailingCommas = true,
         MaxDepth = 32,
+        AllowDuplicateProperties = false, // {"a":1,"a":2} is refused as bad JSON (400), not left to fail later (it was a 500)
     };
 
     private readonly SemaphoreSlim _gate = new(1, 1);

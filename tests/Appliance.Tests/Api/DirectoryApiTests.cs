@@ -104,6 +104,20 @@ public sealed class DirectoryApiTests(ApiHostFixture fixture) : IClassFixture<Ap
         Assert.Contains(all, e => e.Contains("nobody", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("/api/devices/desk-13", """{ "extensions": ["4013"], "extensions": ["4014"] }""")]
+    [InlineData("/api/users/dup", """{ "name": "A", "name": "B" }""")]
+    [InlineData("/api/profiles/dup", """{ "user": "alice", "user": "bob", "extensions": ["5001"] }""")]
+    [InlineData("/api/recording-groups/dup", """{ "record": true, "record": false }""")]
+    [InlineData("/api/config", """{ "devices": [], "devices": [] }""")]
+    public async Task Put_WithADuplicateKey_Is400_NeverA500(string path, string json)
+    {
+        string before = File.ReadAllText(Host.ConfigFile!);
+        JsonElement problem = await ApiHost.AssertProblemAsync(await Host.PutJsonAsync(path, json), 400);
+        Assert.Contains("not valid JSON", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(before, File.ReadAllText(Host.ConfigFile!)); // nothing saved
+    }
+
     [Fact]
     public async Task Devices_PutMalformedOrMismatched_Is400()
     {
