@@ -7,6 +7,7 @@ using Capture.Bindings;
 using Capture.Bindings.Config;
 using Capture.Calls;
 using Capture.Interop;
+using Capture.Packets;
 using Capture.Pipeline;
 using Capture.Recording;
 using Microsoft.AspNetCore.Builder;
@@ -209,7 +210,11 @@ internal static class Cli
                 $"{c.StartedAt:yyyy-MM-dd HH:mm:ss.fff}  {Trim(left.Extension),-18} {Trim(right.Extension),-18} {c.DurationSeconds,7:0.0} {c.MediaDurationSeconds,7:0.0} {string.Join('+', c.Codecs),-10} {c.Packets,6} {c.PacketsLost,5} {c.EndReason,-13} {(c.File is null ? Path.Combine(root, c.Id + ".json") + " (no media)" : Path.Combine(root, c.File))}"));
         }
 
-        static string Trim(string? s) => s is null ? "-" : s.Length > 18 ? s[..17] + "~" : s;
+        static string Trim(string? s)
+        {
+            s = s is null ? "-" : WireText.Printable(s); // extensions are wire text: no control character reaches the terminal
+            return s.Length > 18 ? s[..17] + "~" : s;
+        }
     }
 
     private sealed class ResultCollector(bool print = false, string root = "") : ICallResultSink
@@ -225,7 +230,7 @@ internal static class Cli
             _calls.Enqueue(sidecar);
             if (print)
             {
-                Console.Error.WriteLine($"appliance: call {sidecar.CallId} ended ({sidecar.EndReason}); {(sidecar.File is null ? "no media" : Path.Combine(root, sidecar.File))}");
+                Console.Error.WriteLine($"appliance: call {WireText.Printable(sidecar.CallId)} ended ({sidecar.EndReason}); {(sidecar.File is null ? "no media" : Path.Combine(root, sidecar.File))}");
             }
         }
 

@@ -128,9 +128,9 @@ public sealed class CallRecording : IDisposable
     {
         List<KeyValuePair<string, string>> tags =
         [
-            new("TITLE", $"{Metadata.Left.Extension ?? "unknown"} - {Metadata.Right.Extension ?? "unknown"}"),
+            new("TITLE", WireText.Printable($"{Metadata.Left.Extension ?? "unknown"} - {Metadata.Right.Extension ?? "unknown"}")),
             new("DATE", Metadata.StartedAt.ToString("O", System.Globalization.CultureInfo.InvariantCulture)),
-            new("CALLID", Metadata.CallId),
+            new("CALLID", WireText.Printable(Metadata.CallId)),
             new("PROTOCOL", Metadata.Protocol),
             new("RECORDING_ID", Id),
             new("LEFT", Describe(Metadata.Left)),
@@ -138,7 +138,8 @@ public sealed class CallRecording : IDisposable
         ];
         return tags;
 
-        static string Describe(PartyInfo p) => p.Name is { Length: > 0 } ? $"{p.Extension} ({p.Name})" : p.Extension ?? "unknown";
+        // Tags are read by players and shown by tools: wire text goes in without control characters.
+        static string Describe(PartyInfo p) => WireText.Printable(p.Name is { Length: > 0 } ? $"{p.Extension} ({p.Name})" : p.Extension ?? "unknown");
     }
 
     private long JitterSamples => (long)(_options.JitterDelay.TotalSeconds * _rate);

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Text;
 using Capture.Calls;
 using Capture.Interop;
 using Capture.Packets;
@@ -82,17 +83,18 @@ public sealed unsafe class CallRecordingTests(ITestOutputHelper output) : IDispo
 
     // ---- running a call ----
 
-    private Result Record(IEnumerable<Packet> packets, string name, string endReason = CallEndReasons.Bye, PayloadMap? left = null, PayloadMap? right = null)
+    private Result Record(IEnumerable<Packet> packets, string name, string endReason = CallEndReasons.Bye, PayloadMap? left = null, PayloadMap? right = null,
+        string callId = "a84b4c76e66710@pc33.example.com", string? leftName = null)
     {
         var options = new RecordingOptions { OutputDirectory = _directory };
         string id = $"{name}-{Guid.NewGuid():N}";
         var metadata = new CallMetadata
         {
             Protocol = "sip",
-            CallId = "a84b4c76e66710@pc33.example.com",
+            CallId = callId,
             StartedAt = CaptureTime.ToDateTime(T0 - Ms(3000)),
             AnsweredAt = CaptureTime.ToDateTime(T0 - Ms(1000)),
-            Left = new PartyInfo { Extension = "1001" },
+            Left = new PartyInfo { Extension = "1001", Name = leftName },
             Right = new PartyInfo { Extension = "1002" },
         };
 
@@ -207,6 +209,19 @@ public sealed unsafe class CallRecordingTests(ITestOutputHelper output) : IDispo
         [.. Stream(Channel.Left, LeftHz, T0, count, ptime), .. Stream(Channel.Right, RightHz, T0 + Ms(3), count, ptime, ssrc: 0x55667788, sequence: 40_000, timestamp: 9_000_000)];
 
     // ---- tests ----
+
+    [Fact]
+    public void WireTextInTheOggTags_HasNoControlCharacters()
+    {
+        // A Call-ID and a display name as a hostile peer could send them: a terminal escape, CR LF, NUL, a bell.
+        Result r = Record(BothLegs(count: 20), "hostile-tags", callId: "x\u001b[2J\r\nINVITE\u0000@evil", leftName: "\u001b]0;owned\u0007Alice");
+        byte[] file = File.ReadAllBytes(Path.Combine(_directory, r.Sidecar.File!));
+        int tags = file.AsSpan().IndexOf("OpusTags"u8);
+        ReadOnlySpan<byte> header = file.AsSpan(tags, 400);
+        Assert.True(header.IndexOf("CALLID=x\\x1B[2J\\x0D\\x0AINVITE\\x00@evil"u8) >= 0, Encoding.Latin1.GetString(header));
+        Assert.True(header.IndexOf("LEFT=1001 (\\x1B]0;owned\\x07Alice)"u8) >= 0, Encoding.Latin1.GetString(header));
+        Assert.Equal("x\u001b[2J\r\nINVITE\u0000@evil", r.Sidecar.CallId); // the sidecar (JSON, escaped by the serializer) keeps the wire value
+    }
 
     [Fact]
     public void InOrder_ThreeSeconds_BothLegs_ExactDurationAndSeparateTones()
