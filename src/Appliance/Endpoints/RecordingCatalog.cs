@@ -22,6 +22,7 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
     private readonly Dictionary<Guid, Entry> _byId = [];
     private readonly CancellationTokenSource _stop = new();
     private readonly string _root = Path.GetFullPath(runtime.Settings.Recordings);
+    private readonly DateTime _startedAt = DateTime.UtcNow;
     private Task _scan = Task.CompletedTask;
     private volatile bool _indexing;
 
@@ -160,7 +161,7 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
 
     private void Scan()
     {
-        int added = 0, unreadable = 0;
+        int added = 0, unreadable = 0, recovered = 0;
         try
         {
             if (!Directory.Exists(_root))
@@ -175,6 +176,7 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
                 {
                     foreach (string day in Children(month, 2))
                     {
+                        recovered += RecoverInterrupted(year, month, day);
                         foreach (string path in Directory.EnumerateFiles(day, "*.json"))
                         {
                             ct.ThrowIfCancellationRequested();
@@ -198,6 +200,10 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
             }
 
             LogScanned(_root, added, unreadable);
+            if (recovered > 0)
+            {
+                LogRecovered(_root, recovered);
+            }
         }
         catch (OperationCanceledException)
         {
@@ -210,6 +216,33 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
         {
             _indexing = false;
         }
+    }
+
+    /// <summary>
+    /// Audio without a sidecar is a call the appliance did not finalise (killed mid-call): its sidecar is rebuilt from
+    /// the file's tags and pages (end reason <c>interrupted</c>) so it is indexed and listed like any other.
+    /// </summary>
+    private int RecoverInterrupted(string year, string month, string day)
+    {
+        int recovered = 0;
+        foreach (string audio in Directory.EnumerateFiles(day, "*.opus"))
+        {
+            string id = Path.GetFileNameWithoutExtension(audio);
+            if (!Guid.TryParseExact(id, "D", out _) || File.Exists(Path.ChangeExtension(audio, ".json"))
+                || File.GetLastWriteTimeUtc(audio) >= _startedAt)
+            {
+                continue; // finalised, or a call this process is recording now
+            }
+
+            string relative = Path.Combine(Path.GetFileName(year), Path.GetFileName(month), Path.GetFileName(day), id + ".opus");
+            if (RecordingRecovery.TryRecover(audio, relative) is { } sidecar && sidecar.Id == id)
+            {
+                CallSidecar.Save(day, sidecar);
+                recovered++;
+            }
+        }
+
+        return recovered;
     }
 
     // Sub-folders named by `digits` digits (yyyy, MM, dd): anything else under the root is not the recorder's.
@@ -234,6 +267,9 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
 
     [LoggerMessage(Level = LogLevel.Information, Message = "recordings under {Root} indexed: {Added} recording(s), {Unreadable} unreadable sidecar(s) skipped")]
     private partial void LogScanned(string root, int added, int unreadable);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "recordings under {Root}: {Count} call(s) not finalised before the last stop (killed?) recovered from their audio, end reason interrupted")]
+    private partial void LogRecovered(string root, int count);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "indexing the recordings under {Root} stopped: {Error}")]
     private partial void LogScanFailed(string root, string error);

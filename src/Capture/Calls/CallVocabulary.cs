@@ -26,6 +26,12 @@ public static class CallEndReasons
 
     /// <summary>The party's user logged out during the call under the <c>stop</c> policy: recording ended there.</summary>
     public const string Logout = "logout";
+
+    /// <summary>
+    /// The appliance stopped without finalising the call (killed, power lost): the sidecar was rebuilt at the next start
+    /// from the audio file, which plays up to about the last second written.
+    /// </summary>
+    public const string Interrupted = "interrupted";
 }
 
 /// <summary>Types of the events a call's sidecar and event stream carry, one vocabulary for every protocol.</summary>

@@ -193,7 +193,7 @@ public sealed class CallRecording : IDisposable
         }
 
         CallSidecar sidecar = _sidecar.Build(Id, Metadata, endReason, endNs, new MediaSpan(_originNs, _rate, _emitted), _legs, file);
-        CallSidecarBuilder.Write(Path.Combine(_options.OutputDirectory, RelativeDirectory), sidecar);
+        CallSidecar.Save(Path.Combine(_options.OutputDirectory, RelativeDirectory), sidecar);
         Dispose();
         return sidecar;
     }

@@ -38,6 +38,16 @@ public sealed class CallSidecar
 
     public static string Serialize(CallSidecar sidecar) => JsonSerializer.Serialize(sidecar, SidecarJsonContext.Default.CallSidecar);
 
+    /// <summary>Writes the sidecar into <paramref name="directory"/> as <c>&lt;id&gt;.json</c>, atomically (a temporary file renamed over the name).</summary>
+    public static void Save(string directory, CallSidecar sidecar)
+    {
+        Directory.CreateDirectory(directory);
+        string jsonPath = Path.Combine(directory, sidecar.Id + ".json");
+        string tmp = jsonPath + ".tmp";
+        System.IO.File.WriteAllText(tmp, Serialize(sidecar));
+        System.IO.File.Move(tmp, jsonPath, overwrite: true);
+    }
+
     public static CallSidecar? Deserialize(string json) => JsonSerializer.Deserialize(json, SidecarJsonContext.Default.CallSidecar);
 }
 

@@ -115,15 +115,5 @@ internal sealed class CallSidecarBuilder
         };
     }
 
-    /// <summary>Writes the sidecar beside its audio, atomically (a temporary file renamed over the name).</summary>
-    public static void Write(string directory, CallSidecar sidecar)
-    {
-        Directory.CreateDirectory(directory);
-        string jsonPath = Path.Combine(directory, sidecar.Id + ".json");
-        string tmp = jsonPath + ".tmp";
-        File.WriteAllText(tmp, CallSidecar.Serialize(sidecar));
-        File.Move(tmp, jsonPath, overwrite: true);
-    }
-
     private readonly record struct CallEventRecord(string Type, long AtNs, string? Detail);
 }

@@ -84,6 +84,25 @@ public sealed class ServiceProcessTests(ITestOutputHelper output) : IDisposable
         // Pages close every second and mixing runs 200 ms behind: at most ~1.5 s of the call is lost. (Media starts
         // 0.5 s into the sample, so the file cannot hold more than the process lived minus that.)
         Assert.InRange(audio.DurationSeconds, elapsed - 1.7, lifetime - 0.5);
+
+        // Started again, the appliance finds the call it did not finalise, rebuilds its sidecar from the audio and lists it.
+        string id = Path.GetFileNameWithoutExtension(opus);
+        using var again = ServiceProcess.Start(new Dictionary<string, string?>(), SampleArgs);
+        Assert.True(again.WaitForReady(TimeSpan.FromSeconds(30)), "not ready: " + again.Log);
+        string? listed = null;
+        for (int i = 0; i < 100 && (listed is null || !listed.Contains(id, StringComparison.Ordinal)); i++)
+        {
+            Thread.Sleep(100);
+            listed = again.Get("/api/recordings?extension=2001");
+        }
+
+        Assert.Contains(id, listed, StringComparison.Ordinal);
+        CallSidecar recovered = CallSidecar.Deserialize(File.ReadAllText(Path.ChangeExtension(opus, ".json")))!;
+        Assert.Equal(CallEndReasons.Interrupted, recovered.EndReason);
+        Assert.Equal("2001", recovered.Parties[0].Extension);
+        Assert.Equal("sip", recovered.Protocol);
+        Assert.InRange(recovered.MediaDurationSeconds, audio.DurationSeconds - 0.1, audio.DurationSeconds + 0.1);
+        Assert.Contains("recovered from their audio", again.Log, StringComparison.Ordinal);
     }
 
     public void Dispose()

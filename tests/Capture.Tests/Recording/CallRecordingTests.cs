@@ -211,6 +211,27 @@ public sealed unsafe class CallRecordingTests(ITestOutputHelper output) : IDispo
     // ---- tests ----
 
     [Fact]
+    public void AFileCutMidPage_IsRecoveredAsFarAsItsWholePages_AndGarbageIsNot()
+    {
+        Result r = Record(BothLegs(count: 150), "recover", leftName: "Alice");
+        string opus = Path.Combine(_directory, r.Sidecar.File!);
+        byte[] whole = File.ReadAllBytes(opus);
+        File.WriteAllBytes(opus, whole[..(whole.Length - 100)]); // killed while the last page was being written
+
+        CallSidecar recovered = RecordingRecovery.TryRecover(opus, r.Sidecar.File!)!;
+        Assert.Equal(r.Sidecar.Id, recovered.Id);
+        Assert.Equal(CallEndReasons.Interrupted, recovered.EndReason);
+        Assert.Equal(("1001", "Alice", "left"), (recovered.Parties[0].Extension, recovered.Parties[0].Name, recovered.Parties[0].Channel));
+        Assert.Equal("1002", recovered.Parties[1].Extension);
+        Assert.Equal(r.Sidecar.CallId, recovered.CallId);
+        Assert.Equal(r.Sidecar.StartedAt, recovered.StartedAt);
+        Assert.InRange(recovered.MediaDurationSeconds, 0.5, r.Sidecar.MediaDurationSeconds); // the last page is gone
+
+        File.WriteAllBytes(opus, [.. "OggS"u8, 0, 2, 1, 2, 3]);
+        Assert.Null(RecordingRecovery.TryRecover(opus, r.Sidecar.File!));
+    }
+
+    [Fact]
     public void WireTextInTheOggTags_HasNoControlCharacters()
     {
         // A Call-ID and a display name as a hostile peer could send them: a terminal escape, CR LF, NUL, a bell.
