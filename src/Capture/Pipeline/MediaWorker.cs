@@ -198,12 +198,31 @@ internal sealed class MediaWorker : IDisposable
             return false;
         }
 
+        // What is still queued: the signalling is applied (a call whose start or end is waiting there still gets its
+        // sidecar), the media is left (that is what ran out of time).
+        bool mediaLeft = false;
+        while (_queue.TryPeek(out int index))
+        {
+            ref WorkItem item = ref _queue.Slot(index);
+            if (item.Kind == WorkKind.Command)
+            {
+                Process(ref item);
+            }
+            else
+            {
+                mediaLeft |= item.Kind == WorkKind.Rtp;
+            }
+
+            _queue.Release(index);
+        }
+
+        bool open = _calls.Count > 0;
         foreach (CallRecording call in _calls.ToArray())
         {
             Apply(new EndCommand(call, reason, endNs));
         }
 
-        return false;
+        return !mediaLeft && !open;
     }
 
     public void Dispose()
