@@ -87,6 +87,10 @@ public static class ApplianceApi
         app.UseExceptionHandler(new ExceptionHandlerOptions
         {
             StatusCodeSelector = ex => ex is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
+
+            // A client's bad request (unreadable JSON, a wrong type) is answered with a problem, not logged as a failure
+            // with its stack trace: anyone able to reach the port could fill the log. Real failures are still logged.
+            SuppressDiagnosticsCallback = c => c.Exception is BadHttpRequestException,
         });
         app.UseStatusCodePages();
 

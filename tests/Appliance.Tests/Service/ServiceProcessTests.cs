@@ -105,6 +105,27 @@ public sealed class ServiceProcessTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("recovered from their audio", again.Log, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void MalformedRequests_Are400Problems_AndLeaveNoStackTraceInTheLog()
+    {
+        using var service = ServiceProcess.Start(new Dictionary<string, string?>(), SampleArgs);
+        Assert.True(service.WaitForReady(TimeSpan.FromSeconds(30)), "not ready: " + service.Log);
+        foreach (string body in new[] { "{ not json", "[1, 2", "{ \"user\": 42 }", new string('[', 5000) })
+        {
+            using HttpResponseMessage response = service.Send("/api/logins", r =>
+            {
+                r.Method = HttpMethod.Post;
+                r.Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
+            });
+            Assert.Equal(System.Net.HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        }
+
+        Thread.Sleep(300); // let the console catch up
+        Assert.DoesNotContain("   at ", service.Log, StringComparison.Ordinal);
+        Assert.DoesNotContain("BadHttpRequestException", service.Log, StringComparison.Ordinal);
+    }
+
     public void Dispose()
     {
         if (Directory.Exists(_dir))
