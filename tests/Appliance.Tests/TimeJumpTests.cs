@@ -129,7 +129,15 @@ public sealed class TimeJumpTests(ITestOutputHelper output) : IDisposable
         PcapFile.WriteClassic(path, linkType, frames);
         using Replayer r = new Replayer().Run(path, workers: 1);
         Assert.Empty(r.Errors);
-        return (Assert.Single(r.Calls, c => c.CallId == Answered), r.Counters);
+        CallSidecar call = Assert.Single(r.Calls, c => c.CallId == Answered);
+
+        // Both legs are in the file and audible, whatever the timestamps did (as the unchanged file: 5 s and more each).
+        DecodedAudio audio = r.Decode(call);
+        output.WriteLine($"decoded {audio.DurationSeconds:0.00} s, active L {audio.ActiveSeconds(0)} s R {audio.ActiveSeconds(1)} s");
+        Assert.InRange(audio.DurationSeconds, call.MediaDurationSeconds - 0.05, call.MediaDurationSeconds + 0.05);
+        Assert.True(audio.ActiveSeconds(0) > 5, "the caller's leg (left) must be audible");
+        Assert.True(audio.ActiveSeconds(1) > 5, "francisco's leg (right) must be audible");
+        return (call, r.Counters);
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);

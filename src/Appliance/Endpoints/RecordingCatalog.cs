@@ -237,8 +237,15 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
             string relative = Path.Combine(Path.GetFileName(year), Path.GetFileName(month), Path.GetFileName(day), id + ".opus");
             if (RecordingRecovery.TryRecover(audio, relative) is { } sidecar && sidecar.Id == id)
             {
-                CallSidecar.Save(day, sidecar);
-                recovered++;
+                try
+                {
+                    CallSidecar.Save(day, sidecar);
+                    recovered++;
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    // One folder that cannot be written must not stop the index: the recording is tried again at the next start.
+                }
             }
         }
 

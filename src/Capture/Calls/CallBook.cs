@@ -92,7 +92,7 @@ public sealed class CallBook
     }
 
     /// <summary>A party as the directory names it: device, host, user and how they logged in, recording group.</summary>
-    public static PartyInfo Attributed(PartyInfo party, PartyBinding? binding) => binding is null ? party : party with
+    private static PartyInfo Attributed(PartyInfo party, PartyBinding? binding) => binding is null ? party : party with
     {
         Device = binding.Device,
         HostDevice = binding.HostDevice,

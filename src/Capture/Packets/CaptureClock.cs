@@ -13,6 +13,7 @@ public struct CaptureClock(long forwardBoundNs, long backwardBoundNs, bool conti
 {
     private long _offset;     // continuous mode: added to every timestamp once a jump was absorbed
     private long _candidate;  // an outlier waiting for the next timestamp to confirm it (raw time; 0: none)
+    private bool _started;
 
     /// <summary>The clock (ns since the Unix epoch); 0 until the first timestamp.</summary>
     public long Now { get; private set; }
@@ -29,8 +30,9 @@ public struct CaptureClock(long forwardBoundNs, long backwardBoundNs, bool conti
     /// <summary>The time to use for a packet stamped <paramref name="rawNs"/>.</summary>
     public long Advance(long rawNs)
     {
-        if (Now == 0)
+        if (!_started)
         {
+            _started = true; // (not Now == 0: a hostile first timestamp of 0 must not leave the clock unset)
             Now = rawNs;
             return rawNs;
         }

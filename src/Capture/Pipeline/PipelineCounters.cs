@@ -37,6 +37,7 @@ public sealed class PipelineCounters
         counters.Event("media_packets", MediaPackets);
         counters.Event("media_packets_not_recorded", MediaNotRecorded);
         counters.Event("queue_drops", QueueDrops);
+        counters.Event("queue_waits", QueueWaits);
         counters.Event("capture_errors", CaptureErrors);
         long[] drops = decoder.DropCounts;
         for (int i = 1; i < drops.Length && i < s_dropReasons.Length; i++)

@@ -23,7 +23,7 @@ public static class RecordingRecovery
         {
             file = File.ReadAllBytes(opusPath);
         }
-        catch (IOException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             return null;
         }

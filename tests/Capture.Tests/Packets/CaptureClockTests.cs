@@ -48,6 +48,16 @@ public sealed class CaptureClockTests
         Assert.Equal(T0 + (32 * S), clock.Advance(T0 - (3598 * S)));
     }
 
+    [Fact]
+    public void AFirstTimestampOfZero_StartsTheClock_LikeAnyOther()
+    {
+        var clock = new CaptureClock(60 * S, 60 * S, continuous: false);
+        Assert.Equal(0, clock.Advance(0)); // a damaged first record
+        Assert.Equal(0, clock.Advance(T0)); // an outlier, not a second start
+        Assert.Equal(T0 + S, clock.Advance(T0 + S)); // confirmed: the clock follows the real timeline
+        Assert.Equal((1, 1), (clock.Outliers, clock.Jumps));
+    }
+
     [Theory]
     [InlineData(-2_000_000_000L, 2_294_967_296L)] // a classic pcap after January 2038, sign-extended by libpcap
     [InlineData(1_700_000_000L, 1_700_000_000L)]
