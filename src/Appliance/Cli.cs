@@ -137,14 +137,14 @@ internal static class Cli
     private static int Capture(CliOptions o)
     {
         string iface = o.Interface ?? throw new CliException("capture needs --interface IFACE");
-        using PcapSource source = PcapSource.OpenLive(new LiveCaptureOptions
+        using LiveInterface source = LiveInterface.Open(new LiveCaptureOptions
         {
             Interface = iface,
             Filter = o.Filter,
             Snaplen = o.Snaplen,
             BufferSizeBytes = o.BufferMb * 1024 * 1024,
             Immediate = o.Immediate,
-        });
+        }, (_, message) => Console.Error.WriteLine("appliance: " + message));
         RequireSupportedLinkType(source, iface);
         var results = new ResultCollector(print: true, o.Recording.OutputDirectory);
         o.Pipeline.WaitWhenQueueFull = false;
@@ -152,8 +152,13 @@ internal static class Cli
         using BindingDirectory directory = OpenDirectory(o, state);
         directory.StartAutoPersist(TimeSpan.FromSeconds(o.CheckpointSeconds));
 
-        // Expiries, schedules and idle logouts run on the wall clock even when no packet arrives.
-        using var clock = new Timer(_ => directory.Tick(DateTimeOffset.UtcNow), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        // Expiries, schedules and idle logouts run on the wall clock even when no packet arrives; the interface is checked
+        // for removal and link changes on the same tick.
+        using var clock = new Timer(_ =>
+        {
+            directory.Tick(DateTimeOffset.UtcNow);
+            source.Check();
+        }, null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         using var pipeline = new CapturePipeline(o.Recording, o.Pipeline, results: results, directory: directory);
         using var stop = new CancellationTokenSource();
         using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.Cancel(); });
@@ -191,7 +196,7 @@ internal static class Cli
         }
     }
 
-    private static void RequireSupportedLinkType(PcapSource source, string what)
+    private static void RequireSupportedLinkType(IPacketSource source, string what)
     {
         if (!global::Capture.Packets.LinkTypes.IsSupported(source.LinkType))
         {

@@ -140,6 +140,101 @@ public class LiveCaptureTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// The capture interface goes away under a running capture: its link goes down and up, then the bridge is deleted and
+    /// created again (a new ifindex, as when a network manager rebuilds it or a NIC is replugged). libpcap's handle stays on
+    /// the old interface and would receive nothing; the appliance says so, reopens it, and records the next call whole.
+    /// </summary>
+    [Fact]
+    public void Capture_ReopensARebuiltInterface_AndRecordsTheCallsBeforeAndAfter()
+    {
+        if (!Repo.IsRoot)
+        {
+            output.WriteLine("SKIPPED: live capture needs root (network namespaces, raw capture); CI runs as root.");
+            return;
+        }
+
+        string netns = LiveRig.Script;
+        string outDir = Path.Combine(Path.GetTempPath(), "appliance-rebuilt-" + Guid.NewGuid().ToString("N"));
+        string state = Path.Combine(outDir, "state");
+        (int up, string upLog) = Repo.Run("bash", [netns, "up"], TimeSpan.FromSeconds(60));
+        Assert.True(up == 0, "netns rig: " + upLog);
+        Process? appliance = null;
+        try
+        {
+            (appliance, System.Text.StringBuilder log) = StartCapture("--out", outDir, "--state", state, "--workers", "1");
+            string Log()
+            {
+                lock (log)
+                {
+                    return log.ToString();
+                }
+            }
+
+            (int call, string callLog) = Repo.Run("bash", [netns, "call"], TimeSpan.FromSeconds(90));
+            Assert.True(call == 0, "SIPp call 1 failed: " + callLog);
+
+            Assert.Equal(0, Repo.Run("ip", ["link", "set", LiveRig.Bridge, "down"], TimeSpan.FromSeconds(10)).ExitCode);
+            WaitFor(() => Log().Contains(LiveRig.Bridge + ": link down", StringComparison.Ordinal), TimeSpan.FromSeconds(10), Log);
+            Assert.Equal(0, Repo.Run("ip", ["link", "set", LiveRig.Bridge, "up"], TimeSpan.FromSeconds(10)).ExitCode);
+            WaitFor(() => Log().Contains(LiveRig.Bridge + ": link up", StringComparison.Ordinal), TimeSpan.FromSeconds(10), Log);
+
+            (int rebuilt, string rebuildLog) = Repo.Run("bash", [netns, "rebuild"], TimeSpan.FromSeconds(30));
+            Assert.True(rebuilt == 0, "rebuilding the bridge failed: " + rebuildLog);
+            WaitFor(() => Log().Contains(LiveRig.Bridge + ": capture resumed", StringComparison.Ordinal), TimeSpan.FromSeconds(20), Log);
+
+            (call, callLog) = Repo.Run("bash", [netns, "call"], TimeSpan.FromSeconds(90));
+            Assert.True(call == 0, "SIPp call 2 failed: " + callLog);
+
+            Assert.Equal(0, Kill(appliance.Id, "TERM"));
+            Assert.True(appliance.WaitForExit(TimeSpan.FromSeconds(30)), "appliance did not stop on SIGTERM");
+            appliance.WaitForExit();
+            string text = Log();
+            output.WriteLine(text);
+            Assert.Equal(0, appliance.ExitCode);
+            Assert.Equal(1, CountOf(text, LiveRig.Bridge + ": capture lost"));
+            Assert.Equal(1, CountOf(text, LiveRig.Bridge + ": capture resumed"));
+
+            // Both calls recorded whole: the second one on the reopened interface.
+            CallSidecar[] calls = [.. Directory.GetFiles(outDir, "*.json", SearchOption.AllDirectories)
+                .Where(f => !f.StartsWith(state, StringComparison.Ordinal))
+                .Select(f => CallSidecar.Deserialize(File.ReadAllText(f))!)
+                .OrderBy(c => c.StartedAt)];
+            Assert.Equal(2, calls.Length);
+            foreach (CallSidecar c in calls)
+            {
+                Assert.Equal(("2001", "2002"), (c.Parties[0].Extension, c.Parties[1].Extension));
+                Assert.Equal(CallEndReasons.Bye, c.EndReason);
+                Assert.InRange(c.MediaDurationSeconds, 7.8, 8.3);
+            }
+        }
+        finally
+        {
+            if (appliance is { HasExited: false })
+            {
+                appliance.Kill(entireProcessTree: true);
+            }
+
+            appliance?.Dispose();
+            Repo.Run("bash", [netns, "down"], TimeSpan.FromSeconds(60));
+            if (Directory.Exists(outDir))
+            {
+                Directory.Delete(outDir, recursive: true);
+            }
+        }
+    }
+
+    private static int CountOf(string text, string what)
+    {
+        int count = 0;
+        for (int i = text.IndexOf(what, StringComparison.Ordinal); i >= 0; i = text.IndexOf(what, i + what.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+
+        return count;
+    }
+
     /// <summary>Starts `appliance capture` on the rig's bridge and waits until it captures; its output goes to the returned log.</summary>
     private static (Process Appliance, System.Text.StringBuilder Log) StartCapture(params string[] args)
     {
@@ -167,7 +262,7 @@ public class LiveCaptureTests(ITestOutputHelper output)
         {
             if (sw.Elapsed > timeout)
             {
-                throw new TimeoutException("appliance did not start capturing: " + diagnostics());
+                throw new TimeoutException("waited in vain: " + diagnostics());
             }
 
             Thread.Sleep(100);

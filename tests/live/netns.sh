@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A two-phone test rig in network namespaces, for live tests of the appliance. Source it for the
-# functions, or run it: tests/live/netns.sh up | down | call [LOGDIR] | record OUT.pcap | status
+# functions, or run it: tests/live/netns.sh up | down | call [LOGDIR] | record OUT.pcap | status | rebuild
 #
 #   appl-uac (10.77.0.10/24, eth0) --veth-- appl-uac0 \
 #                                                      appl-br0  (root namespace, no IP address)
@@ -78,13 +78,7 @@ _netns_add_phone() { # NETNS IP
 # netns_up: (re)create the rig from scratch and check that the phones reach each other.
 netns_up() {
     netns_down
-    ip link add "$APPL_BRIDGE" type bridge || return 1
-    # Bridged frames must not go through the root namespace's iptables (br_netfilter is loaded here);
-    # per-bridge switch, so the global net.bridge.* sysctls stay untouched. Older kernels lack it.
-    ip link set "$APPL_BRIDGE" type bridge nf_call_iptables 0 nf_call_ip6tables 0 nf_call_arptables 0 \
-        2>/dev/null || echo "netns_up: note: bridge nf_call_* not settable on this kernel" >&2
-    _netns_sysctl_v6_off "$APPL_BRIDGE"
-    ip link set "$APPL_BRIDGE" up || return 1
+    _netns_add_bridge || return 1
     _netns_add_phone "$APPL_NS_UAC" "$APPL_UAC_IP" || { netns_down; return 1; }
     _netns_add_phone "$APPL_NS_UAS" "$APPL_UAS_IP" || { netns_down; return 1; }
     # Prove the path with a UDP datagram (no ping on these machines): listener in the callee's
@@ -108,6 +102,27 @@ socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"appl-probe", (sys.argv
     fi
     echo "netns_up: no UDP from $APPL_NS_UAC reached $APPL_UAS_IP:9" >&2
     return 1
+}
+
+# netns_rebuild: the "switch" replaced under a running capture, as a network manager rebuilding a bridge (or a USB NIC
+# replugged) does: the bridge is deleted and created again under the same name (a new ifindex), both phones re-attached.
+_netns_add_bridge() {
+    ip link add "$APPL_BRIDGE" type bridge || return 1
+    # Bridged frames must not go through the root namespace's iptables (br_netfilter is loaded here);
+    # per-bridge switch, so the global net.bridge.* sysctls stay untouched. Older kernels lack it.
+    ip link set "$APPL_BRIDGE" type bridge nf_call_iptables 0 nf_call_ip6tables 0 nf_call_arptables 0 \
+        2>/dev/null || echo "netns: note: bridge nf_call_* not settable on this kernel" >&2
+    _netns_sysctl_v6_off "$APPL_BRIDGE"
+    ip link set "$APPL_BRIDGE" up
+}
+
+netns_rebuild() {
+    local ns
+    ip link del "$APPL_BRIDGE" || return 1
+    _netns_add_bridge || return 1
+    for ns in "$APPL_NS_UAC" "$APPL_NS_UAS"; do
+        ip link set "$(_netns_host_if "$ns")" master "$APPL_BRIDGE" || return 1
+    done
 }
 
 netns_status() {
@@ -209,10 +224,11 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
         up) netns_up ;;
         down) netns_down ;;
         status) netns_status ;;
+        rebuild) netns_rebuild ;;
         call) run_sipp_call "${2:-}" ;;
         mobility) run_sipp_mobility "${2:-}" ;;
         record) [[ -n ${2:-} ]] || { echo "usage: $0 record OUT.pcap [IFACE]" >&2; exit 2; }
                 netns_record "$2" "${3:-}" ;;
-        *) echo "usage: $0 up | down | status | call [LOGDIR] | mobility [LOGDIR] | record OUT.pcap [IFACE]" >&2; exit 2 ;;
+        *) echo "usage: $0 up | down | status | rebuild | call [LOGDIR] | mobility [LOGDIR] | record OUT.pcap [IFACE]" >&2; exit 2 ;;
     esac
 fi

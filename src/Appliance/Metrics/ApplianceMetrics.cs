@@ -53,7 +53,11 @@ public sealed class ApplianceMetrics : IDisposable
         m.CreateObservableCounter("appliance.capture.bytes", () => PerSource(s => s.Counter("bytes")), "By", "Bytes of the frames read (captured length)");
         m.CreateObservableCounter("appliance.capture.dropped_packets", Drops, "{packet}",
             "Packets lost before decoding, by stage: kernel and interface (pcap_stats ps_drop, ps_ifdrop; live only), queue (a media worker's queue was full)");
-        m.CreateObservableCounter("appliance.capture.errors", () => PerSource(s => s.Counter("capture_errors")), "{error}", "Read errors that ended a capture");
+        m.CreateObservableCounter("appliance.capture.errors", () => PerSource(s => s.Counter("capture_errors")), "{error}", "Read errors that ended a replayed file (a live interface is reopened instead)");
+        m.CreateObservableGauge("appliance.capture.interface_up", InterfaceUp, null,
+            "Live interfaces: 1 while captured with the link up, 0 while the interface is missing (reopened every second) or its link is down");
+        m.CreateObservableCounter("appliance.capture.interface_reopens", () => PerSource(s => s.State.InterfaceReopens), "{reopen}",
+            "Times a live interface was opened again after it was removed, replaced or failed");
         m.CreateObservableGauge("appliance.capture.progress_age", () => PerSource(s => s.ProgressAgeSeconds), "s",
             "Seconds since the capture thread last stamped progress (a frame, a read timeout or a paced wait); grows on a silent live port while the read waits");
         m.CreateObservableCounter("appliance.invalid_input", InvalidInput, "{packet}",
@@ -159,6 +163,17 @@ public sealed class ApplianceMetrics : IDisposable
             }
 
             yield return new Measurement<long>((long)s.Counter("queue_drops"), s.SourceTag, new KeyValuePair<string, object?>("stage", "queue"));
+        }
+    }
+
+    private IEnumerable<Measurement<int>> InterfaceUp()
+    {
+        foreach (Sample s in Samples())
+        {
+            if (s.State.InterfaceUp is bool up)
+            {
+                yield return new Measurement<int>(up ? 1 : 0, s.SourceTag);
+            }
         }
     }
 

@@ -98,8 +98,17 @@ public sealed class CaptureSourceState(string name, bool live, CapturePipeline p
     /// <summary>Stopwatch timestamp of the capture thread's last read (a frame, a read timeout or a paced wait): watchdog progress, not a timer.</summary>
     public long LastFrameTicks;
 
-    /// <summary>The libpcap handle, for pcap_stats (kernel and interface drops).</summary>
-    internal PcapSource? PcapSource { get; init; }
+    /// <summary>The capture source, for pcap_stats (kernel and interface drops) and a live interface's state.</summary>
+    internal IPacketSource? PcapSource { get; init; }
+
+    /// <summary>A live interface: 1 while it is open and its link is up, 0 while lost or down; null for a replayed file.</summary>
+    public bool? InterfaceUp => PcapSource is LiveInterface live ? live.IsUp : null;
+
+    /// <summary>A live interface: notices its removal or replacement and link changes (a timer, about once a second).</summary>
+    internal void CheckInterface() => (PcapSource as LiveInterface)?.Check();
+
+    /// <summary>How many times a live interface was opened again after it was lost (0 for a file).</summary>
+    public int InterfaceReopens => PcapSource is LiveInterface live ? live.Reopens : 0;
 
     /// <summary>pcap_stats of a live source (false for a replayed file or once closed); any thread.</summary>
     public bool TryGetStatistics(out PcapStatistics statistics)

@@ -19,7 +19,7 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
     /// <summary>The directory configuration the control API saves in the state folder when no DirectoryConfig file is set.</summary>
     public const string StateConfigFile = "directory.json";
 
-    private readonly List<(PcapSource Source, CaptureSourceState State, Thread Thread)> _captures = [];
+    private readonly List<(IPacketSource Source, CaptureSourceState State, Thread Thread)> _captures = [];
     private readonly CancellationTokenSource _stop = new();
     private BindingDirectory? _directory;
     private Timer? _clock;
@@ -49,15 +49,16 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
         _recordingsPath = Path.GetFullPath(s.Recordings);
         LogDirectoryOpened(_statePath, _directory.DeviceCount, _directory.LoggedInCount);
 
-        // Expiries, schedules and idle logouts run on the wall clock even when no packet arrives.
-        _clock = new Timer(_ => _directory.Tick(DateTimeOffset.UtcNow), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        // Expiries, schedules and idle logouts run on the wall clock even when no packet arrives; live interfaces are
+        // checked for removal and link changes on the same tick.
+        _clock = new Timer(_ => OnClock(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
 
         var states = new List<CaptureSourceState>();
         if (s.Interfaces.Count > 0)
         {
             foreach (string iface in s.Interfaces)
             {
-                PcapSource source = PcapSource.OpenLive(new LiveCaptureOptions
+                LiveInterface source = LiveInterface.Open(new LiveCaptureOptions
                 {
                     Interface = iface,
                     Filter = s.Filter,
@@ -65,7 +66,7 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
                     BufferSizeBytes = s.BufferMb * 1024 * 1024,
                     Immediate = s.Immediate,
                     Promiscuous = s.Promiscuous,
-                });
+                }, LogInterfaceChange);
                 states.Add(StartSource(source, iface, live: true));
             }
         }
@@ -80,7 +81,7 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
         return Task.CompletedTask;
     }
 
-    private CaptureSourceState StartSource(PcapSource source, string name, bool live)
+    private CaptureSourceState StartSource(IPacketSource source, string name, bool live)
     {
         if (!global::Capture.Packets.LinkTypes.IsSupported(source.LinkType))
         {
@@ -99,10 +100,9 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
     }
 
     /// <summary>The capture thread: every loop iteration (a frame or a read timeout) is progress for the watchdog.</summary>
-    private void CaptureLoop(PcapSource source, CaptureSourceState state)
+    private void CaptureLoop(IPacketSource source, CaptureSourceState state)
     {
         CapturePipeline pipeline = state.Pipeline;
-        int linkType = source.LinkType;
         bool paced = !state.Live && runtime.Settings.ReplayPaced;
         long firstNs = long.MinValue;
         long shiftNs = 0;
@@ -148,7 +148,7 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
                     ts += shiftNs;
                 }
 
-                pipeline.ProcessFrame(linkType, ts, frame);
+                pipeline.ProcessFrame(source.LinkType, ts, frame);
             }
         }
         finally
@@ -199,7 +199,7 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
 
         TimeSpan budget = TimeSpan.FromSeconds(Math.Max(1, runtime.Settings.ShutdownSeconds - 2));
         int finalised = 0;
-        foreach ((PcapSource source, CaptureSourceState state, _) in _captures)
+        foreach ((IPacketSource source, CaptureSourceState state, _) in _captures)
         {
             int open = state.Pipeline.ActiveCalls;
             TimeSpan left = budget - Stopwatch.GetElapsedTime(started);
@@ -235,9 +235,30 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
         return Task.CompletedTask;
     }
 
+    private void OnClock()
+    {
+        _directory?.Tick(DateTimeOffset.UtcNow);
+        foreach (CaptureSourceState state in runtime.Sources) // set once every source runs: never changes under the timer
+        {
+            state.CheckInterface();
+        }
+    }
+
+    private void LogInterfaceChange(LiveInterfaceChange change, string message)
+    {
+        if (change is LiveInterfaceChange.Lost or LiveInterfaceChange.LinkDown)
+        {
+            LogInterfaceDown(message);
+        }
+        else
+        {
+            LogInterfaceUp(message);
+        }
+    }
+
     public void Dispose()
     {
-        foreach ((PcapSource source, CaptureSourceState state, _) in _captures)
+        foreach ((IPacketSource source, CaptureSourceState state, _) in _captures)
         {
             state.Pipeline.Dispose();
             source.Dispose();
@@ -254,6 +275,12 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
 
     [LoggerMessage(Level = LogLevel.Information, Message = "capturing {Source} ({Mode}, link type {LinkType}); recordings under {Recordings}")]
     private partial void LogCapturing(string source, string mode, int linkType, string recordings);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Message}")]
+    private partial void LogInterfaceDown(string message);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Message}")]
+    private partial void LogInterfaceUp(string message);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "capture on {Source} failed: {Error}")]
     private partial void LogCaptureError(string source, string error);

@@ -8,7 +8,7 @@ namespace Capture.Interop;
 /// <see cref="ReadNext"/> is for one thread (the capture thread); <see cref="BreakLoop"/> and
 /// <see cref="TryGetStatistics"/> may be called from any thread. Dispose only after the reader has stopped.
 /// </summary>
-public sealed unsafe class PcapSource : IDisposable
+public sealed unsafe class PcapSource : IPacketSource
 {
     private const long NanosPerSecond = 1_000_000_000;
 

@@ -119,9 +119,8 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
     }
 
     /// <summary>Reads a source until it ends or <paramref name="ct"/> asks to stop (live sources are stopped with BreakLoop).</summary>
-    public CaptureEnd Run(PcapSource source, CancellationToken ct = default)
+    public CaptureEnd Run(IPacketSource source, CancellationToken ct = default)
     {
-        int linkType = source.LinkType;
         using CancellationTokenRegistration reg = ct.Register(source.BreakLoop);
         while (true)
         {
@@ -129,7 +128,7 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
             switch (status)
             {
                 case PcapReadStatus.Packet:
-                    ProcessFrame(linkType, ts, frame);
+                    ProcessFrame(source.LinkType, ts, frame);
                     break;
                 case PcapReadStatus.Timeout:
                     if (ct.IsCancellationRequested)
