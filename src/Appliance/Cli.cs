@@ -98,6 +98,7 @@ internal static class Cli
         using BindingDirectory directory = OpenDirectory(o, o.StateDirectory);
         using var pipeline = new CapturePipeline(o.Recording, o.Pipeline, results: results, directory: directory);
         CaptureEnd end = pipeline.Run(source);
+        string? readError = end == CaptureEnd.Error ? source.LastError : null;
         bool finished = pipeline.Complete(CallEndReasons.CaptureEnded); // no time limit: however slow the machine
         directory.Close();
         var counters = pipeline.Snapshot();
@@ -131,7 +132,19 @@ internal static class Cli
             Console.Error.WriteLine("appliance: the media workers could not finish: recordings may be incomplete");
         }
 
-        return end == CaptureEnd.Error || !results.Errors.IsEmpty || !finished ? 1 : 0;
+        // libpcap refusing the file (e.g. a pcapng whose interfaces have different snapshot lengths) is like a file that
+        // cannot be opened: exit 2 with its own words. An error after some frames (a damaged or cut file) keeps what
+        // was read, recorded, and exits 1.
+        if (readError is not null)
+        {
+            long frames = counters.TryGetValue("frames", out long n) ? n : 0;
+            Console.Error.WriteLine(frames == 0
+                ? $"appliance: {file}: libpcap cannot read it: {readError}"
+                : $"appliance: {file}: reading stopped after {frames} frame(s): {readError}; the calls before it are recorded");
+            return frames == 0 ? 2 : 1;
+        }
+
+        return !results.Errors.IsEmpty || !finished ? 1 : 0;
     }
 
     private static int Capture(CliOptions o)

@@ -78,4 +78,85 @@ public class CliTests
             File.Delete(tokenRing);
         }
     }
+
+    /// <summary>
+    /// A pcapng libpcap refuses to read past its header (interfaces with different snapshot lengths: libpcap 1.10 reads
+    /// one snaplen per file) exits 2 with libpcap's own words, like a file that cannot be opened; a file cut mid-record
+    /// keeps the calls read before the cut and exits 1, saying where reading stopped.
+    /// </summary>
+    [Fact]
+    public void Replay_FileLibpcapRefusesOrCannotFinish_SaysSoWithLibpcapsMessage()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "appliance-refused-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string twoSnaplens = Path.Combine(dir, "two-snaplens.pcapng");
+            File.WriteAllBytes(twoSnaplens, PcapngWithTwoInterfaces(65535, 200));
+            (int code, string output) = Appliance("replay", twoSnaplens, "--out", Path.Combine(dir, "rec"));
+            Assert.Equal(2, code);
+            Assert.Contains(twoSnaplens + ": libpcap cannot read it: an interface has a snapshot length 200 different from", output, StringComparison.Ordinal);
+
+            // SIP_CALL_RTP_G711.pcap cut inside its 1,000th record: the calls begun before the cut are still recorded.
+            byte[] whole = File.ReadAllBytes(Captures.PathOf("SIP_CALL_RTP_G711.pcap"));
+            int offset = 24;
+            for (int i = 0; i < 999; i++)
+            {
+                offset += 16 + (int)BinaryPrimitives.ReadUInt32LittleEndian(whole.AsSpan(offset + 8));
+            }
+
+            string cut = Path.Combine(dir, "cut.pcap");
+            File.WriteAllBytes(cut, whole.AsSpan(0, offset + 30).ToArray());
+            (code, output) = Appliance("replay", cut, "--out", Path.Combine(dir, "rec"), "--json");
+            Assert.Equal(1, code);
+            Assert.Contains(cut + ": reading stopped after 999 frame(s): truncated dump file", output, StringComparison.Ordinal);
+            Assert.Contains("\"callId\": \"12013223@200.57.7.195\"", output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>A section header, two Ethernet interfaces with the given snapshot lengths, and one packet on each.</summary>
+    private static byte[] PcapngWithTwoInterfaces(uint firstSnaplen, uint secondSnaplen)
+    {
+        var file = new List<byte>();
+        void Block(uint type, byte[] body)
+        {
+            int padded = (body.Length + 3) & ~3;
+            byte[] block = new byte[12 + padded];
+            BinaryPrimitives.WriteUInt32LittleEndian(block, type);
+            BinaryPrimitives.WriteUInt32LittleEndian(block.AsSpan(4), (uint)block.Length);
+            body.CopyTo(block, 8);
+            BinaryPrimitives.WriteUInt32LittleEndian(block.AsSpan(block.Length - 4), (uint)block.Length);
+            file.AddRange(block);
+        }
+
+        byte[] shb = new byte[16];
+        BinaryPrimitives.WriteUInt32LittleEndian(shb, 0x1A2B3C4D); // byte-order magic
+        BinaryPrimitives.WriteUInt16LittleEndian(shb.AsSpan(4), 1); // version 1.0
+        BinaryPrimitives.WriteInt64LittleEndian(shb.AsSpan(8), -1); // section length unknown
+        Block(0x0A0D0D0A, shb);
+        foreach (uint snaplen in (uint[])[firstSnaplen, secondSnaplen])
+        {
+            byte[] idb = new byte[8];
+            BinaryPrimitives.WriteUInt16LittleEndian(idb, 1); // LINKTYPE_ETHERNET
+            BinaryPrimitives.WriteUInt32LittleEndian(idb.AsSpan(4), snaplen);
+            Block(1, idb);
+        }
+
+        byte[] frame = new byte[60];
+        for (uint i = 0; i < 2; i++)
+        {
+            byte[] epb = new byte[20 + frame.Length];
+            BinaryPrimitives.WriteUInt32LittleEndian(epb, i); // interface id
+            BinaryPrimitives.WriteUInt32LittleEndian(epb.AsSpan(8), 1_000_000 * (i + 1)); // timestamp, microseconds
+            BinaryPrimitives.WriteUInt32LittleEndian(epb.AsSpan(12), (uint)frame.Length);
+            BinaryPrimitives.WriteUInt32LittleEndian(epb.AsSpan(16), (uint)frame.Length);
+            Block(6, epb);
+        }
+
+        return [.. file];
+    }
 }
