@@ -36,6 +36,9 @@ public sealed class TcpConnection
     /// <summary>A SYN (without ACK) was seen, so <see cref="Forward"/> is the client.</summary>
     public bool SawHandshake { get; internal set; }
 
+    /// <summary>Why the connection is being freed, set before <see cref="ITcpStreamReader.OnClosed"/>.</summary>
+    public TcpCloseReason CloseReason { get; internal set; }
+
     internal int ActiveIndex = -1;
 
     public TcpStream Other(TcpStream stream) => ReferenceEquals(stream, Forward) ? Reverse : Forward;
@@ -48,6 +51,7 @@ public sealed class TcpConnection
         State = null;
         LastSeenNs = 0;
         SawHandshake = false;
+        CloseReason = TcpCloseReason.None;
         ActiveIndex = -1;
         Forward.Reset();
         Reverse.Reset();

@@ -144,7 +144,7 @@ public sealed partial class TcpReassembler
         {
             // A new connection on the same 4-tuple (the old one's FIN/RST was not seen): start over.
             ConnectionsReplaced++;
-            FlushAndFree(stream.Connection, timestampNs);
+            FlushAndFree(stream.Connection, timestampNs, TcpCloseReason.Replaced);
             return ProcessUntracked(flow, sequence, flags, payload, timestampNs);
         }
 
@@ -188,7 +188,7 @@ public sealed partial class TcpReassembler
         if ((flags & TcpFlags.Rst) != 0)
         {
             ConnectionsReset++;
-            FlushAndFree(connection, timestampNs); // an RST's payload is a diagnostic, not stream data (RFC 9293 3.10.7.1)
+            FlushAndFree(connection, timestampNs, TcpCloseReason.Reset); // an RST's payload is a diagnostic, not stream data (RFC 9293 3.10.7.1)
             return TcpSegmentResult.Tracked;
         }
 
@@ -250,7 +250,7 @@ public sealed partial class TcpReassembler
             if (nowNs - connection.LastSeenNs >= timeout)
             {
                 ConnectionsExpired++;
-                FlushAndFree(connection, nowNs);
+                FlushAndFree(connection, nowNs, TcpCloseReason.Idle);
                 continue; // the last connection moved to i was already visited
             }
 
@@ -266,7 +266,7 @@ public sealed partial class TcpReassembler
     {
         while (_activeCount > 0)
         {
-            FlushAndFree(_active[_activeCount - 1], nowNs);
+            FlushAndFree(_active[_activeCount - 1], nowNs, TcpCloseReason.CaptureEnded);
         }
     }
 
@@ -313,7 +313,7 @@ public sealed partial class TcpReassembler
     }
 
     /// <summary>Delivers what each direction holds (gaps skipped), then frees the connection.</summary>
-    private void FlushAndFree(TcpConnection connection, long nowNs)
+    private void FlushAndFree(TcpConnection connection, long nowNs, TcpCloseReason reason)
     {
         long id = connection.Id;
         foreach (TcpStream stream in (ReadOnlySpan<TcpStream>)[connection.Forward, connection.Reverse])
@@ -329,12 +329,13 @@ public sealed partial class TcpReassembler
 
         if (connection.Id == id)
         {
-            Free(connection, nowNs);
+            Free(connection, nowNs, reason);
         }
     }
 
-    private void Free(TcpConnection connection, long nowNs)
+    private void Free(TcpConnection connection, long nowNs, TcpCloseReason reason)
     {
+        connection.CloseReason = reason;
         (connection.Reader ?? _handler).OnClosed(connection, nowNs);
         _flows.Remove(connection.Forward.Flow);
         _flows.Remove(connection.Reverse.Flow);
@@ -371,7 +372,7 @@ public sealed partial class TcpReassembler
         if (other.Closed || !other.Started)
         {
             ConnectionsClosed++;
-            Free(connection, nowNs);
+            Free(connection, nowNs, TcpCloseReason.Closed);
         }
     }
 
@@ -383,7 +384,7 @@ public sealed partial class TcpReassembler
         if (connection.Application == TcpApplication.None)
         {
             ConnectionsAbandoned++;
-            Free(connection, timestampNs);
+            Free(connection, timestampNs, TcpCloseReason.Abandoned);
             return -1;
         }
 

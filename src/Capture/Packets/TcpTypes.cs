@@ -23,6 +23,31 @@ public enum TcpApplication : byte
     Claimed,
 }
 
+/// <summary>Why a TCP connection is freed: the endpoints closed it, or the capture stopped looking at it.</summary>
+public enum TcpCloseReason : byte
+{
+    /// <summary>Still open.</summary>
+    None,
+
+    /// <summary>Both directions sent FIN and every byte before them arrived.</summary>
+    Closed,
+
+    /// <summary>An RST.</summary>
+    Reset,
+
+    /// <summary>A new connection (SYN) on the same addresses and ports: the old one's end was not seen.</summary>
+    Replaced,
+
+    /// <summary>Nothing seen for the idle timeout.</summary>
+    Idle,
+
+    /// <summary>No protocol wants it (or a reader dropped it).</summary>
+    Abandoned,
+
+    /// <summary>The capture ended (end of a file, shutdown): the endpoints may well still be connected.</summary>
+    CaptureEnded,
+}
+
 /// <summary>One direction of a TCP connection: bytes flow from <see cref="Source"/> to <see cref="Destination"/>.</summary>
 public readonly record struct TcpFlowKey(IpEndpoint16 Source, IpEndpoint16 Destination)
 {

@@ -60,10 +60,13 @@ public sealed class SkinnyProtocol : ISignallingProtocol, ISkinnyMessageSink
         return OnStream(connection, fromPhone, data, timestampNs);
     }
 
-    /// <summary>The connection is gone (FIN, RST, idle, end of capture): the phone's calls end; the device stays in the directory.</summary>
+    /// <summary>
+    /// The connection is gone (FIN, RST, idle): the phone's calls end; the device stays in the directory. At the end of the
+    /// capture the phone is still connected: its calls are left to <see cref="EndAll"/> (capture-ended, not a hangup).
+    /// </summary>
     public void OnClosed(TcpConnection connection, long nowNs)
     {
-        if (connection.State is SkinnyConnection skinny)
+        if (connection.State is SkinnyConnection skinny && connection.CloseReason != TcpCloseReason.CaptureEnded)
         {
             OnConnectionClosed(skinny, nowNs);
         }

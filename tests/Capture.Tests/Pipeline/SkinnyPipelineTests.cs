@@ -1,5 +1,6 @@
 using Capture.Bindings;
 using Capture.Bindings.Config;
+using Capture.Calls;
 using Capture.Recording;
 using Capture.Tests.Recording;
 using Capture.Tests.Support;
@@ -105,6 +106,10 @@ public sealed class SkinnyPipelineTests(ITestOutputHelper output)
         Assert.Equal(35, call.Packets);
         Assert.Equal(34, call.DuplicatesDropped);
         Assert.InRange(call.MediaDurationSeconds, 0.3, 0.4);
+
+        // The file has no OnHook, CloseReceiveChannel or StopMediaTransmission and its TCP connections are not closed:
+        // the call is still up when the capture ends (the connections' end of capture is not a hangup).
+        Assert.Equal(CallEndReasons.CaptureEnded, call.EndReason);
         return call;
     }
 
