@@ -23,6 +23,13 @@ public sealed class SkinnyTrackerOptions
     /// <summary>Two phones' legs of the same call are linked when the second starts within this time of the first.</summary>
     public TimeSpan LinkWindow { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// Channel messages that come before their call's CallInfo (a call joined in progress: legacy CallManager sends
+    /// StartMediaTransmission and OpenReceiveChannelAck first, CallInfo after them in the same segment) are kept this
+    /// long for the phone's call to start; then they count as media without a call.
+    /// </summary>
+    public TimeSpan EarlyMediaWindow { get; set; } = TimeSpan.FromSeconds(5);
+
     public int MaxCalls { get; set; } = 100_000;
 }
 
@@ -46,6 +53,7 @@ public sealed class SkinnyCallTracker
     private readonly Dictionary<string, PendingInteraction> _pendingInteractions = new(StringComparer.Ordinal);
     private readonly List<SkinnyCall> _calls = [];
     private readonly List<SkinnyCall> _due = [];
+    private readonly Dictionary<string, EarlyMedia> _earlyMedia = new(StringComparer.Ordinal);
 
     public SkinnyCallTracker(CallBook book, SkinnyTrackerOptions? options = null)
     {
@@ -60,7 +68,7 @@ public sealed class SkinnyCallTracker
 
     public long CallsOverLimit { get; private set; }
 
-    /// <summary>Channel messages (media) for a call reference the tracker does not know (capture started mid-call).</summary>
+    /// <summary>Channel messages (media) for which no call started within <see cref="SkinnyTrackerOptions.EarlyMediaWindow"/> (capture started mid-call).</summary>
     public long MediaWithoutCall { get; private set; }
 
     /// <summary>StartMediaTransmission targets that are not the call's peer (recording forks, built-in bridge).</summary>
@@ -175,23 +183,36 @@ public sealed class SkinnyCallTracker
     /// <summary>OpenReceiveChannelAck (phone to CallManager): the phone's own RTP receive address.</summary>
     public void OnOpenReceiveChannelAck(string device, uint callReference, uint passThruPartyId, IpAddress16 address, ushort port, long atNs)
     {
-        Leg? leg = FindLeg(device, callReference);
+        Leg? leg = FindLeg(device, callReference, withoutCall: true);
         if (leg is null)
         {
-            MediaWithoutCall++;
+            if (port != 0)
+            {
+                EarlyMedia early = HoldEarly(device, callReference, atNs);
+                early.Local = new IpEndpoint16(address, port);
+                early.ReceivePassThru = passThruPartyId;
+            }
+
             return;
         }
 
         leg.ReceivePassThru = passThruPartyId != 0 ? passThruPartyId : leg.ReceivePassThru;
         leg.LastActivityNs = atNs;
-        var endpoint = new IpEndpoint16(address, port);
-        if (leg.Call is { } call && port != 0)
+        if (port != 0)
         {
-            _book.Media.Map(call.Call, endpoint, leg.Channel);
-            leg.Local = endpoint;
-            ApplyCodec(call, leg.Compression);
-            RefreshParties(call, atNs);
+            leg.Local = new IpEndpoint16(address, port);
+            if (leg.Call is { } call)
+            {
+                MapLocal(leg, call, atNs);
+            }
         }
+    }
+
+    private void MapLocal(Leg leg, SkinnyCall call, long atNs)
+    {
+        _book.Media.Map(call.Call, leg.Local!.Value, leg.Channel);
+        ApplyCodec(call, leg.Compression);
+        RefreshParties(call, atNs);
     }
 
     /// <summary>
@@ -202,16 +223,24 @@ public sealed class SkinnyCallTracker
     /// </summary>
     public void OnStartMediaTransmission(string device, uint conferenceId, uint passThruPartyId, uint callReference, IpAddress16 remote, ushort remotePort, uint compressionType, long atNs)
     {
-        Leg? leg = FindLeg(device, conferenceId != 0 ? conferenceId : callReference);
-        if (leg?.Call is not { } call)
-        {
-            MediaWithoutCall++;
-            return;
-        }
-
         if (conferenceId != 0 && callReference != 0 && callReference != conferenceId)
         {
             MediaForksIgnored++;
+            return;
+        }
+
+        uint reference = conferenceId != 0 ? conferenceId : callReference;
+        Leg? leg = FindLeg(device, reference, withoutCall: true);
+        if (leg is null)
+        {
+            EarlyMedia early = HoldEarly(device, reference, atNs);
+            if (early.Remote is null || passThruPartyId == early.TransmitPassThru)
+            {
+                early.Remote = new IpEndpoint16(remote, remotePort);
+                early.TransmitPassThru = passThruPartyId;
+                early.Compression = compressionType != 0 ? compressionType : early.Compression;
+            }
+
             return;
         }
 
@@ -225,13 +254,22 @@ public sealed class SkinnyCallTracker
             return;
         }
 
-        var endpoint = new IpEndpoint16(remote, remotePort);
-        leg.Remote = endpoint;
+        leg.Remote = new IpEndpoint16(remote, remotePort);
         leg.TransmitPassThru = passThruPartyId;
         if (compressionType != 0)
         {
             leg.Compression = compressionType;
         }
+
+        if (leg.Call is { } call)
+        {
+            MapRemote(leg, call);
+        }
+    }
+
+    private void MapRemote(Leg leg, SkinnyCall call)
+    {
+        IpEndpoint16 endpoint = leg.Remote!.Value;
 
         // The peer's receive address: if the peer's own phone is a linked leg it maps the same endpoint to the same channel.
         _book.Media.Map(call.Call, endpoint, leg.Channel.Other());
@@ -239,10 +277,10 @@ public sealed class SkinnyCallTracker
         PartyInfo remoteParty = leg.Channel == Channel.Left ? call.Metadata.Right : call.Metadata.Left;
         if (call.Legs.Count == 1)
         {
-            string ip = remote.ToString();
-            if (remoteParty.Ip != ip || remoteParty.Port != remotePort)
+            string ip = endpoint.Address.ToString();
+            if (remoteParty.Ip != ip || remoteParty.Port != endpoint.Port)
             {
-                remoteParty = remoteParty with { Ip = ip, Port = remotePort };
+                remoteParty = remoteParty with { Ip = ip, Port = endpoint.Port };
                 _book.Update(call.Call, leg.Channel == Channel.Left ? call.Metadata with { Right = remoteParty } : call.Metadata with { Left = remoteParty });
             }
         }
@@ -398,6 +436,15 @@ public sealed class SkinnyCallTracker
             }
         }
 
+        foreach (KeyValuePair<string, EarlyMedia> e in _earlyMedia)
+        {
+            if (nowNs - e.Value.AtNs > _options.EarlyMediaWindow.Ticks * 100)
+            {
+                _earlyMedia.Remove(e.Key);
+                MediaWithoutCall++;
+            }
+        }
+
         foreach (KeyValuePair<string, PendingInteraction> p in _pendingInteractions)
         {
             if (nowNs - p.Value.AtNs > _options.LinkWindow.Ticks * 100)
@@ -424,6 +471,8 @@ public sealed class SkinnyCallTracker
 
         _due.Clear();
         _legs.Clear();
+        MediaWithoutCall += _earlyMedia.Count;
+        _earlyMedia.Clear();
     }
 
     private Leg? GetOrStartLeg(string device, IpAddress16 phoneIp, uint callReference, long atNs)
@@ -432,6 +481,7 @@ public sealed class SkinnyCallTracker
         if (!exists)
         {
             slot = new Leg(device, phoneIp, callReference) { StartedNs = atNs };
+            TakeEarlyMedia(slot, atNs);
         }
         else if (slot!.Ended)
         {
@@ -442,8 +492,11 @@ public sealed class SkinnyCallTracker
         return slot;
     }
 
-    /// <summary>The leg a channel message belongs to: by call reference, else (old layouts without one) the phone's newest open leg.</summary>
-    private Leg? FindLeg(string device, uint callReference)
+    /// <summary>
+    /// The leg a channel message belongs to: by call reference, else (old layouts without one) the phone's newest open leg
+    /// with a call (or without one: <paramref name="withoutCall"/>, for channel messages that may precede the CallInfo).
+    /// </summary>
+    private Leg? FindLeg(string device, uint callReference, bool withoutCall = false)
     {
         if (callReference != 0 && _legs.TryGetValue(new LegKey(device, callReference), out Leg? leg))
         {
@@ -453,7 +506,7 @@ public sealed class SkinnyCallTracker
         Leg? newest = null;
         foreach (Leg candidate in _legs.Values)
         {
-            if (candidate.Device == device && !candidate.Ended && candidate.Call is not null
+            if (candidate.Device == device && !candidate.Ended && (withoutCall || candidate.Call is not null)
                 && (newest is null || candidate.State == SkinnyCallStateKind.Connected && newest.State != SkinnyCallStateKind.Connected || candidate.StartedNs > newest.StartedNs && candidate.State == newest.State))
             {
                 newest = candidate;
@@ -493,6 +546,7 @@ public sealed class SkinnyCallTracker
                 }
 
                 RefreshParties(candidate, atNs);
+                ApplyEarlyMedia(leg, candidate, atNs);
                 return;
             }
         }
@@ -512,6 +566,55 @@ public sealed class SkinnyCallTracker
         leg.Call = call;
         call.Legs.Add(leg);
         _calls.Add(call);
+        ApplyEarlyMedia(leg, call, atNs);
+    }
+
+    /// <summary>A leg's channel messages that came before its call: mapped now that the call exists.</summary>
+    private void ApplyEarlyMedia(Leg leg, SkinnyCall call, long atNs)
+    {
+        if (leg.Local is not null)
+        {
+            MapLocal(leg, call, atNs);
+        }
+
+        if (leg.Remote is not null)
+        {
+            MapRemote(leg, call);
+        }
+    }
+
+    /// <summary>The phone's channel messages held before any leg of it existed, for the phone's call that starts now.</summary>
+    private void TakeEarlyMedia(Leg leg, long atNs)
+    {
+        if (_earlyMedia.TryGetValue(leg.Device, out EarlyMedia? early)
+            && (early.CallReference == 0 || leg.CallReference == 0 || early.CallReference == leg.CallReference)
+            && atNs - early.AtNs <= _options.EarlyMediaWindow.Ticks * 100)
+        {
+            _earlyMedia.Remove(leg.Device);
+            leg.Local = early.Local;
+            leg.ReceivePassThru = early.ReceivePassThru;
+            leg.Remote = early.Remote;
+            leg.TransmitPassThru = early.TransmitPassThru;
+            leg.Compression = early.Compression;
+        }
+    }
+
+    /// <summary>The phone's held channel messages (one set per phone: a newer call reference replaces an older one).</summary>
+    private EarlyMedia HoldEarly(string device, uint callReference, long atNs)
+    {
+        ref EarlyMedia? slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_earlyMedia, device, out bool exists);
+        if (!exists || slot!.CallReference != callReference)
+        {
+            if (exists)
+            {
+                MediaWithoutCall++;
+            }
+
+            slot = new EarlyMedia { CallReference = callReference };
+        }
+
+        slot.AtNs = atNs;
+        return slot;
     }
 
     /// <summary>Left is the first phone; right is the second phone when linked, else the far party from the first phone's CallInfo.</summary>
@@ -679,6 +782,18 @@ public sealed class SkinnyCallTracker
 
         /// <summary>The phone's own number on this call: the calling party when it called out, the called one when it rang.</summary>
         public string? OwnNumber => Type == SkinnyCallType.Inbound ? Called : Calling;
+    }
+
+    /// <summary>A phone's channel messages seen before any leg of it (see <see cref="SkinnyTrackerOptions.EarlyMediaWindow"/>).</summary>
+    private sealed class EarlyMedia
+    {
+        public uint CallReference;
+        public long AtNs;
+        public IpEndpoint16? Local;
+        public uint ReceivePassThru;
+        public IpEndpoint16? Remote;
+        public uint TransmitPassThru;
+        public uint Compression;
     }
 
     /// <summary>One call's Skinny state: one or two legs (the two phones of an internal call).</summary>

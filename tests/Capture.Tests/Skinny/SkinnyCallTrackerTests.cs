@@ -186,6 +186,45 @@ public sealed class SkinnyCallTrackerTests
     }
 
     [Fact]
+    public void LegacyCallJoinedInProgress_MediaBeforeCallInfo_IsMappedWhenTheCallStarts()
+    {
+        // A legacy CallManager call the capture joins in progress: the channel messages (no call references in this
+        // layout) come first, CallInfo after them in the same segment.
+        IpAddress16 phone = Ip("10.102.172.11");
+        _tracker.OnOpenReceiveChannelAck("pyskinny01", 0, 0, phone, 20480, S);
+        _tracker.OnStartMediaTransmission("pyskinny01", 0, 0, 0, Ip("10.102.172.12"), 20482, 4, S);
+        Assert.Empty(_sink.Calls);
+        _tracker.OnCallInfo("pyskinny01", phone, 5, SkinnyCallType.Outbound, B("1091"), B("Line 1091"), B("1092"), B("Line 1092"), S + 1000);
+        _tracker.OnCallState("pyskinny01", phone, SkinnyCallStateKind.Connected, 5, S + 2000);
+
+        RecordingSink.Started call = Assert.Single(_sink.Calls);
+        Assert.Equal(["PCMU"], _sink.Calls[0].Metadata.Codecs);
+        Assert.Equal(("10.102.172.12", (int?)20482), (call.Metadata.Right.Ip, call.Metadata.Right.Port));
+        AssertMedia("10.102.172.11:20480", "10.102.172.12:20482", Channel.Left);
+        AssertMedia("10.102.172.12:20482", "10.102.172.11:20480", Channel.Right);
+        _tracker.Expire(60 * S);
+        Assert.Equal(0, _tracker.MediaWithoutCall);
+    }
+
+    [Fact]
+    public void MediaBeforeCallInfo_WithCallReferences_GoesToThatCallOnly_AndUnclaimedMediaIsCountedAfterTheWindow()
+    {
+        _tracker.OnOpenReceiveChannelAck("SEP-A", 70, 16777295, PhoneA, 32144, S);
+        _tracker.OnStartMediaTransmission("SEP-A", 70, 16777295, 70, PhoneB, 17718, 4, S);
+        _tracker.OnCallInfo("SEP-A", PhoneA, 70, SkinnyCallType.Outbound, B("321"), B("RIX"), B("307"), B("Ervins"), S);
+        AssertMedia("192.168.195.58:32144", "192.168.195.50:17718", Channel.Left);
+
+        // Another phone's media whose call never shows up: counted once the window has passed, never mapped.
+        _tracker.OnStartMediaTransmission("SEP-C", 90, 5, 90, Ip("10.0.0.9"), 4000, 4, 2 * S);
+        _tracker.Expire(3 * S);
+        Assert.Equal(0, _tracker.MediaWithoutCall);
+        _tracker.Expire(8 * S);
+        Assert.Equal(1, _tracker.MediaWithoutCall);
+        _tracker.OnCallInfo("SEP-C", Ip("10.0.0.8"), 90, SkinnyCallType.Outbound, B("900"), B("C"), B("901"), B("D"), 9 * S);
+        Assert.False(_book.Media.TryClassify(Ep("10.0.0.8:5000"), Ep("10.0.0.9:4000"), 0, out _, out _));
+    }
+
+    [Fact]
     public void DeviceGone_EndsItsCalls()
     {
         InternalCall();
