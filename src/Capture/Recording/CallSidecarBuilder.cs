@@ -39,11 +39,8 @@ internal sealed class CallSidecarBuilder
         }
 
         List<DtmfRecord> dtmf = [];
+        // What was received; a call without media lists what its signalling chose (the first codec of each SDP).
         SortedSet<string> codecs = new(StringComparer.Ordinal);
-        foreach (string c in metadata.Codecs)
-        {
-            codecs.Add(c);
-        }
 
         long packets = 0, lost = 0, duplicates = 0, late = 0;
         foreach (MediaLeg leg in legs)
@@ -61,6 +58,11 @@ internal sealed class CallSidecarBuilder
             {
                 dtmf.Add(new DtmfRecord(digit.ToString(), Math.Round((double)position / rate, 3)));
             }
+        }
+
+        if (codecs.Count == 0)
+        {
+            codecs.UnionWith(metadata.Codecs);
         }
 
         foreach ((char digit, long atNs) in _signalledDtmf)

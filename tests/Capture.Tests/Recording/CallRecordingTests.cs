@@ -84,7 +84,7 @@ public sealed unsafe class CallRecordingTests(ITestOutputHelper output) : IDispo
     // ---- running a call ----
 
     private Result Record(IEnumerable<Packet> packets, string name, string endReason = CallEndReasons.Bye, PayloadMap? left = null, PayloadMap? right = null,
-        string callId = "a84b4c76e66710@pc33.example.com", string? leftName = null)
+        string callId = "a84b4c76e66710@pc33.example.com", string? leftName = null, IReadOnlyList<string>? signalledCodecs = null)
     {
         var options = new RecordingOptions { OutputDirectory = _directory };
         string id = $"{name}-{Guid.NewGuid():N}";
@@ -96,6 +96,7 @@ public sealed unsafe class CallRecordingTests(ITestOutputHelper output) : IDispo
             AnsweredAt = CaptureTime.ToDateTime(T0 - Ms(1000)),
             Left = new PartyInfo { Extension = "1001", Name = leftName },
             Right = new PartyInfo { Extension = "1002" },
+            Codecs = signalledCodecs ?? [],
         };
 
         using var recording = new CallRecording(id, metadata, options);
@@ -261,6 +262,14 @@ public sealed unsafe class CallRecordingTests(ITestOutputHelper output) : IDispo
         AssertTone(r.Right, 0.2, 2.6, RightHz, LeftHz, "right");
         AssertContinuous(r.Left, 0.1, 2.9, "left");
         AssertContinuous(r.Right, 0.1, 2.9, "right");
+    }
+
+    [Fact]
+    public void Codecs_AreWhatWasReceived_NotWhatWasOffered()
+    {
+        // An SBC's offer led with G.722 and the answer with PCMU; both legs sent A-law.
+        Result r = Record(BothLegs(), "offered", signalledCodecs: ["G722", "PCMU"]);
+        Assert.Equal(["PCMA"], r.Sidecar.Codecs);
     }
 
     [Fact]
@@ -593,9 +602,10 @@ public sealed unsafe class CallRecordingTests(ITestOutputHelper output) : IDispo
     [InlineData(CallEndReasons.Rejected, CallEndReasons.Rejected)]
     public void NoMedia_SidecarWithoutFile_SaysWhy(string signalled, string expected)
     {
-        Result r = Record([], $"nomedia-{signalled}", endReason: signalled);
+        Result r = Record([], $"nomedia-{signalled}", endReason: signalled, signalledCodecs: ["PCMU"]);
 
         Assert.Null(r.Sidecar.File);
+        Assert.Equal(["PCMU"], r.Sidecar.Codecs); // nothing received: what the signalling chose
         Assert.Equal(0, r.Sidecar.Channels);
         Assert.Null(r.Sidecar.SampleRate);
         Assert.Equal(0, r.Sidecar.MediaDurationSeconds);
