@@ -104,7 +104,7 @@ public sealed class SipDeviceLearner(BindingDirectory directory)
     private void OnRegister(in SipMessage m, IpEndpoint16 source, IpEndpoint16 destination, long atNs)
     {
         _directory.NoteServer(destination);
-        if (!SipNameAddr.TryParse(m.To, out SipNameAddr to) || !ExtensionText.IsValid(to.User))
+        if (!SipNameAddr.TryParse(m.To, out SipNameAddr to) || !ExtensionText.IsLearnable(to.User))
         {
             BadExtensions++;
             return;
@@ -270,7 +270,7 @@ public sealed class SipDeviceLearner(BindingDirectory directory)
             Encoding.UTF8.GetString(contact.Uri), m.UserAgent.IsEmpty ? null : Encoding.UTF8.GetString(m.UserAgent));
 
         // Its own AOR: From on a request it sends, To on a response it gives.
-        if (SipNameAddr.TryParse(m.IsRequest ? m.From : m.To, out SipNameAddr self) && ExtensionText.IsValid(self.User)
+        if (SipNameAddr.TryParse(m.IsRequest ? m.From : m.To, out SipNameAddr self) && ExtensionText.IsLearnable(self.User)
             && _directory.TryGetDevice(deviceId, out DeviceBinding device) && device.Lines.Count == 0)
         {
             _directory.RegisterLine(deviceId, Encoding.UTF8.GetString(self.User),

@@ -254,7 +254,7 @@ public sealed class SkinnyDeviceLearner(BindingDirectory directory) : ISkinnyMes
         {
             // a line button without a number: answered, nothing to bind
         }
-        else if (!ExtensionText.IsValid(line.DirectoryNumber))
+        else if (!ExtensionText.IsLearnable(line.DirectoryNumber))
         {
             BadExtensions++;
         }
@@ -278,7 +278,7 @@ public sealed class SkinnyDeviceLearner(BindingDirectory directory) : ISkinnyMes
             return; // a line already known is not second-guessed: calls may show translated or masked numbers
         }
 
-        if (!ExtensionText.IsValid(info.LocalNumber))
+        if (!ExtensionText.IsLearnable(info.LocalNumber))
         {
             BadExtensions++;
             return;

@@ -93,6 +93,32 @@ public sealed class SipDeviceLearnerTests
         Assert.Equal(1, r.Counters["sip_bad_extensions"]);
     }
 
+    [Fact]
+    public void WithheldCallerPlaceholders_AreNeverLines_AndRaiseNoConflict()
+    {
+        // Two phones calling with their number withheld, as PBXs and carriers show it (RFC 3323 anonymous, "unavailable").
+        using BindingDirectory directory = BindingDirectory.Open(null, DirectoryConfig.Empty, SipScenario.TimeAt(0));
+        using var s = new SipScenario(directory: directory);
+        (string Phone, string From)[] callers =
+        [
+            ("10.0.0.10:5060", "\"Anonymous\" <sip:anonymous@anonymous.invalid>"),
+            ("10.0.0.11:5060", "\"Anonymous\" <sip:Anonymous@anonymous.invalid>"),
+            ("10.0.0.12:5060", "<sip:unavailable@10.0.0.12>"),
+        ];
+        foreach ((string phone, string from) in callers)
+        {
+            var d = new SipDialog("withheld-" + phone, from, "<sip:2002@pbx.example.com>");
+            s.Sip(phone, "10.0.0.20:5060", d.Invite(headers: "Contact: <sip:" + phone + ">"));
+            s.Sip("10.0.0.20:5060", phone, d.Response(486, "Busy Here"));
+            s.Advance(1);
+        }
+
+        s.Complete();
+        Assert.All(directory.Devices(), device => Assert.DoesNotContain(device.Lines, l => ExtensionText.IsPlaceholder(System.Text.Encoding.UTF8.GetBytes(l.Extension))));
+        Assert.Equal(0, directory.OpenConflictCount);
+        Assert.Empty(directory.Conflicts());
+    }
+
     /// <summary>Replays a shared capture inline through a pipeline with an in-memory directory.</summary>
     internal sealed class Replay : ICallResultSink, IDisposable
     {

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Text;
 
 namespace Capture.Bindings.Config;
 
@@ -54,4 +55,17 @@ public static class ExtensionText
 
         return !utf8.IsEmpty && !utf8.ContainsAnyExcept(s_allowedBytes);
     }
+
+    /// <summary>
+    /// A number a phone or a server may show that is no line: the withheld-caller placeholders of RFC 3323 and of PBXs
+    /// and carriers ("anonymous", "unavailable", "unknown", "restricted", "private", "withheld"), any case. Learned lines
+    /// never take these (they would be one extension shared by every caller who hides their number).
+    /// </summary>
+    public static bool IsPlaceholder(ReadOnlySpan<byte> utf8) =>
+        utf8.Length is >= 6 and <= 11
+        && (Ascii.EqualsIgnoreCase(utf8, "anonymous"u8) || Ascii.EqualsIgnoreCase(utf8, "unavailable"u8) || Ascii.EqualsIgnoreCase(utf8, "unknown"u8)
+            || Ascii.EqualsIgnoreCase(utf8, "restricted"u8) || Ascii.EqualsIgnoreCase(utf8, "private"u8) || Ascii.EqualsIgnoreCase(utf8, "withheld"u8));
+
+    /// <summary>A valid extension that is not a placeholder: what learning may bind to a device as a line.</summary>
+    public static bool IsLearnable(ReadOnlySpan<byte> utf8) => IsValid(utf8) && !IsPlaceholder(utf8);
 }

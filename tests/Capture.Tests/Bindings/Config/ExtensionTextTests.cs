@@ -64,4 +64,24 @@ public class ExtensionTextTests
 
         Assert.Equal(0, Allocations.Measure(() => Check(1), () => Check(1000)));
     }
+
+    [Theory]
+    [InlineData("anonymous", true)]
+    [InlineData("Anonymous", true)]
+    [InlineData("UNAVAILABLE", true)]
+    [InlineData("unknown", true)]
+    [InlineData("restricted", true)]
+    [InlineData("Private", true)]
+    [InlineData("withheld", true)]
+    [InlineData("1001", false)]
+    [InlineData("anon", false)]
+    [InlineData("anonymous1", false)]
+    [InlineData("voi18062", false)]
+    public void Placeholders_AreValidSyntax_ButNeverLearnable(string text, bool placeholder)
+    {
+        byte[] utf8 = System.Text.Encoding.UTF8.GetBytes(text);
+        Assert.True(ExtensionText.IsValid(utf8));
+        Assert.Equal(placeholder, ExtensionText.IsPlaceholder(utf8));
+        Assert.Equal(!placeholder, ExtensionText.IsLearnable(utf8));
+    }
 }
