@@ -266,6 +266,11 @@ public sealed class SipDeviceLearner(BindingDirectory directory)
             return; // not obviously the sender's own identity (a proxy or B2BUA relaying someone else's)
         }
 
+        if (!known && IsRegisteredPhone(m, source.Address, now))
+        {
+            return; // a phone that registered with an instance id and leaves it out of its other Contacts: the same phone
+        }
+
         string deviceId = _directory.ObserveDevice(id.ToString(), DeviceProtocol.Sip, source.Address, now,
             Encoding.UTF8.GetString(contact.Uri), m.UserAgent.IsEmpty ? null : Encoding.UTF8.GetString(m.UserAgent));
 
@@ -276,6 +281,25 @@ public sealed class SipDeviceLearner(BindingDirectory directory)
             _directory.RegisterLine(deviceId, Encoding.UTF8.GetString(self.User),
                 self.DisplayName.IsEmpty ? null : Encoding.UTF8.GetString(SipText.Unquote(self.DisplayName)), LineSource.Signalling, null, now);
         }
+    }
+
+    /// <summary>
+    /// The sender's own AOR (From of a request, To of a response) is line 1 of a device at the sender's address: that
+    /// device sent it, whatever identity the Contact shows (many phones put +sip.instance only in their REGISTER's
+    /// Contact). Touches that device.
+    /// </summary>
+    private bool IsRegisteredPhone(in SipMessage m, IpAddress16 sender, DateTimeOffset now)
+    {
+        Span<char> extension = stackalloc char[ExtensionText.MaxLength];
+        if (!SipNameAddr.TryParse(m.IsRequest ? m.From : m.To, out SipNameAddr self) || !ExtensionText.IsLearnable(self.User)
+            || Latin1(self.User, extension) is not (> 0 and var length)
+            || !_directory.TryFindByExtension(extension[..length], out DeviceBinding owner))
+        {
+            return false;
+        }
+
+        string senderText = sender.ToString();
+        return owner.Ips.Contains(senderText) && _directory.TryTouchDevice(owner.Id, sender, now);
     }
 
     private static int ViaCount(in SipMessage m)

@@ -119,6 +119,39 @@ public sealed class SipDeviceLearnerTests
         Assert.Empty(directory.Conflicts());
     }
 
+    [Fact]
+    public void PhoneThatRegisteredWithAnInstance_AndCallsWithoutIt_IsOneDevice_NoGhostNoConflict()
+    {
+        using BindingDirectory directory = BindingDirectory.Open(null, DirectoryConfig.Empty, SipScenario.TimeAt(0));
+        using var s = new SipScenario(directory: directory);
+        const string Instance = "urn:uuid:00000000-0000-1000-8000-00a0c9a1b2c3";
+        string register =
+            "REGISTER sip:pbx.example.com SIP/2.0\r\n" +
+            "Via: SIP/2.0/UDP 10.0.0.10:5060;branch=z9hG4bK-reg1\r\n" +
+            "From: <sip:1001@pbx.example.com>;tag=r1\r\n" +
+            "To: <sip:1001@pbx.example.com>\r\n" +
+            "Call-ID: reg-1001\r\n" +
+            "CSeq: 1 REGISTER\r\n" +
+            $"Contact: <sip:1001@10.0.0.10:5060>;+sip.instance=\"<{Instance}>\"\r\n" +
+            "Expires: 3600\r\n" +
+            "Content-Length: 0\r\n\r\n";
+        s.Sip("10.0.0.10:5060", "10.0.0.20:5060", register);
+        s.Sip("10.0.0.20:5060", "10.0.0.10:5060", register.Replace("REGISTER sip:pbx.example.com SIP/2.0", "SIP/2.0 200 OK", StringComparison.Ordinal)
+            .Replace("To: <sip:1001@pbx.example.com>", "To: <sip:1001@pbx.example.com>;tag=s1", StringComparison.Ordinal));
+        s.Advance(1);
+
+        // Its calls carry a Contact without the instance (as many phones send them).
+        var d = new SipDialog("call-1001", "\"Alice\" <sip:1001@pbx.example.com>", "<sip:2002@pbx.example.com>");
+        s.Sip("10.0.0.10:5060", "10.0.0.20:5060", d.Invite(headers: "Contact: <sip:1001@10.0.0.10:5060>"));
+        s.Sip("10.0.0.20:5060", "10.0.0.10:5060", d.Response(486, "Busy Here"));
+        s.Complete();
+
+        DeviceBinding phone = Assert.Single(directory.Devices());
+        Assert.Equal(Instance, phone.Id);
+        Assert.Equal(["1001"], phone.Lines.Select(l => l.Extension));
+        Assert.Empty(directory.Conflicts());
+    }
+
     /// <summary>Replays a shared capture inline through a pipeline with an in-memory directory.</summary>
     internal sealed class Replay : ICallResultSink, IDisposable
     {
