@@ -33,7 +33,13 @@ public sealed partial class CapturePipeline : ITcpStreamHandler
         }
 
         reader = null; // a handshake without payload: the first bytes decide (OnData below)
-        return payload.IsEmpty && (flags & TcpFlags.Syn) != 0 ? TcpApplication.Pending : TcpApplication.None;
+        if (payload.IsEmpty)
+        {
+            return (flags & TcpFlags.Syn) != 0 ? TcpApplication.Pending : TcpApplication.None;
+        }
+
+        CountIfTls(payload);
+        return TcpApplication.None;
     }
 
     /// <summary>The first bytes after a handshake: a protocol that recognises them takes the connection; none releases it.</summary>
@@ -58,9 +64,23 @@ public sealed partial class CapturePipeline : ITcpStreamHandler
             return 0; // the first line is not complete yet
         }
 
+        CountIfTls(data);
         stream.Connection.Application = TcpApplication.None; // no protocol's: the reassembler frees it
         Counters.TcpSegmentsSkipped++; // the segment that showed it (later ones are counted as unclaimed)
         return 0;
+    }
+
+    /// <summary>
+    /// A TLS ClientHello (a handshake record, version 3.x, whose first message is type 1) opening a connection no protocol
+    /// reads: SIP over TLS or WSS, which a mirror cannot decrypt. Counted once per connection (the client's first bytes)
+    /// so an operator sees why such phones' calls are missing.
+    /// </summary>
+    private void CountIfTls(ReadOnlySpan<byte> first)
+    {
+        if (first.Length >= 6 && first[0] == 0x16 && first[1] == 0x03 && first[2] <= 0x04 && first[5] == 0x01)
+        {
+            Counters.TcpTlsConnections++;
+        }
     }
 
     void ITcpStreamReader.OnClosed(TcpConnection connection, long nowNs)

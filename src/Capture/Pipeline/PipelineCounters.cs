@@ -19,6 +19,9 @@ public sealed class PipelineCounters
     /// <summary>TCP segments with payload that no protocol claimed, or that the connection limit kept out: not buffered.</summary>
     public long TcpSegmentsSkipped;
 
+    /// <summary>TCP connections no protocol claimed that start a TLS handshake (SIP over TLS, WSS): encrypted, never readable.</summary>
+    public long TcpTlsConnections;
+
     /// <summary>RTP of calls that are not recorded (recording groups, or stopped by a logout).</summary>
     public long MediaNotRecorded;
     public long MediaPackets;
@@ -34,6 +37,7 @@ public sealed class PipelineCounters
         counters.Event("udp_datagrams", UdpDatagrams);
         counters.Event("udp_unclassified", UdpUnclassified);
         counters.Event("tcp_segments_skipped", TcpSegmentsSkipped);
+        counters.Event("tcp_tls_connections_unreadable", TcpTlsConnections);
         counters.Event("media_packets", MediaPackets);
         counters.Event("media_packets_not_recorded", MediaNotRecorded);
         counters.Event("queue_drops", QueueDrops);

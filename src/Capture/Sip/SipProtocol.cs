@@ -15,6 +15,7 @@ namespace Capture.Sip;
 public sealed class SipProtocol : ISignallingProtocol
 {
     private static readonly string[] s_reasonNames = CounterWriter.ReasonNames<SipInvalidReason>();
+    private static readonly string[] s_webSocketReasonNames = CounterWriter.ReasonNames<WebSocketInvalidReason>();
 
     private readonly SipCallTracker _calls;
     private readonly SipDeviceLearner? _learner;
@@ -24,6 +25,7 @@ public sealed class SipProtocol : ISignallingProtocol
     private long _messages;
     private long _tcpMessages;
     private long _tcpBytesSkipped;
+    private readonly SipWebSocket.Counters _webSocket = new();
 
     public SipProtocol(CallBook book, SipTrackerOptions? options = null, BindingDirectory? directory = null)
     {
@@ -53,16 +55,53 @@ public sealed class SipProtocol : ISignallingProtocol
         return true;
     }
 
-    /// <summary>By content: the first bytes are a SIP start line (any port); an incomplete first line may still become one.</summary>
-    public TcpApplication ClaimStream(in TcpFlowKey flow, ReadOnlySpan<byte> firstBytes) =>
-        firstBytes.IsEmpty ? TcpApplication.None
-        : SipSniffer.LooksLikeSip(firstBytes) ? TcpApplication.Claimed
-        : SipStreamFramer.MayStartSip(firstBytes) ? TcpApplication.Pending
-        : TcpApplication.None;
+    /// <summary>
+    /// By content: the first bytes are a SIP start line (any port), or an upgrade to SIP over WebSocket (or a WebSocket
+    /// frame carrying SIP); an incomplete first line or upgrade may still become one.
+    /// </summary>
+    public TcpApplication ClaimStream(in TcpFlowKey flow, ReadOnlySpan<byte> firstBytes)
+    {
+        if (firstBytes.IsEmpty)
+        {
+            return TcpApplication.None;
+        }
+
+        if (SipSniffer.LooksLikeSip(firstBytes))
+        {
+            return TcpApplication.Claimed;
+        }
+
+        TcpApplication webSocket = SipWebSocket.Claim(firstBytes);
+        return webSocket != TcpApplication.None ? webSocket
+            : SipStreamFramer.MayStartSip(firstBytes) ? TcpApplication.Pending
+            : TcpApplication.None;
+    }
 
     /// <summary>Frames and reads every whole SIP message in <paramref name="data"/>; an unfinished one stays buffered.</summary>
     public int OnData(TcpStream stream, ReadOnlySpan<byte> data, bool afterGap, long timestampNs)
     {
+        object? state = stream.Connection.State;
+        if (state is null)
+        {
+            // Decided once, at the connection's first bytes: SIP straight over TCP, or over WebSocket.
+            if (SipWebSocket.IsWebSocketStart(data))
+            {
+                state = new SipWebSocket();
+                _webSocket.Connections++;
+            }
+            else
+            {
+                state = SipWebSocket.PlainTcp;
+            }
+
+            stream.Connection.State = state;
+        }
+
+        if (state is SipWebSocket webSocket)
+        {
+            return webSocket.Read(stream, data, afterGap, timestampNs, this, _webSocket);
+        }
+
         int consumed = 0;
         bool resync = afterGap;
         while (true)
@@ -95,7 +134,51 @@ public sealed class SipProtocol : ISignallingProtocol
 
     public void OnClosed(TcpConnection connection, long nowNs)
     {
-        // SIP over TCP keeps no per-connection state: dialogs outlive their connections.
+        // Dialogs outlive their connections; a WebSocket connection's buffers go back to the pool.
+        (connection.State as SipWebSocket)?.Release();
+    }
+
+    /// <summary>
+    /// A whole WebSocket message: one SIP message (RFC 7118: the WebSocket message ends it, Content-Length or not), or
+    /// several back to back, each framed by its Content-Length.
+    /// </summary>
+    internal void OnWebSocketMessage(ReadOnlySpan<byte> data, IpEndpoint16 source, IpEndpoint16 destination, long timestampNs)
+    {
+        int at = 0;
+        while (true)
+        {
+            while (at < data.Length && data[at] is SipText.Cr or SipText.Lf)
+            {
+                at++; // keep-alives between messages
+            }
+
+            if (at >= data.Length)
+            {
+                return;
+            }
+
+            OperationStatus status = SipStreamFramer.TryFrameNext(data[at..], false, out int skip, out SipMessage message, out SipInvalidReason reason);
+            if (status == OperationStatus.Done)
+            {
+                at += skip + message.BytesConsumed;
+                OnMessage(message, source, destination, timestampNs);
+                continue;
+            }
+
+            if (status == OperationStatus.NeedMoreData || reason == SipInvalidReason.MissingContentLength)
+            {
+                // The last (or only) message: the WebSocket message is its end, as a datagram's is.
+                status = SipMessage.TryRead(data[at..], out message, out reason);
+                if (status == OperationStatus.Done)
+                {
+                    OnMessage(message, source, destination, timestampNs);
+                    return;
+                }
+            }
+
+            _invalid[status == OperationStatus.NeedMoreData ? s_reasonNames.Length : (int)reason]++;
+            return;
+        }
     }
 
     public void Expire(long nowNs)
@@ -111,6 +194,13 @@ public sealed class SipProtocol : ISignallingProtocol
         counters.Event("sip_messages", _messages);
         counters.Event("tcp_sip_messages", _tcpMessages);
         counters.Event("tcp_sip_bytes_skipped", _tcpBytesSkipped);
+        counters.Event("websocket_connections", _webSocket.Connections);
+        counters.Event("websocket_sip_messages", _webSocket.Messages);
+        for (int i = 1; i < s_webSocketReasonNames.Length; i++)
+        {
+            counters.Invalid("websocket", s_webSocketReasonNames[i], _webSocket.Invalid[i]);
+        }
+
         counters.Event("sip_messages_without_call", _calls.MessagesWithoutCall);
         counters.Limit("sip_calls_over_limit", _calls.CallsOverLimit);
         for (int i = 1; i < s_reasonNames.Length; i++)

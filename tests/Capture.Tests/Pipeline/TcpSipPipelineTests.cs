@@ -70,6 +70,104 @@ public sealed class TcpSipPipelineTests(ITestOutputHelper output)
         }
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(23)]
+    public void SipIpv4Tcp_CarriedOverWebSocket_RecordsTheSameCall(int pieceSize)
+    {
+        // The same call as a WebSocket phone (RFC 7118) would carry it: an HTTP upgrade to the "sip" subprotocol, then
+        // each SIP message in frames, the client's masked and cut in two fragments with a ping between them, the
+        // server's unmasked; optionally every TCP segment cut into small reordered, duplicated pieces.
+        (int linkType, List<(long Ts, byte[] Frame)> frames) = ReadCapture("sip_ipv4_tcp.pcap");
+        List<(long Ts, byte[] Frame)> webSocket = OverWebSocket(frames);
+        using var whole = PipelineRun.Replay((linkType, frames));
+        using var run = PipelineRun.Replay((linkType, pieceSize > 0 ? SplitTcp(linkType, webSocket, pieceSize) : webSocket));
+        CallSidecar expected = AssertTheCall(whole);
+        CallSidecar call = AssertTheCall(run);
+        Assert.Equal((1L, 7L, 0L, 7L), (run.Counters["websocket_connections"], run.Counters["websocket_sip_messages"], run.Counters["tcp_sip_messages"], run.Counters["sip_messages"]));
+        Assert.Equal(0, run.Counters.Where(c => c.Key.StartsWith("websocket_invalid", StringComparison.Ordinal) || c.Key.StartsWith("sip_invalid", StringComparison.Ordinal)).Sum(c => c.Value));
+        Assert.Equal(
+            (expected.StartedAt, expected.AnsweredAt, expected.EndedAt, expected.Packets, expected.MediaDurationSeconds),
+            (call.StartedAt, call.AnsweredAt, call.EndedAt, call.Packets, call.MediaDurationSeconds));
+        Assert.Equal(expected.Parties.Select(p => (p.Extension, p.Ip, p.Port, p.Channel)), call.Parties.Select(p => (p.Extension, p.Ip, p.Port, p.Channel)));
+        AssertAudible(run, call);
+    }
+
+    /// <summary>
+    /// Re-frames every TCP payload of an Ethernet/IPv4 capture as SIP over WebSocket: the first payload of the side that
+    /// speaks first (the client) gets an upgrade request before it, the other side's first a 101 response; sequence and
+    /// acknowledgement numbers follow the added bytes.
+    /// </summary>
+    internal static List<(long Ts, byte[] Frame)> OverWebSocket(List<(long Ts, byte[] Frame)> frames)
+    {
+        const int IpAt = 14;
+        var added = new Dictionary<(uint Ip, ushort Port), uint>(); // bytes added so far by each sender
+        (uint, ushort)? client = null;
+        var result = new List<(long, byte[])>();
+        uint mask = 0x37FA213D; // RFC 6455 5.7's example key
+        foreach ((long ts, byte[] frame) in frames)
+        {
+            if (BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(12)) != 0x0800 || frame[IpAt + 9] != 6)
+            {
+                result.Add((ts, frame));
+                continue;
+            }
+
+            int tcpAt = IpAt + ((frame[IpAt] & 0x0F) * 4);
+            int payloadAt = tcpAt + ((frame[tcpAt + 12] >> 4) * 4);
+            int payloadEnd = IpAt + BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(IpAt + 2));
+            var from = (BinaryPrimitives.ReadUInt32BigEndian(frame.AsSpan(IpAt + 12)), BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(tcpAt)));
+            var to = (BinaryPrimitives.ReadUInt32BigEndian(frame.AsSpan(IpAt + 16)), BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(tcpAt + 2)));
+            byte[] payload = frame[payloadAt..payloadEnd];
+            byte[] wrapped = payload;
+            if (payload.Length > 0)
+            {
+                client ??= from;
+                bool fromClient = client == from;
+                var b = new List<byte>();
+                if (!added.ContainsKey(from))
+                {
+                    b.AddRange(System.Text.Encoding.ASCII.GetBytes(fromClient
+                        ? "GET /ws HTTP/1.1\r\nHost: pbx.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: sip\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                        : "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: sip\r\n\r\n"));
+                }
+
+                if (fromClient)
+                {
+                    int half = payload.Length / 2;
+                    b.AddRange(Capture.Tests.Sip.WebSocketFrameTests.Frame(0x1, fin: false, payload[..half], mask));
+                    b.AddRange(Capture.Tests.Sip.WebSocketFrameTests.Frame(0x9, fin: true, "ping"u8.ToArray(), mask));
+                    b.AddRange(Capture.Tests.Sip.WebSocketFrameTests.Frame(0x0, fin: true, payload[half..], mask));
+                }
+                else
+                {
+                    b.AddRange(Capture.Tests.Sip.WebSocketFrameTests.Frame(0x1, fin: true, payload, null));
+                }
+
+                wrapped = [.. b];
+            }
+
+            byte[] rewritten = [.. frame.AsSpan(0, payloadAt), .. wrapped];
+            BinaryPrimitives.WriteUInt16BigEndian(rewritten.AsSpan(IpAt + 2), (ushort)(payloadAt - IpAt + wrapped.Length));
+            uint seqShift = added.GetValueOrDefault(from);
+            uint ackShift = added.GetValueOrDefault(to);
+            BinaryPrimitives.WriteUInt32BigEndian(rewritten.AsSpan(tcpAt + 4), BinaryPrimitives.ReadUInt32BigEndian(frame.AsSpan(tcpAt + 4)) + seqShift);
+            if ((frame[tcpAt + 13] & TcpFlags.Ack) != 0)
+            {
+                BinaryPrimitives.WriteUInt32BigEndian(rewritten.AsSpan(tcpAt + 8), BinaryPrimitives.ReadUInt32BigEndian(frame.AsSpan(tcpAt + 8)) + ackShift);
+            }
+
+            if (payload.Length > 0)
+            {
+                added[from] = seqShift + (uint)(wrapped.Length - payload.Length);
+            }
+
+            result.Add((ts, rewritten));
+        }
+
+        return result;
+    }
+
     private static CallSidecar AssertTheCall(PipelineRun run)
     {
         Assert.Empty(run.Errors);
