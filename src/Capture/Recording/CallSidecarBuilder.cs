@@ -16,7 +16,7 @@ internal sealed class CallSidecarBuilder
     private readonly List<CallEventRecord> _events = [];
     private readonly List<(char Digit, long AtNs)> _signalledDtmf = [];
 
-    public void AddEvent(string type, long atNs, string? detail)
+    public void AddEvent(string type, long atNs, string? detail, double? durationSeconds = null)
     {
         if (type == CallEventTypes.Dtmf && detail is { Length: 1 })
         {
@@ -24,7 +24,7 @@ internal sealed class CallSidecarBuilder
             return;
         }
 
-        _events.Add(new CallEventRecord(type, atNs, detail));
+        _events.Add(new CallEventRecord(type, atNs, detail, durationSeconds));
     }
 
     /// <summary>The sidecar of a finished call: <paramref name="media"/> says where its audio starts and how much was written.</summary>
@@ -77,7 +77,7 @@ internal sealed class CallSidecarBuilder
         foreach (CallEventRecord e in _events)
         {
             double? offset = originNs >= 0 ? Math.Round((e.AtNs - originNs) / 1e9, 3) : null;
-            events.Add(new CallEventSidecar(e.Type, CaptureTime.ToDateTime(e.AtNs), offset, e.Detail));
+            events.Add(new CallEventSidecar(e.Type, CaptureTime.ToDateTime(e.AtNs), offset, e.Detail) { DurationSeconds = e.DurationSeconds });
         }
 
         return new CallSidecar
@@ -115,5 +115,5 @@ internal sealed class CallSidecarBuilder
         };
     }
 
-    private readonly record struct CallEventRecord(string Type, long AtNs, string? Detail);
+    private readonly record struct CallEventRecord(string Type, long AtNs, string? Detail, double? DurationSeconds);
 }
