@@ -177,12 +177,18 @@ internal sealed class MediaWorker : IDisposable, IRecordingWriteObserver
     /// <summary>Writes the sidecars that waited for the disk: at most once a second unless <paramref name="force"/>.</summary>
     private void RetrySidecars(bool force)
     {
-        if (_pendingSidecars.Count == 0 || (!force && Environment.TickCount64 < _nextSidecarRetry))
+        if (_pendingSidecars.Count == 0)
         {
             return;
         }
 
-        _nextSidecarRetry = Environment.TickCount64 + 1000;
+        long now = _disk.Time.GetTimestamp();
+        if (!force && now < _nextSidecarRetry)
+        {
+            return;
+        }
+
+        _nextSidecarRetry = now + _disk.Time.TimestampFrequency; // a second
         for (int i = 0; i < _pendingSidecars.Count; i++)
         {
             CallRecording call = _pendingSidecars[i];

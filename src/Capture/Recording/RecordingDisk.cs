@@ -49,6 +49,9 @@ public sealed class RecordingDisk(string folder, IRecordingDiskListener? listene
     /// <summary>The recordings root, as logs name it.</summary>
     public string Folder { get; } = folder;
 
+    /// <summary>The clock of episodes and of the workers' sidecar retries.</summary>
+    public TimeProvider Time => _time;
+
     /// <summary>How long writes must go without a failure before a success ends an episode.</summary>
     public TimeSpan QuietPeriod { get; init; } = TimeSpan.FromSeconds(3);
 
