@@ -157,23 +157,35 @@ public sealed class OggOpusWriterDiskFullTests(ITestOutputHelper output) : IDisp
     }
 
     [Fact]
-    public void BufferedStream_WouldRepeatThePage_WhichIsWhyTheRecordingFileIsUnbuffered()
+    public void RecordingFile_IsCreatedByItsFirstWrite_AndEachWriteIsInTheFileAtOnce()
     {
         // Issue 13's cause: a buffered FileStream keeps the bytes of a failed flush and writes them again with the next
-        // page. The recording's own file stream has no buffer: a write either reaches the file or fails whole.
-        string path = Path.Combine(_directory, "unbuffered.opus");
-        using (var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, bufferSize: 0))
+        // page. The recording's file has no buffer (each write is in the file when Write returns, without Flush), and a
+        // folder that cannot be created fails the write, not the recording: a later write creates the file.
+        string blocked = Path.Combine(_directory, "2024");
+        File.WriteAllText(blocked, "in the way");
+        string path = Path.Combine(blocked, "01", "rec.opus");
+        using var file = new RecordingFileStream(path);
         using (var writer = new OggOpusWriter(file, Options, leaveOpen: true))
         {
+            Assert.False(writer.HeadersWritten);
+            Assert.False(file.Created);
+            File.Delete(blocked);
             var frame = new short[FrameSamples];
-            for (int i = 0; i < 100; i++)
+            for (int i = 0; i < 60; i++)
             {
                 writer.WriteFrame(frame, frame);
+                if (i == 55)
+                {
+                    Assert.True(file.Created);
+                    Assert.Equal(file.Length, new FileInfo(path).Length); // on disk at once: nothing held back in a buffer
+                    Assert.True(file.Length > 0);
+                }
             }
         }
 
         List<OggPageInfo> pages = OggPages.AssertValid(File.ReadAllBytes(path), distinctBodies: false);
-        Assert.Equal(2.0, OggPages.DurationSeconds(pages), 3);
+        Assert.Equal(1.2, OggPages.DurationSeconds(pages), 3); // the headers went out with the first page, no audio lost
     }
 
     private AudioSignals.Wav? Decode(byte[] file, string name)
