@@ -107,8 +107,8 @@ internal sealed class CallSidecarBuilder
             SampleRate = rate > 0 ? rate : null,
             Channels = file is null ? 0 : 2,
             // Without media, say why: a cancelled, rejected or never answered call explains itself; an answered one had
-            // no RTP we could record.
-            EndReason = file is null && metadata.AnsweredAt is not null && endReason is CallEndReasons.Bye or CallEndReasons.Hangup or CallEndReasons.Timeout or CallEndReasons.CaptureEnded ? CallEndReasons.NoMedia : endReason,
+            // no RTP we could record. (Media that was seen but could not be written is a write-failed event, not no-media.)
+            EndReason = file is null && originNs < 0 && metadata.AnsweredAt is not null && endReason is CallEndReasons.Bye or CallEndReasons.Hangup or CallEndReasons.Timeout or CallEndReasons.CaptureEnded ? CallEndReasons.NoMedia : endReason,
             SignalledEnd = endReason,
             InteractionId = metadata.InteractionId,
             Quality = metadata.Quality,

@@ -112,6 +112,54 @@ public sealed class RecordingDiskTests
         }
     }
 
+    [Fact]
+    public void ASidecarStillUnwritableAtTheEnd_IsToldWithItsContent_AndCountsTheRecordingAsFailed()
+    {
+        var told = new DiskListener();
+        using var s = new SipScenario(disk: folder => new RecordingDisk(folder, told));
+        var ids = new CallIds();
+        s.Pipeline.Observer = ids;
+        var a = new SipDialog("end-a@10.0.0.10", "<sip:1001@pbx>", "<sip:2002@pbx>");
+        Establish(s, a, "10.0.0.10", "10.0.0.20");
+        s.Talk("10.0.0.10:4000", "10.0.0.20:5000", 100);
+
+        // The sidecar's temporary file cannot be created (a folder with something in it sits at its name) until the end.
+        string blocker = Path.Combine(s.OutputDirectory, "2024", "01", "01", ids.Of("end-a@10.0.0.10") + ".json.tmp");
+        Directory.CreateDirectory(Path.Combine(blocker, "x"));
+        Assert.Empty(s.Complete()); // capture-ended: finalised, but its sidecar could not be written
+
+        Assert.Equal(["failing " + s.OutputDirectory], told.Lines.Take(1).Select(l => l[..l.IndexOf(':', StringComparison.Ordinal)]));
+        string lost = Assert.Single(told.Lines, l => l.StartsWith("sidecar lost ", StringComparison.Ordinal));
+        Assert.Contains(Path.ChangeExtension(blocker, null), lost, StringComparison.Ordinal); // the .json it should have been
+        Assert.Contains("end-a@10.0.0.10", lost, StringComparison.Ordinal); // its content goes with it
+        Assert.Equal(1, s.Pipeline.Snapshot()["recordings_failed"]);
+        Assert.Equal(0, s.Pipeline.Snapshot()["recording_pages_dropped"]); // the audio itself was all written
+        Assert.Single(s.Errors);
+    }
+
+    [Fact]
+    public void ACallWhoseAudioCouldNeverBeWritten_HasNoFile_ButItsSidecarSaysSoOnceTheFolderIsBack()
+    {
+        using var s = new SipScenario();
+        string year = Path.Combine(s.OutputDirectory, "2024");
+        File.WriteAllText(year, "in the way");
+        var a = new SipDialog("never@10.0.0.10", "<sip:1001@pbx>", "<sip:2002@pbx>");
+        Establish(s, a, "10.0.0.10", "10.0.0.20");
+        s.Talk("10.0.0.10:4000", "10.0.0.20:5000", 100);
+        Hangup(s, a, "10.0.0.10", "10.0.0.20");
+        Assert.Empty(s.Finished); // its sidecar waits for the folder
+        File.Delete(year);
+
+        CallSidecar call = Assert.Single(s.Complete()); // the last try at the end writes it
+        Assert.Null(call.File);
+        Assert.Equal(CallEndReasons.Bye, call.EndReason); // media was seen: not no-media
+        Assert.Equal(0, call.MediaDurationSeconds);
+        CallEventSidecar lost = Assert.Single(call.Events, e => e.Type == CallEventTypes.WriteFailed);
+        Assert.Equal(2.0, lost.DurationSeconds!.Value, 2);
+        Assert.Empty(Directory.GetFiles(s.OutputDirectory, "*.opus", SearchOption.AllDirectories));
+        Assert.True(File.Exists(Path.Combine(s.OutputDirectory, "2024", "01", "01", call.Id + ".json")));
+    }
+
     private static void Establish(SipScenario s, SipDialog d, string caller, string callee)
     {
         s.Sip(caller + ":5060", callee + ":5060", d.Invite(1, SipDialog.Sdp(caller, 4000)));
@@ -154,6 +202,6 @@ public sealed class RecordingDiskTests
 
         public void WritesStillFailing(string folder, RecordingWriteEpisode e) => Lines.Add($"still failing {folder}: {e.Recordings} recordings, {e.Pages} pages");
 
-        public void SidecarNotWritten(string path, CallSidecar sidecar, string error) => Lines.Add($"sidecar lost {path}: {error}");
+        public void SidecarNotWritten(string path, CallSidecar sidecar, string error) => Lines.Add($"sidecar lost {path}: {error}: {CallSidecar.Serialize(sidecar)}");
     }
 }
