@@ -119,7 +119,7 @@ public sealed unsafe class OggOpusWriter : IDisposable
     /// <summary>The OpusHead and OpusTags pages are on the stream (until then no audio page is written).</summary>
     public bool HeadersWritten { get; private set; }
 
-    /// <summary>Pages written whole, header pages included.</summary>
+    /// <summary>Successful writes: each audio page, and the two header pages as one.</summary>
     public int PagesWritten { get; private set; }
 
     /// <summary>Audio pages that could not be written (their audio is lost), and their bytes.</summary>
