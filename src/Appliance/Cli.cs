@@ -96,10 +96,12 @@ internal static class Cli
         RequireSupportedLinkType(source, file);
         var results = new ResultCollector();
         using BindingDirectory directory = OpenDirectory(o, o.StateDirectory);
+        RecordingDisk disk = ConsoleDiskListener.Attach(o.Recording);
         using var pipeline = new CapturePipeline(o.Recording, o.Pipeline, results: results, directory: directory);
         CaptureEnd end = pipeline.Run(source);
         string? readError = end == CaptureEnd.Error ? source.LastError : null;
         bool finished = pipeline.Complete(CallEndReasons.CaptureEnded); // no time limit: however slow the machine
+        disk.Close();
         directory.Close();
         var counters = pipeline.Snapshot();
         List<CallSidecar> calls = results.Sorted();
@@ -172,6 +174,7 @@ internal static class Cli
             directory.Tick(DateTimeOffset.UtcNow);
             source.Check();
         }, null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        RecordingDisk disk = ConsoleDiskListener.Attach(o.Recording);
         using var pipeline = new CapturePipeline(o.Recording, o.Pipeline, results: results, directory: directory);
         using var stop = new CancellationTokenSource();
         using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.Cancel(); });
@@ -182,6 +185,7 @@ internal static class Cli
         thread.Start();
         thread.Join();
         pipeline.Complete(CallEndReasons.CaptureEnded);
+        disk.Close();
         clock.Dispose();
         directory.Close();
         Console.Error.WriteLine($"appliance: directory saved to {Path.GetFullPath(state)}: {directory.DeviceCount} device(s), {directory.LoggedInCount} logged in");
@@ -261,6 +265,25 @@ internal static class Cli
             return list;
         }
     }
+}
+
+/// <summary>The recordings folder's episodes of failed writes on stderr, once each (never per page).</summary>
+internal sealed class ConsoleDiskListener : IRecordingDiskListener
+{
+    public static RecordingDisk Attach(RecordingOptions options) =>
+        options.Disk = new RecordingDisk(Path.GetFullPath(options.OutputDirectory), new ConsoleDiskListener());
+
+    public void WritesFailing(string folder, string error) =>
+        Console.Error.WriteLine($"appliance: writes to {folder} are failing ({error}); the audio of the calls in progress is lost until they work again");
+
+    public void WritesRecovered(string folder, RecordingWriteEpisode e) =>
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"appliance: writes to {folder} work again after {e.Duration.TotalSeconds:F1} s: {e.Recordings} recording(s) lost {e.Pages} page(s) ({e.Bytes} bytes) of audio, {e.Sidecars} sidecar(s) were delayed"));
+
+    public void WritesStillFailing(string folder, RecordingWriteEpisode e) =>
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"appliance: writes to {folder} still failing at the end, for {e.Duration.TotalSeconds:F1} s: {e.Recordings} recording(s) lost {e.Pages} page(s) of audio; first error: {e.FirstError}"));
+
+    public void SidecarNotWritten(string path, CallSidecar sidecar, string error) =>
+        Console.Error.WriteLine($"appliance: the sidecar of recording {sidecar.Id} could not be written to {path} ({error}); it was: {CallSidecar.Serialize(sidecar).ReplaceLineEndings(" ")}");
 }
 
 internal sealed class CliException(string message) : Exception(message);

@@ -28,7 +28,8 @@ public sealed class ApplianceMetrics : IDisposable
     {
         "frames", "bytes", "queue_drops", "capture_errors", "calls_started", "calls_ended",
         "rtp_packets_processed", "rtp_packets_lost", "rtp_duplicates_dropped",
-        "recordings_written", "sidecars_written", "recording_errors",
+        "recordings_written", "sidecars_written", "recordings_failed",
+        "recording_pages_dropped", "recording_bytes_dropped", "sidecars_pending",
     };
 
     private readonly ApplianceRuntime _runtime;
@@ -71,7 +72,12 @@ public sealed class ApplianceMetrics : IDisposable
         m.CreateObservableCounter("appliance.calls.started", () => PerSource(s => s.Counter("calls_started")), "{call}", "Calls seen starting");
         _callsEnded = m.CreateCounter<long>("appliance.calls.ended", "{call}", "Calls ended, by protocol and end reason");
         _recordings = m.CreateCounter<long>("appliance.recordings.written", "{recording}", "Recordings finalised (audio and sidecar), by protocol and end reason");
-        m.CreateObservableCounter("appliance.recordings.failed", () => _runtime.RecordingErrors, "{recording}", "Recordings that failed to be written (disk full, encoder error)");
+        m.CreateObservableCounter("appliance.recordings.failed", () => _runtime.RecordingsFailed, "{recording}",
+            "Recordings that lost something (audio pages to failed writes such as a full disk, their sidecar, or everything to an error), counted once per recording when it first happens");
+        m.CreateObservableCounter("appliance.recordings.dropped_pages", () => PerSource(s => s.Counter("recording_pages_dropped")), "{page}", "Ogg pages of audio (about 1 s of a call each) that could not be written");
+        m.CreateObservableCounter("appliance.recordings.dropped", () => PerSource(s => s.Counter("recording_bytes_dropped")), "By", "Bytes of the audio pages that could not be written");
+        m.CreateObservableGauge("appliance.recordings.sidecars_pending", () => PerSource(s => s.Counter("sidecars_pending")), "{sidecar}", "Sidecars of ended calls waiting for the disk (retried about once a second)");
+        m.CreateObservableGauge("appliance.recordings.write_failing", () => _runtime.RecordingDisk?.Failing == true ? 1 : 0, null, "1 while writes to the recordings folder are failing (an episode: from the first failed write to a write after 3 s without failure)");
         m.CreateObservableCounter("appliance.rtp.packets", () => PerSource(s => s.Counter("rtp_packets_processed")), "{packet}", "RTP packets the media workers processed");
         m.CreateObservableCounter("appliance.rtp.packets_lost", () => PerSource(s => s.Counter("rtp_packets_lost")), "{packet}", "RTP packets missing from the sequence (concealed or silence)");
         m.CreateObservableCounter("appliance.rtp.duplicates_dropped", () => PerSource(s => s.Counter("rtp_duplicates_dropped")), "{packet}", "Duplicate RTP packets removed (mirror ports see packets twice)");

@@ -37,10 +37,14 @@ public sealed class ApplianceRuntime : ICallObserver, ICallResultSink
 
     public long RecordingsWritten => Interlocked.Read(ref _recordingsWritten);
 
-    public long RecordingErrors => Interlocked.Read(ref _recordingErrors);
+    /// <summary>Recordings that lost something (audio pages to a full disk, their sidecar, or all to an error): once each.</summary>
+    public long RecordingsFailed => Interlocked.Read(ref _recordingsFailed);
+
+    /// <summary>The recordings folder's write health, shared by every source (null until capture starts).</summary>
+    public RecordingDisk? RecordingDisk { get; internal set; }
 
     private long _recordingsWritten;
-    private long _recordingErrors;
+    private long _recordingsFailed;
 
     public ICollection<ActiveCall> ActiveCalls => _active.Values;
 
@@ -78,7 +82,7 @@ public sealed class ApplianceRuntime : ICallObserver, ICallResultSink
 
     void ICallResultSink.OnRecordingError(string recordingId, Exception error)
     {
-        Interlocked.Increment(ref _recordingErrors);
+        Interlocked.Increment(ref _recordingsFailed); // the workers tell each recording once
         CallNotice?.Invoke(new CallNotice("recording.failed", recordingId, DateTimeOffset.UtcNow, null, error.Message, null));
     }
 }

@@ -14,7 +14,7 @@ namespace Appliance.Service;
 /// Runs the capture: opens the directory, one pipeline and capture thread per source (live interface, or a file
 /// replayed as if live), and on shutdown stops capture, finalises every open recording and checkpoints the directory.
 /// </summary>
-public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<CaptureService> log) : IHostedService, IDisposable
+public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<CaptureService> log) : IHostedService, IDisposable, IRecordingDiskListener
 {
     /// <summary>The directory configuration the control API saves in the state folder when no DirectoryConfig file is set.</summary>
     public const string StateConfigFile = "directory.json";
@@ -25,6 +25,7 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
     private Timer? _clock;
     private string _statePath = "";
     private string _recordingsPath = "";
+    private RecordingDisk? _disk;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -47,6 +48,8 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
         runtime.Directory = _directory;
         _statePath = Path.GetFullPath(s.State);
         _recordingsPath = Path.GetFullPath(s.Recordings);
+        _disk = new RecordingDisk(_recordingsPath, this);
+        runtime.RecordingDisk = _disk;
         LogDirectoryOpened(_statePath, _directory.DeviceCount, _directory.LoggedInCount);
 
         // Expiries, schedules and idle logouts run on the wall clock even when no packet arrives; live interfaces are
@@ -90,7 +93,9 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
         }
 
         ApplianceSettings s = runtime.Settings;
-        var pipeline = new CapturePipeline(s.RecordingOptions(), s.PipelineOptions(), results: runtime, directory: _directory) { Observer = runtime };
+        RecordingOptions recording = s.RecordingOptions();
+        recording.Disk = _disk; // one folder, one account of its failed writes, whichever source writes
+        var pipeline = new CapturePipeline(recording, s.PipelineOptions(), results: runtime, directory: _directory) { Observer = runtime };
         var state = new CaptureSourceState(name, live, pipeline) { LastFrameTicks = Stopwatch.GetTimestamp(), PcapSource = source };
         var thread = new Thread(() => CaptureLoop(source, state)) { Name = "capture " + name, IsBackground = true };
         _captures.Add((source, state, thread));
@@ -189,7 +194,7 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
     {
         long started = Stopwatch.GetTimestamp();
         long recordingsBefore = runtime.RecordingsWritten;
-        long errorsBefore = runtime.RecordingErrors;
+        long errorsBefore = runtime.RecordingsFailed;
         runtime.Ready = false;
         _stop.Cancel();
         foreach ((_, _, Thread thread) in _captures)
@@ -211,6 +216,8 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
             LogSourceStopped(state.Name, open, source.TryGetStatistics(out PcapStatistics st) ? st.DroppedByKernel : 0);
         }
 
+        _disk?.Close(); // an episode of failed writes still open is told now
+
         _clock?.Dispose();
         bool saved = false;
         if (_directory is not null)
@@ -230,7 +237,7 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
 
         double seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         long written = runtime.RecordingsWritten - recordingsBefore;
-        long failed = runtime.RecordingErrors - errorsBefore;
+        long failed = runtime.RecordingsFailed - errorsBefore;
         LogStopped(seconds, finalised, written, failed, saved ? "saved" : "NOT saved (see the errors above)");
         return Task.CompletedTask;
     }
@@ -269,6 +276,29 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
         _directory?.Dispose();
         _stop.Dispose();
     }
+
+    void IRecordingDiskListener.WritesFailing(string folder, string error) => LogWritesFailing(folder, error);
+
+    void IRecordingDiskListener.WritesRecovered(string folder, RecordingWriteEpisode e) =>
+        LogWritesRecovered(folder, e.Duration.TotalSeconds, e.Recordings, e.Pages, e.Bytes, e.Sidecars);
+
+    void IRecordingDiskListener.WritesStillFailing(string folder, RecordingWriteEpisode e) =>
+        LogWritesStillFailing(folder, e.Duration.TotalSeconds, e.Recordings, e.Pages, e.Bytes, e.FirstError);
+
+    void IRecordingDiskListener.SidecarNotWritten(string path, CallSidecar sidecar, string error) =>
+        LogSidecarNotWritten(sidecar.Id, path, error, System.Text.Json.JsonSerializer.Serialize(sidecar, SidecarJsonContext.Default.CallSidecar).ReplaceLineEndings(" "));
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "recordings: writes to {Folder} are failing ({Error}); the audio of the calls in progress is lost until they work again (each file stays playable, each lost span is marked in its sidecar), sidecars are kept and retried")]
+    private partial void LogWritesFailing(string folder, string error);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "recordings: writes to {Folder} work again after {Seconds:F1} s: {Recordings} recording(s) lost {Pages} page(s) ({Bytes} bytes) of audio, {Sidecars} sidecar(s) were delayed")]
+    private partial void LogWritesRecovered(string folder, double seconds, int recordings, long pages, long bytes, int sidecars);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "recordings: writes to {Folder} were still failing at shutdown, for {Seconds:F1} s: {Recordings} recording(s) lost {Pages} page(s) ({Bytes} bytes) of audio; first error: {Error}")]
+    private partial void LogWritesStillFailing(string folder, double seconds, int recordings, long pages, long bytes, string error);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "recordings: the sidecar of recording {Id} could not be written to {Path} ({Error}); it was: {Json}")]
+    private partial void LogSidecarNotWritten(string id, string path, string error, string json);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "directory opened from {State}: {Devices} device(s), {LoggedIn} logged in")]
     private partial void LogDirectoryOpened(string state, int devices, int loggedIn);

@@ -74,6 +74,13 @@ public static class CallEventTypes
     /// silence filled (cut); the detail counts both and the seconds cut.
     /// </summary>
     public const string MediaTimeJumps = "media-time-jumps";
+
+    /// <summary>
+    /// Audio that could not be written (the recordings disk was full or failing): the event's offset is where the lost
+    /// span starts in the call's media, its durationSeconds how much was lost; the file leaves that span out (it plays
+    /// the audio before and after it back to back), so the recording is incomplete.
+    /// </summary>
+    public const string WriteFailed = "write-failed";
 }
 
 /// <summary>How a party's user came to be at its device, beside the directory's login kinds (mobility, cross-cluster, explicit).</summary>

@@ -56,9 +56,10 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
         _options.Validate();
         _inline = _options.Workers == 0;
         _workers = new MediaWorker[Math.Max(1, _options.Workers)];
+        RecordingDisk disk = recording.Disk ?? new RecordingDisk(Path.GetFullPath(recording.OutputDirectory));
         for (int i = 0; i < _workers.Length; i++)
         {
-            _workers[i] = new MediaWorker(i, _options.QueueCapacity, results, threaded: !_inline);
+            _workers[i] = new MediaWorker(i, _options.QueueCapacity, results, threaded: !_inline, disk);
         }
 
         _recording = recording;
@@ -88,7 +89,10 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
                 Volatile.Read(ref w.DuplicatesDropped),
                 Volatile.Read(ref w.RecordingsWritten),
                 Volatile.Read(ref w.SidecarsWritten),
-                Volatile.Read(ref w.RecordingErrors),
+                Volatile.Read(ref w.RecordingsFailed),
+                Volatile.Read(ref w.PagesDropped),
+                Volatile.Read(ref w.BytesDropped),
+                Volatile.Read(ref w.SidecarsPending),
                 w.Queue.Count,
                 Volatile.Read(ref w.LastProgressTicks));
         }
@@ -279,7 +283,7 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
     {
         MediaWorker worker = _workers[_nextWorker];
         _nextWorker = (_nextWorker + 1) % _workers.Length;
-        var recording = new CallRecording(call.Id, call.Metadata, _recording);
+        var recording = new CallRecording(call.Id, call.Metadata, _recording, worker);
         call.Route = new WorkerRoute(worker, recording);
         Observer?.CallStarted(call.Id, call.Metadata, atNs);
         Command(call, atNs, new CallStartCommand(recording));
@@ -354,4 +358,8 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
     }
 }
 
-public readonly record struct MediaWorkerStats(long RtpPackets, long PacketsLost, long DuplicatesDropped, long RecordingsWritten, long SidecarsWritten, long RecordingErrors, int QueueDepth, long LastProgressTicks);
+/// <param name="RecordingsFailed">Recordings that lost audio pages, their sidecar or everything to an error: once each.</param>
+/// <param name="PagesDropped">Audio pages that could not be written (a full disk), and their bytes.</param>
+/// <param name="SidecarsPending">Sidecars of ended calls waiting for the disk.</param>
+public readonly record struct MediaWorkerStats(long RtpPackets, long PacketsLost, long DuplicatesDropped, long RecordingsWritten, long SidecarsWritten,
+    long RecordingsFailed, long PagesDropped, long BytesDropped, int SidecarsPending, int QueueDepth, long LastProgressTicks);

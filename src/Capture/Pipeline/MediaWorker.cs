@@ -5,24 +5,29 @@ namespace Capture.Pipeline;
 
 /// <summary>
 /// Owns a share of the calls: RTP ordering, decoding, mixing and encoding for them happen here, in queue
-/// order, with no locks on the per-packet path.
+/// order, with no locks on the per-packet path. A sidecar that cannot be written when its call ends (a full disk) is
+/// kept and retried about once a second, and a last time when the worker completes.
 /// </summary>
-internal sealed class MediaWorker : IDisposable
+internal sealed class MediaWorker : IDisposable, IRecordingWriteObserver
 {
     private readonly WorkQueue _queue;
     private readonly ICallResultSink? _results;
+    private readonly RecordingDisk _disk;
     private readonly HashSet<CallRecording> _calls = [];
+    private readonly List<CallRecording> _pendingSidecars = [];
+    private long _nextSidecarRetry;
     private readonly Thread? _thread;
     private readonly CancellationTokenSource _stop = new();
     private volatile bool _draining;
     private volatile bool _abandon;
     private bool _stuck;
 
-    public MediaWorker(int index, int queueCapacity, ICallResultSink? results, bool threaded)
+    public MediaWorker(int index, int queueCapacity, ICallResultSink? results, bool threaded, RecordingDisk disk)
     {
         Index = index;
         _queue = new WorkQueue(queueCapacity);
         _results = results;
+        _disk = disk;
         if (threaded)
         {
             _thread = new Thread(Run) { IsBackground = true, Name = $"media-worker-{index}" };
@@ -42,7 +47,16 @@ internal sealed class MediaWorker : IDisposable
     public long DuplicatesDropped;
     public long RecordingsWritten;
     public long SidecarsWritten;
-    public long RecordingErrors;
+
+    /// <summary>Recordings that lost something (audio pages to failed writes, their sidecar, or all to an error): once each.</summary>
+    public long RecordingsFailed;
+
+    /// <summary>Audio pages (and their bytes) that could not be written.</summary>
+    public long PagesDropped;
+    public long BytesDropped;
+
+    /// <summary>Sidecars of ended calls waiting for the disk (a level).</summary>
+    public int SidecarsPending;
     public long LastProgressTicks = Environment.TickCount64;
 
     private void Run()
@@ -68,6 +82,7 @@ internal sealed class MediaWorker : IDisposable
                 return;
             }
 
+            RetrySidecars(force: false); // also while no packet arrives
             _queue.WaitForWork(TimeSpan.FromMilliseconds(100), ct);
         }
     }
@@ -112,6 +127,7 @@ internal sealed class MediaWorker : IDisposable
                     }
                 }
 
+                RetrySidecars(force: false);
                 break;
             case WorkKind.Command:
                 Apply((CallCommand)item.Target!);
@@ -121,10 +137,88 @@ internal sealed class MediaWorker : IDisposable
 
     private static bool IsRecordingFailure(Exception ex) => ex is IOException or UnauthorizedAccessException or InvalidOperationException;
 
+    /// <summary>The recording lost something: counted and told once per recording, however many pages or errors.</summary>
     private void Failed(CallRecording call, Exception ex)
     {
-        RecordingErrors++;
+        if (call.CountedAsFailed)
+        {
+            return;
+        }
+
+        call.CountedAsFailed = true;
+        RecordingsFailed++;
         _results?.OnRecordingError(call.Id, ex);
+    }
+
+    void IRecordingWriteObserver.PagesWritten(CallRecording recording) => _disk.Succeeded();
+
+    void IRecordingWriteObserver.PagesDropped(CallRecording recording, int pages, long bytes, Exception error)
+    {
+        PagesDropped += pages;
+        BytesDropped += bytes;
+        _disk.PagesFailed(recording.Id, error, pages, bytes);
+        Failed(recording, error);
+    }
+
+    /// <summary>The sidecar is on disk: the call is finalised.</summary>
+    private void Delivered(CallRecording call)
+    {
+        CallSidecar sidecar = call.Sidecar!;
+        SidecarsWritten++;
+        if (sidecar.File is not null)
+        {
+            RecordingsWritten++;
+        }
+
+        _disk.Succeeded();
+        _results?.OnCallFinished(sidecar);
+    }
+
+    /// <summary>Writes the sidecars that waited for the disk: at most once a second unless <paramref name="force"/>.</summary>
+    private void RetrySidecars(bool force)
+    {
+        if (_pendingSidecars.Count == 0)
+        {
+            return;
+        }
+
+        long now = _disk.Time.GetTimestamp();
+        if (!force && now < _nextSidecarRetry)
+        {
+            return;
+        }
+
+        _nextSidecarRetry = now + _disk.Time.TimestampFrequency; // a second
+        for (int i = 0; i < _pendingSidecars.Count; i++)
+        {
+            CallRecording call = _pendingSidecars[i];
+            if (call.TrySaveSidecar())
+            {
+                _pendingSidecars.RemoveAt(i--);
+                Delivered(call);
+            }
+            else
+            {
+                _disk.SidecarFailed(call.Id, call.SidecarError!);
+                break; // the disk still refuses: the others wait for the next try
+            }
+        }
+
+        Volatile.Write(ref SidecarsPending, _pendingSidecars.Count);
+    }
+
+    /// <summary>At the end: a sidecar that still cannot be written is a recording that lost it, and is told (with its content).</summary>
+    private void GiveUpSidecars()
+    {
+        RetrySidecars(force: true);
+        foreach (CallRecording call in _pendingSidecars)
+        {
+            Failed(call, call.SidecarError!);
+            _disk.SidecarLost(call.SidecarPath, call.Sidecar!, call.SidecarError!);
+        }
+
+        _pendingSidecars.Clear();
+        Volatile.Write(ref SidecarsPending, 0);
     }
 
     private void Apply(CallCommand command)
@@ -151,13 +245,17 @@ internal sealed class MediaWorker : IDisposable
                     CallSidecar sidecar = call.Finish(end.Reason, end.AtNs);
                     PacketsLost += sidecar.PacketsLost;
                     DuplicatesDropped += sidecar.DuplicatesDropped;
-                    SidecarsWritten++;
-                    if (sidecar.File is not null)
+                    if (call.SidecarSaved)
                     {
-                        RecordingsWritten++;
+                        Delivered(call);
                     }
-
-                    _results?.OnCallFinished(sidecar);
+                    else
+                    {
+                        // Kept and retried: a call that was seen gets its sidecar when the disk has room again.
+                        _disk.SidecarFailed(call.Id, call.SidecarError!);
+                        _pendingSidecars.Add(call);
+                        Volatile.Write(ref SidecarsPending, _pendingSidecars.Count);
+                    }
                 }
                 catch (Exception ex) when (IsRecordingFailure(ex))
                 {
@@ -182,11 +280,13 @@ internal sealed class MediaWorker : IDisposable
         if (_thread is null)
         {
             DrainInline();
+            GiveUpSidecars();
             return true;
         }
 
         if (_thread.Join(timeout))
         {
+            GiveUpSidecars();
             return true;
         }
 
@@ -222,6 +322,7 @@ internal sealed class MediaWorker : IDisposable
             Apply(new EndCommand(call, reason, endNs));
         }
 
+        GiveUpSidecars();
         return !mediaLeft && !open;
     }
 

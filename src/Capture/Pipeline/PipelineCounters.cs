@@ -59,7 +59,7 @@ public sealed class PipelineCounters
             }
         }
 
-        long rtp = 0, lost = 0, dup = 0, recs = 0, sidecars = 0, errors = 0;
+        long rtp = 0, lost = 0, dup = 0, recs = 0, sidecars = 0, failed = 0, pages = 0, bytes = 0, pending = 0;
         foreach (MediaWorkerStats w in workers)
         {
             rtp += w.RtpPackets;
@@ -67,7 +67,10 @@ public sealed class PipelineCounters
             dup += w.DuplicatesDropped;
             recs += w.RecordingsWritten;
             sidecars += w.SidecarsWritten;
-            errors += w.RecordingErrors;
+            failed += w.RecordingsFailed;
+            pages += w.PagesDropped;
+            bytes += w.BytesDropped;
+            pending += w.SidecarsPending;
         }
 
         counters.Event("rtp_packets_processed", rtp);
@@ -75,6 +78,9 @@ public sealed class PipelineCounters
         counters.Event("rtp_duplicates_dropped", dup);
         counters.Event("recordings_written", recs);
         counters.Event("sidecars_written", sidecars);
-        counters.Event("recording_errors", errors);
+        counters.Event("recordings_failed", failed);
+        counters.Event("recording_pages_dropped", pages);
+        counters.Event("recording_bytes_dropped", bytes);
+        counters.Gauge("sidecars_pending", pending);
     }
 }

@@ -8,12 +8,19 @@ namespace Capture.Recording;
 /// One call's recording, owned by one media worker: two media legs mixed onto a common timeline and encoded as a
 /// two-stream Ogg Opus file; when the call ends its <see cref="CallSidecarBuilder"/> writes the JSON sidecar (with or
 /// without media). Worker thread only.
+/// <para>
+/// A full or failing recordings disk costs the audio of the pages that could not be written, never the file: it stays
+/// valid, plays the audio written (the lost span is cut, not filled) and recording goes on when writes work again; each
+/// lost span is a <c>write-failed</c> event in the sidecar. A sidecar that cannot be written is kept
+/// (<see cref="SidecarSaved"/>) and retried with <see cref="TrySaveSidecar"/>.
+/// </para>
 /// </summary>
 public sealed class CallRecording : IDisposable
 {
     private readonly RecordingOptions _options;
     private readonly MediaLeg[] _legs = [new MediaLeg(), new MediaLeg()];
     private readonly CallSidecarBuilder _sidecar = new();
+    private readonly IRecordingWriteObserver? _observer;
 
     // The call's own media timeline: a packet stamped far from its neighbours is placed as if it came with them, and a
     // confirmed jump (a gap, a clock step) leaves at most MaxSilenceGap of silence (packet time is wire data).
@@ -21,14 +28,24 @@ public sealed class CallRecording : IDisposable
     private short[] _left = [];
     private short[] _right = [];
     private OggOpusWriter? _writer;
-    private FileStream? _file;
+    private RecordingFileStream? _file;
     private long _originNs = -1;
     private long _emitted;
     private int _rate;
     private bool _finished;
+    private int _pagesWrittenSeen;
+    private int _pagesDroppedSeen;
+    private long _bytesDroppedSeen;
+    private CallSidecar? _result;
 
     public CallRecording(string id, CallMetadata metadata, RecordingOptions options)
+        : this(id, metadata, options, observer: null)
     {
+    }
+
+    internal CallRecording(string id, CallMetadata metadata, RecordingOptions options, IRecordingWriteObserver? observer)
+    {
+        _observer = observer;
         Id = id;
         Metadata = metadata;
         _options = options;
@@ -43,6 +60,21 @@ public sealed class CallRecording : IDisposable
     public CallMetadata Metadata { get; set; }
 
     public string RelativeDirectory { get; }
+
+    /// <summary>Something of this recording was lost (audio pages, or an error) and it was counted: once per recording.</summary>
+    internal bool CountedAsFailed { get; set; }
+
+    /// <summary>The sidecar is on disk (false before <see cref="Finish"/>, or while it cannot be written).</summary>
+    public bool SidecarSaved { get; private set; }
+
+    /// <summary>Why the sidecar could not be written (null once saved).</summary>
+    public Exception? SidecarError { get; private set; }
+
+    /// <summary>Where the sidecar goes.</summary>
+    public string SidecarPath => Path.Combine(_options.OutputDirectory, RelativeDirectory, Id + ".json");
+
+    /// <summary>The finished call's sidecar (null before <see cref="Finish"/>).</summary>
+    public CallSidecar? Sidecar => _result;
 
     public void SetPayloadMap(Channel channel, PayloadMap map) => _legs[(int)channel].Map = map;
 
@@ -109,9 +141,8 @@ public sealed class CallRecording : IDisposable
 
         _rate = rate;
         _originNs = arrivalNs;
-        string directory = Path.Combine(_options.OutputDirectory, RelativeDirectory);
-        Directory.CreateDirectory(directory);
-        _file = new FileStream(Path.Combine(directory, Id + ".opus"), FileMode.CreateNew, FileAccess.Write, FileShare.Read, 64 * 1024);
+        // The file is created by the first page written: a disk full now costs the audio until it is not, not the call.
+        _file = new RecordingFileStream(Path.Combine(_options.OutputDirectory, RelativeDirectory, Id + ".opus"));
         _writer = new OggOpusWriter(_file, new OggOpusWriterOptions
         {
             SampleRate = rate,
@@ -121,6 +152,7 @@ public sealed class CallRecording : IDisposable
         });
         _left = new short[_writer.FrameSamples];
         _right = new short[_writer.FrameSamples];
+        ReportWrites();
         return true;
     }
 
@@ -164,9 +196,34 @@ public sealed class CallRecording : IDisposable
             _writer.WriteFrame(_left, _right);
             _emitted += frame;
         }
+
+        ReportWrites();
     }
 
-    /// <summary>Ends the call: mixes everything left, closes the file, writes the sidecar. Called once per call.</summary>
+    /// <summary>Tells the observer about pages written or dropped since the last call (two compares when nothing changed).</summary>
+    private void ReportWrites()
+    {
+        OggOpusWriter writer = _writer!;
+        if (writer.PagesDropped != _pagesDroppedSeen)
+        {
+            int pages = writer.PagesDropped - _pagesDroppedSeen;
+            long bytes = writer.BytesDropped - _bytesDroppedSeen;
+            _pagesDroppedSeen = writer.PagesDropped;
+            _bytesDroppedSeen = writer.BytesDropped;
+            _observer?.PagesDropped(this, pages, bytes, writer.LastError!);
+        }
+
+        if (writer.PagesWritten != _pagesWrittenSeen)
+        {
+            _pagesWrittenSeen = writer.PagesWritten;
+            _observer?.PagesWritten(this);
+        }
+    }
+
+    /// <summary>
+    /// Ends the call: mixes everything left, closes the file, builds the sidecar and writes it if it can (else
+    /// <see cref="SidecarSaved"/> is false and <see cref="TrySaveSidecar"/> tries again). Called once per call.
+    /// </summary>
     public CallSidecar Finish(string endReason, long endNs)
     {
         if (_finished)
@@ -176,15 +233,32 @@ public sealed class CallRecording : IDisposable
 
         _finished = true;
         string? file = null;
+        long samplesInFile = 0;
         if (_writer is not null)
         {
             long end = Math.Max(_legs[0].WrittenEnd, _legs[1].WrittenEnd);
             int frame = _writer.FrameSamples;
             Emit((end + frame - 1) / frame * frame);
             _writer.Complete();
+            ReportWrites();
             _writer.Dispose();
             _file!.Dispose();
-            file = Path.Combine(RelativeDirectory, Id + ".opus");
+            if (_writer.HeadersWritten)
+            {
+                file = Path.Combine(RelativeDirectory, Id + ".opus");
+                samplesInFile = _emitted - _writer.SamplesLost;
+            }
+            else
+            {
+                DeleteEmptyFile(_file.Path); // not one page could be written: no file rather than an unplayable one
+            }
+
+            foreach (LostSpan lost in _writer.LostSpans)
+            {
+                long atNs = _originNs + (lost.Start * 1_000_000_000 / _rate);
+                string why = _writer.LastError?.Message ?? "write failed";
+                _sidecar.AddEvent(CallEventTypes.WriteFailed, atNs, $"{lost.Samples / (double)_rate:0.###} s of audio not written ({why}); cut from the file, which plays on after it", Math.Round((double)lost.Samples / _rate, 3));
+            }
         }
 
         if (_arrivals.Outliers + _arrivals.Jumps > 0)
@@ -192,10 +266,44 @@ public sealed class CallRecording : IDisposable
             _sidecar.AddEvent(CallEventTypes.MediaTimeJumps, endNs, $"{_arrivals.Outliers} packet(s) stamped far from their neighbours placed with them; {_arrivals.Jumps} gap(s) or clock step(s), {_arrivals.CutNs / 1e9:0.###} s of silence cut");
         }
 
-        CallSidecar sidecar = _sidecar.Build(Id, Metadata, endReason, endNs, new MediaSpan(_originNs, _rate, _emitted), _legs, file);
-        CallSidecar.Save(Path.Combine(_options.OutputDirectory, RelativeDirectory), sidecar);
+        _result = _sidecar.Build(Id, Metadata, endReason, endNs, new MediaSpan(_originNs, _rate, samplesInFile), _legs, file);
         Dispose();
-        return sidecar;
+        TrySaveSidecar();
+        return _result;
+    }
+
+    /// <summary>Writes the finished call's sidecar if it is not on disk yet; false (and <see cref="SidecarError"/>) when it still cannot be.</summary>
+    public bool TrySaveSidecar()
+    {
+        if (SidecarSaved || _result is null)
+        {
+            return SidecarSaved;
+        }
+
+        try
+        {
+            CallSidecar.Save(Path.Combine(_options.OutputDirectory, RelativeDirectory), _result);
+            SidecarSaved = true;
+            SidecarError = null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            SidecarError = ex;
+        }
+
+        return SidecarSaved;
+    }
+
+    private static void DeleteEmptyFile(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // an empty file left behind plays nothing and is indexed by nothing
+        }
     }
 
     public void Dispose()
@@ -212,4 +320,12 @@ public sealed class CallRecording : IDisposable
             _file?.Dispose();
         }
     }
+}
+
+/// <summary>Told by a recording, on its worker's thread, when pages were written or dropped (page rate, not packet rate).</summary>
+internal interface IRecordingWriteObserver
+{
+    void PagesWritten(CallRecording recording);
+
+    void PagesDropped(CallRecording recording, int pages, long bytes, Exception error);
 }

@@ -44,8 +44,28 @@ public sealed class CallSidecar
         Directory.CreateDirectory(directory);
         string jsonPath = Path.Combine(directory, sidecar.Id + ".json");
         string tmp = jsonPath + ".tmp";
-        System.IO.File.WriteAllText(tmp, Serialize(sidecar));
-        System.IO.File.Move(tmp, jsonPath, overwrite: true);
+        try
+        {
+            System.IO.File.WriteAllText(tmp, Serialize(sidecar));
+            System.IO.File.Move(tmp, jsonPath, overwrite: true);
+        }
+        catch (IOException)
+        {
+            TryDelete(tmp); // a disk that filled mid-write: no half sidecar left beside the recording
+            throw;
+        }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            System.IO.File.Delete(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // nothing more to do: the retry overwrites it
+        }
     }
 
     public static CallSidecar? Deserialize(string json) => JsonSerializer.Deserialize(json, SidecarJsonContext.Default.CallSidecar);
@@ -64,7 +84,11 @@ public sealed record PartySidecar(string? Extension, string? Name, string? Ip, i
 
 public sealed record DtmfRecord(string Digit, double OffsetSeconds);
 
-public sealed record CallEventSidecar(string Type, DateTimeOffset At, double? OffsetSeconds, string? Detail);
+public sealed record CallEventSidecar(string Type, DateTimeOffset At, double? OffsetSeconds, string? Detail)
+{
+    /// <summary>How long the event lasted, for events that span time (<c>write-failed</c>: the seconds of audio lost); else null.</summary>
+    public double? DurationSeconds { get; init; }
+}
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
 [JsonSerializable(typeof(CallSidecar))]

@@ -16,7 +16,7 @@ internal sealed class CallSidecarBuilder
     private readonly List<CallEventRecord> _events = [];
     private readonly List<(char Digit, long AtNs)> _signalledDtmf = [];
 
-    public void AddEvent(string type, long atNs, string? detail)
+    public void AddEvent(string type, long atNs, string? detail, double? durationSeconds = null)
     {
         if (type == CallEventTypes.Dtmf && detail is { Length: 1 })
         {
@@ -24,7 +24,7 @@ internal sealed class CallSidecarBuilder
             return;
         }
 
-        _events.Add(new CallEventRecord(type, atNs, detail));
+        _events.Add(new CallEventRecord(type, atNs, detail, durationSeconds));
     }
 
     /// <summary>The sidecar of a finished call: <paramref name="media"/> says where its audio starts and how much was written.</summary>
@@ -79,7 +79,7 @@ internal sealed class CallSidecarBuilder
         foreach (CallEventRecord e in _events)
         {
             double? offset = originNs >= 0 ? Math.Round((e.AtNs - originNs) / 1e9, 3) : null;
-            events.Add(new CallEventSidecar(e.Type, CaptureTime.ToDateTime(e.AtNs), offset, e.Detail));
+            events.Add(new CallEventSidecar(e.Type, CaptureTime.ToDateTime(e.AtNs), offset, e.Detail) { DurationSeconds = e.DurationSeconds });
         }
 
         return new CallSidecar
@@ -109,13 +109,13 @@ internal sealed class CallSidecarBuilder
             SampleRate = rate > 0 ? rate : null,
             Channels = file is null ? 0 : 2,
             // Without media, say why: a cancelled, rejected or never answered call explains itself; an answered one had
-            // no RTP we could record.
-            EndReason = file is null && metadata.AnsweredAt is not null && endReason is CallEndReasons.Bye or CallEndReasons.Hangup or CallEndReasons.Timeout or CallEndReasons.CaptureEnded ? CallEndReasons.NoMedia : endReason,
+            // no RTP we could record. (Media that was seen but could not be written is a write-failed event, not no-media.)
+            EndReason = file is null && originNs < 0 && metadata.AnsweredAt is not null && endReason is CallEndReasons.Bye or CallEndReasons.Hangup or CallEndReasons.Timeout or CallEndReasons.CaptureEnded ? CallEndReasons.NoMedia : endReason,
             SignalledEnd = endReason,
             InteractionId = metadata.InteractionId,
             Quality = metadata.Quality,
         };
     }
 
-    private readonly record struct CallEventRecord(string Type, long AtNs, string? Detail);
+    private readonly record struct CallEventRecord(string Type, long AtNs, string? Detail, double? DurationSeconds);
 }

@@ -11,6 +11,14 @@ namespace Capture.Recording;
 /// Each leg is its own uncoupled mono Opus stream (channel mapping family 1, 2 streams, 0 coupled): a coupled
 /// stereo stream at voice bitrates merges the legs into near-mono. libopus runs at the legs' native rate; only
 /// the granule positions are in 48 kHz units. Steady-state <see cref="WriteFrame"/> allocates nothing.
+/// <para>
+/// A page is wholly on the stream or not at all: each page goes out in one write at the offset where the last whole
+/// page ended. A write that fails (disk full, I/O error) drops that page's audio: what it left behind is truncated (or
+/// overwritten by the next page), the page sequence does not advance and the granule positions count only the audio
+/// written, so the file stays valid and never plays longer than what was given; <see cref="LostSpans"/> says which
+/// samples were lost. Writing resumes with the next page. Give it an unbuffered stream (a buffered one keeps the bytes
+/// of a failed write and writes them again later).
+/// </para>
 /// </summary>
 public sealed unsafe class OggOpusWriter : IDisposable
 {
@@ -26,18 +34,28 @@ public sealed unsafe class OggOpusWriter : IDisposable
     private readonly int _pageSampleLimit;    // samples (per channel, at SampleRate) after which a page is closed
     private readonly uint _serial;
 
+    // A page is assembled in one buffer: the body from BodyOffset on, its header written just before it, so that the
+    // whole page goes out in one write.
+    private const int BodyOffset = OggPage.HeaderLength + OggPage.MaxSegments;
+
     private readonly short[] _interleaved;
     private readonly byte[] _packet = new byte[MaxPacketLength];
-    private readonly byte[] _header = new byte[OggPage.HeaderLength + OggPage.MaxSegments];
     private readonly byte[] _lacing = new byte[OggPage.MaxSegments];
-    // Rented for the file's life and returned at Dispose: one page body (64 KB) per open recording, reused across calls.
-    private readonly byte[] _body = ArrayPool<byte>.Shared.Rent(OggPage.MaxBodyLength);
+    // Rented for the file's life and returned at Dispose: one page (64 KB) per open recording, reused across calls.
+    private readonly byte[] _page = ArrayPool<byte>.Shared.Rent(BodyOffset + OggPage.MaxBodyLength);
+    private readonly byte[] _headerPages;     // OpusHead and OpusTags pages, written before the first audio page
+    private readonly List<LostSpan> _lost = [];
 
     private uint _sequence;
     private int _segments;
     private int _bodyLength;
     private int _pageSamples;
+    private long _pageStart;                  // input sample where the page being filled starts
+    private long _encodedSamples;             // input samples of all packets encoded so far (the final silence frame included)
     private long _encodedGranule;             // 48 kHz samples of all packets encoded so far, pre-skip included
+    private long _droppedGranule;             // 48 kHz samples of the packets on pages that could not be written
+    private long _committed;                  // stream length of the whole pages written
+    private bool _rewind;                     // a write failed: truncate back to _committed before the next one
     private bool _completed;
     private bool _disposed;
 
@@ -74,13 +92,17 @@ public sealed unsafe class OggOpusWriter : IDisposable
             int lookahead = O.Get(_encoder, O.OPUS_GET_LOOKAHEAD_REQUEST, "OPUS_GET_LOOKAHEAD");
             PreSkip = lookahead * _granulePerSample;
 
-            WriteHeaders(options);
+            _headerPages = BuildHeaderPages(options);
         }
         catch
         {
             _encoder.Dispose();
+            ArrayPool<byte>.Shared.Return(_page);
             throw;
         }
+
+        // At once, so that a file exists with its headers from the start; if this fails, before the first audio page.
+        HeadersWritten = TryWrite(_headerPages);
     }
 
     /// <summary>Samples per channel in one frame at the input rate.</summary>
@@ -93,6 +115,26 @@ public sealed unsafe class OggOpusWriter : IDisposable
 
     /// <summary>Encoder lookahead in 48 kHz samples, written as OpusHead pre-skip.</summary>
     public int PreSkip { get; }
+
+    /// <summary>The OpusHead and OpusTags pages are on the stream (until then no audio page is written).</summary>
+    public bool HeadersWritten { get; private set; }
+
+    /// <summary>Successful writes: each audio page, and the two header pages as one.</summary>
+    public int PagesWritten { get; private set; }
+
+    /// <summary>Audio pages that could not be written (their audio is lost), and their bytes.</summary>
+    public int PagesDropped { get; private set; }
+
+    public long BytesDropped { get; private set; }
+
+    /// <summary>Samples per channel (input rate) of <see cref="SamplesWritten"/> whose pages could not be written.</summary>
+    public long SamplesLost { get; private set; }
+
+    /// <summary>The error of the last write that failed.</summary>
+    public Exception? LastError { get; private set; }
+
+    /// <summary>Runs of lost samples (input rate, positions among the samples given), in order; adjacent pages merged.</summary>
+    public IReadOnlyList<LostSpan> LostSpans => _lost;
 
     /// <summary>Encodes one frame of both legs; each span holds exactly <see cref="FrameSamples"/> samples.</summary>
     public void WriteFrame(ReadOnlySpan<short> left, ReadOnlySpan<short> right)
@@ -118,7 +160,7 @@ public sealed unsafe class OggOpusWriter : IDisposable
         SamplesWritten += FrameSamples;
         if (_pageSamples >= _pageSampleLimit)
         {
-            WritePage(OggPageFlags.None, _encodedGranule);
+            WritePage(OggPageFlags.None, _encodedGranule - _droppedGranule);
         }
     }
 
@@ -127,7 +169,7 @@ public sealed unsafe class OggOpusWriter : IDisposable
     {
         if (!_completed && _segments > 0)
         {
-            WritePage(OggPageFlags.None, _encodedGranule);
+            WritePage(OggPageFlags.None, _encodedGranule - _droppedGranule);
         }
     }
 
@@ -145,7 +187,11 @@ public sealed unsafe class OggOpusWriter : IDisposable
         _completed = true;
         _interleaved.AsSpan().Clear();
         EncodeFrame();
-        WritePage(OggPageFlags.EndOfStream, PreSkip + (SamplesWritten * _granulePerSample));
+        WritePage(OggPageFlags.EndOfStream, PreSkip + ((SamplesWritten - SamplesLost) * _granulePerSample));
+        if (_rewind)
+        {
+            TryRewind(); // the last write failed: leave no part of it behind
+        }
     }
 
     public void Dispose()
@@ -163,7 +209,7 @@ public sealed unsafe class OggOpusWriter : IDisposable
         finally
         {
             _encoder.Dispose();
-            ArrayPool<byte>.Shared.Return(_body);
+            ArrayPool<byte>.Shared.Return(_page);
             if (!_leaveOpen)
             {
                 _output.Dispose();
@@ -190,30 +236,108 @@ public sealed unsafe class OggOpusWriter : IDisposable
         int lacing = OggPage.LacingCount(length);
         if (_segments + lacing > OggPage.MaxSegments || _bodyLength + length > OggPage.MaxBodyLength)
         {
-            WritePage(OggPageFlags.None, _encodedGranule);
+            WritePage(OggPageFlags.None, _encodedGranule - _droppedGranule);
         }
 
         _segments += OggPage.WriteLacing(length, _lacing.AsSpan(_segments));
-        _packet.AsSpan(0, length).CopyTo(_body.AsSpan(_bodyLength));
+        _packet.AsSpan(0, length).CopyTo(_page.AsSpan(BodyOffset + _bodyLength));
         _bodyLength += length;
         _pageSamples += FrameSamples;
+        _encodedSamples += FrameSamples;
         _encodedGranule += FrameSamples * _granulePerSample;
     }
 
     private void WritePage(OggPageFlags flags, long granulePosition)
     {
-        ReadOnlySpan<byte> body = _body.AsSpan(0, _bodyLength);
-        int headerLength = OggPage.WriteHeader(_header, flags, granulePosition, _serial, _sequence, _lacing.AsSpan(0, _segments), body);
-        _output.Write(_header, 0, headerLength);
-        _output.Write(_body, 0, _bodyLength);
-        _output.Flush(); // a crash loses at most the page being filled
-        _sequence++;
+        int headerLength = OggPage.HeaderLength + _segments;
+        int start = BodyOffset - headerLength;
+        OggPage.WriteHeader(_page.AsSpan(start, headerLength), flags, granulePosition, _serial, _sequence, _lacing.AsSpan(0, _segments), _page.AsSpan(BodyOffset, _bodyLength));
+
+        // No audio page before the headers: while they cannot be written, the audio is dropped too.
+        if ((HeadersWritten || (HeadersWritten = TryWrite(_headerPages))) && TryWrite(_page.AsSpan(start, headerLength + _bodyLength)))
+        {
+            _sequence++; // a crash loses at most the page being filled
+        }
+        else
+        {
+            // Dropped: the next page takes its sequence number, and granule positions leave its samples out.
+            PagesDropped++;
+            BytesDropped += headerLength + _bodyLength;
+            _droppedGranule += (long)_pageSamples * _granulePerSample;
+            long lost = Math.Clamp(SamplesWritten - _pageStart, 0, _pageSamples); // the final silence frame is no audio
+            if (lost > 0)
+            {
+                SamplesLost += lost;
+                if (_lost.Count > 0 && _lost[^1].End == _pageStart)
+                {
+                    _lost[^1] = _lost[^1] with { Samples = _lost[^1].Samples + lost };
+                }
+                else
+                {
+                    _lost.Add(new LostSpan(_pageStart, lost));
+                }
+            }
+        }
+
         _segments = 0;
         _bodyLength = 0;
         _pageSamples = 0;
+        _pageStart = _encodedSamples;
     }
 
-    private void WriteHeaders(OggOpusWriterOptions options)
+    /// <summary>One write of whole pages at the end of the last whole page; false (nothing of it kept) when it fails.</summary>
+    private bool TryWrite(ReadOnlySpan<byte> pages)
+    {
+        if (_rewind && !TryRewind())
+        {
+            return false;
+        }
+
+        try
+        {
+            _output.Write(pages);
+            _output.Flush();
+            _committed += pages.Length;
+            PagesWritten++;
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            LastError = ex;
+            _rewind = true;
+            TryRewind(); // at once, so that a crash now leaves no partial page behind
+            return false;
+        }
+    }
+
+    /// <summary>Cuts what a failed write left after the last whole page and puts the position back there.</summary>
+    private bool TryRewind()
+    {
+        if (!_output.CanSeek)
+        {
+            _rewind = false; // cannot undo: a reader skips the partial page by its capture pattern and CRC
+            return true;
+        }
+
+        try
+        {
+            if (_output.Length != _committed)
+            {
+                _output.SetLength(_committed);
+            }
+
+            _output.Position = _committed;
+            _rewind = false;
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            LastError = ex;
+            return false;
+        }
+    }
+
+    private byte[] BuildHeaderPages(OggOpusWriterOptions options)
     {
         // RFC 7845 5.1 identification header, with the family 1 mapping table (5.1.1).
         Span<byte> head = stackalloc byte[19 + 2 + Channels];
@@ -228,19 +352,14 @@ public sealed unsafe class OggOpusWriter : IDisposable
         head[20] = 0;                                                                  // coupled stream count
         head[21] = 0;                                                                  // left  <- stream 0
         head[22] = 1;                                                                  // right <- stream 1
-        WriteHeaderPage(OggPageFlags.BeginningOfStream, head);
+        byte[] tags = BuildTags(options);
 
-        WriteHeaderPage(OggPageFlags.None, BuildTags(options));
-        _output.Flush();
-    }
-
-    private void WriteHeaderPage(OggPageFlags flags, ReadOnlySpan<byte> packet)
-    {
         // RFC 7845 section 3: each header packet alone on its page, granule position 0.
-        byte[] page = new byte[OggPage.HeaderLength + OggPage.LacingCount(packet.Length) + packet.Length];
-        int length = OggPage.WriteSinglePacketPage(page, flags, 0, _serial, _sequence, packet);
-        _output.Write(page, 0, length);
-        _sequence++;
+        int headLength = OggPage.HeaderLength + OggPage.LacingCount(head.Length) + head.Length;
+        byte[] pages = new byte[headLength + OggPage.HeaderLength + OggPage.LacingCount(tags.Length) + tags.Length];
+        OggPage.WriteSinglePacketPage(pages, OggPageFlags.BeginningOfStream, 0, _serial, _sequence++, head);
+        OggPage.WriteSinglePacketPage(pages.AsSpan(headLength), OggPageFlags.None, 0, _serial, _sequence++, tags);
+        return pages;
     }
 
     private static byte[] BuildTags(OggOpusWriterOptions options)
@@ -341,4 +460,10 @@ public sealed unsafe class OggOpusWriter : IDisposable
 
     private void ThrowWrongFrameLength(int left, int right) =>
         throw new ArgumentException($"Each leg needs exactly {FrameSamples} samples per frame (got {left} and {right}).");
+}
+
+/// <summary>Samples (per channel, at the input rate) lost to pages that could not be written, from <see cref="Start"/> among the samples given.</summary>
+public readonly record struct LostSpan(long Start, long Samples)
+{
+    public long End => Start + Samples;
 }

@@ -24,6 +24,12 @@ public sealed class RecordingOptions
     /// </summary>
     public TimeSpan MaxSilenceGap { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Where episodes of failed writes (a full disk) are tracked and told, shared by every pipeline that writes into
+    /// <see cref="OutputDirectory"/>; null: each pipeline keeps its own, telling nobody.
+    /// </summary>
+    public RecordingDisk? Disk { get; set; }
+
     public void Validate()
     {
         if (string.IsNullOrWhiteSpace(OutputDirectory))

@@ -108,6 +108,13 @@ public sealed class ApplianceMetricsTests : IDisposable
         Assert.Equal(1, doc.Sum("appliance_calls_ended_total", ("protocol", "sip"), ("reason", "cancelled")));
         Assert.Equal(3, doc.Sum("appliance_calls_started_total"));
         Assert.Equal(3, doc.Sum("appliance_recordings_written_total"));
+
+        // Nothing lost on a disk with room: the disk-full family is there, at zero.
+        Assert.Equal(0, doc.Sum("appliance_recordings_failed_total"));
+        Assert.Equal(0, doc.Sum("appliance_recordings_dropped_pages_total"));
+        Assert.Equal(0, doc.Sum("appliance_recordings_dropped_bytes_total"));
+        Assert.Equal(0, doc.Sum("appliance_recordings_sidecars_pending"));
+        Assert.Equal("gauge", doc.Types["appliance_recordings_write_failing"]);
         Assert.Equal(0, doc.Sum("appliance_active_calls"));
 
         Assert.Equal(directory.DeviceCount, doc.Sum("appliance_directory_devices"));

@@ -27,12 +27,12 @@ internal sealed class SipScenario : ICallResultSink, IDisposable
 
     private readonly Dictionary<string, RtpStream> _streams = [];
 
-    public SipScenario(SipTrackerOptions? sip = null, int queueCapacity = 256, Capture.Bindings.BindingDirectory? directory = null)
+    public SipScenario(SipTrackerOptions? sip = null, int queueCapacity = 256, Capture.Bindings.BindingDirectory? directory = null, Func<string, RecordingDisk>? disk = null)
     {
         OutputDirectory = Path.Combine(Path.GetTempPath(), "sip-scenario-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(OutputDirectory);
         Pipeline = new CapturePipeline(
-            new RecordingOptions { OutputDirectory = OutputDirectory },
+            new RecordingOptions { OutputDirectory = OutputDirectory, Disk = disk?.Invoke(OutputDirectory) },
             new PipelineOptions { Workers = 0, QueueCapacity = queueCapacity },
             sip,
             this,
