@@ -23,65 +23,44 @@ public class LiveCaptureTests(ITestOutputHelper output)
             return;
         }
 
-        string netns = LiveRig.Script;
-        string outDir = Path.Combine(Path.GetTempPath(), "appliance-live-" + Guid.NewGuid().ToString("N"));
-        string state = Path.Combine(outDir, "state");
-        (int up, string upLog) = Repo.Run("bash", [netns, "up"], TimeSpan.FromSeconds(60));
-        Assert.True(up == 0, "netns rig: " + upLog);
-        Process? appliance = null;
-        try
+        using var rig = new RigSession("appliance-live");
+        string netns = LiveRig.Script, outDir = rig.Dir, state = rig.State;
+        (Process appliance, System.Text.StringBuilder log) = rig.Start("--out", outDir, "--state", state, "--workers", "1");
+
+        (int call, string callLog) = Repo.Run("bash", [netns, "call"], TimeSpan.FromSeconds(90));
+        output.WriteLine(callLog);
+        Assert.True(call == 0, "SIPp call failed: " + callLog);
+
+        // SIGTERM finalises every open recording and exits.
+        Assert.Equal(0, Kill(appliance.Id, "TERM"));
+        Assert.True(appliance.WaitForExit(TimeSpan.FromSeconds(30)), "appliance did not stop on SIGTERM");
+        appliance.WaitForExit();
+        lock (log)
         {
-            (appliance, System.Text.StringBuilder log) = StartCapture("--out", outDir, "--state", state, "--workers", "1");
-
-            (int call, string callLog) = Repo.Run("bash", [netns, "call"], TimeSpan.FromSeconds(90));
-            output.WriteLine(callLog);
-            Assert.True(call == 0, "SIPp call failed: " + callLog);
-
-            // SIGTERM finalises every open recording and exits.
-            Assert.Equal(0, Kill(appliance.Id, "TERM"));
-            Assert.True(appliance.WaitForExit(TimeSpan.FromSeconds(30)), "appliance did not stop on SIGTERM");
-            appliance.WaitForExit();
-            lock (log)
-            {
-                output.WriteLine(log.ToString());
-            }
-
-            Assert.Equal(0, appliance.ExitCode);
-            string json = Assert.Single(Directory.GetFiles(outDir, "*.json", SearchOption.AllDirectories), f => !f.StartsWith(state, StringComparison.Ordinal));
-            CallSidecar call1 = CallSidecar.Deserialize(File.ReadAllText(json))!;
-            Assert.Equal("2001", call1.Parties[0].Extension);
-            Assert.Equal("2002", call1.Parties[1].Extension);
-
-            // The caller's phone registered 2001 from 10.77.0.10:5061 just before calling: the recording names it.
-            Assert.Equal("sip:10.77.0.10:5061", call1.Parties[0].Device);
-            Assert.Equal("sip:10.77.0.10:5061", call1.Parties[0].HostDevice);
-            Assert.Equal(CallEndReasons.Bye, call1.EndReason);
-            Assert.Contains(call1.Dtmf, d => d.Digit == "1");
-
-            // SIPp plays 7.05 s of speech (caller) and 7.98 s of a 1 kHz tone (callee), starting together.
-            Assert.InRange(call1.MediaDurationSeconds, 7.8, 8.3);
-            DecodedAudio audio = DecodedAudio.Decode(Path.Combine(outDir, call1.File!));
-            output.WriteLine($"live: {audio.DurationSeconds:0.000}s active L {audio.ActiveSeconds(0)} R {audio.ActiveSeconds(1)} corr {audio.ChannelCorrelation():0.000}");
-            Assert.Equal(2, audio.Channels);
-            Assert.InRange(audio.DurationSeconds, call1.MediaDurationSeconds - 0.03, call1.MediaDurationSeconds + 0.03);
-            Assert.True(audio.ActiveSeconds(0) > 4, "caller's speech on the left");
-            Assert.True(audio.ActiveSeconds(1) > 7, "callee's tone on the right");
-            Assert.InRange(Math.Abs(audio.ChannelCorrelation()), 0, 0.2);
+            output.WriteLine(log.ToString());
         }
-        finally
-        {
-            if (appliance is { HasExited: false })
-            {
-                appliance.Kill(entireProcessTree: true);
-            }
 
-            appliance?.Dispose();
-            Repo.Run("bash", [netns, "down"], TimeSpan.FromSeconds(60));
-            if (Directory.Exists(outDir))
-            {
-                Directory.Delete(outDir, recursive: true);
-            }
-        }
+        Assert.Equal(0, appliance.ExitCode);
+        string json = Assert.Single(Directory.GetFiles(outDir, "*.json", SearchOption.AllDirectories), f => !f.StartsWith(state, StringComparison.Ordinal));
+        CallSidecar call1 = CallSidecar.Deserialize(File.ReadAllText(json))!;
+        Assert.Equal("2001", call1.Parties[0].Extension);
+        Assert.Equal("2002", call1.Parties[1].Extension);
+
+        // The caller's phone registered 2001 from 10.77.0.10:5061 just before calling: the recording names it.
+        Assert.Equal("sip:10.77.0.10:5061", call1.Parties[0].Device);
+        Assert.Equal("sip:10.77.0.10:5061", call1.Parties[0].HostDevice);
+        Assert.Equal(CallEndReasons.Bye, call1.EndReason);
+        Assert.Contains(call1.Dtmf, d => d.Digit == "1");
+
+        // SIPp plays 7.05 s of speech (caller) and 7.98 s of a 1 kHz tone (callee), starting together.
+        Assert.InRange(call1.MediaDurationSeconds, 7.8, 8.3);
+        DecodedAudio audio = DecodedAudio.Decode(Path.Combine(outDir, call1.File!));
+        output.WriteLine($"live: {audio.DurationSeconds:0.000}s active L {audio.ActiveSeconds(0)} R {audio.ActiveSeconds(1)} corr {audio.ChannelCorrelation():0.000}");
+        Assert.Equal(2, audio.Channels);
+        Assert.InRange(audio.DurationSeconds, call1.MediaDurationSeconds - 0.03, call1.MediaDurationSeconds + 0.03);
+        Assert.True(audio.ActiveSeconds(0) > 4, "caller's speech on the left");
+        Assert.True(audio.ActiveSeconds(1) > 7, "callee's tone on the right");
+        Assert.InRange(Math.Abs(audio.ChannelCorrelation()), 0, 0.2);
     }
 
     [Fact]
@@ -93,51 +72,32 @@ public class LiveCaptureTests(ITestOutputHelper output)
             return;
         }
 
-        string netns = LiveRig.Script;
-        string dir = Path.Combine(Path.GetTempPath(), "appliance-mobility-" + Guid.NewGuid().ToString("N"));
-        string state = Path.Combine(dir, "state");
-        Directory.CreateDirectory(dir);
+        using var rig = new RigSession("appliance-mobility");
+        string netns = LiveRig.Script, dir = rig.Dir, state = rig.State;
         string config = Path.Combine(dir, "appliance.json");
         File.WriteAllText(config, DirectoryCliTests.MobilityConfig);
-        (int up, string upLog) = Repo.Run("bash", [netns, "up"], TimeSpan.FromSeconds(60));
-        Assert.True(up == 0, "netns rig: " + upLog);
-        Process? appliance = null;
-        try
-        {
-            (appliance, _) = StartCapture("--out", Path.Combine(dir, "rec"), "--state", state, "--config", config, "--checkpoint-seconds", "1", "--workers", "1");
+        (Process appliance, _) = rig.Start("--out", Path.Combine(dir, "rec"), "--state", state, "--config", config, "--checkpoint-seconds", "1", "--workers", "1");
 
-            (int run, string runLog) = Repo.Run("bash", [netns, "mobility"], TimeSpan.FromSeconds(60));
-            output.WriteLine(runLog);
-            Assert.True(run == 0, "SIPp REGISTERs failed: " + runLog);
+        (int run, string runLog) = Repo.Run("bash", [netns, "mobility"], TimeSpan.FromSeconds(60));
+        output.WriteLine(runLog);
+        Assert.True(run == 0, "SIPp REGISTERs failed: " + runLog);
 
-            // Checkpoints every second: after 3 s the learned state is on disk. kill -9 gives no chance to save more.
-            Thread.Sleep(3000);
-            Assert.Equal(0, Kill(appliance.Id, "KILL"));
-            Assert.True(appliance.WaitForExit(TimeSpan.FromSeconds(10)));
+        // Checkpoints every second: after 3 s the learned state is on disk. kill -9 gives no chance to save more.
+        Thread.Sleep(3000);
+        Assert.Equal(0, Kill(appliance.Id, "KILL"));
+        Assert.True(appliance.WaitForExit(TimeSpan.FromSeconds(10)));
 
-            // A new process recovers the directory from the state folder (replaying a capture with no SIP in it).
-            (int code, string json) = Repo.Run("dotnet", [Repo.ApplianceDll, "replay", Path.Combine(Captures.Dir, "g711a.pcap"), "--out", Path.Combine(dir, "rec2"),
-                "--state", state, "--config", config, "--json"], TimeSpan.FromSeconds(120));
-            Assert.True(code == 0, json);
-            using var doc = System.Text.Json.JsonDocument.Parse(json);
-            var phone = Assert.Single(doc.RootElement.GetProperty("devices").EnumerateArray());
-            Assert.Equal("sip:10.77.0.10:5061", phone.GetProperty("id").GetString());
-            Assert.Equal(["2001"], phone.GetProperty("lines").EnumerateArray().Select(l => l.GetProperty("extension").GetString()));
-            var login = Assert.Single(doc.RootElement.GetProperty("logins").EnumerateArray());
-            Assert.Equal(("alice", "alice-em", "set-changed"), (login.GetProperty("user").GetString(), login.GetProperty("profile").GetString(), login.GetProperty("endReason").GetString()));
-            Assert.InRange((login.GetProperty("until").GetDateTimeOffset() - login.GetProperty("since").GetDateTimeOffset()).TotalSeconds, 1.2, 2.5);
-        }
-        finally
-        {
-            if (appliance is { HasExited: false })
-            {
-                appliance.Kill(entireProcessTree: true);
-            }
-
-            appliance?.Dispose();
-            Repo.Run("bash", [netns, "down"], TimeSpan.FromSeconds(60));
-            Directory.Delete(dir, recursive: true);
-        }
+        // A new process recovers the directory from the state folder (replaying a capture with no SIP in it).
+        (int code, string json) = Repo.Run("dotnet", [Repo.ApplianceDll, "replay", Path.Combine(Captures.Dir, "g711a.pcap"), "--out", Path.Combine(dir, "rec2"),
+            "--state", state, "--config", config, "--json"], TimeSpan.FromSeconds(120));
+        Assert.True(code == 0, json);
+        using var doc = System.Text.Json.JsonDocument.Parse(json);
+        var phone = Assert.Single(doc.RootElement.GetProperty("devices").EnumerateArray());
+        Assert.Equal("sip:10.77.0.10:5061", phone.GetProperty("id").GetString());
+        Assert.Equal(["2001"], phone.GetProperty("lines").EnumerateArray().Select(l => l.GetProperty("extension").GetString()));
+        var login = Assert.Single(doc.RootElement.GetProperty("logins").EnumerateArray());
+        Assert.Equal(("alice", "alice-em", "set-changed"), (login.GetProperty("user").GetString(), login.GetProperty("profile").GetString(), login.GetProperty("endReason").GetString()));
+        Assert.InRange((login.GetProperty("until").GetDateTimeOffset() - login.GetProperty("since").GetDateTimeOffset()).TotalSeconds, 1.2, 2.5);
     }
 
     /// <summary>
@@ -154,73 +114,52 @@ public class LiveCaptureTests(ITestOutputHelper output)
             return;
         }
 
-        string netns = LiveRig.Script;
-        string outDir = Path.Combine(Path.GetTempPath(), "appliance-rebuilt-" + Guid.NewGuid().ToString("N"));
-        string state = Path.Combine(outDir, "state");
-        (int up, string upLog) = Repo.Run("bash", [netns, "up"], TimeSpan.FromSeconds(60));
-        Assert.True(up == 0, "netns rig: " + upLog);
-        Process? appliance = null;
-        try
+        using var rig = new RigSession("appliance-rebuilt");
+        string netns = LiveRig.Script, outDir = rig.Dir, state = rig.State;
+        (Process appliance, System.Text.StringBuilder log) = rig.Start("--out", outDir, "--state", state, "--workers", "1");
+        string Log()
         {
-            (appliance, System.Text.StringBuilder log) = StartCapture("--out", outDir, "--state", state, "--workers", "1");
-            string Log()
+            lock (log)
             {
-                lock (log)
-                {
-                    return log.ToString();
-                }
-            }
-
-            (int call, string callLog) = Repo.Run("bash", [netns, "call"], TimeSpan.FromSeconds(90));
-            Assert.True(call == 0, "SIPp call 1 failed: " + callLog);
-
-            Assert.Equal(0, Repo.Run("ip", ["link", "set", LiveRig.Bridge, "down"], TimeSpan.FromSeconds(10)).ExitCode);
-            WaitFor(() => Log().Contains(LiveRig.Bridge + ": link down", StringComparison.Ordinal), TimeSpan.FromSeconds(10), Log);
-            Assert.Equal(0, Repo.Run("ip", ["link", "set", LiveRig.Bridge, "up"], TimeSpan.FromSeconds(10)).ExitCode);
-            WaitFor(() => Log().Contains(LiveRig.Bridge + ": link up", StringComparison.Ordinal), TimeSpan.FromSeconds(10), Log);
-
-            (int rebuilt, string rebuildLog) = Repo.Run("bash", [netns, "rebuild"], TimeSpan.FromSeconds(30));
-            Assert.True(rebuilt == 0, "rebuilding the bridge failed: " + rebuildLog);
-            WaitFor(() => Log().Contains(LiveRig.Bridge + ": capture resumed", StringComparison.Ordinal), TimeSpan.FromSeconds(20), Log);
-
-            (call, callLog) = Repo.Run("bash", [netns, "call"], TimeSpan.FromSeconds(90));
-            Assert.True(call == 0, "SIPp call 2 failed: " + callLog);
-
-            Assert.Equal(0, Kill(appliance.Id, "TERM"));
-            Assert.True(appliance.WaitForExit(TimeSpan.FromSeconds(30)), "appliance did not stop on SIGTERM");
-            appliance.WaitForExit();
-            string text = Log();
-            output.WriteLine(text);
-            Assert.Equal(0, appliance.ExitCode);
-            Assert.Equal(1, CountOf(text, LiveRig.Bridge + ": capture lost"));
-            Assert.Equal(1, CountOf(text, LiveRig.Bridge + ": capture resumed"));
-
-            // Both calls recorded whole: the second one on the reopened interface.
-            CallSidecar[] calls = [.. Directory.GetFiles(outDir, "*.json", SearchOption.AllDirectories)
-                .Where(f => !f.StartsWith(state, StringComparison.Ordinal))
-                .Select(f => CallSidecar.Deserialize(File.ReadAllText(f))!)
-                .OrderBy(c => c.StartedAt)];
-            Assert.Equal(2, calls.Length);
-            foreach (CallSidecar c in calls)
-            {
-                Assert.Equal(("2001", "2002"), (c.Parties[0].Extension, c.Parties[1].Extension));
-                Assert.Equal(CallEndReasons.Bye, c.EndReason);
-                Assert.InRange(c.MediaDurationSeconds, 7.8, 8.3);
+                return log.ToString();
             }
         }
-        finally
-        {
-            if (appliance is { HasExited: false })
-            {
-                appliance.Kill(entireProcessTree: true);
-            }
 
-            appliance?.Dispose();
-            Repo.Run("bash", [netns, "down"], TimeSpan.FromSeconds(60));
-            if (Directory.Exists(outDir))
-            {
-                Directory.Delete(outDir, recursive: true);
-            }
+        (int call, string callLog) = Repo.Run("bash", [netns, "call"], TimeSpan.FromSeconds(90));
+        Assert.True(call == 0, "SIPp call 1 failed: " + callLog);
+
+        Assert.Equal(0, Repo.Run("ip", ["link", "set", LiveRig.Bridge, "down"], TimeSpan.FromSeconds(10)).ExitCode);
+        WaitFor(() => Log().Contains(LiveRig.Bridge + ": link down", StringComparison.Ordinal), TimeSpan.FromSeconds(10), Log);
+        Assert.Equal(0, Repo.Run("ip", ["link", "set", LiveRig.Bridge, "up"], TimeSpan.FromSeconds(10)).ExitCode);
+        WaitFor(() => Log().Contains(LiveRig.Bridge + ": link up", StringComparison.Ordinal), TimeSpan.FromSeconds(10), Log);
+
+        (int rebuilt, string rebuildLog) = Repo.Run("bash", [netns, "rebuild"], TimeSpan.FromSeconds(30));
+        Assert.True(rebuilt == 0, "rebuilding the bridge failed: " + rebuildLog);
+        WaitFor(() => Log().Contains(LiveRig.Bridge + ": capture resumed", StringComparison.Ordinal), TimeSpan.FromSeconds(20), Log);
+
+        (call, callLog) = Repo.Run("bash", [netns, "call"], TimeSpan.FromSeconds(90));
+        Assert.True(call == 0, "SIPp call 2 failed: " + callLog);
+
+        Assert.Equal(0, Kill(appliance.Id, "TERM"));
+        Assert.True(appliance.WaitForExit(TimeSpan.FromSeconds(30)), "appliance did not stop on SIGTERM");
+        appliance.WaitForExit();
+        string text = Log();
+        output.WriteLine(text);
+        Assert.Equal(0, appliance.ExitCode);
+        Assert.Equal(1, CountOf(text, LiveRig.Bridge + ": capture lost"));
+        Assert.Equal(1, CountOf(text, LiveRig.Bridge + ": capture resumed"));
+
+        // Both calls recorded whole: the second one on the reopened interface.
+        CallSidecar[] calls = [.. Directory.GetFiles(outDir, "*.json", SearchOption.AllDirectories)
+            .Where(f => !f.StartsWith(state, StringComparison.Ordinal))
+            .Select(f => CallSidecar.Deserialize(File.ReadAllText(f))!)
+            .OrderBy(c => c.StartedAt)];
+        Assert.Equal(2, calls.Length);
+        foreach (CallSidecar c in calls)
+        {
+            Assert.Equal(("2001", "2002"), (c.Parties[0].Extension, c.Parties[1].Extension));
+            Assert.Equal(CallEndReasons.Bye, c.EndReason);
+            Assert.InRange(c.MediaDurationSeconds, 7.8, 8.3);
         }
     }
 
@@ -233,6 +172,51 @@ public class LiveCaptureTests(ITestOutputHelper output)
         }
 
         return count;
+    }
+
+    /// <summary>The rig up and a scratch folder for one test; at the end the appliance it started is killed, the rig torn down.</summary>
+    private sealed class RigSession : IDisposable
+    {
+        private Process? _appliance;
+
+        public RigSession(string name)
+        {
+            Dir = Path.Combine(Path.GetTempPath(), name + "-" + Guid.NewGuid().ToString("N"));
+            Directory.CreateDirectory(Dir);
+            (int up, string upLog) = Repo.Run("bash", [LiveRig.Script, "up"], TimeSpan.FromSeconds(60));
+            if (up != 0)
+            {
+                Dispose();
+                Assert.Fail("netns rig: " + upLog);
+            }
+        }
+
+        public string Dir { get; }
+
+        public string State => Path.Combine(Dir, "state");
+
+        /// <summary>`appliance capture` on the rig's bridge (<see cref="StartCapture"/>), stopped at the end if still running.</summary>
+        public (Process Appliance, System.Text.StringBuilder Log) Start(params string[] args)
+        {
+            (Process appliance, System.Text.StringBuilder log) = StartCapture(args);
+            _appliance = appliance;
+            return (appliance, log);
+        }
+
+        public void Dispose()
+        {
+            if (_appliance is { HasExited: false })
+            {
+                _appliance.Kill(entireProcessTree: true);
+            }
+
+            _appliance?.Dispose();
+            Repo.Run("bash", [LiveRig.Script, "down"], TimeSpan.FromSeconds(60));
+            if (Directory.Exists(Dir))
+            {
+                Directory.Delete(Dir, recursive: true);
+            }
+        }
     }
 
     /// <summary>Starts `appliance capture` on the rig's bridge and waits until it captures; its output goes to the returned log.</summary>
