@@ -31,11 +31,17 @@ public sealed class SipDeviceLearner(BindingDirectory directory)
     private readonly Dictionary<(IpAddress16 Target, string Aor), (IpAddress16 Sender, long AtNs)> _registerTargets = [];
     private readonly List<(IpAddress16, string)> _staleTargets = [];
 
+    // Who received an initial INVITE from which caller: an address that then sends an INVITE of another dialog from the
+    // same caller to someone else relays the call (a B2BUA: a PBX, an SBC, a media server), so it is a server.
+    private static readonly TimeSpan s_relayWindow = TimeSpan.FromSeconds(10);
+    private readonly Dictionary<(IpAddress16 Receiver, string Caller), (IpAddress16 Sender, long AtNs)> _invitesReceived = [];
+
     public long RegistersApplied { get; private set; }
     public long RegistersRefused { get; private set; }
     public long Unregisters { get; private set; }
     public long ProxiedRegisters { get; private set; }
     public long BadExtensions { get; private set; }
+    public long RelaysDetected { get; private set; }
 
     private sealed record PendingRegister(string DeviceId, string Aor, string? Display, IpAddress16 Ip, int Expires, string Contact, string? UserAgent, DateTimeOffset At);
 
@@ -51,13 +57,62 @@ public sealed class SipDeviceLearner(BindingDirectory directory)
         }
         else
         {
+            if (message.IsRequest && message.Method == SipMethod.Invite && IsRelayedInvite(message, source, destination, atNs))
+            {
+                return;
+            }
+
             OnOtherMessage(message, source, atNs);
         }
+    }
+
+    /// <summary>
+    /// An initial INVITE (no To tag) is noted for its receiver; one its sender sends on for a caller it received an INVITE
+    /// from moments ago (another dialog, to another address) shows a back-to-back user agent: a server, never a phone.
+    /// </summary>
+    private bool IsRelayedInvite(in SipMessage m, IpEndpoint16 source, IpEndpoint16 destination, long atNs)
+    {
+        if (!SipNameAddr.TryParse(m.From, out SipNameAddr from) || !ExtensionText.IsValid(from.User)
+            || !SipNameAddr.TryParse(m.To, out SipNameAddr to) || !to.Tag.IsEmpty)
+        {
+            return false;
+        }
+
+        string caller = Encoding.UTF8.GetString(from.User);
+        if (_invitesReceived.Count < MaxPending || _invitesReceived.ContainsKey((destination.Address, caller)))
+        {
+            _invitesReceived[(destination.Address, caller)] = (source.Address, atNs);
+        }
+        if (_directory.IsServer(source))
+        {
+            return true; // already known: nothing of a phone's to learn from what it sends
+        }
+
+        if (_invitesReceived.TryGetValue((source.Address, caller), out (IpAddress16 Sender, long AtNs) received)
+            && received.Sender != destination.Address && atNs - received.AtNs <= s_relayWindow.Ticks * 100)
+        {
+            RelaysDetected++;
+            _directory.NoteServer(source);
+            return true;
+        }
+
+        return false;
     }
 
     /// <summary>Applies REGISTERs whose answer never came (a one-way mirror, a lost packet).</summary>
     public void Expire(long nowNs)
     {
+        if (_invitesReceived.Count > 0)
+        {
+            foreach (KeyValuePair<(IpAddress16, string), (IpAddress16 Sender, long AtNs)> kv in _invitesReceived)
+            {
+                if (nowNs - kv.Value.AtNs > s_relayWindow.Ticks * 100)
+                {
+                    _invitesReceived.Remove(kv.Key); // allowed while enumerating, and allocates nothing
+                }
+            }
+        }
+
         if (_registerTargets.Count > 0)
         {
             foreach (KeyValuePair<(IpAddress16 Target, string Aor), (IpAddress16 Sender, long AtNs)> kv in _registerTargets)

@@ -216,6 +216,7 @@ public sealed class SipProtocol : ISignallingProtocol
             counters.Event("sip_unregisters", l.Unregisters);
             counters.Event("sip_registers_proxied", l.ProxiedRegisters);
             counters.Event("sip_bad_extensions", l.BadExtensions);
+            counters.Event("sip_relays_detected", l.RelaysDetected);
         }
     }
 

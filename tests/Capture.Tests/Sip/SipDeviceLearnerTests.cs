@@ -152,6 +152,29 @@ public sealed class SipDeviceLearnerTests
         Assert.Empty(directory.Conflicts());
     }
 
+    [Fact]
+    public void BackToBackUserAgent_RelayingACall_IsAServer_NotAPhoneWithTheCallersLine()
+    {
+        // Phone 1001 (10.0.0.10) calls 2002 through an SBC (10.0.0.2) that is not the registrar: the SBC answers the A-leg
+        // and places a B-leg of its own (new Call-ID, one Via, its own Contact) to the phone at 10.0.0.20, From 1001.
+        using BindingDirectory directory = BindingDirectory.Open(null, DirectoryConfig.Empty, SipScenario.TimeAt(0));
+        using var s = new SipScenario(directory: directory);
+        var aLeg = new SipDialog("a-leg", "\"Alice\" <sip:1001@sbc.example.com>", "<sip:2002@sbc.example.com>");
+        s.Sip("10.0.0.10:5060", "10.0.0.2:5060", aLeg.Invite(headers: "Contact: <sip:1001@10.0.0.10:5060>"));
+        s.Advance(0.05);
+        var bLeg = new SipDialog("b-leg", "\"Alice\" <sip:1001@10.0.0.2>", "<sip:2002@10.0.0.20>");
+        s.Sip("10.0.0.2:5060", "10.0.0.20:5060", bLeg.Invite(headers: "Contact: <sip:1001@10.0.0.2:5060>"));
+        s.Sip("10.0.0.20:5060", "10.0.0.2:5060", bLeg.Response(486, "Busy Here", headers: "Contact: <sip:2002@10.0.0.20:5060>"));
+        s.Sip("10.0.0.2:5060", "10.0.0.10:5060", aLeg.Response(486, "Busy Here", headers: "Contact: <sip:2002@10.0.0.2:5060>"));
+        s.Complete();
+
+        DeviceBinding phone = Assert.Single(directory.Devices(), d => d.Lines.Any(l => l.Extension == "1001"));
+        Assert.Equal("sip:10.0.0.10:5060", phone.Id);
+        Assert.DoesNotContain(directory.Devices(), d => d.Ips.Contains("10.0.0.2"));
+        Assert.Empty(directory.Conflicts());
+        Assert.Equal(1, s.Pipeline.Snapshot()["sip_relays_detected"]);
+    }
+
     /// <summary>Replays a shared capture inline through a pipeline with an in-memory directory.</summary>
     internal sealed class Replay : ICallResultSink, IDisposable
     {
