@@ -110,6 +110,7 @@ internal static class Cli
             var report = new ReplayReport(calls, counters)
             {
                 Devices = directory.Devices(),
+                Servers = directory.Servers(),
                 Logins = directory.History(),
                 Conflicts = directory.Conflicts(),
                 Events = directory.RecentEvents(),
@@ -292,6 +293,9 @@ internal sealed record ReplayReport(IReadOnlyList<CallSidecar> Calls, IReadOnlyD
 {
     /// <summary>What the directory learned: devices with their lines and IPs, the login history, conflicts, events.</summary>
     public IReadOnlyList<DeviceBinding> Devices { get; init; } = [];
+
+    /// <summary>Infrastructure (registrars, proxies, PBXs, SBCs, CallManagers), with what showed each to be one.</summary>
+    public IReadOnlyList<ServerBinding> Servers { get; init; } = [];
     public IReadOnlyList<LoginEntry> Logins { get; init; } = [];
     public IReadOnlyList<LineConflict> Conflicts { get; init; } = [];
     public IReadOnlyList<DirectoryEvent> Events { get; init; } = [];

@@ -19,7 +19,8 @@ namespace Appliance.Endpoints;
         typeof(KebabEnumConverter<LineSource>),
         typeof(KebabEnumConverter<LoginKind>),
         typeof(KebabEnumConverter<DirectoryEventKind>),
-        typeof(KebabEnumConverter<UserScope>)])]
+        typeof(KebabEnumConverter<UserScope>),
+        typeof(KebabEnumConverter<ServerEvidence>)])]
 [JsonSerializable(typeof(DeviceView))]
 [JsonSerializable(typeof(IReadOnlyList<DeviceView>))]
 [JsonSerializable(typeof(DeviceConfig))]
@@ -31,6 +32,7 @@ namespace Appliance.Endpoints;
 [JsonSerializable(typeof(IReadOnlyList<RecordingGroupConfig>))]
 [JsonSerializable(typeof(LoginEntry))]
 [JsonSerializable(typeof(IReadOnlyList<LoginEntry>))]
+[JsonSerializable(typeof(IReadOnlyList<ServerBinding>))]
 [JsonSerializable(typeof(LineConflict))]
 [JsonSerializable(typeof(IReadOnlyList<LineConflict>))]
 [JsonSerializable(typeof(Location))]
@@ -57,6 +59,7 @@ internal sealed partial class ApiJsonContext : JsonSerializerContext
         options.Converters.Add(new KebabEnumConverter<LoginKind>());
         options.Converters.Add(new KebabEnumConverter<DirectoryEventKind>());
         options.Converters.Add(new KebabEnumConverter<UserScope>());
+        options.Converters.Add(new KebabEnumConverter<ServerEvidence>());
     }
 }
 

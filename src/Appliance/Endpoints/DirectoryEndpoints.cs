@@ -70,6 +70,9 @@ internal static class DirectoryEndpoints
         config.MapPut("", PutConfig).WithSummary("Replace the whole configuration (If-Match: the ETag, to refuse a lost update with 412).")
             .Accepts<JsonObject>("application/json").Produces<JsonObject>().ProducesValidationProblem().ProducesProblem(412);
 
+        api.MapGet("/servers", Servers).WithTags("Devices")
+            .WithSummary("Infrastructure (registrars, proxies, PBXs and SBCs, CallManagers; configured or learned), with the evidence: never phones, lines or parties.")
+            .Produces<IReadOnlyList<ServerBinding>>();
         api.MapGet("/conflicts", Conflicts).WithTags("Devices")
             .WithSummary("Line-1 conflicts: a second device claiming an extension another holds as line 1 (open=true: unresolved only).")
             .Produces<IReadOnlyList<LineConflict>>();
@@ -276,6 +279,9 @@ internal static class DirectoryEndpoints
 
     private static IResult Conflicts(ApplianceRuntime runtime, bool? open) =>
         runtime.Directory is { } directory ? TypedResults.Ok(directory.Conflicts(open ?? false)) : NotReady();
+
+    private static IResult Servers(ApplianceRuntime runtime) =>
+        runtime.Directory is { } directory ? TypedResults.Ok(directory.Servers()) : NotReady();
 
     internal static IResult NotReady() => ApiProblems.Unavailable("The directory is not open yet (capture is starting).");
 }

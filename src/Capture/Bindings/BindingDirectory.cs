@@ -160,6 +160,9 @@ public sealed class BindingDirectory : IDisposable
     /// </summary>
     public bool IsServer(IpEndpoint16 endpoint) => _servers.IsServer(endpoint);
 
+    /// <summary>Every infrastructure address known (configured and learned), with what showed it to be one.</summary>
+    public IReadOnlyList<ServerBinding> Servers() => _servers.Snapshot();
+
     // ---- Learning from traffic --------------------------------------------------------------------------------
 
     /// <summary>
@@ -238,9 +241,9 @@ public sealed class BindingDirectory : IDisposable
     /// as a phone's. A device learned there from signalling alone (never registered, never configured) was the server
     /// misread, and goes.
     /// </summary>
-    public void NoteServer(IpEndpoint16 endpoint)
+    public void NoteServer(IpEndpoint16 endpoint, ServerEvidence evidence)
     {
-        if (!_servers.TryLearn(endpoint))
+        if (!_servers.TryLearn(endpoint, evidence))
         {
             return;
         }

@@ -87,6 +87,29 @@ public static class LogoutReasons
 /// A device as the directory knows it now: an immutable snapshot, replaced whenever the device changes, so readers on
 /// any thread never see half an update.
 /// </summary>
+/// <summary>What showed an address to be infrastructure rather than a phone.</summary>
+public enum ServerEvidence : byte
+{
+    /// <summary>Named in the configuration's <c>servers</c>.</summary>
+    Configured,
+
+    /// <summary>Phones send it REGISTERs: a registrar (or a proxy in front of one).</summary>
+    ReceivesRegisters,
+
+    /// <summary>It sends requests with more than one Via: a proxy forwarding them.</summary>
+    ForwardsRequests,
+
+    /// <summary>It sends on an INVITE from a caller it just received one from: a back-to-back user agent (PBX, SBC).</summary>
+    RelaysCalls,
+
+    /// <summary>Skinny phones register with it: a CallManager.</summary>
+    CallManager,
+}
+
+/// <summary>An infrastructure address: never a phone, never a line's owner, never a party's device.</summary>
+/// <param name="Port">Null for a configured address (every port).</param>
+public sealed record ServerBinding(string Ip, int? Port, ServerEvidence Evidence);
+
 public sealed record DeviceBinding(string Id, DeviceProtocol Protocol, IReadOnlyList<string> Ips, IReadOnlyList<LineBinding> Lines)
 {
     /// <summary>The administrator configured it (as opposed to learned only from traffic).</summary>

@@ -15,7 +15,7 @@ internal sealed class KnownServers
     private const string StorePrefix = "s/";
 
     private readonly ConcurrentDictionary<IpAddress16, byte> _configured = new();     // every port
-    private readonly ConcurrentDictionary<IpEndpoint16, byte> _learned = new();       // where REGISTERs go
+    private readonly ConcurrentDictionary<IpEndpoint16, ServerEvidence> _learned = new(); // learned from what they do
     private readonly ConcurrentDictionary<IpAddress16, byte> _addresses = new();      // addresses of either
     private readonly HashSet<IpEndpoint16> _unsaved = [];
 
@@ -27,9 +27,9 @@ internal sealed class KnownServers
     public bool IsServerAddress(IpAddress16 ip) => _addresses.ContainsKey(ip);
 
     /// <summary>Learns a server endpoint; false when it was known (or has no address). Thread-safe.</summary>
-    public bool TryLearn(IpEndpoint16 endpoint)
+    public bool TryLearn(IpEndpoint16 endpoint, ServerEvidence evidence)
     {
-        if (endpoint.Address == default || !_learned.TryAdd(endpoint, 0))
+        if (endpoint.Address == default || !_learned.TryAdd(endpoint, evidence))
         {
             return false;
         }
@@ -57,11 +57,33 @@ internal sealed class KnownServers
         }
     }
 
+    /// <summary>Every server: configured addresses (every port), then learned endpoints, each with its evidence.</summary>
+    public List<ServerBinding> Snapshot()
+    {
+        var servers = new List<ServerBinding>();
+        foreach (IpAddress16 ip in _configured.Keys)
+        {
+            servers.Add(new ServerBinding(ip.ToString(), null, ServerEvidence.Configured));
+        }
+
+        foreach (KeyValuePair<IpEndpoint16, ServerEvidence> kv in _learned)
+        {
+            servers.Add(new ServerBinding(kv.Key.Address.ToString(), kv.Key.Port, kv.Value));
+        }
+
+        servers.Sort((a, b) => (string.CompareOrdinal(a.Ip, b.Ip), (a.Port ?? -1).CompareTo(b.Port ?? -1)) switch
+        {
+            (0, int byPort) => byPort,
+            (int byIp, _) => byIp,
+        });
+        return servers;
+    }
+
     public bool WriteChanges(DirectoryStore store)
     {
         foreach (IpEndpoint16 server in _unsaved)
         {
-            store.Put(StorePrefix + server.Address + " " + server.Port.ToString(CultureInfo.InvariantCulture), []);
+            store.Put(StorePrefix + server.Address + " " + server.Port.ToString(CultureInfo.InvariantCulture), [(byte)_learned.GetValueOrDefault(server)]);
         }
 
         return _unsaved.Count > 0;
@@ -76,7 +98,8 @@ internal sealed class KnownServers
             string[] parts = kv.Key[StorePrefix.Length..].Split(' ');
             if (parts.Length == 2 && ushort.TryParse(parts[1], CultureInfo.InvariantCulture, out ushort port) && ConfigValues.ParseIp(parts[0]) is { } ip && ip != default)
             {
-                _learned.TryAdd(new IpEndpoint16(ip, port), 0);
+                // The evidence byte (absent in state written before it was kept: those came from REGISTERs).
+                _learned.TryAdd(new IpEndpoint16(ip, port), kv.Value.Length > 0 ? (ServerEvidence)kv.Value[0] : ServerEvidence.ReceivesRegisters);
                 _addresses.TryAdd(ip, 0);
             }
         }

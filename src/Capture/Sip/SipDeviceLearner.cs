@@ -92,7 +92,7 @@ public sealed class SipDeviceLearner(BindingDirectory directory)
             && received.Sender != destination.Address && atNs - received.AtNs <= s_relayWindow.Ticks * 100)
         {
             RelaysDetected++;
-            _directory.NoteServer(source);
+            _directory.NoteServer(source, ServerEvidence.RelaysCalls);
             return true;
         }
 
@@ -158,7 +158,7 @@ public sealed class SipDeviceLearner(BindingDirectory directory)
 
     private void OnRegister(in SipMessage m, IpEndpoint16 source, IpEndpoint16 destination, long atNs)
     {
-        _directory.NoteServer(destination);
+        _directory.NoteServer(destination, ServerEvidence.ReceivesRegisters);
         if (!SipNameAddr.TryParse(m.To, out SipNameAddr to) || !ExtensionText.IsLearnable(to.User))
         {
             BadExtensions++;
@@ -289,7 +289,7 @@ public sealed class SipDeviceLearner(BindingDirectory directory)
 
         if (m.IsRequest && ViaCount(m) > 1)
         {
-            _directory.NoteServer(source); // it forwards requests: a proxy
+            _directory.NoteServer(source, ServerEvidence.ForwardsRequests); // it forwards requests: a proxy
             return;
         }
 

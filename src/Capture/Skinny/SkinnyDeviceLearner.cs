@@ -362,7 +362,7 @@ public sealed class SkinnyDeviceLearner(BindingDirectory directory) : ISkinnyMes
         if (!c.ServerNoted)
         {
             c.ServerNoted = true;
-            _directory.NoteServer(c.Server);
+            _directory.NoteServer(c.Server, ServerEvidence.CallManager);
         }
     }
 

@@ -268,4 +268,17 @@ public sealed class DirectoryApiTests(ApiHostFixture fixture) : IClassFixture<Ap
         using JsonDocument open = await Host.GetJsonAsync("/api/conflicts?open=true");
         Assert.Empty(open.RootElement.EnumerateArray());
     }
+
+    [Fact]
+    public async Task Servers_ListTheInfrastructureWithItsEvidence_NotAsDevices()
+    {
+        // The sample call (SIPp on loopback) registers its phone with the SIPp registrar at 127.0.0.1:5080.
+        await Host.WaitForRecordingAsync(); // the whole sample replayed
+        using JsonDocument servers = await Host.GetJsonAsync("/api/servers");
+        JsonElement registrar = Assert.Single(servers.RootElement.EnumerateArray());
+        Assert.Equal(("127.0.0.1", 5080, "receives-registers"),
+            (registrar.GetProperty("ip").GetString(), registrar.GetProperty("port").GetInt32(), registrar.GetProperty("evidence").GetString()));
+        using JsonDocument devices = await Host.GetJsonAsync("/api/devices");
+        Assert.DoesNotContain(devices.RootElement.EnumerateArray(), d => d.GetProperty("id").GetString()!.Contains("127.0.0.1:5080", StringComparison.Ordinal));
+    }
 }

@@ -492,7 +492,8 @@ public sealed class BindingDirectoryTests
                 Assert.True(d.Logout("desk-2", T0.AddMinutes(2)).Ok);
                 Phone(d, "phone-x", "10.0.9.1", T0, "7001");
                 Phone(d, "phone-y", "10.0.9.2", T0, "7001");                       // a conflict
-                d.NoteServer(new IpEndpoint16(Ip("10.0.0.1"), 5060));
+                d.NoteServer(new IpEndpoint16(Ip("10.0.0.1"), 5060), ServerEvidence.ReceivesRegisters);
+                d.NoteServer(new IpEndpoint16(Ip("10.0.0.2"), 5060), ServerEvidence.RelaysCalls);
             } // Dispose persists and closes: the clean shutdown
 
             using BindingDirectory again = BindingDirectory.Open(DirectoryStore.Open(new DirectoryStoreOptions { Path = path }), ContactCentre(), T0.AddHours(1));
@@ -507,6 +508,9 @@ public sealed class BindingDirectoryTests
             Assert.True(again.TryFindByExtension("7001", out DeviceBinding holder));
             Assert.Equal("phone-x", holder.Id);
             Assert.True(again.IsServer(new IpEndpoint16(Ip("10.0.0.1"), 5060)));
+            Assert.Equal(
+                [new ServerBinding("10.0.0.1", 5060, ServerEvidence.ReceivesRegisters), new ServerBinding("10.0.0.2", 5060, ServerEvidence.RelaysCalls)],
+                again.Servers());
             Assert.Equal("alice", again.Attribute("3001", default, T0.AddMinutes(30))!.User);
 
             // Nothing was emitted on recovery: the directory only remembered.

@@ -81,6 +81,8 @@ public sealed class SipDeviceLearnerTests
         Assert.True(r.Directory.IsServer(new IpEndpoint16(ConfigValues.ParseIp("172.168.0.228"), 5060)));
         Assert.True(r.Directory.IsServer(new IpEndpoint16(ConfigValues.ParseIp("172.168.0.227"), 5060)));
         Assert.True(r.Counters["sip_registers_proxied"] > 0);
+        Assert.All(r.Directory.Servers(), server => Assert.Equal(ServerEvidence.ReceivesRegisters, server.Evidence));
+        Assert.Equal(["172.168.0.227", "172.168.0.228"], r.Directory.Servers().Select(server => server.Ip).Distinct());
     }
 
     [Fact]
@@ -173,6 +175,7 @@ public sealed class SipDeviceLearnerTests
         Assert.DoesNotContain(directory.Devices(), d => d.Ips.Contains("10.0.0.2"));
         Assert.Empty(directory.Conflicts());
         Assert.Equal(1, s.Pipeline.Snapshot()["sip_relays_detected"]);
+        Assert.Equal([new ServerBinding("10.0.0.2", 5060, ServerEvidence.RelaysCalls)], directory.Servers());
     }
 
     /// <summary>Replays a shared capture inline through a pipeline with an in-memory directory.</summary>
