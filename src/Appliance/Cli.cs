@@ -150,6 +150,9 @@ internal static class Cli
         o.Pipeline.WaitWhenQueueFull = false;
         string state = o.StateDirectory ?? Path.Combine("var", "state");
         using BindingDirectory directory = OpenDirectory(o, state);
+        directory.PersistNotice += n => Console.Error.WriteLine(n.Failing
+            ? $"appliance: directory cannot be saved to {Path.GetFullPath(state)}: {n.Error} Retrying every {o.CheckpointSeconds} s."
+            : $"appliance: directory saved to {Path.GetFullPath(state)} again after {n.Failures} failed attempt(s)");
         directory.StartAutoPersist(TimeSpan.FromSeconds(o.CheckpointSeconds));
 
         // Expiries, schedules and idle logouts run on the wall clock even when no packet arrives.
@@ -165,8 +168,11 @@ internal static class Cli
         thread.Join();
         pipeline.Complete(CallEndReasons.CaptureEnded);
         clock.Dispose();
+        long failuresBefore = directory.PersistFailures;
         directory.Close();
-        Console.Error.WriteLine($"appliance: directory saved to {Path.GetFullPath(state)}: {directory.DeviceCount} device(s), {directory.LoggedInCount} logged in");
+        Console.Error.WriteLine(directory.PersistFailures == failuresBefore
+            ? $"appliance: directory saved to {Path.GetFullPath(state)}: {directory.DeviceCount} device(s), {directory.LoggedInCount} logged in"
+            : $"appliance: directory NOT saved to {Path.GetFullPath(state)}: {directory.LastPersistError}");
         if (source.TryGetStatistics(out PcapStatistics stats))
         {
             Console.Error.WriteLine($"appliance: stopped; {stats.Received} received, {stats.DroppedByKernel} dropped by kernel, {stats.DroppedByInterface} by interface; {results.Count} call(s) finalised");

@@ -43,9 +43,10 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
             throw;
         }
 
+        _statePath = Path.GetFullPath(s.State);
+        _directory.PersistNotice += OnPersistNotice;
         _directory.StartAutoPersist(TimeSpan.FromSeconds(s.CheckpointSeconds));
         runtime.Directory = _directory;
-        _statePath = Path.GetFullPath(s.State);
         _recordingsPath = Path.GetFullPath(s.Recordings);
         LogDirectoryOpened(_statePath, _directory.DeviceCount, _directory.LoggedInCount);
 
@@ -235,6 +236,23 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
         return Task.CompletedTask;
     }
 
+    /// <summary>Once when persisting starts failing, once when it works again: never a line per interval.</summary>
+    private void OnPersistNotice(DirectoryPersistNotice n)
+    {
+        if (!n.Failing)
+        {
+            LogPersistRecovered(_statePath, n.Failures, (DateTimeOffset.UtcNow - n.Since).TotalSeconds);
+        }
+        else if (n.Broken)
+        {
+            LogPersistBroken(_statePath, n.Error);
+        }
+        else
+        {
+            LogPersistFailing(_statePath, n.Error, runtime.Settings.CheckpointSeconds);
+        }
+    }
+
     public void Dispose()
     {
         foreach ((PcapSource source, CaptureSourceState state, _) in _captures)
@@ -269,6 +287,15 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
 
     [LoggerMessage(Level = LogLevel.Information, Message = "shutdown took {Seconds:F1} s: {Calls} call(s) finalised, {Recordings} recording(s) written, {Errors} failed, directory {Directory}")]
     private partial void LogStopped(double seconds, int calls, long recordings, long errors, string directory);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "directory cannot be saved to {State}: {Error} Retrying every {Seconds} s; the directory keeps working in memory (appliance_directory_persist_failing is 1 until a save works).")]
+    private partial void LogPersistFailing(string state, string error, int seconds);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "directory store in {State} gave up: {Error}")]
+    private partial void LogPersistBroken(string state, string error);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "directory saved to {State} again, after {Failures} failed attempt(s) over {Seconds:F0} s; nothing was lost")]
+    private partial void LogPersistRecovered(string state, long failures, double seconds);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "directory could not be saved to {State}: {Error}")]
     private partial void LogDirectoryNotSaved(string state, string error);
