@@ -57,7 +57,7 @@ public sealed partial class DirectoryStore
         string path = System.IO.Path.GetFullPath(options.Path);
         if (File.Exists(path))
         {
-            throw new DirectoryStoreException($"The state folder '{path}' is a file, not a folder. Move it aside (or set another State folder) and start again.");
+            throw new DirectoryStoreException($"The state folder '{path}' is a file, not a folder. Nothing was changed: move the file aside (or set another State folder) and start again.");
         }
 
         try
@@ -131,15 +131,28 @@ public sealed partial class DirectoryStore
             return false;
         }
 
+        // Recovery creates an empty delta log file in the checkpoint's folder before it reads anything; a refused
+        // start must leave the folder as it was.
+        HashSet<string> filesBefore = [.. Directory.EnumerateFiles(_checkpoints.LogCheckpointsPath, "*", SearchOption.AllDirectories)];
         try
         {
             _store.Recover();
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
+            foreach (string created in Directory.EnumerateFiles(_checkpoints.LogCheckpointsPath, "*", SearchOption.AllDirectories).Where(f => !filesBefore.Contains(f)))
+            {
+                if (new FileInfo(created).Length == 0)
+                {
+                    File.Delete(created);
+                }
+            }
+
             string rejected = _checkpoints.Rejected.Count == 0 ? "" : $" Rejected: {string.Join("; ", _checkpoints.Rejected)}.";
             throw Unrecoverable(_path, $"{ex.Message.TrimEnd('.')}.{rejected} Checkpoint metadata: {string.Join(", ", committed.Select(f => f.FullName))}", ex);
         }
+
+        _recoveryLeftovers = [.. Directory.EnumerateFiles(_checkpoints.LogCheckpointsPath, "*", SearchOption.AllDirectories).Where(f => !filesBefore.Contains(f))];
 
         // FASTER deleted the checkpoints it did not recover, so the newest left is the one it used.
         _lastCheckpointAt = _checkpoints.CommittedMetadataFiles() is [var used, ..]

@@ -55,6 +55,8 @@ public sealed partial class DirectoryStore : IDisposable
     private bool _dirty;
     private bool _disposed;
     private bool _markerWritten;
+    private bool _checkpointedHere;
+    private List<string> _recoveryLeftovers = []; // files recovery created (an empty delta log), removed if never used
     private string? _broken; // why FASTER can no longer checkpoint in this process (null: it can)
     private DateTimeOffset? _lastCheckpointAt;
 
@@ -289,6 +291,18 @@ public sealed partial class DirectoryStore : IDisposable
             _store.Dispose();
             _logDevice.Dispose();
             _checkpoints.Dispose();
+            if (!_checkpointedHere)
+            {
+                // Opened and closed without a checkpoint (e.g. a start refused after recovery, a record that is not
+                // JSON): leave the folder as it was.
+                foreach (string file in _recoveryLeftovers)
+                {
+                    if (File.Exists(file) && new FileInfo(file).Length == 0)
+                    {
+                        File.Delete(file);
+                    }
+                }
+            }
         }
     }
 
@@ -360,6 +374,7 @@ public sealed partial class DirectoryStore : IDisposable
         }
 
         _hasCheckpoint = true;
+        _checkpointedHere = true;
         _dirty = false;
     }
 
