@@ -217,6 +217,7 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
         if (_directory is not null)
         {
             long failuresBefore = _directory.PersistFailures;
+            _directory.PersistNotice -= OnPersistNotice; // the final save is reported below, without "retrying"
             _directory.Close();
             saved = _directory.PersistFailures == failuresBefore;
             if (saved)
