@@ -280,7 +280,6 @@ public sealed partial class DirectoryStore : IDisposable
             }
 
             _disposed = true;
-            _session.Dispose();
             if (_broken is not null)
             {
                 // FASTER's dispose waits for the checkpoint that never finishes: leave the instance to the process's
@@ -288,6 +287,7 @@ public sealed partial class DirectoryStore : IDisposable
                 return;
             }
 
+            _session.Dispose();
             _store.Dispose();
             _logDevice.Dispose();
             _checkpoints.Dispose();

@@ -146,4 +146,79 @@ public sealed class DirectoryPersistenceTests(ITestOutputHelper output) : IDispo
         Assert.True(d.PersistFailures > before);
         output.WriteLine($"{d.PersistFailures} failures; last: {d.LastPersistError}");
     }
+
+    /// <summary>
+    /// A write that fails after the probe passed (a disk that fills between them): FASTER never retries it, so the
+    /// checkpoint is given up after its timeout, the store says it is broken and fails at once from then on, closing it
+    /// does not wait for FASTER, and the next open recovers the last completed checkpoint. A 1 MiB tmpfs nearly filled
+    /// plays the disk: the probe's small file fits, the log's flush does not.
+    /// </summary>
+    [Fact]
+    public async Task CheckpointFailingAfterTheProbe_IsGivenUpInTime_AndTheNextOpenRecoversTheLastCheckpoint()
+    {
+        if (Environment.UserName != "root")
+        {
+            output.WriteLine("SKIPPED: mounting a tmpfs needs root; CI runs as root");
+            return;
+        }
+
+        string mount = Path.Combine(_state, "tmpfs");
+        Directory.CreateDirectory(mount);
+        if (Run("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mount) is { } error)
+        {
+            output.WriteLine($"SKIPPED: cannot mount a tmpfs here: {error}");
+            return;
+        }
+
+        try
+        {
+            string state = Path.Combine(mount, "state");
+            DirectoryStore store = DirectoryStore.Open(new DirectoryStoreOptions { Path = state, CheckpointTimeout = TimeSpan.FromSeconds(2) });
+            store.Put("d/first", "{\"v\":1}"u8);
+            Assert.True(store.Checkpoint());
+
+            // Leave 12 KiB: room for the probe's file, not for 200 KiB of log.
+            string filler = Path.Combine(mount, "filler");
+            File.WriteAllBytes(filler, new byte[new DriveInfo(mount).AvailableFreeSpace - (12 << 10)]);
+            for (int i = 0; i < 100; i++)
+            {
+                store.Put($"d/{i}", new byte[2000]);
+            }
+
+            var watch = Stopwatch.StartNew();
+            var failed = Assert.Throws<DirectoryStoreException>(() => store.Checkpoint());
+            output.WriteLine($"{watch.Elapsed.TotalSeconds:F1} s: {failed.Message}");
+            Assert.True(store.Broken, "the probe, not FASTER, failed: the test did not reach the case it is about");
+            Assert.Contains("did not finish within 2 s", failed.Message, StringComparison.Ordinal);
+
+            // From now on at once, with what to do.
+            watch.Restart();
+            var again = Assert.Throws<DirectoryStoreException>(() => store.Checkpoint());
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1));
+            Assert.Contains("restart the appliance", again.Message, StringComparison.Ordinal);
+
+            Task dispose = Task.Run(store.Dispose);
+            Assert.Same(dispose, await Task.WhenAny(dispose, Task.Delay(TimeSpan.FromSeconds(10))));
+
+            File.Delete(filler);
+            using DirectoryStore reopened = DirectoryStore.Open(new DirectoryStoreOptions { Path = state });
+            Assert.True(reopened.Recovered);
+            Assert.True(reopened.TryGet("d/first", out _));
+            Assert.Equal(1, reopened.LiveRecords);
+        }
+        finally
+        {
+            // Lazy: the broken store's files stay open until this process exits.
+            Run("umount", "-l", mount);
+        }
+    }
+
+    private string? Run(string program, params string[] args)
+    {
+        var psi = new ProcessStartInfo(program, args) { RedirectStandardError = true };
+        using Process p = Process.Start(psi)!;
+        string error = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        return p.ExitCode == 0 ? null : $"{program}: {error.Trim()}";
+    }
 }
