@@ -87,6 +87,24 @@ public sealed class DamagedStateTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(before, Snapshot());
     }
 
+    [Fact]
+    public void Run_WithADamagedState_ExitsWith2AndSaysWhatToDo()
+    {
+        Seed();
+        string named = Damage("log-garbage");
+        Dictionary<string, string> before = Snapshot();
+        using var service = ServiceProcess.Start(new Dictionary<string, string?>(),
+            "--replay", Path.Combine(Repo.Root, "samples", "sipp-g711a-call.pcap"), "--recordings", Path.Combine(_dir, "rec3"), "--state", State);
+        Assert.True(service.Process.WaitForExit(TimeSpan.FromSeconds(60)), "appliance run did not exit: " + service.Log);
+        service.Process.WaitForExit();
+        output.WriteLine(service.Log);
+        Assert.Equal(2, service.Process.ExitCode);
+        Assert.Contains("appliance: Cannot recover the directory store", service.Log, StringComparison.Ordinal);
+        Assert.Contains(named, service.Log, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", service.Log, StringComparison.Ordinal); // one clear line, no stack trace
+        Assert.Equal(before, Snapshot());
+    }
+
     /// <summary>Damages the seeded state; returns the path the error must name.</summary>
     private string Damage(string kind)
     {

@@ -148,8 +148,10 @@ public sealed partial class DirectoryStore
                 }
             }
 
-            string rejected = _checkpoints.Rejected.Count == 0 ? "" : $" Rejected: {string.Join("; ", _checkpoints.Rejected)}.";
-            throw Unrecoverable(_path, $"{ex.Message.TrimEnd('.')}.{rejected} Checkpoint metadata: {string.Join(", ", committed.Select(f => f.FullName))}", ex);
+            // What our checks rejected says more than FASTER's "Unable to find valid HybridLog token".
+            throw Unrecoverable(_path, _checkpoints.Rejected.Count > 0
+                ? $"its checkpoint cannot be used: {string.Join("; ", _checkpoints.Rejected)}"
+                : $"{ex.Message.TrimEnd('.')} (checkpoint metadata: {string.Join(", ", committed.Select(f => f.FullName))})", ex);
         }
 
         _recoveryLeftovers = [.. Directory.EnumerateFiles(_checkpoints.LogCheckpointsPath, "*", SearchOption.AllDirectories).Where(f => !filesBefore.Contains(f))];
