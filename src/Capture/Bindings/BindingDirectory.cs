@@ -510,7 +510,7 @@ public sealed class BindingDirectory : IDisposable
 
     // ---- Store ------------------------------------------------------------------------------------------------
 
-    /// <summary>When the state was last written and checkpointed (null: never in this process).</summary>
+    /// <summary>When the state on disk last matched memory: the last persist that worked, else the open (null: no store).</summary>
     public DateTimeOffset? LastPersistedAt => _persistence.LastPersistedAt;
 
     /// <summary>Failed persists (disk full, ...); the dirty state is kept and retried on the next one.</summary>

@@ -29,7 +29,10 @@ internal sealed class DirectoryPersistence(Func<DirectoryStore, bool> writeChang
     private string? _episodeError;
     private bool _episodeBroken;
 
-    /// <summary>When the state on disk last matched memory (null: never in this process).</summary>
+    /// <summary>
+    /// When the state on disk last matched memory: the last persist that worked, or the open (memory was just loaded
+    /// from the store), so the checkpoint age grows from the start when no persist ever works. Null without a store.
+    /// </summary>
     public DateTimeOffset? LastPersistedAt { get; private set; }
 
     /// <summary>Failed persists (folder not writable, disk full, ...); the dirty state is kept and retried on the next one.</summary>
@@ -44,7 +47,11 @@ internal sealed class DirectoryPersistence(Func<DirectoryStore, bool> writeChang
     public event Action<DirectoryPersistNotice>? Notice;
 
     /// <summary>The store the directory was opened from; the directory owns it from here on.</summary>
-    public void Attach(DirectoryStore store) => _store = store;
+    public void Attach(DirectoryStore store)
+    {
+        _store = store;
+        LastPersistedAt = DateTimeOffset.UtcNow;
+    }
 
     /// <summary>Forgets the store without closing it (a failed open: the caller still owns it).</summary>
     public void Detach() => _store = null;

@@ -81,6 +81,7 @@ public sealed partial class StateFolderServiceTests(ITestOutputHelper output) : 
             int threadsAfter = Threads(service.Process);
             output.WriteLine($"threads {threadsBefore} -> {threadsAfter}; failures {failures} -> {doc.Sum("appliance_directory_persist_failures_total")}");
             Assert.True(doc.Sum("appliance_directory_persist_failures_total") >= failures + 4, "not retried every interval");
+            Assert.True(doc.Sum("appliance_directory_checkpoint_age_seconds") >= 6, "the checkpoint age does not show the outage");
             Assert.InRange(threadsAfter, 0, threadsBefore + 2);
             Assert.Single(CannotBeSaved().Matches(service.Log)); // said once, not every interval
             Assert.Contains(State, service.Log, StringComparison.Ordinal);
