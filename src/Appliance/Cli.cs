@@ -99,7 +99,9 @@ internal static class Cli
         using var pipeline = new CapturePipeline(o.Recording, o.Pipeline, results: results, directory: directory);
         CaptureEnd end = pipeline.Run(source);
         bool finished = pipeline.Complete(CallEndReasons.CaptureEnded); // no time limit: however slow the machine
+        long persistFailures = directory.PersistFailures;
         directory.Close();
+        bool saved = directory.PersistFailures == persistFailures;
         var counters = pipeline.Snapshot();
         List<CallSidecar> calls = results.Sorted();
         if (o.Json)
@@ -131,7 +133,12 @@ internal static class Cli
             Console.Error.WriteLine("appliance: the media workers could not finish: recordings may be incomplete");
         }
 
-        return end == CaptureEnd.Error || !results.Errors.IsEmpty || !finished ? 1 : 0;
+        if (!saved)
+        {
+            Console.Error.WriteLine($"appliance: the directory was NOT saved: {directory.LastPersistError}");
+        }
+
+        return end == CaptureEnd.Error || !results.Errors.IsEmpty || !finished || !saved ? 1 : 0;
     }
 
     private static int Capture(CliOptions o)

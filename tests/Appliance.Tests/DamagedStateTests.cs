@@ -61,6 +61,7 @@ public sealed class DamagedStateTests(ITestOutputHelper output) : IDisposable
         "log-symlink-loop",          // a file that cannot be opened (ELOOP): was a hang
         "log-truncated",
         "metadata-garbage",
+        "metadata-fifo",             // never opened (it would wait for a writer for ever)
         "state-is-a-file",           // was an unhandled IOException
     ];
 
@@ -164,6 +165,15 @@ public sealed class DamagedStateTests(ITestOutputHelper output) : IDisposable
                 RandomBytes(bytes.Length - 4).CopyTo(bytes, 4); // a plausible length prefix, garbage after it
                 File.WriteAllBytes(metadata, bytes);
                 return metadata;
+            }
+
+            case "metadata-fifo":
+            {
+                string metadata = Metadata;
+                File.Delete(metadata);
+                (int code, string text) = Repo.Run("mkfifo", [metadata], TimeSpan.FromSeconds(10));
+                Assert.True(code == 0, text);
+                return Path.Combine(State, "checkpoints", "cpr-checkpoints");
             }
 
             case "state-is-a-file":

@@ -109,6 +109,13 @@ internal sealed class DirectoryStoreCheckpointManager : DeviceLogCommitCheckpoin
         long fileLength;
         try
         {
+            // Not opened unless it can be a plain file: opening a FIFO in its place would wait for a writer for ever.
+            var file = new FileInfo(path);
+            if (!file.Exists || file.LinkTarget is not null || file.Length < sizeof(int))
+            {
+                return Directory.Exists(path) ? "it is a directory" : file.LinkTarget is not null ? "it is a symbolic link" : $"only {(file.Exists ? file.Length : 0)} bytes";
+            }
+
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
             fileLength = stream.Length;
             if (stream.ReadAtLeast(prefix, prefix.Length, throwOnEndOfStream: false) < prefix.Length)
@@ -116,7 +123,7 @@ internal sealed class DirectoryStoreCheckpointManager : DeviceLogCommitCheckpoin
                 return $"only {fileLength} bytes";
             }
         }
-        catch (IOException ex)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             return ex.Message;
         }
