@@ -102,7 +102,9 @@ internal static class Cli
         string? readError = end == CaptureEnd.Error ? source.LastError : null;
         bool finished = pipeline.Complete(CallEndReasons.CaptureEnded); // no time limit: however slow the machine
         disk.Close();
+        long persistFailures = directory.PersistFailures;
         directory.Close();
+        bool saved = directory.PersistFailures == persistFailures;
         var counters = pipeline.Snapshot();
         List<CallSidecar> calls = results.Sorted();
         if (o.Json)
@@ -135,6 +137,11 @@ internal static class Cli
             Console.Error.WriteLine("appliance: the media workers could not finish: recordings may be incomplete");
         }
 
+        if (!saved)
+        {
+            Console.Error.WriteLine($"appliance: the directory was NOT saved: {directory.LastPersistError}");
+        }
+
         // libpcap refusing the file (e.g. a pcapng whose interfaces have different snapshot lengths) is like a file that
         // cannot be opened: exit 2 with its own words. An error after some frames (a damaged or cut file) keeps what
         // was read, recorded, and exits 1.
@@ -147,7 +154,7 @@ internal static class Cli
             return frames == 0 ? 2 : 1;
         }
 
-        return !results.Errors.IsEmpty || !finished ? 1 : 0;
+        return !results.Errors.IsEmpty || !finished || !saved ? 1 : 0;
     }
 
     private static int Capture(CliOptions o)
@@ -166,6 +173,9 @@ internal static class Cli
         o.Pipeline.WaitWhenQueueFull = false;
         string state = o.StateDirectory ?? Path.Combine("var", "state");
         using BindingDirectory directory = OpenDirectory(o, state);
+        directory.PersistNotice += n => Console.Error.WriteLine(n.Failing
+            ? $"appliance: directory cannot be saved to {Path.GetFullPath(state)}: {n.Error} Retrying every {o.CheckpointSeconds} s."
+            : $"appliance: directory saved to {Path.GetFullPath(state)} again after {n.Failures} failed attempt(s)");
         directory.StartAutoPersist(TimeSpan.FromSeconds(o.CheckpointSeconds));
 
         // Expiries, schedules and idle logouts run on the wall clock even when no packet arrives; the interface is checked
@@ -188,8 +198,11 @@ internal static class Cli
         pipeline.Complete(CallEndReasons.CaptureEnded);
         disk.Close();
         clock.Dispose();
+        long failuresBefore = directory.PersistFailures;
         directory.Close();
-        Console.Error.WriteLine($"appliance: directory saved to {Path.GetFullPath(state)}: {directory.DeviceCount} device(s), {directory.LoggedInCount} logged in");
+        Console.Error.WriteLine(directory.PersistFailures == failuresBefore
+            ? $"appliance: directory saved to {Path.GetFullPath(state)}: {directory.DeviceCount} device(s), {directory.LoggedInCount} logged in"
+            : $"appliance: directory NOT saved to {Path.GetFullPath(state)}: {directory.LastPersistError}");
         if (source.TryGetStatistics(out PcapStatistics stats))
         {
             Console.Error.WriteLine($"appliance: stopped; {stats.Received} received, {stats.DroppedByKernel} dropped by kernel, {stats.DroppedByInterface} by interface; {results.Count} call(s) finalised");

@@ -94,6 +94,8 @@ public sealed class ApplianceMetrics : IDisposable
         m.CreateObservableGauge("appliance.directory.conflicts", () => FromDirectory(d => d.OpenConflictCount), "{conflict}", "Open line-1 conflicts");
         m.CreateObservableGauge("appliance.directory.checkpoint_age", CheckpointAge, "s", "Seconds since the directory state was last persisted and checkpointed");
         m.CreateObservableCounter("appliance.directory.persist_failures", () => FromDirectory(d => d.PersistFailures), "{failure}", "Failed checkpoints of the directory state");
+        m.CreateObservableGauge("appliance.directory.persist_failing", () => FromDirectory(d => d.PersistFailing ? 1 : 0), "",
+            "1 while the directory state cannot be persisted (changes kept in memory, retried every checkpoint interval)");
 
         _runtime.CallNotice += OnCallNotice;
     }

@@ -70,6 +70,11 @@ public static class ApplianceHost
         }
 
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning); // no per-request logging
+
+        // A start refused for a known reason (damaged state folder, bad configuration) is one line on stderr and exit
+        // code 2 (Cli.Run); the host's own "Hosting failed to start" would repeat it with a stack trace. Anything
+        // else that fails the start is unhandled and printed with its stack trace by the runtime anyway.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         builder.WebHost.UseUrls(settings.Listen.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(settings.ShutdownSeconds));
         builder.Services.AddSingleton(settings);

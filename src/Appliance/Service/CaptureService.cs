@@ -44,9 +44,10 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
             throw;
         }
 
+        _statePath = Path.GetFullPath(s.State);
+        _directory.PersistNotice += OnPersistNotice;
         _directory.StartAutoPersist(TimeSpan.FromSeconds(s.CheckpointSeconds));
         runtime.Directory = _directory;
-        _statePath = Path.GetFullPath(s.State);
         _recordingsPath = Path.GetFullPath(s.Recordings);
         _disk = new RecordingDisk(_recordingsPath, this);
         runtime.RecordingDisk = _disk;
@@ -223,6 +224,7 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
         if (_directory is not null)
         {
             long failuresBefore = _directory.PersistFailures;
+            _directory.PersistNotice -= OnPersistNotice; // the final save is reported below, without "retrying"
             _directory.Close();
             saved = _directory.PersistFailures == failuresBefore;
             if (saved)
@@ -260,6 +262,23 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
         else
         {
             LogInterfaceUp(message);
+        }
+    }
+
+    /// <summary>Once when persisting starts failing, once when it works again: never a line per interval.</summary>
+    private void OnPersistNotice(DirectoryPersistNotice n)
+    {
+        if (!n.Failing)
+        {
+            LogPersistRecovered(_statePath, n.Failures, (DateTimeOffset.UtcNow - n.Since).TotalSeconds);
+        }
+        else if (n.Broken)
+        {
+            LogPersistBroken(_statePath, n.Error);
+        }
+        else
+        {
+            LogPersistFailing(_statePath, n.Error, runtime.Settings.CheckpointSeconds);
         }
     }
 
@@ -326,6 +345,15 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
 
     [LoggerMessage(Level = LogLevel.Information, Message = "shutdown took {Seconds:F1} s: {Calls} call(s) finalised, {Recordings} recording(s) written, {Errors} failed, directory {Directory}")]
     private partial void LogStopped(double seconds, int calls, long recordings, long errors, string directory);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "directory cannot be saved to {State}: {Error} Retrying every {Seconds} s; the directory keeps working in memory (appliance_directory_persist_failing is 1 until a save works).")]
+    private partial void LogPersistFailing(string state, string error, int seconds);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "directory store in {State} gave up: {Error}")]
+    private partial void LogPersistBroken(string state, string error);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "directory saved to {State} again, after {Failures} failed attempt(s) over {Seconds:F0} s; nothing was lost")]
+    private partial void LogPersistRecovered(string state, long failures, double seconds);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "directory could not be saved to {State}: {Error}")]
     private partial void LogDirectoryNotSaved(string state, string error);

@@ -59,7 +59,19 @@ public sealed class BindingDirectory : IDisposable
         {
             if (store is not null)
             {
-                directory.Load(store);
+                try
+                {
+                    directory.Load(store);
+                }
+                catch (System.Text.Json.JsonException e)
+                {
+                    // FASTER's framing was intact (DirectoryStoreLogCheck) but a record's bytes are not ours.
+                    throw new DirectoryStoreException(
+                        $"Cannot recover the directory store in '{store.Path}': a record is not valid directory JSON ({e.Message}). " +
+                        "Nothing was deleted or reset. Restore the folder from a backup, or to start with an empty directory " +
+                        "(devices, lines and logins are learned again from the traffic) stop the appliance and move the folder aside.",
+                        e);
+                }
             }
 
             DirectoryOutcome outcome = directory.ApplyConfig(config, now);
@@ -501,13 +513,26 @@ public sealed class BindingDirectory : IDisposable
 
     // ---- Store ------------------------------------------------------------------------------------------------
 
-    /// <summary>When the state was last written and checkpointed (null: never in this process).</summary>
+    /// <summary>When the state on disk last matched memory: the last persist that worked, else the open (null: no store).</summary>
     public DateTimeOffset? LastPersistedAt => _persistence.LastPersistedAt;
 
     /// <summary>Failed persists (disk full, ...); the dirty state is kept and retried on the next one.</summary>
     public long PersistFailures => _persistence.PersistFailures;
 
     public string? LastPersistError => _persistence.LastPersistError;
+
+    /// <summary>True from a failed persist until one succeeds (the changes are kept in memory meanwhile).</summary>
+    public bool PersistFailing => _persistence.Failing;
+
+    /// <summary>
+    /// Raised once when persists start failing (the state folder unwritable, the disk full, ...) and once when one works
+    /// again: what the host logs. Raised on the persisting thread; handlers must be quick and must not throw.
+    /// </summary>
+    public event Action<DirectoryPersistNotice>? PersistNotice
+    {
+        add => _persistence.Notice += value;
+        remove => _persistence.Notice -= value;
+    }
 
     /// <summary>Writes every changed record to the store and checkpoints it; returns whether anything was written.</summary>
     public bool Persist() => _persistence.Persist();

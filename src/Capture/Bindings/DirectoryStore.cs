@@ -44,6 +44,7 @@ public sealed partial class DirectoryStore : IDisposable
     private readonly Lock _gate = new();
     private readonly string _path;
     private readonly double _compactWhenLogOverLive;
+    private readonly TimeSpan _checkpointTimeout;
     private readonly IDevice _logDevice;
     private readonly DirectoryStoreCheckpointManager _checkpoints;
     private readonly FasterKV<SpanByte, SpanByte> _store;
@@ -53,7 +54,24 @@ public sealed partial class DirectoryStore : IDisposable
     private bool _hasCheckpoint;
     private bool _dirty;
     private bool _disposed;
+    private bool _markerWritten;
+    private bool _checkpointedHere;
+    private List<string> _recoveryLeftovers = []; // files recovery created (an empty delta log), removed if never used
+    private string? _broken; // why FASTER can no longer checkpoint in this process (null: it can)
     private DateTimeOffset? _lastCheckpointAt;
+
+    /// <summary>The state directory (full path).</summary>
+    public string Path => _path;
+
+    /// <summary>
+    /// Set when a checkpoint never finished (FASTER does not retry a failed log write): the store cannot checkpoint
+    /// again in this process and every <see cref="Checkpoint"/> throws at once. The state on disk is the last
+    /// completed checkpoint; the next start recovers it.
+    /// </summary>
+    public bool Broken
+    {
+        get { lock (_gate) { return _broken is not null; } }
+    }
 
     /// <summary>True when <see cref="Open"/> recovered a checkpoint (false for a new, empty store).</summary>
     public bool Recovered { get; }
@@ -190,20 +208,30 @@ public sealed partial class DirectoryStore : IDisposable
     }
 
     /// <summary>
-    /// Makes everything written so far durable, and returns once it is on disk. Does nothing when nothing changed
-    /// since the last checkpoint (so calling it every couple of seconds on an idle appliance writes nothing).
+    /// Makes everything written so far durable, and returns once it is on disk; true when it wrote a checkpoint.
+    /// Does nothing when nothing changed since the last checkpoint (so calling it every couple of seconds on an idle
+    /// appliance writes nothing). First probes that the state folder is writable: when it is not, throws
+    /// <see cref="DirectoryStoreException"/> without letting FASTER try (a failed FASTER write is never retried), and
+    /// the writes stay pending for the next call. A checkpoint that does not finish within
+    /// <see cref="DirectoryStoreOptions.CheckpointTimeout"/> throws and leaves the store <see cref="Broken"/>.
     /// </summary>
-    public void Checkpoint()
+    public bool Checkpoint()
     {
         lock (_gate)
         {
             ThrowIfDisposed();
+            ThrowIfBroken();
+            bool wrote = false;
             if (_dirty || !_hasCheckpoint)
             {
+                EnsureWritableLocked();
                 CheckpointLocked();
+                wrote = true;
             }
 
+            WriteMarkerLocked();
             _lastCheckpointAt = DateTimeOffset.UtcNow;
+            return wrote;
         }
     }
 
@@ -218,6 +246,7 @@ public sealed partial class DirectoryStore : IDisposable
         lock (_gate)
         {
             ThrowIfDisposed();
+            ThrowIfBroken();
             long logBytes = LogBytesLocked;
             if (logBytes == 0 || logBytes <= _compactWhenLogOverLive * _liveBytes)
             {
@@ -225,6 +254,7 @@ public sealed partial class DirectoryStore : IDisposable
             }
 
             // FASTER compacts only up to the read-only boundary: move it to the tail (flushing the log) first.
+            EnsureWritableLocked();
             _store.Log.Flush(wait: true);
 
             // Lookup: each record is checked against the in-memory hash index, with no temporary store built.
@@ -250,10 +280,29 @@ public sealed partial class DirectoryStore : IDisposable
             }
 
             _disposed = true;
+            if (_broken is not null)
+            {
+                // FASTER's dispose waits for the checkpoint that never finishes: leave the instance to the process's
+                // exit (its files are only read by the next start, which recovers the last completed checkpoint).
+                return;
+            }
+
             _session.Dispose();
             _store.Dispose();
             _logDevice.Dispose();
             _checkpoints.Dispose();
+            if (!_checkpointedHere)
+            {
+                // Opened and closed without a checkpoint (e.g. a start refused after recovery, a record that is not
+                // JSON): leave the folder as it was.
+                foreach (string file in _recoveryLeftovers)
+                {
+                    if (File.Exists(file) && new FileInfo(file).Length == 0)
+                    {
+                        File.Delete(file);
+                    }
+                }
+            }
         }
     }
 
@@ -298,10 +347,22 @@ public sealed partial class DirectoryStore : IDisposable
         bool started;
         try
         {
-            // Blocking on the ValueTask is fine here: no synchronisation context, and FASTER completes it on the pool.
-            (started, _) = _store.TakeHybridLogCheckpointAsync(CheckpointType.FoldOver).AsTask().GetAwaiter().GetResult();
+            // Bounded: FASTER never retries a failed log write, so its checkpoint would wait for it for good (and every
+            // later caller behind _gate with it). No synchronisation context here; FASTER completes on the pool.
+            Task<(bool, Guid)> checkpoint = _store.TakeHybridLogCheckpointAsync(CheckpointType.FoldOver).AsTask();
+            if (!checkpoint.Wait(_checkpointTimeout))
+            {
+                _broken = $"a checkpoint did not finish within {_checkpointTimeout.TotalSeconds:0.#} s (a write to '{_path}' failed or hangs; FASTER does not retry it)";
+                ThrowBroken();
+            }
+
+            (started, _) = checkpoint.Result;
         }
-        catch (Exception ex) when (ex is FasterException or IOException or AggregateException)
+        catch (AggregateException ex) when (ex.InnerExceptions.Count == 1)
+        {
+            throw new DirectoryStoreException($"Checkpoint of the directory store in '{_path}' failed: {ex.InnerException!.Message}", ex.InnerException);
+        }
+        catch (Exception ex) when (ex is FasterException or IOException or UnauthorizedAccessException or AggregateException)
         {
             throw new DirectoryStoreException($"Checkpoint of the directory store in '{_path}' failed: {ex.Message}", ex);
         }
@@ -313,7 +374,74 @@ public sealed partial class DirectoryStore : IDisposable
         }
 
         _hasCheckpoint = true;
+        _checkpointedHere = true;
         _dirty = false;
+    }
+
+    // A checkpoint writes the log segments in the state folder and a new folder of metadata under checkpoints/; a
+    // folder that refuses a small file now (read-only, immutable, full) would make FASTER's write fail, which FASTER
+    // never retries. Probing first keeps the store usable: the writes stay pending and the next call tries again.
+    private void EnsureWritableLocked()
+    {
+        string checkpoints = _checkpoints.LogCheckpointsPath;
+        foreach (string folder in (ReadOnlySpan<string>)[_path, checkpoints])
+        {
+            string probe = System.IO.Path.Combine(folder, ProbeFileName);
+            try
+            {
+                Directory.CreateDirectory(folder);
+                using (var stream = new FileStream(probe, FileMode.Create, FileAccess.Write, FileShare.None, 1, FileOptions.WriteThrough))
+                {
+                    stream.Write(s_probeBytes);
+                }
+
+                File.Delete(probe);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new DirectoryStoreException($"The state folder '{folder}' is not writable ({e.Message.TrimEnd('.')}); the directory's changes are kept in memory and saved at the next checkpoint that can write.", e);
+            }
+        }
+
+        // The segment FASTER appends to must also take writes (a file made immutable or read-only on its own).
+        string tailSegment = System.IO.Path.Combine(_path, $"{LogFileName}.{Math.Max(0, _store.Log.TailAddress - 1) >> SegmentSizeBits}");
+        try
+        {
+            if (File.Exists(tailSegment))
+            {
+                using var stream = new FileStream(tailSegment, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, 1, FileOptions.None);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DirectoryStoreException($"The log segment '{tailSegment}' is not writable ({e.Message.TrimEnd('.')}); the directory's changes are kept in memory and saved at the next checkpoint that can write.", e);
+        }
+    }
+
+    // Written once a checkpoint completed: from then on a state folder without a committed checkpoint is damaged
+    // (checkpoints/ deleted, metadata emptied), not new, and Open refuses it instead of starting empty.
+    private void WriteMarkerLocked()
+    {
+        if (_markerWritten || !_hasCheckpoint)
+        {
+            return;
+        }
+
+        string marker = System.IO.Path.Combine(_path, MarkerFileName);
+        try
+        {
+            if (!File.Exists(marker))
+            {
+                using var stream = new FileStream(marker, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.WriteThrough);
+                stream.Write(s_markerText);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return; // tried again at the next checkpoint; until then only the damage check is weaker
+        }
+
+        _markerWritten = true;
     }
 
     private delegate void RecordVisitor(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, bool deleted);
@@ -352,6 +480,22 @@ public sealed partial class DirectoryStore : IDisposable
     }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    private void ThrowIfBroken()
+    {
+        if (_broken is not null)
+        {
+            ThrowBroken();
+        }
+    }
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowBroken() =>
+        throw new DirectoryStoreException(
+            $"The directory store in '{_path}' cannot checkpoint any more: {_broken}. The state on disk is the last completed " +
+            "checkpoint; the changes since are in memory only. Make the state folder writable and restart the appliance " +
+            "(it recovers that checkpoint and keeps learning).");
 
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]

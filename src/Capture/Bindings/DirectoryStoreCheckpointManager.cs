@@ -17,11 +17,23 @@ internal sealed class DirectoryStoreCheckpointManager : DeviceLogCommitCheckpoin
     private const string MetadataFileName = "info.dat.0";
 
     private readonly string _logCheckpointsPath;
+    private readonly Func<long, long, string?> _checkLog;
     private readonly List<string> _rejected = [];
 
-    public DirectoryStoreCheckpointManager(string basePath)
-        : base(new LocalStorageNamedDeviceFactory(), new DefaultCheckpointNamingScheme(basePath), removeOutdated: true) =>
+    /// <param name="basePath">The checkpoints folder.</param>
+    /// <param name="checkLog">
+    /// Given a checkpoint's begin and tail addresses, what is wrong with the log it needs (null: nothing). Runs before
+    /// FASTER reads the log, which it trusts blindly (see <see cref="DirectoryStoreLogCheck"/>).
+    /// </param>
+    public DirectoryStoreCheckpointManager(string basePath, Func<long, long, string?> checkLog)
+        : base(new LocalStorageNamedDeviceFactory(), new DefaultCheckpointNamingScheme(basePath), removeOutdated: true)
+    {
         _logCheckpointsPath = Path.Combine(basePath, LogCheckpointsDirectoryName);
+        _checkLog = checkLog;
+    }
+
+    /// <summary>The folder of the log checkpoints' metadata (one sub-folder per checkpoint).</summary>
+    public string LogCheckpointsPath => _logCheckpointsPath;
 
     /// <summary>Why checkpoints were rejected while recovering ("file: reason"), for the error message.</summary>
     public IReadOnlyList<string> Rejected => _rejected;
@@ -63,7 +75,31 @@ internal sealed class DirectoryStoreCheckpointManager : DeviceLogCommitCheckpoin
             throw new FasterException(problem);
         }
 
-        return base.GetLogCheckpointMetadata(logToken, deltaLog, scanDelta, recoverTo);
+        byte[] metadata = base.GetLogCheckpointMetadata(logToken, deltaLog, scanDelta, recoverTo);
+
+        // Parsed as FASTER will parse it, to learn which part of the log it needs and check that part first.
+        try
+        {
+            var info = default(HybridLogRecoveryInfo);
+            using (var reader = new StreamReader(new MemoryStream(metadata)))
+            {
+                info.Initialize(reader);
+            }
+
+            problem = _checkLog(info.beginAddress, info.finalLogicalAddress);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            problem = $"unreadable metadata ({e.Message.TrimEnd('.')})";
+        }
+
+        if (problem is not null)
+        {
+            _rejected.Add($"{path}: {problem}");
+            throw new FasterException(problem);
+        }
+
+        return metadata;
     }
 
     // The file is [int32 little-endian length][metadata text], zero-padded to a sector.
@@ -73,6 +109,13 @@ internal sealed class DirectoryStoreCheckpointManager : DeviceLogCommitCheckpoin
         long fileLength;
         try
         {
+            // Not opened unless it can be a plain file: opening a FIFO in its place would wait for a writer for ever.
+            var file = new FileInfo(path);
+            if (!file.Exists || file.LinkTarget is not null || file.Length < sizeof(int))
+            {
+                return Directory.Exists(path) ? "it is a directory" : file.LinkTarget is not null ? "it is a symbolic link" : $"only {(file.Exists ? file.Length : 0)} bytes";
+            }
+
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
             fileLength = stream.Length;
             if (stream.ReadAtLeast(prefix, prefix.Length, throwOnEndOfStream: false) < prefix.Length)
@@ -80,7 +123,7 @@ internal sealed class DirectoryStoreCheckpointManager : DeviceLogCommitCheckpoin
                 return $"only {fileLength} bytes";
             }
         }
-        catch (IOException ex)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             return ex.Message;
         }

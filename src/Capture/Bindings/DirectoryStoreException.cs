@@ -10,5 +10,5 @@ public sealed class DirectoryStoreException : Exception
 
     public DirectoryStoreException(string message) : base(message) { }
 
-    public DirectoryStoreException(string message, Exception innerException) : base(message, innerException) { }
+    public DirectoryStoreException(string message, Exception? innerException) : base(message, innerException) { }
 }

@@ -14,4 +14,11 @@ public sealed class DirectoryStoreOptions
 
     /// <summary><see cref="DirectoryStore.Compact"/> does work only when the log holds more than this many times the live bytes; at least 1.</summary>
     public double CompactWhenLogOverLive { get; init; } = 2.0;
+
+    /// <summary>
+    /// How long <see cref="DirectoryStore.Checkpoint"/> waits for FASTER. FASTER does not retry a log write that failed
+    /// (a folder made read-only or a full disk between the writability probe and the write): its checkpoint then never
+    /// finishes, and after this long the store is given up as broken instead of blocking the caller for good.
+    /// </summary>
+    public TimeSpan CheckpointTimeout { get; init; } = TimeSpan.FromSeconds(5);
 }
