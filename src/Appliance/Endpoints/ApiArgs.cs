@@ -10,13 +10,22 @@ internal static class ApiArgs
     /// <summary>Longest id or query text accepted (device ids such as a SIP instance URN fit easily).</summary>
     public const int MaxText = 256;
 
+    /// <summary>
+    /// An id or query text: 1-<see cref="MaxText"/> characters without control characters (C0, DEL, C1: nothing a
+    /// request can carry into a log line or a terminal). A device learned from the wire with one is still listed by GET /api/devices.
+    /// </summary>
     public static bool Text(string name, string? value, out IResult? problem)
     {
         problem = value is { Length: > MaxText }
             ? ApiProblems.Invalid(name, $"at most {MaxText} characters (this is {value.Length}).")
-            : value is { Length: 0 } ? ApiProblems.Invalid(name, "must not be empty.") : null;
+            : value is { Length: 0 } ? ApiProblems.Invalid(name, "must not be empty.")
+            : value is not null && HasControl(value) ? ApiProblems.Invalid(name, "must not contain control characters.")
+            : null;
         return problem is null;
     }
+
+    public static bool HasControl(ReadOnlySpan<char> value) =>
+        value.ContainsAnyInRange('\u0000', '\u001f') || value.ContainsAnyInRange('\u007f', '\u009f');
 
     public static bool Time(string name, string? value, out DateTimeOffset? time, out IResult? problem)
     {

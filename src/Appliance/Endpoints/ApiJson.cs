@@ -52,6 +52,8 @@ internal sealed partial class ApiJsonContext : JsonSerializerContext
     public static void Configure(JsonSerializerOptions options)
     {
         options.TypeInfoResolverChain.Insert(0, Default);
+        options.AllowDuplicateProperties = false; // {"user": "alice", "user": "bob"} is bad JSON (400), not silently bob
+        options.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow; // a misspelt property is a 400, as in the configuration
         options.Converters.Add(new KebabEnumConverter<DeviceProtocol>());
         options.Converters.Add(new KebabEnumConverter<LineSource>());
         options.Converters.Add(new KebabEnumConverter<LoginKind>());

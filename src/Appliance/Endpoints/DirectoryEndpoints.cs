@@ -142,6 +142,11 @@ internal static class DirectoryEndpoints
             return NotReady();
         }
 
+        if (!ApiArgs.Text("id", id, out IResult? problem))
+        {
+            return problem!;
+        }
+
         DirectoryConfig config = directory.Config;
         return config.Users.FirstOrDefault(u => u.Id == id) is { } user
             ? TypedResults.Ok(UserViewOf(directory, config, user, [.. directory.UsersWaitingForSeats]))
@@ -160,6 +165,7 @@ internal static class DirectoryEndpoints
 
     private static IResult GetProfile(string id, ApplianceRuntime runtime) =>
         runtime.Directory is not { } directory ? NotReady()
+        : !ApiArgs.Text("id", id, out IResult? problem) ? problem!
         : directory.Config.Profiles.FirstOrDefault(p => p.Id == id) is { } profile ? TypedResults.Ok(profile)
         : ApiProblems.NotFound($"No profile '{id}'.");
 
@@ -168,6 +174,7 @@ internal static class DirectoryEndpoints
 
     private static IResult GetGroup(string id, ApplianceRuntime runtime) =>
         runtime.Directory is not { } directory ? NotReady()
+        : !ApiArgs.Text("id", id, out IResult? problem) ? problem!
         : directory.Config.RecordingGroups.FirstOrDefault(g => g.Id == id) is { } group ? TypedResults.Ok(group)
         : ApiProblems.NotFound($"No recording group '{id}'.");
 

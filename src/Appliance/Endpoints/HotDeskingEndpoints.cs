@@ -119,9 +119,9 @@ internal static class HotDeskingEndpoints
         presented is not null && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(expected), Encoding.UTF8.GetBytes(presented));
 
     private static IResult LogoutAll(LogoutAllRequest? request, ApplianceRuntime runtime) =>
-        runtime.Directory is { } directory
-            ? TypedResults.Ok(new LogoutAllResult(directory.LogoutAll(request?.Scope ?? UserScope.All, DateTimeOffset.UtcNow, LogoutReasons.Logout)))
-            : DirectoryEndpoints.NotReady();
+        runtime.Directory is not { } directory ? DirectoryEndpoints.NotReady()
+        : request?.Scope is not { } scope ? ApiProblems.Invalid("scope", "is required: all, internal or external (an empty request logs nobody out).")
+        : TypedResults.Ok(new LogoutAllResult(directory.LogoutAll(scope, DateTimeOffset.UtcNow, LogoutReasons.Logout)));
 
     private static IResult LogoutDevice(string id, ApplianceRuntime runtime)
     {
