@@ -97,6 +97,11 @@ public static class ApplianceApi
             SuppressDiagnosticsCallback = c => c.Exception is BadHttpRequestException,
         });
         app.UseStatusCodePages();
+        app.Use((context, next) =>
+        {
+            context.Response.Headers.XContentTypeOptions = "nosniff"; // JSON and audio are never to be sniffed as HTML
+            return next(context);
+        });
 
         app.MapOpenApi();
         RouteGroupBuilder api = app.MapGroup("/api");

@@ -104,7 +104,7 @@ internal static class DirectoryEndpoints
             return NotReady();
         }
 
-        return ApiArgs.Text("id", id, out IResult? problem) ? (DeviceViewOf(directory, id) is { } view ? TypedResults.Ok(view) : ApiProblems.NotFound($"No device '{id}'.")) : problem!;
+        return ApiArgs.Id("id", id, out IResult? problem) ? (DeviceViewOf(directory, id) is { } view ? TypedResults.Ok(view) : ApiProblems.NotFound($"No device '{id}'.")) : problem!;
     }
 
     private static DeviceView? DeviceViewOf(BindingDirectory directory, string id)
@@ -142,7 +142,7 @@ internal static class DirectoryEndpoints
             return NotReady();
         }
 
-        if (!ApiArgs.Text("id", id, out IResult? problem))
+        if (!ApiArgs.Id("id", id, out IResult? problem))
         {
             return problem!;
         }
@@ -165,7 +165,7 @@ internal static class DirectoryEndpoints
 
     private static IResult GetProfile(string id, ApplianceRuntime runtime) =>
         runtime.Directory is not { } directory ? NotReady()
-        : !ApiArgs.Text("id", id, out IResult? problem) ? problem!
+        : !ApiArgs.Id("id", id, out IResult? problem) ? problem!
         : directory.Config.Profiles.FirstOrDefault(p => p.Id == id) is { } profile ? TypedResults.Ok(profile)
         : ApiProblems.NotFound($"No profile '{id}'.");
 
@@ -174,7 +174,7 @@ internal static class DirectoryEndpoints
 
     private static IResult GetGroup(string id, ApplianceRuntime runtime) =>
         runtime.Directory is not { } directory ? NotReady()
-        : !ApiArgs.Text("id", id, out IResult? problem) ? problem!
+        : !ApiArgs.Id("id", id, out IResult? problem) ? problem!
         : directory.Config.RecordingGroups.FirstOrDefault(g => g.Id == id) is { } group ? TypedResults.Ok(group)
         : ApiProblems.NotFound($"No recording group '{id}'.");
 
@@ -187,7 +187,7 @@ internal static class DirectoryEndpoints
             return NotReady();
         }
 
-        if (!ApiArgs.Text("id", id, out IResult? problem))
+        if (!ApiArgs.Id("id", id, out IResult? problem))
         {
             return problem!;
         }
@@ -230,7 +230,7 @@ internal static class DirectoryEndpoints
             return NotReady();
         }
 
-        if (!ApiArgs.Text("id", id, out IResult? problem))
+        if (!ApiArgs.Id("id", id, out IResult? problem))
         {
             return problem!;
         }

@@ -130,7 +130,7 @@ internal static class HotDeskingEndpoints
             return DirectoryEndpoints.NotReady();
         }
 
-        if (!ApiArgs.Text("id", id, out IResult? problem))
+        if (!ApiArgs.Id("id", id, out IResult? problem))
         {
             return problem!;
         }
@@ -147,7 +147,7 @@ internal static class HotDeskingEndpoints
             return DirectoryEndpoints.NotReady();
         }
 
-        if (!ApiArgs.Text("id", id, out IResult? problem))
+        if (!ApiArgs.Id("id", id, out IResult? problem))
         {
             return problem!;
         }
@@ -192,7 +192,7 @@ internal static class HotDeskingEndpoints
             return DirectoryEndpoints.NotReady();
         }
 
-        if (!ApiArgs.Text("extension", extension, out IResult? problem))
+        if (!ApiArgs.Id("extension", extension, out IResult? problem))
         {
             return problem!;
         }
@@ -208,7 +208,7 @@ internal static class HotDeskingEndpoints
             return DirectoryEndpoints.NotReady();
         }
 
-        if (!ApiArgs.Text("id", id, out IResult? problem))
+        if (!ApiArgs.Id("id", id, out IResult? problem))
         {
             return problem!;
         }

@@ -8,6 +8,7 @@ namespace Appliance.Tests.Api;
 /// Issue 13: every route the host maps (read from its endpoint data source, so a route added later is covered) without
 /// a token, with wrong ones, and with the right one only in the query string.
 /// </summary>
+[Collection(Support.HostileCollection.Name)]
 public sealed class HostileAuthTests(ApiHostFixture fixture) : IClassFixture<ApiHostFixture>
 {
     private ApiHost Host => fixture.Host;

@@ -10,6 +10,7 @@ namespace Appliance.Tests.Api;
 /// and Range abuse on the audio download. Never a 5xx, always a problem body from the API, never a byte from outside the
 /// recordings folder.
 /// </summary>
+[Collection(Support.HostileCollection.Name)]
 public sealed class HostileInputTests(ApiHostFixture fixture) : IClassFixture<ApiHostFixture>
 {
     private const string Canary = "CANARY-outside-the-recordings-folder";
