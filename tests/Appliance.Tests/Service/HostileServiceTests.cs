@@ -109,6 +109,128 @@ public sealed partial class HostileServiceTests(ITestOutputHelper output) : IDis
         Assert.False(ControlCharacter().IsMatch(log.Replace("\n", "", StringComparison.Ordinal)), "a control character in the log");
     }
 
+    // ---- Event-stream clients ----------------------------------------------------------------------------------
+
+    [Fact]
+    public async Task HundredsOfEventStreamClients_AreRefusedPastTheLimit_SlowOnesDropped_FastOnesServed_MemoryAndThreadsBounded()
+    {
+        Directory.CreateDirectory(_dir);
+        string config = Path.Combine(_dir, "directory.json");
+        await File.WriteAllTextAsync(config, ApiHost.Config);
+        using var service = ServiceProcess.Start(new Dictionary<string, string?>(), [.. Args(SampleReplay), "--config", config]);
+        Assert.True(service.WaitForReady(TimeSpan.FromSeconds(30)), "not ready: " + service.Log);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{service.Port}"), Timeout = TimeSpan.FromSeconds(30) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", ServiceProcess.Token);
+        const int Limit = 100, Pairs = 800;
+
+        // Warm up every path once (an event stream, a login and logout), then the baseline.
+        using (HttpResponseMessage warm = await http.GetAsync("/api/events", HttpCompletionOption.ResponseHeadersRead))
+        {
+            Assert.Equal(HttpStatusCode.OK, warm.StatusCode);
+        }
+
+        await LoginLogoutAsync(http);
+        (long rss0, int threads0) = Usage(service);
+
+        // One fast client that reads everything.
+        using HttpResponseMessage fast = await http.GetAsync("/api/events?types=login", HttpCompletionOption.ResponseHeadersRead);
+        using var fastReader = new StreamReader(await fast.Content.ReadAsStreamAsync());
+        int established = 0;
+        Task reading = Task.Run(async () =>
+        {
+            while (await fastReader.ReadLineAsync() is { } line)
+            {
+                if (line == "event: login.established" && Interlocked.Increment(ref established) == Pairs)
+                {
+                    return;
+                }
+            }
+        });
+
+        // Limit - 1 slow clients that never read, with the smallest receive buffer the kernel allows.
+        var slow = new List<Socket>();
+        for (int i = 0; i < Limit - 1; i++)
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 1024 };
+            await socket.ConnectAsync(IPAddress.Loopback, service.Port);
+            await socket.SendAsync(Encoding.ASCII.GetBytes($"GET /api/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ServiceProcess.Token}\r\n\r\n"));
+            slow.Add(socket);
+        }
+
+        try
+        {
+            Exposition.Document doc = service.WaitForMetrics(d => d.Sum("appliance_api_event_clients") == Limit, TimeSpan.FromSeconds(20));
+            Assert.Equal(Limit, doc.Sum("appliance_api_event_clients"));
+
+            // Past the limit: 503 problems, at once.
+            for (int i = 0; i < 150; i++)
+            {
+                using HttpResponseMessage refused = await http.GetAsync("/api/events", HttpCompletionOption.ResponseHeadersRead);
+                Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+                Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+                Assert.NotNull(refused.Headers.RetryAfter);
+                if (i == 0)
+                {
+                    Assert.Contains("MaxEventClients", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+                }
+            }
+
+            // Events: the slow clients fall behind and are dropped; the fast one gets every one.
+            long peakRss = 0;
+            int peakThreads = 0;
+            for (int i = 0; i < Pairs; i++)
+            {
+                await LoginLogoutAsync(http);
+                if (i % 50 == 0)
+                {
+                    (long rss, int threads) = Usage(service);
+                    (peakRss, peakThreads) = (Math.Max(peakRss, rss), Math.Max(peakThreads, threads));
+                }
+            }
+
+            Assert.True(await Task.WhenAny(reading, Task.Delay(TimeSpan.FromSeconds(30))) == reading, $"the fast client received {established} of {Pairs} logins");
+            doc = service.WaitForMetrics(d => d.Sum("appliance_api_event_clients") == 1, TimeSpan.FromSeconds(30));
+            (long rssEnd, int threadsEnd) = Usage(service);
+            (peakRss, peakThreads) = (Math.Max(peakRss, rssEnd), Math.Max(peakThreads, threadsEnd));
+            output.WriteLine($"RSS {rss0 / 1048576.0:F1} MB before, peak {peakRss / 1048576.0:F1} MB, {rssEnd / 1048576.0:F1} MB after; threads {threads0} before, peak {peakThreads}, {threadsEnd} after; "
+                + $"dropped {doc.Sum("appliance_api_event_clients_dropped_total")}, refused {doc.Sum("appliance_api_event_clients_refused_total")}, connected {doc.Sum("appliance_api_event_clients")}");
+            // Dropped by the appliance when its queue filled, or by Kestrel for too slow a read with events still queued.
+            Assert.Equal(Limit - 1, doc.Sum("appliance_api_event_clients_dropped_total"));
+            Assert.True(doc.Sum("appliance_api_event_clients_refused_total") >= 150);
+            Assert.Equal(1, doc.Sum("appliance_api_event_clients"));
+            Assert.True(peakThreads - threads0 <= 24, $"threads grew from {threads0} to {peakThreads}");
+            Assert.True(peakRss - rss0 < 150L * 1024 * 1024, $"RSS grew from {rss0 / 1048576} MB to {peakRss / 1048576} MB");
+
+            // The places of the dropped clients are free again.
+            using HttpResponseMessage again = await http.GetAsync("/api/events", HttpCompletionOption.ResponseHeadersRead);
+            Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        }
+        finally
+        {
+            foreach (Socket socket in slow)
+            {
+                socket.Dispose();
+            }
+        }
+    }
+
+    private static async Task LoginLogoutAsync(HttpClient http)
+    {
+        using HttpResponseMessage login = await http.PostAsync("/api/logins", new StringContent("{\"user\": \"alice\", \"device\": \"desk-3\"}", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Created, login.StatusCode);
+        using HttpResponseMessage logout = await http.PostAsync("/api/devices/desk-3/logout", null);
+        Assert.Equal(HttpStatusCode.OK, logout.StatusCode);
+    }
+
+    /// <summary>The process's resident memory and thread count (/proc).</summary>
+    private static (long RssBytes, int Threads) Usage(ServiceProcess service)
+    {
+        string[] status = File.ReadAllLines($"/proc/{service.Process.Id}/status");
+        long rss = long.Parse(status.Single(l => l.StartsWith("VmRSS:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+        int threads = int.Parse(status.Single(l => l.StartsWith("Threads:", StringComparison.Ordinal)).Split('\t', ' ').Last(x => x.Length > 0), System.Globalization.CultureInfo.InvariantCulture);
+        return (rss, threads);
+    }
+
     // ---- Wire text ---------------------------------------------------------------------------------------------
 
     /// <summary>Text a phone or an attacker on the mirrored VLAN can put in SIP: terminal escapes, BEL, HTML, JSON quotes, backslashes.</summary>
