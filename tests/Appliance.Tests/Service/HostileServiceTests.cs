@@ -190,14 +190,17 @@ public sealed partial class HostileServiceTests(ITestOutputHelper output) : IDis
 
             Assert.True(await Task.WhenAny(reading, Task.Delay(TimeSpan.FromSeconds(30))) == reading, $"the fast client received {established} of {Pairs} logins");
             doc = service.WaitForMetrics(d => d.Sum("appliance_api_event_clients") == 1, TimeSpan.FromSeconds(30));
+            doc = service.WaitForMetrics(d => d.Sum("appliance_api_event_clients_dropped_total") >= Limit - 1, TimeSpan.FromSeconds(3));
             (long rssEnd, int threadsEnd) = Usage(service);
             (peakRss, peakThreads) = (Math.Max(peakRss, rssEnd), Math.Max(peakThreads, threadsEnd));
             output.WriteLine($"RSS {rss0 / 1048576.0:F1} MB before, peak {peakRss / 1048576.0:F1} MB, {rssEnd / 1048576.0:F1} MB after; threads {threads0} before, peak {peakThreads}, {threadsEnd} after; "
                 + $"dropped {doc.Sum("appliance_api_event_clients_dropped_total")}, refused {doc.Sum("appliance_api_event_clients_refused_total")}, connected {doc.Sum("appliance_api_event_clients")}");
-            // Dropped by the appliance when its queue filled, or by Kestrel for too slow a read with events still queued.
-            Assert.Equal(Limit - 1, doc.Sum("appliance_api_event_clients_dropped_total"));
-            Assert.True(doc.Sum("appliance_api_event_clients_refused_total") >= 150);
+            // Every slow client is gone; counted when the appliance dropped it (its queue full) or Kestrel aborted it for
+            // too slow a read with events still queued for it. One in a run or two leaves uncounted (aborted by Kestrel
+            // with nothing queued), hence the margin.
             Assert.Equal(1, doc.Sum("appliance_api_event_clients"));
+            Assert.InRange(doc.Sum("appliance_api_event_clients_dropped_total"), Limit - 3, Limit - 1);
+            Assert.True(doc.Sum("appliance_api_event_clients_refused_total") >= 150);
             Assert.True(peakThreads - threads0 <= 24, $"threads grew from {threads0} to {peakThreads}");
             Assert.True(peakRss - rss0 < 150L * 1024 * 1024, $"RSS grew from {rss0 / 1048576} MB to {peakRss / 1048576} MB");
 
