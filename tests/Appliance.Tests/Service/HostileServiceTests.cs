@@ -329,6 +329,25 @@ public sealed partial class HostileServiceTests(ITestOutputHelper output) : IDis
         Assert.DoesNotContain("onerror", log, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void HostileWireText_ReplayedOnTheCommandLine_ReachesTheTerminalPrintable_AndTheJsonExact()
+    {
+        Directory.CreateDirectory(_dir);
+        string pcap = Path.Combine(_dir, "hostile.pcap");
+        WriteHostileCall(pcap);
+        (int code, string table) = Repo.Run("dotnet", [Repo.ApplianceDll, "replay", pcap, "--out", Path.Combine(_dir, "table")], TimeSpan.FromSeconds(120));
+        Assert.True(code == 0, table);
+        Assert.Contains("2001", table, StringComparison.Ordinal);
+        Assert.False(ControlCharacter().IsMatch(table.Replace("\n", "", StringComparison.Ordinal)), "a control character reached the terminal: " + table);
+
+        (code, string json) = Repo.Run("dotnet", [Repo.ApplianceDll, "replay", pcap, "--out", Path.Combine(_dir, "json"), "--json"], TimeSpan.FromSeconds(120));
+        Assert.True(code == 0, json);
+        Assert.False(ControlCharacter().IsMatch(json.Replace("\n", "", StringComparison.Ordinal)), "a control character reached the terminal: " + json);
+        using JsonDocument doc = JsonDocument.Parse(json);
+        Assert.Equal(HostileCallId, doc.RootElement.GetProperty("calls").EnumerateArray().Single().GetProperty("callId").GetString());
+        Assert.Contains(doc.RootElement.GetProperty("devices").EnumerateArray(), d => d.GetProperty("userAgent").GetString() == HostileUserAgent);
+    }
+
     private static string GetRaw(ServiceProcess service, string path)
     {
         using HttpResponseMessage response = service.Send(path);
