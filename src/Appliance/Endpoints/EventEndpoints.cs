@@ -106,27 +106,14 @@ internal static class EventEndpoints
         }
 
         ChannelReader<DirectoryEvent> events = directory.Subscribe(Capacity);
+
+        // Last-Event-ID: the recent events after it, taken once subscribed, so that none falls between the two. They are
+        // yielded directly (paced by the client, not counted against its queue); the pump skips what they cover.
+        DirectoryEvent[] backlog = after is { } last ? [.. directory.RecentEvents().Where(e => e.Seq > last)] : [];
+        long replayed = backlog.Length > 0 ? backlog[^1].Seq : long.MinValue;
         runtime.CallNotice += OnCall;
         Task pump = Task.Run(async () =>
         {
-            long replayed = long.MinValue;
-            if (after is { } last)
-            {
-                // Paced by the client (up to the directory's recent events): a replay is not a client falling behind.
-                foreach (DirectoryEvent e in directory.RecentEvents())
-                {
-                    if (e.Seq > last)
-                    {
-                        if (ItemOf(e) is { } item && !await Replayed(item))
-                        {
-                            return;
-                        }
-
-                        replayed = e.Seq;
-                    }
-                }
-            }
-
             await foreach (DirectoryEvent e in events.ReadAllAsync(CancellationToken.None))
             {
                 if (e.Seq > replayed && ItemOf(e) is { } item)
@@ -135,19 +122,6 @@ internal static class EventEndpoints
                 }
             }
         }, CancellationToken.None);
-
-        async Task<bool> Replayed(SseItem<string> item)
-        {
-            try
-            {
-                await queue.Writer.WriteAsync(item, ct);
-                return true;
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or ChannelClosedException)
-            {
-                return false; // the client left
-            }
-        }
 
         SseItem<string>? ItemOf(DirectoryEvent e)
         {
@@ -163,6 +137,14 @@ internal static class EventEndpoints
         try
         {
             yield return new SseItem<string>($"{{\"at\":\"{DateTimeOffset.UtcNow:O}\"}}", OpenEvent);
+            foreach (DirectoryEvent e in backlog)
+            {
+                if (ItemOf(e) is { } item)
+                {
+                    yield return item;
+                }
+            }
+
             while (await queue.Reader.WaitToReadAsync(ct))
             {
                 while (queue.Reader.TryRead(out SseItem<string> item))
