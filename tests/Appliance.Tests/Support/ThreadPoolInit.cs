@@ -11,5 +11,5 @@ namespace Appliance.Tests.Support;
 internal static class ThreadPoolInit
 {
     [System.Runtime.CompilerServices.ModuleInitializer]
-    internal static void Init() => ThreadPool.SetMinThreads(64, 64);
+    internal static void Init() => ThreadPool.SetMinThreads(16, 16); // a few per host, not so many that dedicated threads (media workers) go short of CPU
 }
