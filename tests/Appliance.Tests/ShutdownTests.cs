@@ -22,7 +22,14 @@ public sealed class ShutdownTests : IDisposable
             pipeline.ProcessFrame(link, ns, frame);
         }
 
-        // The worker has tens of milliseconds of encoding queued; it gets one.
+        // Something written before the stop (on a loaded box the worker thread may not have run yet: the recording would
+        // then rightly have no media), and tens of milliseconds of encoding still queued; it gets one.
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (pipeline.Snapshot()["rtp_packets_processed"] == 0 && waited.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            Thread.Sleep(1);
+        }
+
         bool finished = pipeline.Complete(CallEndReasons.CaptureEnded, TimeSpan.FromMilliseconds(1));
         pipeline.Dispose();
 

@@ -10,6 +10,7 @@ internal static class ApiArgs
     /// <summary>Longest id or query text accepted (device ids such as a SIP instance URN fit easily).</summary>
     public const int MaxText = 256;
 
+    /// <summary>A query value (a search may look for wire text, controls and all): 1-<see cref="MaxText"/> characters.</summary>
     public static bool Text(string name, string? value, out IResult? problem)
     {
         problem = value is { Length: > MaxText }
@@ -17,6 +18,24 @@ internal static class ApiArgs
             : value is { Length: 0 } ? ApiProblems.Invalid(name, "must not be empty.") : null;
         return problem is null;
     }
+
+    /// <summary>
+    /// An id in a path: as <see cref="Text"/>, and without control characters (C0, DEL, C1: nothing a URL can carry into
+    /// the configuration, a log line or a terminal). A device learned from the wire with one is still listed by GET /api/devices.
+    /// </summary>
+    public static bool Id(string name, string value, out IResult? problem)
+    {
+        if (!Text(name, value, out problem))
+        {
+            return false;
+        }
+
+        problem = HasControl(value) ? ApiProblems.Invalid(name, "must not contain control characters.") : null;
+        return problem is null;
+    }
+
+    public static bool HasControl(ReadOnlySpan<char> value) =>
+        value.ContainsAnyInRange('\u0000', '\u001f') || value.ContainsAnyInRange('\u007f', '\u009f');
 
     public static bool Time(string name, string? value, out DateTimeOffset? time, out IResult? problem)
     {

@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
@@ -54,6 +55,11 @@ internal sealed partial class ApiJsonContext : JsonSerializerContext
     public static void Configure(JsonSerializerOptions options)
     {
         options.TypeInfoResolverChain.Insert(0, Default);
+        // ASP.NET Core's web default is UnsafeRelaxedJsonEscaping: wire text such as a display name "<script>..." would
+        // leave as is. Escaped, it cannot become markup in whatever page shows the JSON carelessly.
+        options.Encoder = JavaScriptEncoder.Default;
+        options.AllowDuplicateProperties = false; // {"user": "alice", "user": "bob"} is bad JSON (400), not silently bob
+        options.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow; // a misspelt property is a 400, as in the configuration
         options.Converters.Add(new KebabEnumConverter<DeviceProtocol>());
         options.Converters.Add(new KebabEnumConverter<LineSource>());
         options.Converters.Add(new KebabEnumConverter<LoginKind>());

@@ -56,7 +56,8 @@ public sealed record UserView(
 public sealed record LoginRequest(string? User, string? Device, string? Pin, bool Replace = false);
 
 /// <summary>POST /api/logins/logout-all: log out every explicit login of users in <see cref="Scope"/>.</summary>
-public sealed record LogoutAllRequest(UserScope Scope = UserScope.All);
+/// <summary>The scope is required: an empty body must not log everyone out.</summary>
+public sealed record LogoutAllRequest(UserScope? Scope);
 
 public sealed record LogoutAllResult(int LoggedOut);
 

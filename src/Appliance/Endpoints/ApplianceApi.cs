@@ -33,6 +33,10 @@ public static class ApplianceApi
         ApiToken token = ApiToken.Resolve(settings);
         IServiceCollection services = builder.Services;
         services.AddSingleton(token);
+
+        // The authentication handler logs every request without a valid token at Information ("Bearer was not
+        // authenticated", "was challenged"): anyone who reaches the port could fill the log. Its warnings still show.
+        builder.Logging.AddFilter(typeof(BearerTokenHandler).FullName, LogLevel.Warning);
         builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = MaxRequestBodyBytes);
 
         // AddAuthenticationCore, not AddAuthentication: the latter brings data protection, which would keep keys under
@@ -93,6 +97,11 @@ public static class ApplianceApi
             SuppressDiagnosticsCallback = c => c.Exception is BadHttpRequestException,
         });
         app.UseStatusCodePages();
+        app.Use((context, next) =>
+        {
+            context.Response.Headers.XContentTypeOptions = "nosniff"; // JSON and audio are never to be sniffed as HTML
+            return next(context);
+        });
 
         app.MapOpenApi();
         RouteGroupBuilder api = app.MapGroup("/api");

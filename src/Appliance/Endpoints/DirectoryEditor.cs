@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Unicode;
 using Appliance.Service;
 using Capture.Bindings;
 using Capture.Bindings.Config;
@@ -48,10 +49,20 @@ internal sealed partial class DirectoryEditor(ApplianceRuntime runtime, ILogger<
     /// <summary>Reads a request body as a JSON object, or says why it is not one (400).</summary>
     public static async Task<(JsonObject? Body, IResult? Problem)> ReadObjectAsync(HttpRequest request, CancellationToken ct)
     {
+        // Read whole (the request size limit bounds it) so that invalid UTF-8 is refused as such: the parser would
+        // turn it into U+FFFD in a value and fail with an InvalidOperationException (a 500) in a property name.
+        using var buffer = new MemoryStream();
+        await request.Body.CopyToAsync(buffer, ct);
+        ReadOnlySpan<byte> bytes = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);
+        if (!Utf8.IsValid(bytes))
+        {
+            return (null, ApiProblems.BadRequest("The body is not valid UTF-8."));
+        }
+
         JsonNode? node;
         try
         {
-            node = await JsonNode.ParseAsync(request.Body, documentOptions: s_documentOptions, cancellationToken: ct);
+            node = JsonNode.Parse(bytes, documentOptions: s_documentOptions);
         }
         catch (JsonException ex)
         {

@@ -107,7 +107,7 @@ internal static class DirectoryEndpoints
             return NotReady();
         }
 
-        return ApiArgs.Text("id", id, out IResult? problem) ? (DeviceViewOf(directory, id) is { } view ? TypedResults.Ok(view) : ApiProblems.NotFound($"No device '{id}'.")) : problem!;
+        return ApiArgs.Id("id", id, out IResult? problem) ? (DeviceViewOf(directory, id) is { } view ? TypedResults.Ok(view) : ApiProblems.NotFound($"No device '{id}'.")) : problem!;
     }
 
     private static DeviceView? DeviceViewOf(BindingDirectory directory, string id)
@@ -145,6 +145,11 @@ internal static class DirectoryEndpoints
             return NotReady();
         }
 
+        if (!ApiArgs.Id("id", id, out IResult? problem))
+        {
+            return problem!;
+        }
+
         DirectoryConfig config = directory.Config;
         return config.Users.FirstOrDefault(u => u.Id == id) is { } user
             ? TypedResults.Ok(UserViewOf(directory, config, user, [.. directory.UsersWaitingForSeats]))
@@ -163,6 +168,7 @@ internal static class DirectoryEndpoints
 
     private static IResult GetProfile(string id, ApplianceRuntime runtime) =>
         runtime.Directory is not { } directory ? NotReady()
+        : !ApiArgs.Id("id", id, out IResult? problem) ? problem!
         : directory.Config.Profiles.FirstOrDefault(p => p.Id == id) is { } profile ? TypedResults.Ok(profile)
         : ApiProblems.NotFound($"No profile '{id}'.");
 
@@ -171,6 +177,7 @@ internal static class DirectoryEndpoints
 
     private static IResult GetGroup(string id, ApplianceRuntime runtime) =>
         runtime.Directory is not { } directory ? NotReady()
+        : !ApiArgs.Id("id", id, out IResult? problem) ? problem!
         : directory.Config.RecordingGroups.FirstOrDefault(g => g.Id == id) is { } group ? TypedResults.Ok(group)
         : ApiProblems.NotFound($"No recording group '{id}'.");
 
@@ -183,7 +190,7 @@ internal static class DirectoryEndpoints
             return NotReady();
         }
 
-        if (!ApiArgs.Text("id", id, out IResult? problem))
+        if (!ApiArgs.Id("id", id, out IResult? problem))
         {
             return problem!;
         }
@@ -226,7 +233,7 @@ internal static class DirectoryEndpoints
             return NotReady();
         }
 
-        if (!ApiArgs.Text("id", id, out IResult? problem))
+        if (!ApiArgs.Id("id", id, out IResult? problem))
         {
             return problem!;
         }

@@ -6,6 +6,7 @@ using System.Threading.Channels;
 using Appliance.Service;
 using Capture.Bindings;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 
@@ -21,7 +22,15 @@ internal static class EventEndpoints
     /// <summary>Sent first, once the stream is subscribed: what happens after it is on the stream.</summary>
     public const string OpenEvent = "stream.open";
 
-    private const int Capacity = 1024;
+    /// <summary>The kernel's send buffer for an event-stream connection (Linux doubles it).</summary>
+    private const int SendBufferBytes = 32 * 1024;
+
+    /// <summary>Events a client may fall behind before it is disconnected (a reconnecting EventSource replays with Last-Event-ID).</summary>
+    public const int Capacity = 256;
+
+    // Each event is serialised once, whichever clients receive it (not once per client on the capture thread).
+    private static readonly ConditionalWeakTable<CallNotice, string> s_callJson = [];
+    private static readonly ConditionalWeakTable<DirectoryEvent, string> s_directoryJson = [];
 
     public static void Map(RouteGroupBuilder api)
     {
@@ -46,70 +55,96 @@ internal static class EventEndpoints
         }
 
         long? after = long.TryParse(context.Request.Headers["Last-Event-ID"].ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out long last) ? last : null;
+        if (runtime.EventClients.TryEnter() is not { } place)
+        {
+            context.Response.Headers.RetryAfter = "30";
+            return TypedResults.Problem(
+                $"{runtime.EventClients.Limit} event-stream clients are connected, the most this appliance serves (MaxEventClients); try again later.",
+                statusCode: StatusCodes.Status503ServiceUnavailable, title: "Too many event-stream clients");
+        }
+
+        context.Response.RegisterForDispose(place); // the place is freed however the request ends
+
+        // A client that does not read is held to what its buffers take: a small kernel send buffer (not autotuned to
+        // megabytes), Kestrel's 64 KB, then Capacity events; past that it is dropped.
+        if (context.Features.Get<IConnectionSocketFeature>()?.Socket is { } socket)
+        {
+            socket.SendBufferSize = SendBufferBytes;
+        }
+
         context.Response.Headers.CacheControl = "no-cache";
         context.Response.Headers["X-Accel-Buffering"] = "no"; // a reverse proxy must not hold events back
-        return TypedResults.ServerSentEvents(Stream(runtime, directory, filter, after, ct));
+        return TypedResults.ServerSentEvents(Stream(context, runtime, directory, filter, after, ct));
     }
 
     private static async IAsyncEnumerable<SseItem<string>> Stream(
-        ApplianceRuntime runtime, BindingDirectory directory, string[] filter, long? after, [EnumeratorCancellation] CancellationToken ct)
+        HttpContext context, ApplianceRuntime runtime, BindingDirectory directory, string[] filter, long? after, [EnumeratorCancellation] CancellationToken ct)
     {
-        // One queue per client; a client that does not keep up loses the oldest events, never stalls the capture.
+        // One queue per client; the capture never waits for a client. One that falls Capacity events behind (slow, or
+        // not reading at all while Kestrel's buffers are full) is disconnected and counted, which frees its buffers.
         Channel<SseItem<string>> queue = Channel.CreateBounded<SseItem<string>>(new BoundedChannelOptions(Capacity)
         {
-            FullMode = BoundedChannelFullMode.DropOldest,
+            FullMode = BoundedChannelFullMode.Wait, // TryWrite fails when full: that client is dropped
             SingleReader = true,
         });
+        void Enqueue(SseItem<string> item)
+        {
+            if (!queue.Writer.TryWrite(item) && queue.Writer.TryComplete())
+            {
+                runtime.EventClients.CountDropped();
+                context.Abort();
+            }
+        }
+
         void OnCall(CallNotice notice)
         {
             string name = notice.Kind;
             if (Wanted(filter, name))
             {
-                queue.Writer.TryWrite(new SseItem<string>(JsonSerializer.Serialize(ToView(notice), ApiJsonContext.Default.CallEventView), name));
+                Enqueue(new SseItem<string>(s_callJson.GetValue(notice, n => JsonSerializer.Serialize(ToView(n), ApiJsonContext.Default.CallEventView)), name));
             }
         }
 
         ChannelReader<DirectoryEvent> events = directory.Subscribe(Capacity);
+
+        // Last-Event-ID: the recent events after it, taken once subscribed, so that none falls between the two. They are
+        // yielded directly (paced by the client, not counted against its queue); the pump skips what they cover.
+        DirectoryEvent[] backlog = after is { } last ? [.. directory.RecentEvents().Where(e => e.Seq > last)] : [];
+        long replayed = backlog.Length > 0 ? backlog[^1].Seq : long.MinValue;
         runtime.CallNotice += OnCall;
         Task pump = Task.Run(async () =>
         {
-            long replayed = long.MinValue;
-            if (after is { } last)
-            {
-                foreach (DirectoryEvent e in directory.RecentEvents())
-                {
-                    if (e.Seq > last)
-                    {
-                        Write(e);
-                        replayed = e.Seq;
-                    }
-                }
-            }
-
             await foreach (DirectoryEvent e in events.ReadAllAsync(CancellationToken.None))
             {
-                if (e.Seq > replayed)
+                if (e.Seq > replayed && ItemOf(e) is { } item)
                 {
-                    Write(e);
+                    Enqueue(item);
                 }
             }
         }, CancellationToken.None);
 
-        void Write(DirectoryEvent e)
+        SseItem<string>? ItemOf(DirectoryEvent e)
         {
             string name = NameOf(e.Kind);
-            if (Wanted(filter, name))
-            {
-                queue.Writer.TryWrite(new SseItem<string>(JsonSerializer.Serialize(e, ApiJsonContext.Default.DirectoryEvent), name)
+            return Wanted(filter, name)
+                ? new SseItem<string>(s_directoryJson.GetValue(e, d => JsonSerializer.Serialize(d, ApiJsonContext.Default.DirectoryEvent)), name)
                 {
                     EventId = e.Seq.ToString(CultureInfo.InvariantCulture),
-                });
-            }
+                }
+                : null;
         }
 
         try
         {
             yield return new SseItem<string>($"{{\"at\":\"{DateTimeOffset.UtcNow:O}\"}}", OpenEvent);
+            foreach (DirectoryEvent e in backlog)
+            {
+                if (ItemOf(e) is { } item)
+                {
+                    yield return item;
+                }
+            }
+
             while (await queue.Reader.WaitToReadAsync(ct))
             {
                 while (queue.Reader.TryRead(out SseItem<string> item))
@@ -123,6 +158,13 @@ internal static class EventEndpoints
             runtime.CallNotice -= OnCall;
             directory.Unsubscribe(events); // ends the pump
             await pump.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+
+            // Gone with events still waiting for it: Kestrel aborted it for reading too slowly (MinResponseDataRate)
+            // before its queue filled. A slow client too; unless we dropped it already (then the queue is completed).
+            if (queue.Reader.Count > 0 && queue.Writer.TryComplete())
+            {
+                runtime.EventClients.CountDropped();
+            }
         }
     }
 

@@ -119,9 +119,9 @@ internal static class HotDeskingEndpoints
         presented is not null && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(expected), Encoding.UTF8.GetBytes(presented));
 
     private static IResult LogoutAll(LogoutAllRequest? request, ApplianceRuntime runtime) =>
-        runtime.Directory is { } directory
-            ? TypedResults.Ok(new LogoutAllResult(directory.LogoutAll(request?.Scope ?? UserScope.All, DateTimeOffset.UtcNow, LogoutReasons.Logout)))
-            : DirectoryEndpoints.NotReady();
+        runtime.Directory is not { } directory ? DirectoryEndpoints.NotReady()
+        : request?.Scope is not { } scope ? ApiProblems.Invalid("scope", "is required: all, internal or external (an empty request logs nobody out).")
+        : TypedResults.Ok(new LogoutAllResult(directory.LogoutAll(scope, DateTimeOffset.UtcNow, LogoutReasons.Logout)));
 
     private static IResult LogoutDevice(string id, ApplianceRuntime runtime)
     {
@@ -130,7 +130,7 @@ internal static class HotDeskingEndpoints
             return DirectoryEndpoints.NotReady();
         }
 
-        if (!ApiArgs.Text("id", id, out IResult? problem))
+        if (!ApiArgs.Id("id", id, out IResult? problem))
         {
             return problem!;
         }
@@ -147,7 +147,7 @@ internal static class HotDeskingEndpoints
             return DirectoryEndpoints.NotReady();
         }
 
-        if (!ApiArgs.Text("id", id, out IResult? problem))
+        if (!ApiArgs.Id("id", id, out IResult? problem))
         {
             return problem!;
         }
@@ -192,7 +192,7 @@ internal static class HotDeskingEndpoints
             return DirectoryEndpoints.NotReady();
         }
 
-        if (!ApiArgs.Text("extension", extension, out IResult? problem))
+        if (!ApiArgs.Id("extension", extension, out IResult? problem))
         {
             return problem!;
         }
@@ -208,7 +208,7 @@ internal static class HotDeskingEndpoints
             return DirectoryEndpoints.NotReady();
         }
 
-        if (!ApiArgs.Text("id", id, out IResult? problem))
+        if (!ApiArgs.Id("id", id, out IResult? problem))
         {
             return problem!;
         }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Appliance.Service;
 using Capture.Recording;
 using Microsoft.AspNetCore.Builder;
@@ -91,6 +92,19 @@ internal static class RecordingEndpoints
         }
 
         var info = new FileInfo(entry.AudioPath);
+        if (context.Request.GetTypedHeaders().Range is { } asked && !string.Equals(asked.Unit.Value, "bytes", StringComparison.OrdinalIgnoreCase))
+        {
+            // RFC 9110 14.2: a range unit the server does not know is ignored (the file result would read "items=0-5" as bytes).
+            context.Request.Headers.Remove("Range");
+        }
+
+        if (context.Request.Headers.IfRange.Count > 0 && !IfRangeHolds(context.Request, info.LastWriteTimeUtc))
+        {
+            // RFC 9110 13.1.5: an If-Range that is not the file's Last-Modified (no ETag is sent, so an entity tag never
+            // matches; garbage is false too) means the whole file. The file result would honour the range for some.
+            context.Request.Headers.Remove("Range");
+        }
+
         if (Unsatisfiable(context.Request, info.Length))
         {
             // The file result would answer an empty 416; this one says why, as every error here does.
@@ -102,11 +116,16 @@ internal static class RecordingEndpoints
         return TypedResults.PhysicalFile(entry.AudioPath, "audio/ogg", fileDownloadName: null, lastModified: info.LastWriteTimeUtc, enableRangeProcessing: true);
     }
 
+    private static bool IfRangeHolds(HttpRequest request, DateTime lastModifiedUtc) =>
+        request.Headers.IfRange.Count == 1
+        && DateTimeOffset.TryParseExact(request.Headers.IfRange.ToString(), "r", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out DateTimeOffset date)
+        && date.UtcDateTime == lastModifiedUtc.AddTicks(-(lastModifiedUtc.Ticks % TimeSpan.TicksPerSecond));
+
     // RFC 9110 14.1.1: a byte range is satisfiable when its first byte is inside the file, or it is a non-empty suffix.
-    // Range headers the file result would ignore (malformed, another unit, with If-Range) are left to it.
+    // Range headers the file result would ignore (malformed, several ranges) are left to it.
     private static bool Unsatisfiable(HttpRequest request, long length)
     {
-        if (request.Headers.IfRange.Count > 0 || request.GetTypedHeaders().Range is not { } range
+        if (request.GetTypedHeaders().Range is not { } range
             || !string.Equals(range.Unit.Value, "bytes", StringComparison.OrdinalIgnoreCase) || range.Ranges.Count == 0)
         {
             return false;

@@ -87,6 +87,13 @@ public sealed class ApplianceMetrics : IDisposable
         m.CreateObservableGauge("appliance.worker.progress_age", () => PerWorker(w => Math.Max(0, Environment.TickCount64 - w.LastProgressTicks) / 1000.0), "s",
             "Seconds since the media worker last had an empty queue (its lag behind capture)");
 
+        // Control API
+        m.CreateObservableGauge("appliance.api.event_clients", () => _runtime.EventClients.Active, "{client}", "Event-stream (GET /api/events) clients connected");
+        m.CreateObservableCounter("appliance.api.event_clients_refused", () => _runtime.EventClients.Refused, "{client}",
+            "Event-stream clients refused with 503 because MaxEventClients were connected");
+        m.CreateObservableCounter("appliance.api.event_clients_dropped", () => _runtime.EventClients.Dropped, "{client}",
+            "Event-stream clients disconnected because they fell 256 events behind (slow or not reading)");
+
         // Directory
         m.CreateObservableGauge("appliance.directory.devices", () => FromDirectory(d => d.DeviceCount), "{device}", "Devices the directory knows");
         m.CreateObservableGauge("appliance.directory.extensions", () => FromDirectory(d => d.ExtensionCount), "{extension}", "Extensions with at least one line appearance");

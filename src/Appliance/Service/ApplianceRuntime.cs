@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Appliance.Endpoints;
 using Capture.Bindings;
 using Capture.Calls;
 using Capture.Interop;
@@ -23,9 +24,16 @@ public sealed class ApplianceRuntime : ICallObserver, ICallResultSink
     private readonly ConcurrentDictionary<string, ActiveCall> _active = new(StringComparer.Ordinal);
     private volatile IReadOnlyList<CaptureSourceState> _sources = [];
 
-    public ApplianceRuntime(ApplianceSettings settings) => Settings = settings;
+    public ApplianceRuntime(ApplianceSettings settings)
+    {
+        Settings = settings;
+        EventClients = new EventStreamClients(settings.MaxEventClients);
+    }
 
     public ApplianceSettings Settings { get; }
+
+    /// <summary>The event stream's clients (limit, refused, dropped), for the API and metrics.</summary>
+    public EventStreamClients EventClients { get; }
 
     /// <summary>Null until the directory is open (capture starting).</summary>
     public BindingDirectory? Directory { get; internal set; }

@@ -59,6 +59,9 @@ public sealed class ApplianceSettings
     /// <summary>How long SIGTERM may take: capture stops at once, recordings and the directory get the rest.</summary>
     public int ShutdownSeconds { get; set; } = 20;
 
+    /// <summary>Event-stream (GET /api/events) clients served at once; more are refused with 503.</summary>
+    public int MaxEventClients { get; set; } = 100;
+
     public RecordingOptions RecordingOptions() => new()
     {
         OutputDirectory = Recordings,
@@ -129,6 +132,11 @@ public sealed class ApplianceSettings
         if (ShutdownSeconds is < 1 or > 600)
         {
             problems.Add($"ShutdownSeconds: must be 1-600, not {ShutdownSeconds}");
+        }
+
+        if (MaxEventClients is < 1 or > 10_000)
+        {
+            problems.Add($"MaxEventClients: must be 1-10000, not {MaxEventClients}");
         }
 
         return problems;

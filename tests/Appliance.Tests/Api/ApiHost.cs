@@ -107,6 +107,9 @@ public sealed class ApiHost : IAsyncDisposable
 
     public string TokenFile => Path.Combine(State, "api-token");
 
+    /// <summary>The running application (its endpoint data source lists every route).</summary>
+    public WebApplication App => _app!;
+
     /// <summary>The host's services (the runtime, to play a pipeline's part in tests).</summary>
     public IServiceProvider Services => _app!.Services;
 
