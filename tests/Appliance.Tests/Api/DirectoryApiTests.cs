@@ -26,13 +26,19 @@ public sealed class DirectoryApiTests(ApiHostFixture fixture) : IClassFixture<Ap
         using JsonDocument doc = await Host.GetJsonAsync("/api/devices");
         JsonElement[] devices = [.. doc.RootElement.EnumerateArray()];
 
-        // Learned from the replayed SIPp call: the caller's phone at 127.0.0.1:5060 with line 1 = 2001.
-        JsonElement caller = devices.Single(d => d.GetProperty("id").GetString() == "sip:127.0.0.1:5060");
-        Assert.Equal("sip", caller.GetProperty("protocol").GetString());
-        Assert.Equal("2001", caller.GetProperty("lines")[0].GetProperty("extension").GetString());
-        Assert.Equal("signalling", caller.GetProperty("lines")[0].GetProperty("source").GetString());
-        Assert.False(caller.GetProperty("configured").GetBoolean());
-        Assert.Equal(JsonValueKind.Null, caller.GetProperty("configuration").ValueKind);
+        // Learned from the replayed SIPp call: the callee's phone at 127.0.0.1:5070 with line 1 = 2002 (from its answers).
+        JsonElement callee = devices.Single(d => d.GetProperty("id").GetString() == "sip:127.0.0.1:5070");
+        Assert.Equal("sip", callee.GetProperty("protocol").GetString());
+        Assert.Equal("2002", callee.GetProperty("lines")[0].GetProperty("extension").GetString());
+        Assert.Equal("signalling", callee.GetProperty("lines")[0].GetProperty("source").GetString());
+        Assert.False(callee.GetProperty("configured").GetBoolean());
+        Assert.Equal(JsonValueKind.Null, callee.GetProperty("configuration").ValueKind);
+
+        // The caller's phone registered 2001 from :5061 and unregistered it after the call: its INVITEs (Contact :5060,
+        // same address) were that phone's, so no second device holds 2001 now.
+        JsonElement phone = devices.Single(d => d.GetProperty("id").GetString() == "sip:127.0.0.1:5061");
+        Assert.Empty(phone.GetProperty("lines").EnumerateArray());
+        Assert.DoesNotContain(devices, d => d.GetProperty("id").GetString() == "sip:127.0.0.1:5060");
 
         JsonElement desk = devices.Single(d => d.GetProperty("id").GetString() == "desk-1");
         Assert.True(desk.GetProperty("configured").GetBoolean());
@@ -50,7 +56,7 @@ public sealed class DirectoryApiTests(ApiHostFixture fixture) : IClassFixture<Ap
     {
         using JsonDocument desk = await Host.GetJsonAsync("/api/devices/desk-2");
         Assert.Equal("desk-2", desk.RootElement.GetProperty("id").GetString());
-        using JsonDocument learned = await Host.GetJsonAsync("/api/devices/" + Uri.EscapeDataString("sip:127.0.0.1:5060"));
+        using JsonDocument learned = await Host.GetJsonAsync("/api/devices/" + Uri.EscapeDataString("sip:127.0.0.1:5070"));
         Assert.Equal("127.0.0.1", learned.RootElement.GetProperty("ips")[0].GetString());
 
         JsonElement problem = await ApiHost.AssertProblemAsync(await Host.Client.GetAsync("/api/devices/no-such-desk"), 404);

@@ -104,11 +104,12 @@ public sealed class HotDeskingApiTests(ApiHostFixture fixture) : IClassFixture<A
     [Fact]
     public async Task LocateExtension_FindsTheLearnedPhone_Or404()
     {
-        using JsonDocument doc = await Host.GetJsonAsync("/api/locate/extension/2001");
-        Assert.Equal("sip:127.0.0.1:5060", doc.RootElement.GetProperty("hostDevice").GetString());
+        using JsonDocument doc = await Host.GetJsonAsync("/api/locate/extension/2002");
+        Assert.Equal("sip:127.0.0.1:5070", doc.RootElement.GetProperty("hostDevice").GetString());
         Assert.Equal(["127.0.0.1"], doc.RootElement.GetProperty("ips").EnumerateArray().Select(e => e.GetString()));
         Assert.False(doc.RootElement.GetProperty("loggedIn").GetBoolean());
         await ApiHost.AssertProblemAsync(await Host.Client.GetAsync("/api/locate/extension/9999"), 404);
+        await ApiHost.AssertProblemAsync(await Host.Client.GetAsync("/api/locate/extension/2001"), 404); // unregistered after the call
     }
 
     [Fact]
