@@ -174,7 +174,7 @@ internal sealed class Campaign
             long inputStarted = Volatile.Read(ref _inputStarted);
             if (inputStarted != 0 && Stopwatch.GetElapsedTime(inputStarted) > _options.HangTimeout)
             {
-                Report("hang", $"one input ran for more than {_options.HangTimeout.TotalSeconds:F0} s", ExitHang);
+                Report("hang", $"one input ran for more than {_options.HangTimeout.TotalSeconds:0.###} s", ExitHang);
             }
 
             long memory = GC.GetTotalMemory(false);
