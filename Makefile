@@ -76,7 +76,7 @@ fuzz-afl: deps-test
 	scripts/fuzz.sh afl $(TARGET) $(or $(SECONDS),60)
 
 fuzz-campaign: deps-test
-	nice -n 19 scripts/fuzz-campaign.sh $(or $(MINUTES),50)
+	scripts/fuzz-campaign.sh $(or $(MINUTES),50)
 
 # The release build as it is installed (framework-dependent: needs the ASP.NET Core 10 runtime in /usr/share/dotnet).
 publish: deps

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The long fuzz campaign whose figures README "Fuzzing" gives: every target in turn for its share of the time, in one
 # instrumented copy (out/fuzz-campaign) so that builds meanwhile do not disturb it. A target that finds something stops
-# (its input is in var/fuzz/findings); the others still run. Run it niced on a shared machine:
-#   nice -n 19 scripts/fuzz-campaign.sh [MINUTES]     (default 50: the time is shared out as below)
+# (its input is in var/fuzz/findings); the others still run. It runs at the lowest priority (nice 19): the machine is
+# shared.   scripts/fuzz-campaign.sh [MINUTES]     (default 50: the time is shared out as below)
 set -uo pipefail
 cd "$(dirname "$0")/.."
+renice -n 19 -p $$ >/dev/null
 minutes=${1:-50}
 dir=out/fuzz-campaign
 logs=var/fuzz/campaign

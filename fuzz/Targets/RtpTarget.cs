@@ -115,11 +115,11 @@ internal sealed class RtpTarget : FuzzTarget, IDisposable
                 >= 96 => 4,
                 _ => 5,
             };
-            for (int window = 0; window < flow.Count; window += 150)
+            for (int window = 0; window < flow.Count; window += 60)
             {
                 var input = new List<byte> { (byte)(variant + (Maps * variant)) };
                 long previous = flow[window].Ts;
-                for (int i = window; i < Math.Min(flow.Count, window + 150) && input.Count + flow[i].Datagram.Length < MaxInputLength; i++)
+                for (int i = window; i < Math.Min(flow.Count, window + 60) && input.Count + flow[i].Datagram.Length < MaxInputLength; i++)
                 {
                     long step = Math.Clamp((flow[i].Ts - previous) / 100_000, 0, ushort.MaxValue);
                     previous = flow[i].Ts;
