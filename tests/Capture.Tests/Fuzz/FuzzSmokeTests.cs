@@ -41,7 +41,9 @@ public sealed partial class FuzzSmokeTests(ITestOutputHelper output) : IDisposab
 
         foreach (string target in s_targets)
         {
-            Match summary = SummaryLine().Match(log[log.IndexOf($"target={target} ", StringComparison.Ordinal)..]);
+            int at = log.IndexOf($"target={target} ", StringComparison.Ordinal);
+            Assert.True(at >= 0, $"no summary for {target}:\n{log}");
+            Match summary = SummaryLine().Match(log[at..]);
             Assert.True(summary.Success, $"no summary for {target}:\n{log}");
             long inputs = long.Parse(summary.Groups["inputs"].Value, CultureInfo.InvariantCulture);
             int corpus = int.Parse(summary.Groups["corpus"].Value, CultureInfo.InvariantCulture);
