@@ -19,15 +19,15 @@ PUBLISH_DIR ?= out/publish
 # Runtime libraries we bind (libpcap, libopus, spandsp for G.722, bcg729 for G.729), and the tools tests and
 # benchmarks use as real peers and oracles (opusdec decodes recordings, SIPp places calls, tcpdump is the
 # replay baseline and records the live rig, tshark summarises its captures, iproute2 builds the network namespaces,
-# python3 probes them, procps: sysctl and kill). tshark's debconf question (wireshark-common/install-setuid) keeps
+# python3 probes them, procps: sysctl and kill; afl++: afl-fuzz for `make fuzz-afl`, whose ToolchainTests check needs it present). tshark's debconf question (wireshark-common/install-setuid) keeps
 # its default, no: ensure-packages.sh installs non-interactively. tests/Appliance.Tests/Service/ToolchainTests.cs
 # checks that these lists provide every program a test, a script or a make target runs.
 RUNTIME_PACKAGES = libpcap0.8 libopus0 libspandsp2 libbcg729-0
-TEST_PACKAGES = opus-tools sip-tester tcpdump tshark iproute2 python3-minimal procps systemd
+TEST_PACKAGES = opus-tools sip-tester tcpdump tshark iproute2 python3-minimal procps systemd afl++
 # make install creates the service account with systemd-sysusers (also where systemd is not PID 1, e.g. containers).
 INSTALL_PACKAGES = systemd
 
-.PHONY: run test build deps deps-test bench replay capture clean publish install install-files uninstall
+.PHONY: run test build deps deps-test bench replay capture clean publish install install-files uninstall fuzz fuzz-afl fuzz-campaign
 
 deps:
 	@scripts/ensure-packages.sh $(RUNTIME_PACKAGES)
@@ -62,6 +62,21 @@ test: deps-test
 # All benchmarks, or a subset: make bench FILTER='*Sip*'
 bench: deps-test
 	$(DOTNET) run -c $(CONFIG) --project bench -- --filter '$(or $(FILTER),*)'
+
+# Fuzzing (README "Fuzzing"): `make fuzz` lists the targets; `make fuzz TARGET=sip SECONDS=60` runs one (or all) with the
+# in-process coverage-guided driver on an instrumented copy in out/fuzz; REPRO=file replays a saved input instead.
+# `make fuzz-afl TARGET=sip SECONDS=60` runs afl-fuzz on it; `make fuzz-campaign MINUTES=50` is the long run README reports.
+fuzz: deps-test
+	@if [ -n "$(REPRO)" ]; then test -n "$(TARGET)" || { echo "usage: make fuzz TARGET=name REPRO=file"; exit 2; }; scripts/fuzz.sh repro $(TARGET) $(REPRO); \
+	elif [ -z "$(TARGET)" ]; then scripts/fuzz.sh build && echo "targets (make fuzz TARGET=name|all SECONDS=n):" && scripts/fuzz.sh list; \
+	else scripts/fuzz.sh run $(TARGET) $(or $(SECONDS),60); fi
+
+fuzz-afl: deps-test
+	@test -n "$(TARGET)" || { echo "usage: make fuzz-afl TARGET=name [SECONDS=n]"; exit 2; }
+	scripts/fuzz.sh afl $(TARGET) $(or $(SECONDS),60)
+
+fuzz-campaign: deps-test
+	scripts/fuzz-campaign.sh $(or $(MINUTES),50)
 
 # The release build as it is installed (framework-dependent: needs the ASP.NET Core 10 runtime in /usr/share/dotnet).
 publish: deps

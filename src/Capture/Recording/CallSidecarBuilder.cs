@@ -56,7 +56,9 @@ internal sealed class CallSidecarBuilder
 
             foreach ((char digit, long position) in leg.Dtmf)
             {
-                dtmf.Add(new DtmfRecord(digit.ToString(), Math.Round((double)position / rate, 3)));
+                // Without a rate no audio was written (only events, or no codec to decode): the digit is at the start,
+                // not at NaN seconds, which JSON cannot hold (the sidecar was lost; found by fuzzing).
+                dtmf.Add(new DtmfRecord(digit.ToString(), rate > 0 ? Math.Round((double)position / rate, 3) : 0));
             }
         }
 
