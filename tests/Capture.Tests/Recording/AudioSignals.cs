@@ -113,6 +113,29 @@ internal static class AudioSignals
         throw new InvalidDataException("no data chunk");
     }
 
+    /// <summary>
+    /// Decodes an Ogg Opus file's bytes with opusdec at 48 kHz (written to <paramref name="directory"/> as NAME.opus/.wav);
+    /// null, said through <paramref name="log"/>, when opusdec is not installed. opusdec must succeed.
+    /// </summary>
+    public static Wav? DecodeWithOpusdec(byte[] file, string directory, string name, Action<string> log, bool dither = true)
+    {
+        string? opusdec = FindTool("opusdec");
+        if (opusdec is null)
+        {
+            log("opusdec is not installed (Debian package opus-tools; `make test` installs it); decode check skipped.");
+            return null;
+        }
+
+        string opus = Path.Combine(directory, name + ".opus");
+        string wav = Path.Combine(directory, name + ".wav");
+        File.WriteAllBytes(opus, file);
+        string[] args = dither ? ["--rate", "48000", opus, wav] : ["--rate", "48000", "--no-dither", opus, wav];
+        (int exitCode, string text) = Run(opusdec, args);
+        log(text);
+        Xunit.Assert.True(exitCode == 0, text);
+        return ReadWav(File.ReadAllBytes(wav));
+    }
+
     public static string? FindTool(string name)
     {
         foreach (string dir in (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin").Split(':'))

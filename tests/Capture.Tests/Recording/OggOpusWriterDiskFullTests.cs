@@ -188,20 +188,6 @@ public sealed class OggOpusWriterDiskFullTests(ITestOutputHelper output) : IDisp
         Assert.Equal(1.2, OggPages.DurationSeconds(pages), 3); // the headers went out with the first page, no audio lost
     }
 
-    private AudioSignals.Wav? Decode(byte[] file, string name)
-    {
-        string? opusdec = AudioSignals.FindTool("opusdec");
-        if (opusdec is null)
-        {
-            output.WriteLine("opusdec is not installed (Debian package opus-tools; `make test` installs it); decode check skipped.");
-            return null;
-        }
-
-        string opus = Path.Combine(_directory, name + ".opus");
-        string wav = Path.Combine(_directory, name + ".wav");
-        File.WriteAllBytes(opus, file);
-        (int exitCode, string text) = AudioSignals.Run(opusdec, "--quiet", "--rate", "48000", "--no-dither", opus, wav);
-        Assert.True(exitCode == 0, text);
-        return AudioSignals.ReadWav(File.ReadAllBytes(wav));
-    }
+    private AudioSignals.Wav? Decode(byte[] file, string name) =>
+        AudioSignals.DecodeWithOpusdec(file, _directory, name, output.WriteLine, dither: false);
 }

@@ -46,24 +46,8 @@ public sealed class OggOpusWriterTests(ITestOutputHelper output) : IDisposable
         return stream.ToArray(); // the "crash": no Complete, no EOS page
     }
 
-    private AudioSignals.Wav? DecodeWithOpusdec(byte[] file, string name, bool dither = true)
-    {
-        string? opusdec = AudioSignals.FindTool("opusdec");
-        if (opusdec is null)
-        {
-            output.WriteLine("opusdec is not installed (Debian package opus-tools; `make test` installs it); decode check skipped.");
-            return null;
-        }
-
-        string opus = Path.Combine(_directory, name + ".opus");
-        string wav = Path.Combine(_directory, name + ".wav");
-        File.WriteAllBytes(opus, file);
-        string[] args = dither ? ["--rate", "48000", opus, wav] : ["--rate", "48000", "--no-dither", opus, wav];
-        (int exitCode, string text) = AudioSignals.Run(opusdec, args);
-        output.WriteLine(text);
-        Assert.Equal(0, exitCode);
-        return AudioSignals.ReadWav(File.ReadAllBytes(wav));
-    }
+    private AudioSignals.Wav? DecodeWithOpusdec(byte[] file, string name, bool dither = true) =>
+        AudioSignals.DecodeWithOpusdec(file, _directory, name, output.WriteLine, dither);
 
     [Theory]
     [InlineData(8000)]
