@@ -163,6 +163,59 @@ public class LiveCaptureTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// Infrastructure on the mirror: phone 2001 registers with Kamailio (a third namespace on the bridge) and calls 2002
+    /// through it; the proxy record-routes the dialog, the media flows phone to phone. The appliance, capturing the bridge,
+    /// must keep the proxy a server (never a device, a line or a party) and record the call once, each party's audio on
+    /// that party's channel (the callee's 1 kHz tone by frequency).
+    /// </summary>
+    [Fact]
+    public void Capture_ACallThroughAKamailioProxy_IsOneRecording_AndTheProxyIsAServer()
+    {
+        if (!Repo.IsRoot)
+        {
+            output.WriteLine("SKIPPED: live capture needs root (network namespaces, raw capture); CI runs as root.");
+            return;
+        }
+
+        using var rig = new RigSession("appliance-topology", LiveRig.TopologyScript);
+        string state = rig.State, recordings = Path.Combine(rig.Dir, "rec");
+        (Process appliance, System.Text.StringBuilder log) = rig.Start("--out", recordings, "--state", state, "--workers", "1");
+        (int call, string callLog) = Repo.Run("bash", [LiveRig.TopologyScript, "call"], TimeSpan.FromSeconds(90));
+        Assert.True(call == 0, "SIPp call through Kamailio failed: " + callLog);
+        Assert.Equal(0, Kill(appliance.Id, "TERM"));
+        Assert.True(appliance.WaitForExit(TimeSpan.FromSeconds(30)), "appliance did not stop on SIGTERM");
+        appliance.WaitForExit();
+        lock (log)
+        {
+            output.WriteLine(log.ToString());
+        }
+
+        Assert.Equal(0, appliance.ExitCode);
+        CallSidecar sidecar = CallSidecar.Deserialize(File.ReadAllText(Assert.Single(Directory.GetFiles(recordings, "*.json", SearchOption.AllDirectories))))!;
+        Assert.Equal(("2001", "10.77.0.10", "sip:10.77.0.10:5061"), (sidecar.Parties[0].Extension, sidecar.Parties[0].Ip, sidecar.Parties[0].Device));
+        Assert.Equal(("2002", "10.77.0.20"), (sidecar.Parties[1].Extension, sidecar.Parties[1].Ip));
+        Assert.Equal(CallEndReasons.Bye, sidecar.EndReason);
+        Assert.InRange(sidecar.MediaDurationSeconds, 7.8, 8.3);
+        DecodedAudio audio = DecodedAudio.Decode(Path.Combine(recordings, sidecar.File!));
+        double right = audio.DominantFrequency(1, 2.0), left = audio.DominantFrequency(0, 2.0);
+        output.WriteLine($"topology: L {audio.ActiveSeconds(0)} s active, dominant {left} Hz; R {audio.ActiveSeconds(1)} s, dominant {right} Hz");
+        Assert.InRange(right, 990, 1010); // the callee's tone, on the callee's channel
+        Assert.True(audio.ActiveSeconds(0) > 4, "the caller's speech on the left");
+        Assert.NotInRange(left, 990, 1010);
+
+        // What the directory kept: the two phones, the proxy as a server, no conflict.
+        (int code, string json) = Repo.Run("dotnet", [Repo.ApplianceDll, "replay", Path.Combine(Captures.Dir, "g711a.pcap"), "--out", Path.Combine(rig.Dir, "rec2"),
+            "--state", state, "--json"], TimeSpan.FromSeconds(120));
+        Assert.True(code == 0, json);
+        using var doc = System.Text.Json.JsonDocument.Parse(json);
+        Assert.Equal(["10.77.0.10", "10.77.0.20"],
+            doc.RootElement.GetProperty("devices").EnumerateArray().SelectMany(d => d.GetProperty("ips").EnumerateArray().Select(ip => ip.GetString())).Order());
+        System.Text.Json.JsonElement server = Assert.Single(doc.RootElement.GetProperty("servers").EnumerateArray());
+        Assert.Equal("10.77.0.30", server.GetProperty("ip").GetString());
+        Assert.Empty(doc.RootElement.GetProperty("conflicts").EnumerateArray());
+    }
+
     private static int CountOf(string text, string what)
     {
         int count = 0;
@@ -179,11 +232,14 @@ public class LiveCaptureTests(ITestOutputHelper output)
     {
         private Process? _appliance;
 
-        public RigSession(string name)
+        private readonly string _script;
+
+        public RigSession(string name, string? script = null)
         {
+            _script = script ?? LiveRig.Script;
             Dir = Path.Combine(Path.GetTempPath(), name + "-" + Guid.NewGuid().ToString("N"));
             Directory.CreateDirectory(Dir);
-            (int up, string upLog) = Repo.Run("bash", [LiveRig.Script, "up"], TimeSpan.FromSeconds(60));
+            (int up, string upLog) = Repo.Run("bash", [_script, "up"], TimeSpan.FromSeconds(60));
             if (up != 0)
             {
                 Dispose();
@@ -211,7 +267,7 @@ public class LiveCaptureTests(ITestOutputHelper output)
             }
 
             _appliance?.Dispose();
-            Repo.Run("bash", [LiveRig.Script, "down"], TimeSpan.FromSeconds(60));
+            Repo.Run("bash", [_script, "down"], TimeSpan.FromSeconds(60));
             if (Directory.Exists(Dir))
             {
                 Directory.Delete(Dir, recursive: true);

@@ -87,6 +87,35 @@ public sealed class DecodedAudio
         return n == 0 ? 0 : Math.Sqrt(sum / n);
     }
 
+    /// <summary>
+    /// The frequency (10 Hz steps from 100 to 3,500 Hz: telephone audio) with the most energy in one second of a channel
+    /// from <paramref name="fromSeconds"/>, by the Goertzel algorithm: tells a party's tone from another's.
+    /// </summary>
+    public double DominantFrequency(int channel, double fromSeconds)
+    {
+        long start = (long)(fromSeconds * Rate);
+        long end = Math.Min(start + Rate, Samples.Length / Channels);
+        double best = 0, bestPower = -1;
+        for (double hz = 100; hz <= 3500; hz += 10)
+        {
+            double coefficient = 2 * Math.Cos(2 * Math.PI * hz / Rate), s1 = 0, s2 = 0;
+            for (long i = start; i < end; i++)
+            {
+                double s0 = Samples[(i * Channels) + channel] + (coefficient * s1) - s2;
+                s2 = s1;
+                s1 = s0;
+            }
+
+            double power = (s1 * s1) + (s2 * s2) - (coefficient * s1 * s2);
+            if (power > bestPower)
+            {
+                (best, bestPower) = (hz, power);
+            }
+        }
+
+        return best;
+    }
+
     /// <summary>Seconds of a channel whose 100 ms windows are louder than <paramref name="threshold"/> RMS.</summary>
     public double ActiveSeconds(int channel, double threshold = 100)
     {

@@ -18,6 +18,7 @@ public static class LiveRig
         Environment.SetEnvironmentVariable("APPL_NS_UAC", "appl-c" + s_id);
         Environment.SetEnvironmentVariable("APPL_NS_UAS", "appl-s" + s_id);
         Environment.SetEnvironmentVariable("APPL_BRIDGE", Bridge);
+        Environment.SetEnvironmentVariable("APPL_NS_PRX", "appl-p" + s_id);
     }
 
     /// <summary>The bridge to capture on (netns.sh's appl-br0 for this process).</summary>
@@ -25,4 +26,7 @@ public static class LiveRig
 
     /// <summary>tests/live/netns.sh, to run with bash once the names above are in the environment.</summary>
     public static string Script => Path.Combine(Repo.Root, "tests", "live", "netns.sh");
+
+    /// <summary>tests/live/topology.sh: the same rig with Kamailio as registrar and proxy in a third namespace.</summary>
+    public static string TopologyScript => Path.Combine(Repo.Root, "tests", "live", "topology.sh");
 }

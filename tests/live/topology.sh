@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# The two-phone rig of netns.sh with infrastructure on the mirror: Kamailio (Debian's kamailio) as registrar and
+# record-routing proxy in a third namespace on the same bridge. Run it: tests/live/topology.sh up | down | call [LOGDIR]
+#
+#   appl-uac (10.77.0.10) --\
+#   appl-uas (10.77.0.20) ---- appl-br0 (the "switch": capture here)
+#   appl-prx (10.77.0.30) --/   kamailio on 10.77.0.30:5060
+#
+# call: phone 2001 (appl-uac) registers with the proxy, then calls 2002 through it; the proxy relays the INVITE to
+# the callee at 10.77.0.20:5060 (a static route: the callee's SIPp answers, it does not register) and stays in the
+# dialog (Record-Route). The media flows phone to phone. Needs root; bounded like netns.sh.
+
+APPL_NS_PRX=${APPL_NS_PRX:-appl-prx}
+APPL_PRX_IP=${APPL_PRX_IP:-10.77.0.30}
+
+_topology_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=netns.sh
+source "$_topology_here/netns.sh"
+
+# The proxy's configuration: tests/live/kamailio.cfg.in with this rig's addresses.
+_topology_config() { # FILE
+    sed -e "s/@PRX_IP@/$APPL_PRX_IP/g" -e "s/@UAS_IP@/$APPL_UAS_IP/g" -e "s/@CALLEE@/$APPL_CALLEE/g" \
+        "$_topology_here/kamailio.cfg.in" >"$1"
+}
+
+# topology_down: the rig and the proxy's namespace (its kamailio stopped by pid), whatever state they are in.
+topology_down() {
+    local pid
+    if ip netns list 2>/dev/null | grep -qw "^$APPL_NS_PRX"; then
+        for pid in $(ip netns pids "$APPL_NS_PRX" 2>/dev/null); do
+            kill -TERM "$pid" 2>/dev/null
+        done
+        sleep 0.5
+        for pid in $(ip netns pids "$APPL_NS_PRX" 2>/dev/null); do
+            kill -KILL "$pid" 2>/dev/null
+        done
+        ip netns del "$APPL_NS_PRX" 2>/dev/null
+    fi
+    ip link del "$(_netns_host_if "$APPL_NS_PRX")" 2>/dev/null
+    netns_down
+}
+
+# topology_up [LOGDIR]: the rig, the proxy's namespace and kamailio in it (its log in LOGDIR/kamailio.log).
+topology_up() {
+    local logdir=${1:-}
+    [[ -n $logdir ]] || logdir=$(mktemp -d /tmp/appl-topology.XXXXXX)
+    mkdir -p "$logdir"
+    topology_down
+    netns_up || return 1
+    _netns_add_phone "$APPL_NS_PRX" "$APPL_PRX_IP" || { topology_down; return 1; }
+    _topology_config "$logdir/kamailio.cfg"
+    kamailio -c -f "$logdir/kamailio.cfg" >"$logdir/kamailio-check.log" 2>&1 || { cat "$logdir/kamailio-check.log" >&2; topology_down; return 1; }
+    ip netns exec "$APPL_NS_PRX" kamailio -f "$logdir/kamailio.cfg" -DD -E -Y "$logdir" -P "$logdir/kamailio.pid" \
+        >"$logdir/kamailio.log" 2>&1 &
+    local i
+    for ((i = 0; i < 50; i++)); do
+        if ip netns exec "$APPL_NS_PRX" grep -q ":13C4 " /proc/net/udp 2>/dev/null; then # 5060 = 0x13C4, listening
+            echo "topology_up: kamailio on $APPL_PRX_IP:5060, logs in $logdir" >&2
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "topology_up: kamailio did not start:" >&2
+    tail -n 20 "$logdir/kamailio.log" >&2
+    topology_down
+    return 1
+}
+
+# topology_call [LOGDIR]: phone 2001 registers with the proxy and calls 2002 through it (the callee answers, plays a
+# 1 kHz tone; the caller plays speech and DTMF 1), then unregisters. Returns 0 when every SIPp run succeeded.
+topology_call() {
+    local logdir=${1:-}
+    [[ -n $logdir ]] || logdir=$(mktemp -d /tmp/appl-topology-call.XXXXXX)
+    mkdir -p "$logdir"
+    live_require_tools || return 1
+    local uas_pid register_pid uac_pid name rc status=0
+    live_sipp uas "$logdir" 30 "$APPL_NS_UAS" -- -sf uas_g711a.xml -i "$APPL_UAS_IP" -p 5060 \
+        -mi "$APPL_UAS_IP" -mp 6000 -s "$APPL_CALLEE" -m 1 -timeout 25s -timeout_error
+    uas_pid=$LIVE_SIPP_PID
+    sleep 0.5
+    live_sipp register "$logdir" 30 "$APPL_NS_UAC" -- -sf uac_register.xml -inf users.csv \
+        -i "$APPL_UAC_IP" -p 5061 -mi "$APPL_UAC_IP" -mp 6900 -d 10000 -m 1 -timeout 25s -timeout_error "$APPL_PRX_IP:5060"
+    register_pid=$LIVE_SIPP_PID
+    sleep 0.5
+    live_sipp uac "$logdir" 30 "$APPL_NS_UAC" -- -sf uac_g711a.xml -inf users.csv \
+        -i "$APPL_UAC_IP" -p 5060 -mi "$APPL_UAC_IP" -mp 6100 -s "$APPL_CALLEE" \
+        -m 1 -timeout 25s -timeout_error "$APPL_PRX_IP:5060"
+    uac_pid=$LIVE_SIPP_PID
+    for name in uac uas register; do
+        local pid_var=${name}_pid
+        live_wait_pid "${!pid_var}" 35
+        rc=$?
+        live_report_sipp "$name" "$logdir" $rc
+        [[ $rc -eq 0 ]] || status=1
+    done
+    echo "topology_call: logs in $logdir" >&2
+    return $status
+}
+
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+    set -u -o pipefail
+    case ${1:-} in
+        up) topology_up "${2:-}" ;;
+        down) topology_down ;;
+        call) topology_call "${2:-}" ;;
+        *) echo "usage: $0 up [LOGDIR] | down | call [LOGDIR]" >&2; exit 2 ;;
+    esac
+fi
