@@ -20,11 +20,11 @@ PUBLISH_DIR ?= out/publish
 # benchmarks use as real peers and oracles (opusdec decodes recordings, SIPp places calls, tcpdump is the
 # replay baseline and records the live rig, tshark summarises its captures, iproute2 builds the network namespaces,
 # python3 probes them, procps: sysctl and kill; afl++: afl-fuzz for `make fuzz-afl`, whose ToolchainTests check needs it present;
-# kamailio: the registrar and proxy of the topology rig, tests/live/topology.sh). tshark's debconf question (wireshark-common/install-setuid) keeps
+# kamailio and rtpengine-daemon: the registrar/proxy and the media relay of the topology rig, tests/live/topology.sh). tshark's debconf question (wireshark-common/install-setuid) keeps
 # its default, no: ensure-packages.sh installs non-interactively. tests/Appliance.Tests/Service/ToolchainTests.cs
 # checks that these lists provide every program a test, a script or a make target runs.
 RUNTIME_PACKAGES = libpcap0.8 libopus0 libspandsp2 libbcg729-0
-TEST_PACKAGES = opus-tools sip-tester tcpdump tshark iproute2 python3-minimal procps systemd afl++ kamailio
+TEST_PACKAGES = opus-tools sip-tester tcpdump tshark iproute2 python3-minimal procps systemd afl++ kamailio rtpengine-daemon
 # make install creates the service account with systemd-sysusers (also where systemd is not PID 1, e.g. containers).
 INSTALL_PACKAGES = systemd
 
@@ -33,11 +33,12 @@ INSTALL_PACKAGES = systemd
 deps:
 	@scripts/ensure-packages.sh $(RUNTIME_PACKAGES)
 
-# Debian starts kamailio as a service on every address's port 5060 where systemd runs: the tests start their own, in a
-# namespace, and need the port free.
+# Debian starts kamailio (on every address's port 5060) and rtpengine as services where systemd runs: the tests start
+# their own, in a namespace, and need the ports free.
 deps-test:
 	@scripts/ensure-packages.sh $(RUNTIME_PACKAGES) $(TEST_PACKAGES)
-	@if [ -d /run/systemd/system ] && systemctl is-enabled --quiet kamailio 2>/dev/null; then systemctl disable --now kamailio; fi
+	@if [ -d /run/systemd/system ]; then for s in kamailio rtpengine-daemon; do \
+		if systemctl is-enabled --quiet $$s 2>/dev/null; then systemctl disable --now $$s; fi; done; fi
 
 build: deps
 	$(DOTNET) build Appliance.sln -c $(CONFIG) --nologo -v quiet

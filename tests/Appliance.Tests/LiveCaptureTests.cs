@@ -165,12 +165,13 @@ public class LiveCaptureTests(ITestOutputHelper output)
 
     /// <summary>
     /// Infrastructure on the mirror: phone 2001 registers with Kamailio (a third namespace on the bridge) and calls 2002
-    /// through it; the proxy record-routes the dialog, the media flows phone to phone. The appliance, capturing the bridge,
-    /// must keep the proxy a server (never a device, a line or a party) and record the call once, each party's audio on
-    /// that party's channel (the callee's 1 kHz tone by frequency).
+    /// through it; the proxy record-routes the dialog and hands every SDP to rtpengine, so each RTP packet crosses the
+    /// mirror twice (phone to relay, relay to phone). The appliance, capturing the bridge, must keep the proxy a server
+    /// (never a device, a line or a party) and record the call once, each party's audio on that party's channel (the
+    /// callee's 1 kHz tone by frequency), every relayed copy dropped as a duplicate.
     /// </summary>
     [Fact]
-    public void Capture_ACallThroughAKamailioProxy_IsOneRecording_AndTheProxyIsAServer()
+    public void Capture_ACallThroughAKamailioProxyAndAnRtpengineRelay_IsOneRecording_AndTheProxyIsAServer()
     {
         if (!Repo.IsRoot)
         {
@@ -182,7 +183,7 @@ public class LiveCaptureTests(ITestOutputHelper output)
         string state = rig.State, recordings = Path.Combine(rig.Dir, "rec");
         (Process appliance, System.Text.StringBuilder log) = rig.Start("--out", recordings, "--state", state, "--workers", "1");
         (int call, string callLog) = Repo.Run("bash", [LiveRig.TopologyScript, "call"], TimeSpan.FromSeconds(90));
-        Assert.True(call == 0, "SIPp call through Kamailio failed: " + callLog);
+        Assert.True(call == 0, "SIPp call through Kamailio and rtpengine failed: " + callLog);
         Assert.Equal(0, Kill(appliance.Id, "TERM"));
         Assert.True(appliance.WaitForExit(TimeSpan.FromSeconds(30)), "appliance did not stop on SIGTERM");
         appliance.WaitForExit();
@@ -197,6 +198,7 @@ public class LiveCaptureTests(ITestOutputHelper output)
         Assert.Equal(("2002", "10.77.0.20"), (sidecar.Parties[1].Extension, sidecar.Parties[1].Ip));
         Assert.Equal(CallEndReasons.Bye, sidecar.EndReason);
         Assert.InRange(sidecar.MediaDurationSeconds, 7.8, 8.3);
+        Assert.True(sidecar.DuplicatesDropped > sidecar.Packets * 0.9, $"each packet is seen twice, phone to relay and relay to phone ({sidecar.Packets} kept, {sidecar.DuplicatesDropped} dropped)");
         DecodedAudio audio = DecodedAudio.Decode(Path.Combine(recordings, sidecar.File!));
         double right = audio.DominantFrequency(1, 2.0), left = audio.DominantFrequency(0, 2.0);
         output.WriteLine($"topology: L {audio.ActiveSeconds(0)} s active, dominant {left} Hz; R {audio.ActiveSeconds(1)} s, dominant {right} Hz");

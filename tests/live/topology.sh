@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The two-phone rig of netns.sh with infrastructure on the mirror: Kamailio (Debian's kamailio) as registrar and
-# record-routing proxy in a third namespace on the same bridge. Run it: tests/live/topology.sh up | down | call [LOGDIR]
+# record-routing proxy, and rtpengine (Debian's rtpengine-daemon, userspace forwarding) as media relay, in a third
+# namespace on the same bridge. Run it: tests/live/topology.sh up | down | call [LOGDIR]
 #
 #   appl-uac (10.77.0.10) --\
 #   appl-uas (10.77.0.20) ---- appl-br0 (the "switch": capture here)
-#   appl-prx (10.77.0.30) --/   kamailio on 10.77.0.30:5060
+#   appl-prx (10.77.0.30) --/   kamailio on 10.77.0.30:5060, rtpengine on 10.77.0.30:30000-30100
 #
 # call: phone 2001 (appl-uac) registers with the proxy, then calls 2002 through it; the proxy relays the INVITE to
 # the callee at 10.77.0.20:5060 (a static route: the callee's SIPp answers, it does not register) and stays in the
-# dialog (Record-Route). The media flows phone to phone. Needs root; bounded like netns.sh.
+# dialog (Record-Route). Each SDP is rewritten to the relay, so the mirror sees every RTP packet twice: phone to relay,
+# relay to phone (same SSRC and sequence: rtpengine forwards, it does not transcode). Needs root; bounded like netns.sh.
 
 APPL_NS_PRX=${APPL_NS_PRX:-appl-prx}
 APPL_PRX_IP=${APPL_PRX_IP:-10.77.0.30}
@@ -50,18 +52,24 @@ topology_up() {
     _netns_add_phone "$APPL_NS_PRX" "$APPL_PRX_IP" || { topology_down; return 1; }
     _topology_config "$logdir/kamailio.cfg"
     kamailio -c -f "$logdir/kamailio.cfg" >"$logdir/kamailio-check.log" 2>&1 || { cat "$logdir/kamailio-check.log" >&2; topology_down; return 1; }
+    ip -n "$APPL_NS_PRX" link set lo up
+    ip netns exec "$APPL_NS_PRX" rtpengine --interface="$APPL_PRX_IP" --listen-ng=127.0.0.1:2223 --table=-1 \
+        --port-min=30000 --port-max=30100 --foreground --log-stderr --pidfile="$logdir/rtpengine.pid" \
+        >"$logdir/rtpengine.log" 2>&1 &
     ip netns exec "$APPL_NS_PRX" kamailio -f "$logdir/kamailio.cfg" -DD -E -Y "$logdir" -P "$logdir/kamailio.pid" \
         >"$logdir/kamailio.log" 2>&1 &
     local i
     for ((i = 0; i < 50; i++)); do
-        if ip netns exec "$APPL_NS_PRX" grep -q ":13C4 " /proc/net/udp 2>/dev/null; then # 5060 = 0x13C4, listening
-            echo "topology_up: kamailio on $APPL_PRX_IP:5060, logs in $logdir" >&2
+        # Kamailio on 5060 (0x13C4) and rtpengine's control on 2223 (0x08AF) are listening.
+        if ip netns exec "$APPL_NS_PRX" grep -q ":13C4 " /proc/net/udp 2>/dev/null \
+            && ip netns exec "$APPL_NS_PRX" grep -q ":08AF " /proc/net/udp 2>/dev/null; then
+            echo "topology_up: kamailio on $APPL_PRX_IP:5060, rtpengine relaying, logs in $logdir" >&2
             return 0
         fi
         sleep 0.1
     done
-    echo "topology_up: kamailio did not start:" >&2
-    tail -n 20 "$logdir/kamailio.log" >&2
+    echo "topology_up: kamailio or rtpengine did not start:" >&2
+    tail -n 20 "$logdir/kamailio.log" "$logdir/rtpengine.log" >&2
     topology_down
     return 1
 }
