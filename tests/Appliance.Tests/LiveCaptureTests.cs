@@ -32,15 +32,7 @@ public class LiveCaptureTests(ITestOutputHelper output)
         Assert.True(call == 0, "SIPp call failed: " + callLog);
 
         // SIGTERM finalises every open recording and exits.
-        Assert.Equal(0, Kill(appliance.Id, "TERM"));
-        Assert.True(appliance.WaitForExit(TimeSpan.FromSeconds(30)), "appliance did not stop on SIGTERM");
-        appliance.WaitForExit();
-        lock (log)
-        {
-            output.WriteLine(log.ToString());
-        }
-
-        Assert.Equal(0, appliance.ExitCode);
+        StopWithSigterm(appliance, log);
         string json = Assert.Single(Directory.GetFiles(outDir, "*.json", SearchOption.AllDirectories), f => !f.StartsWith(state, StringComparison.Ordinal));
         CallSidecar call1 = CallSidecar.Deserialize(File.ReadAllText(json))!;
         Assert.Equal("2001", call1.Parties[0].Extension);
@@ -140,12 +132,7 @@ public class LiveCaptureTests(ITestOutputHelper output)
         (call, callLog) = Repo.Run("bash", [netns, "call"], TimeSpan.FromSeconds(90));
         Assert.True(call == 0, "SIPp call 2 failed: " + callLog);
 
-        Assert.Equal(0, Kill(appliance.Id, "TERM"));
-        Assert.True(appliance.WaitForExit(TimeSpan.FromSeconds(30)), "appliance did not stop on SIGTERM");
-        appliance.WaitForExit();
-        string text = Log();
-        output.WriteLine(text);
-        Assert.Equal(0, appliance.ExitCode);
+        string text = StopWithSigterm(appliance, log);
         Assert.Equal(1, CountOf(text, LiveRig.Bridge + ": capture lost"));
         Assert.Equal(1, CountOf(text, LiveRig.Bridge + ": capture resumed"));
 
@@ -184,15 +171,7 @@ public class LiveCaptureTests(ITestOutputHelper output)
         (Process appliance, System.Text.StringBuilder log) = rig.Start("--out", recordings, "--state", state, "--workers", "1");
         (int call, string callLog) = Repo.Run("bash", [LiveRig.TopologyScript, "call"], TimeSpan.FromSeconds(90));
         Assert.True(call == 0, "SIPp call through Kamailio and rtpengine failed: " + callLog);
-        Assert.Equal(0, Kill(appliance.Id, "TERM"));
-        Assert.True(appliance.WaitForExit(TimeSpan.FromSeconds(30)), "appliance did not stop on SIGTERM");
-        appliance.WaitForExit();
-        lock (log)
-        {
-            output.WriteLine(log.ToString());
-        }
-
-        Assert.Equal(0, appliance.ExitCode);
+        StopWithSigterm(appliance, log);
         CallSidecar sidecar = CallSidecar.Deserialize(File.ReadAllText(Assert.Single(Directory.GetFiles(recordings, "*.json", SearchOption.AllDirectories))))!;
         Assert.Equal(("2001", "10.77.0.10", "sip:10.77.0.10:5061"), (sidecar.Parties[0].Extension, sidecar.Parties[0].Ip, sidecar.Parties[0].Device));
         Assert.Equal(("2002", "10.77.0.20"), (sidecar.Parties[1].Extension, sidecar.Parties[1].Ip));
@@ -216,6 +195,23 @@ public class LiveCaptureTests(ITestOutputHelper output)
         System.Text.Json.JsonElement server = Assert.Single(doc.RootElement.GetProperty("servers").EnumerateArray());
         Assert.Equal("10.77.0.30", server.GetProperty("ip").GetString());
         Assert.Empty(doc.RootElement.GetProperty("conflicts").EnumerateArray());
+    }
+
+    /// <summary>SIGTERM finalises every open recording and exits 0 within 30 s; returns (and prints) the appliance's output.</summary>
+    private string StopWithSigterm(Process appliance, System.Text.StringBuilder log)
+    {
+        Assert.Equal(0, Kill(appliance.Id, "TERM"));
+        Assert.True(appliance.WaitForExit(TimeSpan.FromSeconds(30)), "appliance did not stop on SIGTERM");
+        appliance.WaitForExit();
+        string text;
+        lock (log)
+        {
+            text = log.ToString();
+        }
+
+        output.WriteLine(text);
+        Assert.Equal(0, appliance.ExitCode);
+        return text;
     }
 
     private static int CountOf(string text, string what)

@@ -133,39 +133,43 @@ netns_status() {
     ip -n "$APPL_NS_UAS" -br addr show eth0 2>/dev/null
 }
 
-# run_sipp_call [LOGDIR]: one call from 2001 (appl-uac) to 2002 (appl-uas), with a REGISTER before
+# run_sipp_call [LOGDIR [VIA]]: one call from 2001 (appl-uac) to 2002 (appl-uas), with a REGISTER before
 # and an unREGISTER after, all bounded (every sipp has -timeout 25s and an outer timeout of 30 s).
-#   registrar  appl-uas 10.77.0.20:5080   uas_register.xml
+#   registrar  appl-uas 10.77.0.20:5080   uas_register.xml (not started with VIA)
 #   callee     appl-uas 10.77.0.20:5060   uas_g711a.xml, RTP port 6000, plays a 1 kHz tone
 #   phone 2001 appl-uac 10.77.0.10:5061   uac_register.xml (Expires 3600, then 0 after 10 s)
 #   caller     appl-uac 10.77.0.10:5060   uac_g711a.xml, RTP port 6100, plays speech + DTMF 1
+# VIA (host:port, e.g. a proxy's) takes both the REGISTER and the call instead of the SIPp registrar and the callee.
 # The REGISTER-only sipps get -mp 6900 too: every sipp binds its -mp socket, and an explicit -mp
 # that is taken is fatal ("Unable to bind audio RTP socket").
-# Returns 0 when all four SIPp runs succeeded. Logs stay in LOGDIR (default: a new /tmp directory).
+# Returns 0 when every SIPp run succeeded. Logs stay in LOGDIR (default: a new /tmp directory).
 run_sipp_call() {
-    local logdir=${1:-}
+    local logdir=${1:-} via=${2:-}
     [[ -n $logdir ]] || logdir=$(mktemp -d /tmp/appl-call.XXXXXX)
     mkdir -p "$logdir"
     live_require_tools || return 1
-    local registrar_pid uas_pid register_pid uac_pid name rc status=0
+    local registrar_pid= uas_pid register_pid uac_pid name rc status=0 names="uac uas register"
 
-    live_sipp registrar "$logdir" 30 "$APPL_NS_UAS" -- -sf uas_register.xml -i "$APPL_UAS_IP" -p 5080 \
-        -mi "$APPL_UAS_IP" -mp 6900 -m 1 -timeout 25s -timeout_error
-    registrar_pid=$LIVE_SIPP_PID
+    if [[ -z $via ]]; then
+        live_sipp registrar "$logdir" 30 "$APPL_NS_UAS" -- -sf uas_register.xml -i "$APPL_UAS_IP" -p 5080 \
+            -mi "$APPL_UAS_IP" -mp 6900 -m 1 -timeout 25s -timeout_error
+        registrar_pid=$LIVE_SIPP_PID
+        names="$names registrar"
+    fi
     live_sipp uas "$logdir" 30 "$APPL_NS_UAS" -- -sf uas_g711a.xml -i "$APPL_UAS_IP" -p 5060 \
         -mi "$APPL_UAS_IP" -mp 6000 -s "$APPL_CALLEE" -m 1 -timeout 25s -timeout_error
     uas_pid=$LIVE_SIPP_PID
     sleep 0.5
     live_sipp register "$logdir" 30 "$APPL_NS_UAC" -- -sf uac_register.xml -inf users.csv \
-        -i "$APPL_UAC_IP" -p 5061 -mi "$APPL_UAC_IP" -mp 6900 -d 10000 -m 1 -timeout 25s -timeout_error "$APPL_UAS_IP:5080"
+        -i "$APPL_UAC_IP" -p 5061 -mi "$APPL_UAC_IP" -mp 6900 -d 10000 -m 1 -timeout 25s -timeout_error "${via:-$APPL_UAS_IP:5080}"
     register_pid=$LIVE_SIPP_PID
     sleep 0.5
     live_sipp uac "$logdir" 30 "$APPL_NS_UAC" -- -sf uac_g711a.xml -inf users.csv \
         -i "$APPL_UAC_IP" -p 5060 -mi "$APPL_UAC_IP" -mp 6100 -s "$APPL_CALLEE" \
-        -m 1 -timeout 25s -timeout_error "$APPL_UAS_IP:5060"
+        -m 1 -timeout 25s -timeout_error "${via:-$APPL_UAS_IP:5060}"
     uac_pid=$LIVE_SIPP_PID
 
-    for name in uac uas register registrar; do
+    for name in $names; do
         local pid_var=${name}_pid
         live_wait_pid "${!pid_var}" 35
         rc=$?

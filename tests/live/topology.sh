@@ -74,35 +74,10 @@ topology_up() {
     return 1
 }
 
-# topology_call [LOGDIR]: phone 2001 registers with the proxy and calls 2002 through it (the callee answers, plays a
-# 1 kHz tone; the caller plays speech and DTMF 1), then unregisters. Returns 0 when every SIPp run succeeded.
+# topology_call [LOGDIR]: phone 2001 registers with the proxy and calls 2002 through it (netns.sh's run_sipp_call: the
+# callee answers and plays a 1 kHz tone, the caller plays speech and DTMF 1), then unregisters.
 topology_call() {
-    local logdir=${1:-}
-    [[ -n $logdir ]] || logdir=$(mktemp -d /tmp/appl-topology-call.XXXXXX)
-    mkdir -p "$logdir"
-    live_require_tools || return 1
-    local uas_pid register_pid uac_pid name rc status=0
-    live_sipp uas "$logdir" 30 "$APPL_NS_UAS" -- -sf uas_g711a.xml -i "$APPL_UAS_IP" -p 5060 \
-        -mi "$APPL_UAS_IP" -mp 6000 -s "$APPL_CALLEE" -m 1 -timeout 25s -timeout_error
-    uas_pid=$LIVE_SIPP_PID
-    sleep 0.5
-    live_sipp register "$logdir" 30 "$APPL_NS_UAC" -- -sf uac_register.xml -inf users.csv \
-        -i "$APPL_UAC_IP" -p 5061 -mi "$APPL_UAC_IP" -mp 6900 -d 10000 -m 1 -timeout 25s -timeout_error "$APPL_PRX_IP:5060"
-    register_pid=$LIVE_SIPP_PID
-    sleep 0.5
-    live_sipp uac "$logdir" 30 "$APPL_NS_UAC" -- -sf uac_g711a.xml -inf users.csv \
-        -i "$APPL_UAC_IP" -p 5060 -mi "$APPL_UAC_IP" -mp 6100 -s "$APPL_CALLEE" \
-        -m 1 -timeout 25s -timeout_error "$APPL_PRX_IP:5060"
-    uac_pid=$LIVE_SIPP_PID
-    for name in uac uas register; do
-        local pid_var=${name}_pid
-        live_wait_pid "${!pid_var}" 35
-        rc=$?
-        live_report_sipp "$name" "$logdir" $rc
-        [[ $rc -eq 0 ]] || status=1
-    done
-    echo "topology_call: logs in $logdir" >&2
-    return $status
+    run_sipp_call "${1:-}" "$APPL_PRX_IP:5060"
 }
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
