@@ -21,7 +21,7 @@ internal sealed class DirectoryPersistence(Func<DirectoryStore, bool> writeChang
 
     private readonly Lock _persistGate = new(); // one persist at a time (timer, caller, close); not the directory's lock
     private DirectoryStore? _store;
-    private Timer? _timer;
+    private AutoPersist? _auto;
     private TimeSpan _interval;
     private long _persists;
     private long _episodeFailures;
@@ -124,54 +124,54 @@ internal sealed class DirectoryPersistence(Func<DirectoryStore, bool> writeChang
         return wrote;
     }
 
-    /// <summary>Persists every <paramref name="interval"/> on a timer (the kill -9 window); one persist at a time, never queued behind another.</summary>
+    /// <summary>Persists every <paramref name="interval"/> (the kill -9 window); one persist at a time, never queued behind another.</summary>
     public void StartAutoPersist(TimeSpan interval)
     {
         StopAutoPersist();
         _interval = interval;
-        _timer = new Timer(_ => OnTimer(), null, interval, Timeout.InfiniteTimeSpan);
+        var stop = new ManualResetEventSlim(false);
+        var thread = new Thread(() => AutoPersistLoop(stop)) { Name = "directory persist", IsBackground = true };
+        _auto = new AutoPersist(thread, stop);
+        thread.Start();
     }
 
-    // One-shot, re-armed after each run: a slow or failing persist never piles up callbacks (and threads) behind it.
-    private void OnTimer()
+    // A thread of its own, not a timer's pool thread: a checkpoint can block for seconds (a slow or failing disk, up to
+    // the store's checkpoint timeout), and a pool thread held that long starves the API's requests and the timers.
+    private void AutoPersistLoop(ManualResetEventSlim stop)
     {
-        if (_persistGate.TryEnter())
+        while (!stop.Wait(_interval))
         {
-            try
+            if (_persistGate.TryEnter())
             {
-                PersistLocked();
+                try
+                {
+                    PersistLocked();
+                }
+                finally
+                {
+                    _persistGate.Exit();
+                }
             }
-            finally
-            {
-                _persistGate.Exit();
-            }
-        }
-
-        try
-        {
-            _timer?.Change(_interval, Timeout.InfiniteTimeSpan);
-        }
-        catch (ObjectDisposedException)
-        {
-            // stopped meanwhile
         }
     }
 
     private void StopAutoPersist()
     {
-        Timer? timer = Interlocked.Exchange(ref _timer, null);
-        if (timer is not null)
+        if (Interlocked.Exchange(ref _auto, null) is not (Thread thread, ManualResetEventSlim stop))
         {
-            // A running callback ends within the store's checkpoint timeout.
-            using var done = new ManualResetEvent(false);
-            if (timer.Dispose(done))
-            {
-                done.WaitOne(TimeSpan.FromSeconds(30));
-            }
+            return;
+        }
+
+        stop.Set();
+
+        // A running persist ends within the store's checkpoint timeout; the event is kept if the thread outlives the wait.
+        if (thread.Join(TimeSpan.FromSeconds(30)))
+        {
+            stop.Dispose();
         }
     }
 
-    /// <summary>Stops the timer, persists what changed, and closes the store: the clean-shutdown path (repeatable).</summary>
+    /// <summary>Stops the automatic persists, persists what changed, and closes the store: the clean-shutdown path (repeatable).</summary>
     public void Dispose()
     {
         StopAutoPersist();
@@ -179,4 +179,7 @@ internal sealed class DirectoryPersistence(Func<DirectoryStore, bool> writeChang
         DirectoryStore? store = Interlocked.Exchange(ref _store, null);
         store?.Dispose();
     }
+
+    /// <summary>The automatic persists' thread and the event that stops it.</summary>
+    private sealed record AutoPersist(Thread Thread, ManualResetEventSlim Stop);
 }
