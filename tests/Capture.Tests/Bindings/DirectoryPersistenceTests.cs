@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Capture.Bindings;
 using Capture.Bindings.Config;
+using Capture.Tests.Support;
 using Xunit.Abstractions;
 
 namespace Capture.Tests.Bindings;
@@ -9,6 +10,7 @@ namespace Capture.Tests.Bindings;
 /// The state folder unwritable for a while (issue 13): as root, chmod changes nothing, so the folder is made immutable
 /// with <c>chattr -R +i</c> (e2fsprogs; ext4, xfs, btrfs), which refuses new files and writes to open ones alike.
 /// </summary>
+[Collection(WholeHeap.Name)]
 public sealed class DirectoryPersistenceTests(ITestOutputHelper output) : IDisposable
 {
     private static readonly DateTimeOffset T0 = new(2026, 12, 4, 9, 0, 0, TimeSpan.Zero);
