@@ -45,6 +45,18 @@ public sealed class CounterWriter
         }
     }
 
+    /// <summary>
+    /// One Invalid counter per reason: <paramref name="byReason"/> indexed by a reason enum whose 0 is "none" (skipped),
+    /// named by <see cref="ReasonNames{TEnum}"/>.
+    /// </summary>
+    public void InvalidByReason(string protocol, string[] reasonNames, ReadOnlySpan<long> byReason)
+    {
+        for (int i = 1; i < reasonNames.Length && i < byReason.Length; i++)
+        {
+            Invalid(protocol, reasonNames[i], byReason[i]);
+        }
+    }
+
     private void Add(CounterValue value) => _values[value.Name] = value;
 
     public CounterDictionary ToSnapshot() => new(_values);

@@ -196,19 +196,12 @@ public sealed class SipProtocol : ISignallingProtocol
         counters.Event("tcp_sip_bytes_skipped", _tcpBytesSkipped);
         counters.Event("websocket_connections", _webSocket.Connections);
         counters.Event("websocket_sip_messages", _webSocket.Messages);
-        for (int i = 1; i < s_webSocketReasonNames.Length; i++)
-        {
-            counters.Invalid("websocket", s_webSocketReasonNames[i], _webSocket.Invalid[i]);
-        }
+        counters.InvalidByReason("websocket", s_webSocketReasonNames, _webSocket.Invalid);
 
         counters.Event("sip_messages_without_call", _calls.MessagesWithoutCall);
         counters.Limit("sip_calls_over_limit", _calls.CallsOverLimit);
-        for (int i = 1; i < s_reasonNames.Length; i++)
-        {
-            counters.Invalid("sip", s_reasonNames[i], Volatile.Read(ref _invalid[i]));
-        }
-
-        counters.Invalid("sip", "truncated", Volatile.Read(ref _invalid[s_reasonNames.Length]));
+        counters.InvalidByReason("sip", s_reasonNames, _invalid);
+        counters.Invalid("sip", "truncated", _invalid[s_reasonNames.Length]);
         if (_learner is { } l)
         {
             counters.Event("sip_registers_applied", l.RegistersApplied);

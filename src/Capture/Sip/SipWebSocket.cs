@@ -64,7 +64,7 @@ internal sealed class SipWebSocket
             if (status == OperationStatus.Done && frame.Opcode is WebSocketOpcode.Text or WebSocketOpcode.Binary)
             {
                 Span<byte> head = stackalloc byte[Math.Min(frame.Payload.Length, 512)];
-                UnmaskPrefix(frame, head);
+                frame.Unmask(head);
                 return SipSniffer.LooksLikeSip(head) ? TcpApplication.Claimed : TcpApplication.None;
             }
         }
@@ -212,7 +212,7 @@ internal sealed class SipWebSocket
                 && frame.Payload.Length > 0)
             {
                 Span<byte> head = buffer[..Math.Min(frame.Payload.Length, buffer.Length)];
-                UnmaskPrefix(frame, head);
+                frame.Unmask(head);
                 if (SipSniffer.LooksLikeSip(head))
                 {
                     return i;
@@ -221,17 +221,6 @@ internal sealed class SipWebSocket
         }
 
         return -1;
-    }
-
-    private static void UnmaskPrefix(in WebSocketFrame frame, Span<byte> head)
-    {
-        Span<byte> key = stackalloc byte[4];
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(key, frame.MaskKey);
-        ReadOnlySpan<byte> payload = frame.Payload;
-        for (int i = 0; i < head.Length; i++)
-        {
-            head[i] = frame.Masked ? (byte)(payload[i] ^ key[i & 3]) : payload[i];
-        }
     }
 
     /// <summary>Is there a header <paramref name="name"/> (any case) whose value contains <paramref name="token"/> (any case)?</summary>

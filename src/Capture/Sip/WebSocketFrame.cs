@@ -157,10 +157,10 @@ public readonly ref struct WebSocketFrame
         return OperationStatus.Done;
     }
 
-    /// <summary>Writes the payload, unmasked, to <paramref name="destination"/> (at least <see cref="Payload"/>'s length).</summary>
+    /// <summary>Writes the payload, unmasked, to <paramref name="destination"/>; a shorter destination gets its first bytes.</summary>
     public void Unmask(Span<byte> destination)
     {
-        ReadOnlySpan<byte> payload = Payload;
+        ReadOnlySpan<byte> payload = Payload[..Math.Min(Payload.Length, destination.Length)];
         if (!Masked)
         {
             payload.CopyTo(destination);

@@ -100,11 +100,7 @@ public sealed class SkinnyProtocol : ISignallingProtocol, ISkinnyMessageSink
         counters.Event("skinny_unknown_messages", k.UnknownMessages);
         counters.Event("skinny_resyncs", k.Resyncs);
         counters.Event("skinny_bytes_skipped", k.BytesSkipped);
-        ReadOnlySpan<long> invalid = k.Invalid;
-        for (int i = 1; i < invalid.Length && i < s_reasonNames.Length; i++)
-        {
-            counters.Invalid("skinny", s_reasonNames[i], invalid[i]);
-        }
+        counters.InvalidByReason("skinny", s_reasonNames, k.Invalid);
 
         counters.Event("skinny_media_forks_ignored", Calls.MediaForksIgnored);
         counters.Event("skinny_media_without_call", Calls.MediaWithoutCall);
