@@ -32,7 +32,7 @@ public class LiveCaptureTests(ITestOutputHelper output)
         Assert.True(call == 0, "SIPp call failed: " + callLog);
 
         // SIGTERM finalises every open recording and exits.
-        StopWithSigterm(appliance, log);
+        RigSession.StopWithSigterm(appliance, log, output);
         string json = Assert.Single(Directory.GetFiles(outDir, "*.json", SearchOption.AllDirectories), f => !f.StartsWith(state, StringComparison.Ordinal));
         CallSidecar call1 = CallSidecar.Deserialize(File.ReadAllText(json))!;
         Assert.Equal("2001", call1.Parties[0].Extension);
@@ -76,7 +76,7 @@ public class LiveCaptureTests(ITestOutputHelper output)
 
         // Checkpoints every second: after 3 s the learned state is on disk. kill -9 gives no chance to save more.
         Thread.Sleep(3000);
-        Assert.Equal(0, Kill(appliance.Id, "KILL"));
+        Assert.Equal(0, RigSession.Kill(appliance.Id, "KILL"));
         Assert.True(appliance.WaitForExit(TimeSpan.FromSeconds(10)));
 
         // A new process recovers the directory from the state folder (replaying a capture with no SIP in it).
@@ -121,20 +121,20 @@ public class LiveCaptureTests(ITestOutputHelper output)
         Assert.True(call == 0, "SIPp call 1 failed: " + callLog);
 
         Assert.Equal(0, Repo.Run("ip", ["link", "set", LiveRig.Bridge, "down"], TimeSpan.FromSeconds(10)).ExitCode);
-        WaitFor(() => Log().Contains(LiveRig.Bridge + ": link down", StringComparison.Ordinal), TimeSpan.FromSeconds(10), Log);
+        RigSession.WaitFor(() => Log().Contains(LiveRig.Bridge + ": link down", StringComparison.Ordinal), TimeSpan.FromSeconds(10), Log);
         Assert.Equal(0, Repo.Run("ip", ["link", "set", LiveRig.Bridge, "up"], TimeSpan.FromSeconds(10)).ExitCode);
-        WaitFor(() => Log().Contains(LiveRig.Bridge + ": link up", StringComparison.Ordinal), TimeSpan.FromSeconds(10), Log);
+        RigSession.WaitFor(() => Log().Contains(LiveRig.Bridge + ": link up", StringComparison.Ordinal), TimeSpan.FromSeconds(10), Log);
 
         (int rebuilt, string rebuildLog) = Repo.Run("bash", [netns, "rebuild"], TimeSpan.FromSeconds(30));
         Assert.True(rebuilt == 0, "rebuilding the bridge failed: " + rebuildLog);
-        WaitFor(() => Log().Contains(LiveRig.Bridge + ": capture resumed", StringComparison.Ordinal), TimeSpan.FromSeconds(20), Log);
+        RigSession.WaitFor(() => Log().Contains(LiveRig.Bridge + ": capture resumed", StringComparison.Ordinal), TimeSpan.FromSeconds(20), Log);
 
         (call, callLog) = Repo.Run("bash", [netns, "call"], TimeSpan.FromSeconds(90));
         Assert.True(call == 0, "SIPp call 2 failed: " + callLog);
 
-        string text = StopWithSigterm(appliance, log);
-        Assert.Equal(1, CountOf(text, LiveRig.Bridge + ": capture lost"));
-        Assert.Equal(1, CountOf(text, LiveRig.Bridge + ": capture resumed"));
+        string text = RigSession.StopWithSigterm(appliance, log, output);
+        Assert.Equal(1, RigSession.CountOf(text, LiveRig.Bridge + ": capture lost"));
+        Assert.Equal(1, RigSession.CountOf(text, LiveRig.Bridge + ": capture resumed"));
 
         // Both calls recorded whole: the second one on the reopened interface.
         CallSidecar[] calls = [.. Directory.GetFiles(outDir, "*.json", SearchOption.AllDirectories)
@@ -171,7 +171,7 @@ public class LiveCaptureTests(ITestOutputHelper output)
         (Process appliance, System.Text.StringBuilder log) = rig.Start("--out", recordings, "--state", state, "--workers", "1");
         (int call, string callLog) = Repo.Run("bash", [LiveRig.TopologyScript, "call"], TimeSpan.FromSeconds(90));
         Assert.True(call == 0, "SIPp call through Kamailio and rtpengine failed: " + callLog);
-        StopWithSigterm(appliance, log);
+        RigSession.StopWithSigterm(appliance, log, output);
         CallSidecar sidecar = CallSidecar.Deserialize(File.ReadAllText(Assert.Single(Directory.GetFiles(recordings, "*.json", SearchOption.AllDirectories))))!;
         Assert.Equal(("2001", "10.77.0.10", "sip:10.77.0.10:5061"), (sidecar.Parties[0].Extension, sidecar.Parties[0].Ip, sidecar.Parties[0].Device));
         Assert.Equal(("2002", "10.77.0.20"), (sidecar.Parties[1].Extension, sidecar.Parties[1].Ip));
@@ -195,115 +195,5 @@ public class LiveCaptureTests(ITestOutputHelper output)
         System.Text.Json.JsonElement server = Assert.Single(doc.RootElement.GetProperty("servers").EnumerateArray());
         Assert.Equal("10.77.0.30", server.GetProperty("ip").GetString());
         Assert.Empty(doc.RootElement.GetProperty("conflicts").EnumerateArray());
-    }
-
-    /// <summary>SIGTERM finalises every open recording and exits 0 within 30 s; returns (and prints) the appliance's output.</summary>
-    private string StopWithSigterm(Process appliance, System.Text.StringBuilder log)
-    {
-        Assert.Equal(0, Kill(appliance.Id, "TERM"));
-        Assert.True(appliance.WaitForExit(TimeSpan.FromSeconds(30)), "appliance did not stop on SIGTERM");
-        appliance.WaitForExit();
-        string text;
-        lock (log)
-        {
-            text = log.ToString();
-        }
-
-        output.WriteLine(text);
-        Assert.Equal(0, appliance.ExitCode);
-        return text;
-    }
-
-    private static int CountOf(string text, string what)
-    {
-        int count = 0;
-        for (int i = text.IndexOf(what, StringComparison.Ordinal); i >= 0; i = text.IndexOf(what, i + what.Length, StringComparison.Ordinal))
-        {
-            count++;
-        }
-
-        return count;
-    }
-
-    /// <summary>The rig up and a scratch folder for one test; at the end the appliance it started is killed, the rig torn down.</summary>
-    private sealed class RigSession : IDisposable
-    {
-        private Process? _appliance;
-
-        private readonly string _script;
-
-        public RigSession(string name, string? script = null)
-        {
-            _script = script ?? LiveRig.Script;
-            Dir = Path.Combine(Path.GetTempPath(), name + "-" + Guid.NewGuid().ToString("N"));
-            Directory.CreateDirectory(Dir);
-            (int up, string upLog) = Repo.Run("bash", [_script, "up"], TimeSpan.FromSeconds(60));
-            if (up != 0)
-            {
-                Dispose();
-                Assert.Fail("netns rig: " + upLog);
-            }
-        }
-
-        public string Dir { get; }
-
-        public string State => Path.Combine(Dir, "state");
-
-        /// <summary>`appliance capture` on the rig's bridge (<see cref="StartCapture"/>), stopped at the end if still running.</summary>
-        public (Process Appliance, System.Text.StringBuilder Log) Start(params string[] args)
-        {
-            (Process appliance, System.Text.StringBuilder log) = StartCapture(args);
-            _appliance = appliance;
-            return (appliance, log);
-        }
-
-        public void Dispose()
-        {
-            if (_appliance is { HasExited: false })
-            {
-                _appliance.Kill(entireProcessTree: true);
-            }
-
-            _appliance?.Dispose();
-            Repo.Run("bash", [_script, "down"], TimeSpan.FromSeconds(60));
-            if (Directory.Exists(Dir))
-            {
-                Directory.Delete(Dir, recursive: true);
-            }
-        }
-    }
-
-    /// <summary>Starts `appliance capture` on the rig's bridge and waits until it captures; its output goes to the returned log.</summary>
-    private static (Process Appliance, System.Text.StringBuilder Log) StartCapture(params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet", [Repo.ApplianceDll, "capture", "--interface", LiveRig.Bridge, .. args])
-        {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-        };
-        Process appliance = Process.Start(psi)!;
-        var log = new System.Text.StringBuilder();
-        appliance.ErrorDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
-        appliance.OutputDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
-        appliance.BeginErrorReadLine();
-        appliance.BeginOutputReadLine();
-        WaitFor(() => { lock (log) { return log.ToString().Contains("capturing on " + LiveRig.Bridge, StringComparison.Ordinal); } }, TimeSpan.FromSeconds(30), () => log.ToString());
-        return (appliance, log);
-    }
-
-    private static int Kill(int pid, string signal) => Repo.Run("kill", ["-" + signal, pid.ToString(System.Globalization.CultureInfo.InvariantCulture)], TimeSpan.FromSeconds(5)).ExitCode;
-
-    private static void WaitFor(Func<bool> condition, TimeSpan timeout, Func<string> diagnostics)
-    {
-        var sw = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (sw.Elapsed > timeout)
-            {
-                throw new TimeoutException("waited in vain: " + diagnostics());
-            }
-
-            Thread.Sleep(100);
-        }
     }
 }
