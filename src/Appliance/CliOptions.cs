@@ -35,6 +35,7 @@ internal sealed class CliOptions
                 case "--snaplen": o.Snaplen = Int(args, ref i, a, 64, 262144); break;
                 case "--buffer-mb": o.BufferMb = Int(args, ref i, a, 1, 2048); break;
                 case "--no-immediate": o.Immediate = false; break;
+                case "--no-unsignalled-rtp": o.Pipeline.UnsignalledRtp.Enabled = false; break;
                 case "--workers": o.Pipeline.Workers = Int(args, ref i, a, 0, 256); break;
                 case "--bitrate": o.Recording.BitratePerChannel = Int(args, ref i, a, 6000, 256000); break;
                 case "--complexity": o.Recording.Complexity = Int(args, ref i, a, 0, 10); break;

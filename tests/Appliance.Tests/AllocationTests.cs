@@ -30,6 +30,16 @@ public class AllocationTests(ITestOutputHelper output)
         Assert.Equal(0, allocated);
     }
 
+    [Fact]
+    public void UnsignalledRtp_AllocatesNothingPerPacket()
+    {
+        // g711a.pcap: one RTP stream and no signalling; it is proved RTP and its call started in the first 100 ms, and its
+        // recording's first page is written well before 2 s.
+        (long media, long allocated) = MeasureWindow("g711a.pcap", 2_000_000_000, 6_000_000_000);
+        Assert.True(media > 100, $"the window must hold the stream's RTP ({media})");
+        Assert.Equal(0, allocated);
+    }
+
     /// <summary>Replays a capture inline up to <paramref name="fromNs"/> (warm-up), then measures the window up to <paramref name="toNs"/> (<see cref="Allocations"/>).</summary>
     private (long Media, long Allocated) MeasureWindow(string capture, long fromNs, long toNs)
     {

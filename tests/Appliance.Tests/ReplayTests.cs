@@ -17,8 +17,11 @@ public class ReplayTests(ITestOutputHelper output)
         using var r = new Replayer().Run(Captures.PathOf("SIP_CALL_RTP_G711.pcap"));
         Assert.Empty(r.Errors);
 
-        // tshark: two INVITE dialogs; 12013223@200.57.7.195 answered (100/180/200/ACK), 12015624@... only 100/180.
-        Assert.Equal(2, r.Calls.Count);
+        // tshark: two INVITE dialogs; 12013223@200.57.7.195 answered (100/180/200/ACK), 12015624@... only 100/180; and 6
+        // packets of an MGCP gateway's stream (200.57.7.202:30000, no SIP), recorded as RTP of its own after 3 proved it.
+        Assert.Equal(3, r.Calls.Count);
+        CallSidecar mgcp = Assert.Single(r.Calls, c => c.Protocol == "rtp");
+        Assert.Equal(("200.57.7.202", 30000, 3L), (mgcp.Parties[0].Ip, mgcp.Parties[0].Port, mgcp.Packets));
         CallSidecar answered = Assert.Single(r.Calls, c => c.CallId == "12013223@200.57.7.195");
         Assert.Equal("francisco", answered.Parties[1].Extension);
         Assert.NotNull(answered.AnsweredAt);

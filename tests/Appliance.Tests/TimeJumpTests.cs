@@ -127,7 +127,9 @@ public sealed class TimeJumpTests(ITestOutputHelper output) : IDisposable
     {
         string path = Path.Combine(_dir, Guid.NewGuid().ToString("N") + ".pcap");
         PcapFile.WriteClassic(path, linkType, frames);
-        using Replayer r = new Replayer().Run(path, workers: 1);
+        // The relay's other leg (200.57.7.199, the same SSRCs 0.5 ms apart) is left out: these tests shift frames from one
+        // index on, which can part a relayed copy from its original by the whole shift, so it is no longer a duplicate.
+        using Replayer r = new Replayer().Run(path, workers: 1, configure: o => o.UnsignalledRtp.Enabled = false);
         Assert.Empty(r.Errors);
         CallSidecar call = Assert.Single(r.Calls, c => c.CallId == Answered);
 

@@ -56,6 +56,12 @@ public sealed class ApplianceSettings
 
     public bool Promiscuous { get; set; } = true;
 
+    /// <summary>Record RTP that no SIP or Skinny signalling claims, as calls with protocol <c>rtp</c> (README "Outputs").</summary>
+    public bool UnsignalledRtp { get; set; } = true;
+
+    /// <summary>Such a call ends when neither direction sent a packet for this long.</summary>
+    public int UnsignalledRtpIdleSeconds { get; set; } = 15;
+
     /// <summary>How long SIGTERM may take: capture stops at once, recordings and the directory get the rest.</summary>
     public int ShutdownSeconds { get; set; } = 20;
 
@@ -73,6 +79,7 @@ public sealed class ApplianceSettings
     {
         Workers = Workers ?? Math.Max(1, Environment.ProcessorCount - 1),
         WaitWhenQueueFull = false, // live: never block the capture thread
+        UnsignalledRtp = new() { Enabled = UnsignalledRtp, IdleTimeout = TimeSpan.FromSeconds(UnsignalledRtpIdleSeconds) },
     };
 
     /// <summary>Every problem with the settings, each naming its key; empty when they are usable.</summary>
@@ -127,6 +134,11 @@ public sealed class ApplianceSettings
         if (BufferMb is < 1 or > 2048)
         {
             problems.Add($"BufferMb: must be 1-2048, not {BufferMb}");
+        }
+
+        if (UnsignalledRtpIdleSeconds is < 1 or > 3600)
+        {
+            problems.Add($"UnsignalledRtpIdleSeconds: must be 1-3600, not {UnsignalledRtpIdleSeconds}");
         }
 
         if (ShutdownSeconds is < 1 or > 600)

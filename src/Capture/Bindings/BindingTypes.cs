@@ -169,6 +169,9 @@ public sealed record Location(bool Found, bool LoggedIn)
 /// <summary>Who a call's party is, as the directory saw it at the call's start.</summary>
 public sealed record PartyBinding(string Device, string HostDevice)
 {
+    /// <summary>The device's first line (learned, else configured): names a party known only by its address.</summary>
+    public string? Extension { get; init; }
+
     /// <summary>The logged-in user, else the device's default hoteling agent, else null.</summary>
     public string? User { get; init; }
 

@@ -79,6 +79,7 @@ internal sealed class CallAttribution(DeviceRegistry devices, LineIndex lines, K
 
         return new PartyBinding(profile?.Id ?? d.Id, d.Id)
         {
+            Extension = FirstLine(d),
             User = user,
             Profile = profile?.Id,
             LoginSeq = login?.Seq,
@@ -93,6 +94,20 @@ internal sealed class CallAttribution(DeviceRegistry devices, LineIndex lines, K
             RecordingGroup = group,
             Record = anyGroup ? record : settings.Config.RecordByDefault,
         };
+    }
+
+    private static string? FirstLine(DeviceState d)
+    {
+        LearnedLine? first = null;
+        foreach (LearnedLine l in d.Lines)
+        {
+            if (first is null || l.Number < first.Number)
+            {
+                first = l;
+            }
+        }
+
+        return first?.Extension ?? (d.Config?.Extensions.Count > 0 ? d.Config.Extensions[0] : null);
     }
 
     /// <summary>A call started on the device (idle auto-logout counts from the last call).</summary>

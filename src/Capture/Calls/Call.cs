@@ -32,6 +32,9 @@ public sealed class Call : IResettable
 
     public bool Ended { get; internal set; }
 
+    /// <summary>Started from RTP alone (no signalling seen): a SIP call whose SDP names its media takes it over.</summary>
+    public bool Unsignalled { get; internal set; }
+
     /// <summary>Where the sink sends this call's media (set by <see cref="ICallSink.CallStarted"/>; null for sinks that keep none).</summary>
     public CallMediaRoute? Route { get; set; }
 
@@ -43,6 +46,9 @@ public sealed class Call : IResettable
 
     /// <summary>Endpoints the flow table maps to this call (announced and latched).</summary>
     internal List<IpEndpoint16> Endpoints { get; } = new(4);
+
+    /// <summary>The SSRC each channel's party sends now (null: none seen yet); kept by the flow table.</summary>
+    internal uint?[] Ssrcs { get; } = new uint?[2];
 
     internal void Start(string id, CallMetadata metadata, long startedNs)
     {
@@ -60,10 +66,12 @@ public sealed class Call : IResettable
         LastMediaNs = 0;
         Recorded = false;
         Ended = false;
+        Unsignalled = false;
         Route = null;
         Bindings[0] = Bindings[1] = null;
         ActiveHosts.Clear();
         Endpoints.Clear();
+        Ssrcs[0] = Ssrcs[1] = null;
         return true;
     }
 }

@@ -46,6 +46,9 @@ public sealed class CallBook
     /// <summary>Recordings ended (once per recording: one stopped by a logout is not counted again at its call's end).</summary>
     public long RecordingsEnded { get; private set; }
 
+    /// <summary>Calls recorded from their RTP alone that signalling took over later (<see cref="TakeOver"/>).</summary>
+    public long UnsignalledTakenOver { get; private set; }
+
     /// <summary>Who <paramref name="extension"/> at <paramref name="address"/> is at <paramref name="atNs"/>; null when not local (or no directory).</summary>
     public PartyBinding? Attribute(string? extension, IpAddress16 address, long atNs) =>
         _directory?.Attribute(extension, address, CaptureTime.ToDateTime(atNs));
@@ -89,6 +92,42 @@ public sealed class CallBook
         }
 
         return call;
+    }
+
+    /// <summary>The call recorded from RTP alone whose party receives at <paramref name="endpoint"/>, and that party's channel.</summary>
+    public bool TryFindUnsignalled(IpEndpoint16 endpoint, out Call? call, out Channel receiver)
+    {
+        if (Media.TryGetReceiver(endpoint, out call, out receiver) && call!.Unsignalled && !call.Ended)
+        {
+            return true;
+        }
+
+        call = null;
+        return false;
+    }
+
+    /// <summary>
+    /// Signalling names a call that was being recorded from its RTP alone: the same call, recording and file go on under
+    /// the signalling's protocol, call id and parties (the channels stay as they are: the caller must be put on the
+    /// channel of its media), and a <see cref="CallEventTypes.Signalled"/> event marks where. One conversation, one
+    /// recording.
+    /// </summary>
+    public void TakeOver(Call call, string protocol, string callId, long atNs, PartyInfo left, PartyBinding? leftBinding, PartyInfo right, PartyBinding? rightBinding)
+    {
+        call.Unsignalled = false;
+        UnsignalledTakenOver++;
+        string wasCallId = call.Metadata.CallId;
+        call.Bindings[0] = leftBinding;
+        call.Bindings[1] = rightBinding;
+        NoteHosts(call, atNs);
+        Update(call, call.Metadata with
+        {
+            Protocol = protocol,
+            CallId = callId,
+            Left = Attributed(left with { Ip = left.Ip ?? call.Metadata.Left.Ip, Port = left.Port ?? call.Metadata.Left.Port }, leftBinding),
+            Right = Attributed(right with { Ip = right.Ip ?? call.Metadata.Right.Ip, Port = right.Port ?? call.Metadata.Right.Port }, rightBinding),
+        });
+        Event(call, CallEventTypes.Signalled, atNs, $"{protocol} took over the media of {wasCallId}");
     }
 
     /// <summary>A party as the directory names it: device, host, user and how they logged in, recording group.</summary>
@@ -173,7 +212,7 @@ public sealed class CallBook
         }
 
         call.Ended = true;
-        Media.Forget(call);
+        Media.Forget(call, atNs);
         _active.Remove(call);
         if (_directory is not null)
         {

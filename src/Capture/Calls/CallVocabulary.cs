@@ -66,6 +66,12 @@ public static class CallEventTypes
     /// <summary>A DTMF digit sent in signalling (Skinny KeypadButton); the detail is the digit. Goes to the sidecar's dtmf list.</summary>
     public const string Dtmf = "dtmf";
 
+    /// <summary>
+    /// The signalling of a call recorded from its RTP alone was seen (a SIP INVITE whose SDP names its media): from here
+    /// the recording carries that call's id and parties; the detail names the protocol.
+    /// </summary>
+    public const string Signalled = "signalled";
+
     /// <summary>A party's login ended during the call (DESIGN section 2, logout during a call).</summary>
     public const string Logout = "logout";
 

@@ -12,7 +12,21 @@ namespace Capture.Calls;
 /// </summary>
 public sealed class MediaFlowTable
 {
+    /// <summary>RTP to or from an ended call's endpoint this soon after its end is that call's trailing media, not a new call.</summary>
+    public static readonly long TrailingMediaNs = 10L * 1_000_000_000;
+
+    /// <summary>How long a recording fork's target stays known after signalling last named it.</summary>
+    public static readonly long ForkTargetNs = 3600L * 1_000_000_000;
+
     private readonly Dictionary<IpEndpoint16, FlowOwner> _flows = [];
+
+    // Endpoints whose unclaimed RTP is known not to be a call of its own (unsignalled RTP is not recorded there).
+    private readonly Dictionary<IpEndpoint16, QuietEndpoint> _quiet = [];
+    private readonly List<IpEndpoint16> _expired = [];
+
+    // The SSRC each recorded call's parties send now: a media relay forwards a stream keeping its SSRC, so an unclaimed
+    // flow carrying it is the relay's other leg of that call.
+    private readonly Dictionary<uint, SsrcOwner> _ssrcs = [];
 
     /// <summary>Endpoints mapped (announced and latched).</summary>
     public int Count => _flows.Count;
@@ -43,6 +57,15 @@ public sealed class MediaFlowTable
 
         call.LastMediaNs = atNs;
         return true;
+    }
+
+    /// <summary>The call and party that receive at <paramref name="endpoint"/> (announced or latched), if any.</summary>
+    public bool TryGetReceiver(IpEndpoint16 endpoint, out Call? call, out Channel receiver)
+    {
+        bool found = _flows.TryGetValue(endpoint, out FlowOwner owner);
+        call = owner.Call;
+        receiver = owner.Receiver;
+        return found;
     }
 
     /// <summary>
@@ -78,18 +101,108 @@ public sealed class MediaFlowTable
         call.Endpoints.Remove(endpoint);
     }
 
-    /// <summary>Every endpoint of the call (its media is over).</summary>
-    public void Forget(Call call)
+    /// <summary>
+    /// Every endpoint of the call (its media is over at <paramref name="atNs"/>): its trailing packets are not taken for a
+    /// new call's for <see cref="TrailingMediaNs"/>.
+    /// </summary>
+    public void Forget(Call call, long atNs)
     {
         foreach (IpEndpoint16 endpoint in call.Endpoints)
         {
             if (_flows.TryGetValue(endpoint, out FlowOwner owner) && owner.Call == call)
             {
                 _flows.Remove(endpoint);
+                Quiet(endpoint, QuietReason.AfterCallEnd, atNs + TrailingMediaNs);
             }
         }
 
         call.Endpoints.Clear();
+        for (int i = 0; i < 2; i++)
+        {
+            if (call.Ssrcs[i] is { } ssrc && _ssrcs.TryGetValue(ssrc, out SsrcOwner o) && o.Call == call)
+            {
+                _ssrcs.Remove(ssrc);
+            }
+
+            call.Ssrcs[i] = null;
+        }
+    }
+
+    /// <summary>Signalling says <paramref name="endpoint"/> receives a recording fork (a copy of a call's media), until told again.</summary>
+    public void NoteForkTarget(IpEndpoint16 endpoint, long atNs) => Quiet(endpoint, QuietReason.ForkTarget, atNs + ForkTargetNs);
+
+    /// <summary>Why unclaimed RTP from <paramref name="source"/> to <paramref name="destination"/> is no call of its own (None: it may be).</summary>
+    public QuietReason QuietReasonOf(IpEndpoint16 source, IpEndpoint16 destination, long atNs)
+    {
+        if (_quiet.Count == 0)
+        {
+            return QuietReason.None;
+        }
+
+        if (_quiet.TryGetValue(destination, out QuietEndpoint q) && q.UntilNs >= atNs)
+        {
+            return q.Reason;
+        }
+
+        return _quiet.TryGetValue(source, out q) && q.UntilNs >= atNs ? q.Reason : QuietReason.None;
+    }
+
+    /// <summary>Forgets quiet endpoints whose time is up (capture time, about once a second).</summary>
+    public void ExpireQuiet(long nowNs)
+    {
+        foreach (KeyValuePair<IpEndpoint16, QuietEndpoint> q in _quiet)
+        {
+            if (q.Value.UntilNs < nowNs)
+            {
+                _expired.Add(q.Key);
+            }
+        }
+
+        foreach (IpEndpoint16 endpoint in _expired)
+        {
+            _quiet.Remove(endpoint);
+        }
+
+        _expired.Clear();
+    }
+
+    private void Quiet(IpEndpoint16 endpoint, QuietReason reason, long untilNs)
+    {
+        ref QuietEndpoint slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_quiet, endpoint, out bool exists);
+        if (!exists || slot.Reason != QuietReason.ForkTarget || reason == QuietReason.ForkTarget)
+        {
+            slot = new QuietEndpoint(reason, untilNs); // a fork target stays one until its own time is up
+        }
+    }
+
+    /// <summary>
+    /// The SSRC <paramref name="speaker"/> of <paramref name="call"/> sends now (read from each classified packet: a compare,
+    /// and a table write only when it changes).
+    /// </summary>
+    public void NoteSsrc(Call call, Channel speaker, uint ssrc)
+    {
+        ref uint? current = ref call.Ssrcs[(int)speaker];
+        if (current == ssrc)
+        {
+            return;
+        }
+
+        if (current is { } old && _ssrcs.TryGetValue(old, out SsrcOwner o) && o.Call == call)
+        {
+            _ssrcs.Remove(old);
+        }
+
+        current = ssrc;
+        _ssrcs[ssrc] = new SsrcOwner(call, speaker);
+    }
+
+    /// <summary>The live call whose party sends <paramref name="ssrc"/>, and that party's channel.</summary>
+    public bool TryFindSsrc(uint ssrc, out Call? call, out Channel speaker)
+    {
+        bool found = _ssrcs.TryGetValue(ssrc, out SsrcOwner o) && !o.Call.Ended;
+        call = found ? o.Call : null;
+        speaker = o.Speaker;
+        return found;
     }
 
     /// <summary>Symmetric RTP behind NAT: the speaker's real address answers for its announced one from now on.</summary>
@@ -122,4 +235,20 @@ public sealed class MediaFlowTable
 
     /// <summary>Who receives at an endpoint; <c>Latched</c> when learnt from RTP rather than announced by signalling.</summary>
     private readonly record struct FlowOwner(Call Call, Channel Receiver, bool Latched);
+
+    private readonly record struct QuietEndpoint(QuietReason Reason, long UntilNs);
+
+    private readonly record struct SsrcOwner(Call Call, Channel Speaker);
+}
+
+/// <summary>Why RTP that no signalling claims is known not to be a call of its own.</summary>
+public enum QuietReason : byte
+{
+    None,
+
+    /// <summary>The endpoint was a call's until moments ago: trailing packets after a BYE or a refusal.</summary>
+    AfterCallEnd,
+
+    /// <summary>Signalling sent a copy of a call's media there (a Skinny built-in-bridge recording fork).</summary>
+    ForkTarget,
 }

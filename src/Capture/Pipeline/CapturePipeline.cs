@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Capture.Bindings;
 using Capture.Calls;
 using Capture.Diagnostics;
@@ -34,6 +35,9 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
 
     // Offered, in order, each datagram that is no call's media and each new TCP connection.
     private readonly ISignallingProtocol[] _protocols;
+
+    // Offered last: RTP that no call and no signalling claimed.
+    private readonly UnsignalledRtpTracker _unsignalled;
     private readonly MediaWorker[] _workers;
     private readonly bool _inline;
     private readonly long _tickNs;
@@ -64,6 +68,7 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
 
         _recording = recording;
         _calls = new CallBook(this, directory);
+        _unsignalled = new UnsignalledRtpTracker(_calls, _options.UnsignalledRtp);
         _protocols = [new SkinnyProtocol(_calls, directory: directory), new SipProtocol(_calls, sip, directory)];
         _directory = directory;
         _tickNs = _options.TickInterval.Ticks * 100;
@@ -113,11 +118,14 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
         counters.Event("calls_ended", _calls.RecordingsEnded);
         counters.Event("calls_not_recorded", _calls.CallsNotRecorded);
         counters.Event("recordings_stopped_by_logout", _calls.RecordingsStoppedByLogout);
+        counters.Event("rtp_unsignalled_taken_over", _calls.UnsignalledTakenOver);
         _tcp.WriteCounters(counters);
         foreach (ISignallingProtocol protocol in _protocols)
         {
             protocol.WriteCounters(counters);
         }
+
+        _unsignalled.WriteCounters(counters);
 
         return counters.ToSnapshot();
     }
@@ -182,17 +190,8 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
         }
 
         Counters.UdpDatagrams++;
-        if (_calls.Media.TryClassify(packet.Source, packet.Destination, now, out Call? call, out Channel speaker))
+        if (TryMedia(packet, now))
         {
-            Counters.MediaPackets++;
-            if (!call!.Recorded)
-            {
-                Counters.MediaNotRecorded++;
-                return;
-            }
-
-            var route = (WorkerRoute)call.Route!;
-            Enqueue(route.Worker, WorkKind.Rtp, speaker, now, packet.Payload, route.Recording, essential: false);
             return;
         }
 
@@ -204,7 +203,43 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
             }
         }
 
-        Counters.UdpUnclassified++;
+        switch (_unsignalled.Offer(packet))
+        {
+            case UnsignalledRtpResult.Recognised:
+                TryMedia(packet, now); // the packet that proved its stream is the recording's first
+                break;
+            case UnsignalledRtpResult.NotRtp:
+                Counters.UdpUnclassified++;
+                break;
+            default:
+                break; // counted by the tracker: a stream on probation, one it cannot record, trailing media or a fork
+        }
+    }
+
+    /// <summary>A datagram of a call's media goes to its recording's worker (or is counted when the call is not recorded).</summary>
+    private bool TryMedia(in DecodedPacket packet, long now)
+    {
+        if (!_calls.Media.TryClassify(packet.Source, packet.Destination, now, out Call? call, out Channel speaker))
+        {
+            return false;
+        }
+
+        Counters.MediaPackets++;
+        ReadOnlySpan<byte> rtp = packet.Payload;
+        if (rtp.Length >= 12 && (rtp[0] >> 6) == 2)
+        {
+            _calls.Media.NoteSsrc(call!, speaker, BinaryPrimitives.ReadUInt32BigEndian(rtp[8..])); // a relay's other leg is found by it
+        }
+
+        if (!call!.Recorded)
+        {
+            Counters.MediaNotRecorded++;
+            return true;
+        }
+
+        var route = (WorkerRoute)call.Route!;
+        Enqueue(route.Worker, WorkKind.Rtp, speaker, now, packet.Payload, route.Recording, essential: false);
+        return true;
     }
 
     private void Tick(long nowNs)
@@ -216,6 +251,8 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
         {
             protocol.Expire(nowNs);
         }
+
+        _unsignalled.Expire(nowNs);
 
         _directory?.Tick(CaptureTime.ToDateTime(nowNs));
 
@@ -335,6 +372,8 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
         {
             protocol.EndAll(_clock.Now, reason);
         }
+
+        _unsignalled.EndAll(_clock.Now, reason);
 
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         bool finished = true;

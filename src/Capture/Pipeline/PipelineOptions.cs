@@ -1,4 +1,5 @@
 using Capture.Packets;
+using Capture.Rtp;
 
 namespace Capture.Pipeline;
 
@@ -19,6 +20,9 @@ public sealed class PipelineOptions
     /// <summary>How often (in capture time) timeouts are checked and idle calls are mixed forward.</summary>
     public TimeSpan TickInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>Recording RTP that no signalling claims (on by default).</summary>
+    public UnsignalledRtpOptions UnsignalledRtp { get; set; } = new();
+
     /// <summary>Limits of TCP stream reassembly (SIP over TCP, Skinny).</summary>
     public TcpReassemblerOptions Tcp { get; set; } = new();
 
@@ -32,6 +36,12 @@ public sealed class PipelineOptions
         if (QueueCapacity < 16 || (QueueCapacity & (QueueCapacity - 1)) != 0)
         {
             throw new ArgumentOutOfRangeException(nameof(QueueCapacity), QueueCapacity, "queue capacity must be a power of two of at least 16");
+        }
+
+        ArgumentNullException.ThrowIfNull(UnsignalledRtp);
+        if (UnsignalledRtp.IdleTimeout <= TimeSpan.Zero || UnsignalledRtp.MaxCandidates < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(UnsignalledRtp), "unsignalled RTP needs a positive idle timeout and candidate limit");
         }
 
         ArgumentNullException.ThrowIfNull(Tcp);

@@ -116,9 +116,28 @@ public sealed class SipCallTracker
         PartyBinding? callerBinding = _book.Attribute(caller.Extension, source.Address, atNs);
         PartyBinding? calleeBinding = _book.Attribute(callee.Extension, destination.Address, atNs);
         bool swap = CallBook.SecondGoesLeft(callerBinding, calleeBinding);
-        Call handle = swap
-            ? _book.Start(Protocol, callId, atNs, callee, calleeBinding, caller, callerBinding)
-            : _book.Start(Protocol, callId, atNs, caller, callerBinding, callee, calleeBinding);
+        Call handle;
+        if (UnsignalledCallOf(invite, out Call? unsignalled, out Channel callerChannel))
+        {
+            // Its media was being recorded from RTP alone: the same recording goes on, the caller on its media's channel.
+            swap = callerChannel == Channel.Right;
+            handle = unsignalled!;
+            if (swap)
+            {
+                _book.TakeOver(handle, Protocol, callId, atNs, callee, calleeBinding, caller, callerBinding);
+            }
+            else
+            {
+                _book.TakeOver(handle, Protocol, callId, atNs, caller, callerBinding, callee, calleeBinding);
+            }
+        }
+        else
+        {
+            handle = swap
+                ? _book.Start(Protocol, callId, atNs, callee, calleeBinding, caller, callerBinding)
+                : _book.Start(Protocol, callId, atNs, caller, callerBinding, callee, calleeBinding);
+        }
+
         var call = new SipCall(callId, callerTag, handle)
         {
             InviteCSeq = invite.CSeq,
@@ -131,6 +150,29 @@ public sealed class SipCallTracker
 
     /// <summary>The sidecar's protocol name.</summary>
     public const string Protocol = "sip";
+
+    /// <summary>The call recorded from RTP alone that receives at the INVITE's own audio endpoint (its sender's), if any.</summary>
+    private bool UnsignalledCallOf(in SipMessage invite, out Call? call, out Channel senderChannel)
+    {
+        call = null;
+        senderChannel = default;
+        if (invite.Body.IsEmpty || !SipBody.TryFindSdp(invite.ContentType, invite.Body, out ReadOnlySpan<byte> sdpBytes)
+            || SdpSession.TryParse(sdpBytes, out SdpSession sdp, out _) != System.Buffers.OperationStatus.Done)
+        {
+            return false;
+        }
+
+        for (int i = 0; i < sdp.MediaCount; i++)
+        {
+            SdpMedia m = sdp.GetMedia(i);
+            if (m.Kind == SdpMediaKind.Audio && m.Port != 0 && m.HasConnection)
+            {
+                return _book.TryFindUnsignalled(new IpEndpoint16(m.Connection, m.Port), out call, out senderChannel);
+            }
+        }
+
+        return false;
+    }
 
     private static PartyInfo PartyFrom(ReadOnlySpan<byte> header, IpAddress16 signallingAddress)
     {

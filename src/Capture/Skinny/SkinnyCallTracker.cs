@@ -226,6 +226,7 @@ public sealed class SkinnyCallTracker
         if (conferenceId != 0 && callReference != 0 && callReference != conferenceId)
         {
             MediaForksIgnored++;
+            _book.Media.NoteForkTarget(new IpEndpoint16(remote, remotePort), atNs); // its copies are not a call of their own
             return;
         }
 
@@ -251,6 +252,7 @@ public sealed class SkinnyCallTracker
         if (!primary)
         {
             MediaForksIgnored++;
+            _book.Media.NoteForkTarget(new IpEndpoint16(remote, remotePort), atNs);
             return;
         }
 
@@ -715,7 +717,7 @@ public sealed class SkinnyCallTracker
             : call.Refusal is not null ? CallEndReasons.Rejected
             : CallEndReasons.Cancelled;
         call.ClosingSinceNs = atNs; // wait briefly for ConnectionStatisticsRes
-        _book.Media.Forget(call.Call); // its ports may be reused at once
+        _book.Media.Forget(call.Call, atNs); // its ports may be reused at once
     }
 
     private void Finish(SkinnyCall call)

@@ -24,10 +24,12 @@ public sealed class Replayer : ICallResultSink, IDisposable
 
     public IReadOnlyDictionary<string, long> Counters { get; private set; } = new Dictionary<string, long>();
 
-    public Replayer Run(string capture, int workers = 2)
+    public Replayer Run(string capture, int workers = 2, Action<PipelineOptions>? configure = null)
     {
         using PcapSource source = PcapSource.OpenOffline(capture);
-        using var pipeline = new CapturePipeline(new RecordingOptions { OutputDirectory = OutputDirectory }, new PipelineOptions { Workers = workers }, results: this);
+        var options = new PipelineOptions { Workers = workers };
+        configure?.Invoke(options);
+        using var pipeline = new CapturePipeline(new RecordingOptions { OutputDirectory = OutputDirectory }, options, results: this);
         pipeline.Run(source);
         pipeline.Complete();
         Counters = pipeline.Snapshot();
