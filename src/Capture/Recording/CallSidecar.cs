@@ -22,6 +22,12 @@ public sealed class CallSidecar
     public long PacketsLost { get; init; }
     public long PacketsLate { get; init; }
     public long DuplicatesDropped { get; init; }
+
+    /// <summary>
+    /// Packets of the call's media not played for any other reason, by reason (<c>other-ssrc</c>,
+    /// <c>unknown-payload-type</c>, <c>unsupported-codec</c>, <c>bad-payload</c>, <c>invalid-rtp</c>); only reasons that happened.
+    /// </summary>
+    public IReadOnlyDictionary<string, long> PacketsDropped { get; init; } = new Dictionary<string, long>();
     public required IReadOnlyList<DtmfRecord> Dtmf { get; init; }
     public required IReadOnlyList<CallEventSidecar> Events { get; init; }
     public string? File { get; init; }

@@ -27,6 +27,11 @@ internal sealed class CallSidecarBuilder
         _events.Add(new CallEventRecord(type, atNs, detail, durationSeconds));
     }
 
+    // Sidecar names of the drop reasons (kebab-case, like every other vocabulary in the sidecar).
+    private static readonly string[] s_dropNames = [.. Enum.GetNames<LegDropReason>().Select(KebabCase)];
+
+    private static string KebabCase(string pascal) => string.Concat(pascal.Select((c, i) => char.IsUpper(c) && i > 0 ? "-" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
+
     /// <summary>The sidecar of a finished call: <paramref name="media"/> says where its audio starts and how much was written.</summary>
     public CallSidecar Build(string id, CallMetadata metadata, string endReason, long endNs, MediaSpan media, IReadOnlyList<MediaLeg> legs, string? file)
     {
@@ -43,12 +48,22 @@ internal sealed class CallSidecarBuilder
         SortedSet<string> codecs = new(StringComparer.Ordinal);
 
         long packets = 0, lost = 0, duplicates = 0, late = 0;
+        Dictionary<string, long> dropped = new(StringComparer.Ordinal);
         foreach (MediaLeg leg in legs)
         {
             packets += leg.Packets;
             lost += leg.Lost;
             duplicates += leg.DropCount(LegDropReason.Duplicate);
             late += leg.DropCount(LegDropReason.Late);
+            for (var reason = LegDropReason.OtherSsrc; reason < LegDropReason.Count; reason++)
+            {
+                if (leg.DropCount(reason) > 0)
+                {
+                    string name = s_dropNames[(int)reason];
+                    dropped[name] = dropped.GetValueOrDefault(name) + leg.DropCount(reason);
+                }
+            }
+
             foreach (AudioCodec c in leg.CodecsSeen)
             {
                 codecs.Add(c.Name());
@@ -105,6 +120,7 @@ internal sealed class CallSidecarBuilder
             PacketsLost = lost,
             PacketsLate = late,
             DuplicatesDropped = duplicates,
+            PacketsDropped = dropped,
             Dtmf = dtmf,
             Events = events,
             File = file,

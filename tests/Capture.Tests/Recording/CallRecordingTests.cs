@@ -273,6 +273,33 @@ public sealed unsafe class CallRecordingTests(ITestOutputHelper output) : IDispo
     }
 
     [Fact]
+    public void PacketsNotPlayed_AreCountedByReasonInTheSidecar()
+    {
+        // Beside the call's A-law: 7 packets of a payload type nobody negotiated, 3 that are not RTP at all, and a second
+        // source on the left leg while the first still talks (a stray copy): every one is accounted for by its reason.
+        List<Packet> packets = BothLegs();
+        for (int i = 0; i < 7; i++)
+        {
+            packets.Add(new Packet(Channel.Left, T0 + Ms(500 + (i * 20)), Rtp(77, (ushort)(9000 + i), (uint)(i * 160), 0x11223344, new byte[160])));
+        }
+
+        for (int i = 0; i < 3; i++)
+        {
+            packets.Add(new Packet(Channel.Right, T0 + Ms(700 + (i * 20)), [0x00, 0x01, 0x02]));
+        }
+
+        for (int i = 0; i < 4; i++)
+        {
+            packets.Add(new Packet(Channel.Left, T0 + Ms(1000 + (i * 20)), Rtp(8, (ushort)(7000 + i), (uint)(i * 160), 0x0BADF00D, new byte[160])));
+        }
+
+        Result r = Record([.. packets.OrderBy(p => p.ArrivalNs)], "dropped");
+        Assert.Equal(300, r.Sidecar.Packets);
+        Assert.Equal(new Dictionary<string, long> { ["unknown-payload-type"] = 7, ["invalid-rtp"] = 3, ["other-ssrc"] = 4 }, r.Sidecar.PacketsDropped);
+        Assert.Contains("\"packetsDropped\"", CallSidecar.Serialize(r.Sidecar), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void MirrorDuplicates_AreDroppedAndCounted_AudioUnchanged()
     {
         List<Packet> packets = BothLegs();
