@@ -45,6 +45,44 @@ public class ReplayTests(ITestOutputHelper output)
         Assert.Equal("5514540002", ringing.Parties[0].Extension);
     }
 
+    /// <summary>
+    /// The bundled SIPp call with both SDPs saying RTP/SAVP (SDES-keyed SRTP; the o= version loses a digit so every length
+    /// stays): what the mirror carries is encrypted. The call is recorded as what it is, a call whose audio cannot be
+    /// heard: its sidecar, an `encrypted-media` event, every RTP packet counted as encrypted, and no file of noise.
+    /// </summary>
+    [Fact]
+    public void SrtpCall_IsNotDecodedIntoNoise_ItsPacketsAreCountedAsEncrypted()
+    {
+        (int linkType, List<(long Ns, byte[] Frame)> frames) = PcapFile.Read(Path.Combine(Repo.Root, "samples", "sipp-g711a-call.pcap"));
+        var srtp = frames.Select(f => (f.Ns, Replace(Replace(Replace(f.Frame, "2353687637 IN", "235368763 IN"), "2353687638 IN", "235368763 IN"), "RTP/AVP 8", "RTP/SAVP 8"))).ToList();
+        Assert.Equal(2, srtp.Count(f => System.Text.Encoding.Latin1.GetString(f.Item2).Contains("RTP/SAVP", StringComparison.Ordinal)));
+        string file = Path.Combine(Path.GetTempPath(), $"srtp-{Guid.NewGuid():N}.pcap");
+        try
+        {
+            PcapFile.WriteClassic(file, linkType, srtp);
+            using var r = new Replayer().Run(file);
+            CallSidecar call = Assert.Single(r.Calls);
+            Assert.Equal("sip", call.Protocol);
+            Assert.Null(call.File);
+            Assert.Equal(CallEndReasons.NoMedia, call.EndReason);
+            Assert.Contains(call.Events, e => e.Type == CallEventTypes.EncryptedMedia);
+
+            // tshark: 236 + 10 packets from the caller, 400 from the callee.
+            Assert.Equal(236 + 10 + 400, call.PacketsDropped["encrypted"]);
+            Assert.Equal(0, r.Counters["rtp_unsignalled_streams"]);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+
+        static byte[] Replace(byte[] frame, string from, string to)
+        {
+            string text = System.Text.Encoding.Latin1.GetString(frame);
+            return text.Contains(from, StringComparison.Ordinal) ? System.Text.Encoding.Latin1.GetBytes(text.Replace(from, to, StringComparison.Ordinal)) : frame;
+        }
+    }
+
     [Theory]
     [InlineData("sip-rtp-g722.pcap", "G722", 16000)]
     [InlineData("sip-rtp-g729a.pcap", "G729", 8000)]

@@ -67,6 +67,12 @@ public static class CallEventTypes
     public const string Dtmf = "dtmf";
 
     /// <summary>
+    /// A party's SDP offered or chose secure RTP (RTP/SAVP, DTLS-SRTP): its media is encrypted, so the mirror cannot
+    /// record it; the packets are counted (<c>packetsDropped.encrypted</c>), not decoded into noise. The detail is the profile.
+    /// </summary>
+    public const string EncryptedMedia = "encrypted-media";
+
+    /// <summary>
     /// The signalling of a call recorded from its RTP alone was seen (a SIP INVITE whose SDP names its media): from here
     /// the recording carries that call's id and parties; the detail names the protocol.
     /// </summary>

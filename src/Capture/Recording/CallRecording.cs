@@ -124,7 +124,7 @@ public sealed class CallRecording : IDisposable
         }
 
         AudioCodec codec = _legs[(int)channel].Map.CodecOf(rtp.PayloadType);
-        if (!codec.IsSpeech() || !AudioDecoders.IsSupported(codec))
+        if (!codec.IsSpeech() || !AudioDecoders.IsSupported(codec) || _legs[(int)channel].Map.Encrypted)
         {
             return false;
         }

@@ -13,6 +13,9 @@ public enum LegDropReason : byte
     UnsupportedCodec,
     BadPayload,
     InvalidRtp,
+
+    /// <summary>SRTP: the payload is encrypted (a mirror cannot hear it).</summary>
+    Encrypted,
     Count,
 }
 
@@ -93,6 +96,12 @@ internal sealed class MediaLeg : IDisposable
         if (RtpPacket.TryRead(datagram, out RtpPacket rtp, out _) != OperationStatus.Done)
         {
             _drops[(int)LegDropReason.InvalidRtp]++;
+            return;
+        }
+
+        if (Map.Encrypted)
+        {
+            _drops[(int)LegDropReason.Encrypted]++;
             return;
         }
 

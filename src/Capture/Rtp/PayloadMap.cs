@@ -24,6 +24,12 @@ public sealed class PayloadMap
         }
     }
 
+    /// <summary>
+    /// The media is SRTP (RTP/SAVP, DTLS-SRTP): headers readable, payloads encrypted. Nothing is decoded (it would be
+    /// noise); the packets are counted as <c>encrypted</c>.
+    /// </summary>
+    public bool Encrypted { get; init; }
+
     /// <summary>The first speech codec of the SDP m= line (the one the answer selected); Unknown until one is set.</summary>
     public AudioCodec Preferred { get; private set; }
 

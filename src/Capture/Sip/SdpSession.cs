@@ -261,6 +261,7 @@ public ref struct SdpSession
             _ => SdpMediaKind.Other,
         };
         media.IsRtp = IndexOfIgnoreCase(proto, "RTP/"u8) >= 0;
+        media.IsSecure = IndexOfIgnoreCase(proto, "/SAVP"u8) >= 0;
         while (!value.IsEmpty)
         {
             ReadOnlySpan<byte> format = SipText.NextWord(ref value);

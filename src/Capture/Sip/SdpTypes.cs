@@ -70,6 +70,9 @@ public struct SdpMedia
     /// <summary>RTP/AVP, RTP/SAVP, RTP/AVPF, RTP/SAVPF, UDP/TLS/RTP/SAVPF...</summary>
     public bool IsRtp { readonly get; internal set; }
 
+    /// <summary>Secure RTP (RTP/SAVP, RTP/SAVPF, UDP/TLS/RTP/SAVPF: SDES or DTLS-SRTP): its payloads are encrypted.</summary>
+    public bool IsSecure { readonly get; internal set; }
+
     /// <summary>m=image ... udptl t38 (or t38 on any transport).</summary>
     public bool IsT38 { readonly get; internal set; }
 

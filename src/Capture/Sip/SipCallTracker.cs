@@ -365,7 +365,13 @@ public sealed class SipCallTracker
         }
 
         // Packets the owner receives are encoded with the owner's payload numbers: that map decodes the other leg.
-        var map = new PayloadMap();
+        var map = new PayloadMap { Encrypted = media.IsSecure };
+        if (media.IsSecure && !call.Encrypted)
+        {
+            call.Encrypted = true;
+            _book.Event(call.Call, CallEventTypes.EncryptedMedia, atNs, owner == call.CallerChannel ? "caller" : "callee");
+        }
+
         CallMetadata metadata = call.Call.Metadata;
         var codecs = new List<string>(metadata.Codecs);
         for (int i = 0; i < media.CodecCount; i++)
@@ -506,6 +512,7 @@ public sealed class SipCallTracker
         public bool Terminated { get; set; }
         public bool T38 { get; set; }
         public bool PendingT38 { get; set; }
+        public bool Encrypted { get; set; }
         public bool[] OnHold { get; } = new bool[2];
         public bool[] HasSdp { get; } = new bool[2];
         public ulong[] LastSdpVersion { get; } = new ulong[2];

@@ -165,6 +165,8 @@ public class SdpSessionTests
         Assert.Equal(MediaDirection.SendOnly, s.SessionDirection);
         SdpMedia first = s.GetMedia(0);
         Assert.True(first.IsRtp);
+        Assert.True(first.IsSecure); // RTP/SAVP: encrypted payloads
+        Assert.False(s.GetMedia(1).IsSecure);
         Assert.Equal(MediaDirection.SendOnly, first.Direction);
         Assert.Equal(Ip("0.0.0.0"), first.Connection); // old-style hold stays visible
         Assert.Equal(MediaDirection.Inactive, s.GetMedia(1).Direction);
