@@ -300,7 +300,8 @@ public sealed class UnsignalledRtpTracker
         public int Count;
         public long FirstNs;
         public long LastNs;
-        public bool Opus; // every packet so far was an Opus packet of exactly Step samples at 48 kHz
+        public bool Opus; // every packet so far was an Opus packet of exactly Step samples at 48 kHz, all with OpusToc
+        public byte OpusToc; // the first packet's TOC byte without its frame-count code
         public bool PayloadFits; // every packet's size fits its static codec
         public bool Unrecordable;
 
@@ -313,7 +314,8 @@ public sealed class UnsignalledRtpTracker
             Step = 0;
             Count = 1;
             FirstNs = LastNs = atNs;
-            Opus = rtp.PayloadType >= FirstDynamicType;
+            Opus = rtp.PayloadType >= FirstDynamicType && !rtp.Payload.IsEmpty;
+            OpusToc = Opus ? (byte)(rtp.Payload[0] & 0xFC) : (byte)0;
             PayloadFits = true;
         }
 
@@ -348,7 +350,9 @@ public sealed class UnsignalledRtpTracker
             Timestamp = rtp.Timestamp;
             Count++;
             PayloadFits &= FitsStaticCodec(PayloadType, rtp.Payload.Length, Step);
-            Opus &= OpusPacket.SamplesAt48Khz(rtp.Payload) == Step;
+            // And the same configuration (mode, bandwidth, frame size, channels) in every TOC: a real encoder keeps it for
+            // seconds, while an encrypted payload (DTLS-SRTP) whose first byte happens to parse would change it.
+            Opus &= OpusPacket.SamplesAt48Khz(rtp.Payload) == Step && (rtp.Payload[0] & 0xFC) == OpusToc;
             return true;
         }
 

@@ -111,6 +111,26 @@ public sealed class UnsignalledRtpTrackerTests
     }
 
     [Fact]
+    public void EncryptedPayloadsOnADynamicType_AreNotTakenForOpus()
+    {
+        // DTLS-SRTP as WebRTC sends it: a perfect RTP header sequence, random-looking payloads. Some first bytes parse as a
+        // 20 ms Opus TOC, but not the same configuration packet after packet.
+        var random = new Random(11);
+        for (int stream = 0; stream < 200; stream++)
+        {
+            IpEndpoint16 a = Ep($"10.1.{stream / 200}.{stream % 200}:30000"), b = Ep("10.2.0.1:40000");
+            for (int i = 0; i < 8; i++)
+            {
+                byte[] packet = Rtp(111, (ushort)i, (uint)(960 * i), (uint)stream, 80);
+                random.NextBytes(packet.AsSpan(12));
+                Offer(a, b, packet, i * Ms20);
+            }
+        }
+
+        Assert.Empty(_sink.Started);
+    }
+
+    [Fact]
     public void AStreamCarryingTheSsrcOfARecordedCallsParty_IsThatCallsRelayLeg()
     {
         Call call = _book.Start("sip", "relayed", 0, new PartyInfo(), null, new PartyInfo(), null);
