@@ -171,6 +171,28 @@ internal static partial class Interop
         }
 
         /// <summary>Applies a setting; a refusal is a configuration error, so it throws with libopus' text.</summary>
+        internal static void Set(SafeOpusEncoderHandle st, int request, int value, string what)
+        {
+            int rc = opus_encoder_ctl(st, request, value);
+            if (rc != OPUS_OK)
+            {
+                Capture.Recording.OpusException.Throw(what, rc);
+            }
+        }
+
+        internal static int Get(SafeOpusEncoderHandle st, int request, string what)
+        {
+            int value;
+            int rc = opus_encoder_ctl(st, request, &value);
+            if (rc != OPUS_OK)
+            {
+                Capture.Recording.OpusException.Throw(what, rc);
+            }
+
+            return value;
+        }
+
+        /// <summary>Applies a setting; a refusal is a configuration error, so it throws with libopus' text.</summary>
         internal static void Set(SafeOpusMultistreamEncoderHandle st, int request, int value, string what)
         {
             int rc = opus_multistream_encoder_ctl(st, request, value);

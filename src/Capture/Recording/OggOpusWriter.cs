@@ -12,6 +12,13 @@ namespace Capture.Recording;
 /// stereo stream at voice bitrates merges the legs into near-mono. libopus runs at the legs' native rate; only
 /// the granule positions are in 48 kHz units. Steady-state <see cref="WriteFrame"/> allocates nothing.
 /// <para>
+/// Each leg has its own mono encoder and the two-stream packet is assembled here (the first stream self-delimited,
+/// RFC 6716 Appendix B, as libopus' multistream encoder does): a leg whose frame is silent (every sample within
+/// <see cref="SilenceThreshold"/> of zero: no media, hold, a listening party on a quiet line) gets, after
+/// <see cref="SilenceWarmFrames"/> frames encoded as usual, a packet of silence encoded once per setting instead of a
+/// run of the encoder's analysis. Most of a call is one party listening, so this is most of the encoding saved.
+/// </para>
+/// <para>
 /// A page is wholly on the stream or not at all: each page goes out in one write at the offset where the last whole
 /// page ended. A write that fails (disk full, I/O error) drops that page's audio: what it left behind is truncated (or
 /// overwritten by the next page), the page sequence does not advance and the granule positions count only the audio
@@ -28,7 +35,17 @@ public sealed unsafe class OggOpusWriter : IDisposable
 
     private readonly Stream _output;
     private readonly bool _leaveOpen;
-    private readonly SafeOpusMultistreamEncoderHandle _encoder;
+    /// <summary>A frame whose samples all lie within this of zero (-60 dBFS) is silence: encoded as the stock silent packet.</summary>
+    public const short SilenceThreshold = 32;
+
+    /// <summary>Silent frames of a leg still run through its encoder (so that it and the decoder settle on silence) before the stock packet.</summary>
+    public const int SilenceWarmFrames = 3;
+
+    private readonly SafeOpusEncoderHandle[] _encoders = new SafeOpusEncoderHandle[Channels];
+    private readonly int[] _silentRun = new int[Channels];
+    private readonly byte[] _silentPacket;
+    private readonly bool _skipSilence;
+    private readonly byte[] _firstStream = new byte[O.MaxPacketBytesPerStream];
     private readonly int _sampleRate;
     private readonly int _granulePerSample;   // 48000 / SampleRate
     private readonly int _pageSampleLimit;    // samples (per channel, at SampleRate) after which a page is closed
@@ -38,7 +55,7 @@ public sealed unsafe class OggOpusWriter : IDisposable
     // whole page goes out in one write.
     private const int BodyOffset = OggPage.HeaderLength + OggPage.MaxSegments;
 
-    private readonly short[] _interleaved;
+    private readonly short[] _zeros;          // two frames of silence: the final frame of both legs
     private readonly byte[] _packet = new byte[MaxPacketLength];
     private readonly byte[] _lacing = new byte[OggPage.MaxSegments];
     // Rented for the file's life and returned at Dispose: one page (64 KB) per open recording, reused across calls.
@@ -77,26 +94,30 @@ public sealed unsafe class OggOpusWriter : IDisposable
         FrameSamples = options.SampleRate * options.FrameMs / 1000;
         long limitTicks = Math.Min(options.FlushInterval.Ticks, TimeSpan.TicksPerSecond);
         _pageSampleLimit = Math.Max(FrameSamples, (int)(limitTicks * options.SampleRate / TimeSpan.TicksPerSecond));
-        _interleaved = new short[FrameSamples * Channels];
+        _zeros = new short[FrameSamples * Channels];
         _serial = options.SerialNumber ?? (uint)Random.Shared.Next();
 
-        // Stream 0 carries channel 0 (left), stream 1 channel 1 (right); no coupled streams.
-        ReadOnlySpan<byte> mapping = [0, 1];
-        _encoder = O.CreateMultistreamEncoder(options.SampleRate, Channels, streams: 2, coupledStreams: 0, mapping, O.OPUS_APPLICATION_VOIP);
+        // Stream 0 carries channel 0 (left), stream 1 channel 1 (right); no coupled streams: one mono encoder per leg.
+        _skipSilence = options.SkipSilentFrames;
         try
         {
-            // The multistream bitrate is the total; libopus shares it equally between the two mono streams.
-            O.Set(_encoder, O.OPUS_SET_BITRATE_REQUEST, options.BitratePerChannel * Channels, "OPUS_SET_BITRATE");
-            O.Set(_encoder, O.OPUS_SET_COMPLEXITY_REQUEST, options.Complexity, "OPUS_SET_COMPLEXITY");
-            O.Set(_encoder, O.OPUS_SET_SIGNAL_REQUEST, O.OPUS_SIGNAL_VOICE, "OPUS_SET_SIGNAL");
-            int lookahead = O.Get(_encoder, O.OPUS_GET_LOOKAHEAD_REQUEST, "OPUS_GET_LOOKAHEAD");
-            PreSkip = lookahead * _granulePerSample;
+            for (int i = 0; i < Channels; i++)
+            {
+                _encoders[i] = CreateLegEncoder(options);
+            }
 
+            int lookahead = O.Get(_encoders[0], O.OPUS_GET_LOOKAHEAD_REQUEST, "OPUS_GET_LOOKAHEAD");
+            PreSkip = lookahead * _granulePerSample;
+            _silentPacket = SilentPacket(options, FrameSamples);
             _headerPages = BuildHeaderPages(options);
         }
         catch
         {
-            _encoder.Dispose();
+            foreach (SafeOpusEncoderHandle? e in _encoders)
+            {
+                e?.Dispose();
+            }
+
             ArrayPool<byte>.Shared.Return(_page);
             throw;
         }
@@ -112,6 +133,9 @@ public sealed unsafe class OggOpusWriter : IDisposable
     public long SamplesWritten { get; private set; }
 
     public TimeSpan Duration => TimeSpan.FromTicks(SamplesWritten * TimeSpan.TicksPerSecond / _sampleRate);
+
+    /// <summary>Leg frames written as the stock silent packet, without running the encoder.</summary>
+    public long SilentFramesSkipped { get; private set; }
 
     /// <summary>Encoder lookahead in 48 kHz samples, written as OpusHead pre-skip.</summary>
     public int PreSkip { get; }
@@ -149,14 +173,7 @@ public sealed unsafe class OggOpusWriter : IDisposable
             ThrowWrongFrameLength(left.Length, right.Length);
         }
 
-        Span<short> interleaved = _interleaved;
-        for (int i = 0; i < left.Length; i++)
-        {
-            interleaved[2 * i] = left[i];
-            interleaved[(2 * i) + 1] = right[i];
-        }
-
-        EncodeFrame();
+        EncodeFrame(left, right);
         SamplesWritten += FrameSamples;
         if (_pageSamples >= _pageSampleLimit)
         {
@@ -185,8 +202,7 @@ public sealed unsafe class OggOpusWriter : IDisposable
         }
 
         _completed = true;
-        _interleaved.AsSpan().Clear();
-        EncodeFrame();
+        EncodeFrame(_zeros.AsSpan(0, FrameSamples), _zeros.AsSpan(FrameSamples, FrameSamples));
         WritePage(OggPageFlags.EndOfStream, PreSkip + ((SamplesWritten - SamplesLost) * _granulePerSample));
         if (_rewind)
         {
@@ -208,7 +224,11 @@ public sealed unsafe class OggOpusWriter : IDisposable
         }
         finally
         {
-            _encoder.Dispose();
+            foreach (SafeOpusEncoderHandle e in _encoders)
+            {
+                e.Dispose();
+            }
+
             ArrayPool<byte>.Shared.Return(_page);
             if (!_leaveOpen)
             {
@@ -217,20 +237,17 @@ public sealed unsafe class OggOpusWriter : IDisposable
         }
     }
 
-    private void EncodeFrame()
+    /// <summary>One two-stream packet (RFC 7845 section 5.1.1): the left leg's packet self-delimited, then the right's.</summary>
+    private void EncodeFrame(ReadOnlySpan<short> left, ReadOnlySpan<short> right)
     {
-        int length;
-        fixed (short* pcm = _interleaved)
-        fixed (byte* packet = _packet)
+        int first = EncodeLeg(0, left, _firstStream);
+        int at = Rtp.OpusPacket.WriteSelfDelimited(_firstStream.AsSpan(0, first), _packet);
+        if (at < 0)
         {
-            length = O.opus_multistream_encode(_encoder, pcm, FrameSamples, packet, _packet.Length);
+            OpusException.Throw("self-delimiting framing", O.OPUS_INVALID_PACKET); // libopus' own packet: a bug, not bad input
         }
 
-        if (length < 0)
-        {
-            // Our own buffers and settings went in: a failure here is a bug, not bad input.
-            OpusException.Throw("opus_multistream_encode", length);
-        }
+        int length = at + EncodeLeg(1, right, _packet.AsSpan(at));
 
         // Packets never span pages: close the page first when this one would not fit.
         int lacing = OggPage.LacingCount(length);
@@ -246,6 +263,79 @@ public sealed unsafe class OggOpusWriter : IDisposable
         _encodedSamples += FrameSamples;
         _encodedGranule += FrameSamples * _granulePerSample;
     }
+
+    /// <summary>One leg's frame as a single-stream packet: the stock silent one once the leg has been silent a while.</summary>
+    private int EncodeLeg(int leg, ReadOnlySpan<short> pcm, Span<byte> destination)
+    {
+        bool silent = _skipSilence && !pcm.ContainsAnyExceptInRange((short)-SilenceThreshold, SilenceThreshold);
+        if (silent && _silentRun[leg] >= SilenceWarmFrames)
+        {
+            SilentFramesSkipped++;
+            _silentPacket.CopyTo(destination);
+            return _silentPacket.Length;
+        }
+
+        _silentRun[leg] = silent ? _silentRun[leg] + 1 : 0;
+        int length;
+        fixed (short* samples = pcm)
+        fixed (byte* packet = destination)
+        {
+            length = O.opus_encode(_encoders[leg], samples, FrameSamples, packet, Math.Min(destination.Length, O.MaxPacketBytesPerStream));
+        }
+
+        if (length < 0)
+        {
+            // Our own buffers and settings went in: a failure here is a bug, not bad input.
+            OpusException.Throw("opus_encode", length);
+        }
+
+        return length;
+    }
+
+    private static SafeOpusEncoderHandle CreateLegEncoder(OggOpusWriterOptions options)
+    {
+        SafeOpusEncoderHandle encoder = O.CreateEncoder(options.SampleRate, 1, O.OPUS_APPLICATION_VOIP);
+        try
+        {
+            O.Set(encoder, O.OPUS_SET_BITRATE_REQUEST, options.BitratePerChannel, "OPUS_SET_BITRATE");
+            O.Set(encoder, O.OPUS_SET_COMPLEXITY_REQUEST, options.Complexity, "OPUS_SET_COMPLEXITY");
+            O.Set(encoder, O.OPUS_SET_SIGNAL_REQUEST, O.OPUS_SIGNAL_VOICE, "OPUS_SET_SIGNAL");
+            return encoder;
+        }
+        catch
+        {
+            encoder.Dispose();
+            throw;
+        }
+    }
+
+    // The stock silent packet per (rate, frame, bitrate, complexity): what an encoder with these settings makes of
+    // silence once settled. Made once per setting for the process, never per call.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(int Rate, int Frame, int Bitrate, int Complexity), byte[]> s_silentPackets = new();
+
+    private static byte[] SilentPacket(OggOpusWriterOptions options, int frameSamples) =>
+        s_silentPackets.GetOrAdd((options.SampleRate, frameSamples, options.BitratePerChannel, options.Complexity), static (key, options) =>
+        {
+            using SafeOpusEncoderHandle encoder = CreateLegEncoder(options);
+            short[] zeros = new short[key.Frame];
+            byte[] packet = new byte[O.MaxPacketBytesPerStream];
+            int length = 0;
+            for (int i = 0; i < 10; i++)
+            {
+                fixed (short* pcm = zeros)
+                fixed (byte* p = packet)
+                {
+                    length = O.opus_encode(encoder, pcm, key.Frame, p, packet.Length);
+                }
+
+                if (length < 0)
+                {
+                    OpusException.Throw("opus_encode", length);
+                }
+            }
+
+            return packet.AsSpan(0, length).ToArray();
+        }, options);
 
     private void WritePage(OggPageFlags flags, long granulePosition)
     {

@@ -24,6 +24,12 @@ public sealed class OggOpusWriterOptions
     /// <summary>At most this much audio (and never more than 1 s) is held before a page is written and the stream flushed.</summary>
     public TimeSpan FlushInterval { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// A leg's silent frames (after a few) are written as a stock silent packet without running the encoder (see
+    /// <see cref="OggOpusWriter.SilenceThreshold"/>); false encodes every frame (comparisons, benchmarks).
+    /// </summary>
+    public bool SkipSilentFrames { get; init; } = true;
+
     /// <summary>Ogg stream serial number; random when null.</summary>
     public uint? SerialNumber { get; init; }
 }
