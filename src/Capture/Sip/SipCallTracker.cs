@@ -131,9 +131,9 @@ public sealed class SipCallTracker
         }
 
         bool dialogForming = message.IsRequest && message.Method == SipMethod.Invite && !HasTag(message.To);
-        if (!dialogForming && call.Hops.Count == 1)
+        if ((!dialogForming && call.Hops.Count == 1) || call.Hops.Count >= MaxHops)
         {
-            return call.Hops[0];
+            return call.Hops.Count == 1 ? call.Hops[0] : call.RecordedHop;
         }
 
         var hop = new SipHop(source, destination, CallerTagOf(call, message, dialogForming));
@@ -153,14 +153,17 @@ public sealed class SipCallTracker
             }
 
             hop.Depth = depth >= 0 ? depth : deepest + 1;
-            if (hop.Depth > call.CalleeHop.Depth && call.SetCalleeHop(hop) is { } before)
+            if (hop.Depth > call.CalleeHop.Depth && !call.Answered && call.SetCalleeHop(hop) is { } before)
             {
                 Rebind(call, before);
             }
         }
         else if (hop.Joins(call.CallerHop.Upstream.Address, call.CalleeHop.Downstream.Address))
         {
+            // The phones now talk to each other: each side of the direct path starts from that phone's own last SDP.
             hop.Depth = 0;
+            hop.CopySide(SipHop.CallerSide, call.CallerHop);
+            hop.CopySide(SipHop.CalleeSide, call.CalleeHop);
             if (call.SetDirectHop(hop) is { } before)
             {
                 Rebind(call, before);
@@ -173,6 +176,9 @@ public sealed class SipCallTracker
 
         return hop;
     }
+
+    /// <summary>Hops kept per call: a proxy chain with forks is a handful; more is wire noise, not new state.</summary>
+    private const int MaxHops = 16;
 
     private static bool HasTag(ReadOnlySpan<byte> header) => SipNameAddr.TryParse(header, out SipNameAddr addr) && !addr.Tag.IsEmpty;
 
@@ -694,6 +700,14 @@ public sealed class SipCallTracker
         public bool Carries(IpEndpoint16 a, IpEndpoint16 b) => Upstream.Address != Downstream.Address
             ? (a.Address == Upstream.Address && b.Address == Downstream.Address) || (a.Address == Downstream.Address && b.Address == Upstream.Address)
             : (a == Upstream && b == Downstream) || (a == Downstream && b == Upstream);
+
+        public void CopySide(int side, SipHop from)
+        {
+            HasSdp[side] = from.HasSdp[side];
+            LastSdpVersion[side] = from.LastSdpVersion[side];
+            Media[side] = from.Media[side];
+            Maps[side] = from.Maps[side];
+        }
 
         public bool Joins(IpAddress16 a, IpAddress16 b) =>
             (Upstream.Address == a && Downstream.Address == b) || (Upstream.Address == b && Downstream.Address == a);

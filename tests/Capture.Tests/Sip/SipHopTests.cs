@@ -151,4 +151,72 @@ public class SipHopTests
         Assert.Equal(0, call.DuplicatesDropped);
         s.AssertLegs(call, CalleeTone, CallerTone);
     }
+
+    /// <summary>
+    /// A proxy (10.0.0.1) tries the callee's first contact (10.0.0.21, busy: 486) and then its second (10.0.0.20), which
+    /// answers; the proxy relays SDP unchanged. The busy fork is not the call's end: one answered recording, the callee
+    /// at the contact that answered.
+    /// </summary>
+    [Fact]
+    public void ProxyTryingASecondContactAfterABusyOne_IsOneAnsweredCall_WithTheCalleeThatAnswered()
+    {
+        using var s = new SipScenario();
+        const string Busy = "10.0.0.21:5060";
+        SipDialog toProxy = HopA(), toBusy = HopA(), toBob = HopA();
+        toProxy.CalleeTag = toBob.CalleeTag = "bob-tag";
+        toBusy.CalleeTag = "busy-tag";
+        s.Sip(CallerSip, SbcSip, toProxy.Invite(1, Sdp("10.0.0.10", 4000)));
+        s.Sip(SbcSip, Busy, toBusy.Invite(1, Sdp("10.0.0.10", 4000)));
+        s.Advance(0.1);
+        s.Sip(Busy, SbcSip, toBusy.Response(486, "Busy Here"));
+        s.Sip(SbcSip, Busy, toBusy.Ack());
+        s.Sip(SbcSip, CalleeSip, toBob.Invite(1, Sdp("10.0.0.10", 4000)));
+        s.Advance(1);
+        s.Sip(CalleeSip, SbcSip, toBob.Response(200, "OK", sdp: Sdp("10.0.0.20", 5000)));
+        s.Sip(SbcSip, CallerSip, toProxy.Response(200, "OK", sdp: Sdp("10.0.0.20", 5000)));
+        s.Sip(CallerSip, SbcSip, toProxy.Ack());
+        s.Sip(SbcSip, CalleeSip, toBob.Ack());
+        s.Talk(CallerMedia, CalleeMedia, 100, CallerTone, CalleeTone);
+        s.Sip(CallerSip, SbcSip, toProxy.InDialog("BYE", true, 2));
+        s.Sip(SbcSip, CalleeSip, toBob.InDialog("BYE", true, 2));
+
+        CallSidecar call = Assert.Single(s.Complete());
+        Assert.Equal(CallEndReasons.Bye, call.EndReason);
+        Assert.Equal(["answered", "bye"], call.Events.Select(e => e.Type));
+        Assert.Equal(("10.0.0.20", 5000), (call.Parties[1].Ip, call.Parties[1].Port));
+        Assert.Equal(200, call.Packets);
+        s.AssertLegs(call, CallerTone, CalleeTone);
+    }
+
+    /// <summary>
+    /// A proxy that does not record-route: the INVITE crosses it (two hops), the re-INVITE that moves the callee's media
+    /// and the BYE go straight between the phones. That direct path is the call's hop from then on.
+    /// </summary>
+    [Fact]
+    public void InDialogRequestsStraightBetweenThePhones_AreTheCallsHop_AndMoveItsMedia()
+    {
+        using var s = new SipScenario();
+        SipDialog d = HopA();
+        d.CalleeTag = "bob-tag";
+        s.Sip(CallerSip, SbcSip, d.Invite(1, Sdp("10.0.0.10", 4000)));
+        s.Sip(SbcSip, CalleeSip, d.Invite(1, Sdp("10.0.0.10", 4000)));
+        s.Advance(1);
+        s.Sip(CalleeSip, SbcSip, d.Response(200, "OK", sdp: Sdp("10.0.0.20", 5000)));
+        s.Sip(SbcSip, CallerSip, d.Response(200, "OK", sdp: Sdp("10.0.0.20", 5000)));
+        s.Sip(CallerSip, CalleeSip, d.Ack());
+        s.Talk(CallerMedia, CalleeMedia, 50, CallerTone, CalleeTone);
+        s.Sip(CallerSip, CalleeSip, d.InDialog("INVITE", true, 2, Sdp("10.0.0.10", 4000, 2)));
+        s.Sip(CalleeSip, CallerSip, d.Response(200, "OK", 2, sdp: Sdp("10.0.0.20", 5002, 2)));
+        s.Sip(CallerSip, CalleeSip, d.Ack(2));
+        s.Advance(0.3); // a leg follows a new SSRC once the old one has been quiet for 200 ms
+        s.Talk(CallerMedia, "10.0.0.20:5002", 50, CallerTone, CalleeTone);
+        s.Sip(CalleeSip, CallerSip, d.InDialog("BYE", false, 1));
+
+        CallSidecar call = Assert.Single(s.Complete());
+        Assert.Equal(["answered", "bye"], call.Events.Select(e => e.Type));
+        Assert.Equal("callee", call.Events[1].Detail);
+        Assert.Equal(("10.0.0.20", 5002), (call.Parties[1].Ip, call.Parties[1].Port));
+        Assert.Equal(200, call.Packets);
+        s.AssertLegs(call, CallerTone, CalleeTone);
+    }
 }
