@@ -45,6 +45,89 @@ public class TopologyHoldReplayTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// The same capture as an SBC that keeps the Call-ID would show it: on each hop its own side has tags and an SDP
+    /// origin of its own (the caller's From tag and SDP origin are replaced on the proxy-to-callee hop, the callee's To tag
+    /// and SDP origin on the caller-to-proxy hop; same lengths, so the frames stay valid). Before the hops were kept
+    /// apart, the SBC's re-INVITEs on the callee's hop counted as the callee's own: hold and resume twice each.
+    /// </summary>
+    [Fact]
+    public void Replay_TheSameCallWithAnSbcsOwnTagsAndSdpOriginOnEachHop_IsStillOneHoldAndOneResume_WithEachPartyAtItsOwnAddress()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "topology-hold-sbc-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            Directory.CreateDirectory(dir);
+            (int linkType, List<(long Ns, byte[] Frame)> frames) = PcapFile.Read(Sample);
+            int rewritten = 0;
+            string pcap = Path.Combine(dir, "sbc-hold.pcap");
+            PcapFile.WriteClassic(pcap, linkType, frames.Select(f => (f.Ns, AsSeenAcrossAnSbc(f.Frame, ref rewritten))).ToList());
+            // The call's 27 SIP messages but the caller's first INVITE and the proxy's 100 to it (no tag of the SBC's side yet).
+            Assert.Equal(25, rewritten);
+
+            (int code, string json) = Repo.Run("dotnet", [Repo.ApplianceDll, "replay", pcap, "--out", Path.Combine(dir, "rec"), "--json"], TimeSpan.FromSeconds(120));
+            Assert.True(code == 0, json);
+            CallSidecar sidecar = CallSidecar.Deserialize(File.ReadAllText(Assert.Single(Directory.GetFiles(Path.Combine(dir, "rec"), "*.json", SearchOption.AllDirectories))))!;
+            (long holdSentNs, long resumeSentNs, _) = WireTimes(pcap);
+            HoldCallExpectations.AssertRecording(sidecar, DecodedAudio.Decode(Path.Combine(dir, "rec", sidecar.File!)), holdSentNs, resumeSentNs, exactPackets: true, output);
+            HoldCallExpectations.AssertDirectory(json);
+        }
+        finally
+        {
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+    }
+
+    /// <summary>A SIP frame of the sample with the SBC's side of its hop given its own tag and SDP origin (same length).</summary>
+    private static byte[] AsSeenAcrossAnSbc(byte[] frame, ref int rewritten)
+    {
+        if (frame.Length < 42 || frame[23] != 17)
+        {
+            return frame;
+        }
+
+        string payload = Encoding.Latin1.GetString(frame, 42, frame.Length - 42);
+        if (!payload.Contains("Call-ID:", StringComparison.Ordinal) || payload.Contains("REGISTER", StringComparison.Ordinal))
+        {
+            return frame;
+        }
+
+        bool callerToProxy = IsPair(frame, 10, 30), proxyToCallee = IsPair(frame, 30, 20);
+        string changed = payload;
+        if (proxyToCallee)
+        {
+            // The SBC calls the callee as itself: its own From tag, its own SDP origin (versions 7, 8, 9 for 1, 2, 3).
+            changed = changed.Replace("SIPpTag09", "SBCbTag09", StringComparison.Ordinal);
+            changed = System.Text.RegularExpressions.Regex.Replace(changed, @"o=2001 53655765 (\d) ", m => $"o=sbcb 77777777 {(char)(m.Groups[1].Value[0] + 6)} ");
+        }
+        else if (callerToProxy)
+        {
+            // And answers the caller as itself: its own To tag and SDP origin.
+            changed = changed.Replace("SIPpTag01", "SBCaTag01", StringComparison.Ordinal);
+            changed = System.Text.RegularExpressions.Regex.Replace(changed, @"o=2002 53655766 (\d) ", m => $"o=sbca 88888888 {(char)(m.Groups[1].Value[0] + 6)} ");
+        }
+
+        if (changed == payload)
+        {
+            return frame;
+        }
+
+        rewritten++;
+        byte[] copy = (byte[])frame.Clone();
+        Encoding.Latin1.GetBytes(changed).CopyTo(copy, 42);
+        return copy;
+    }
+
+    /// <summary>Whether an IPv4 frame is between 10.77.0.<paramref name="a"/> and 10.77.0.<paramref name="b"/>, either way.</summary>
+    private static bool IsPair(byte[] frame, byte a, byte b)
+    {
+        bool rig = frame[26] == 10 && frame[27] == 77 && frame[30] == 10 && frame[31] == 77;
+        return rig && ((frame[29] == a && frame[33] == b) || (frame[29] == b && frame[33] == a));
+    }
+
+    /// <summary>
     /// Read from the capture itself: when the caller (10.77.0.10) sent its hold (CSeq 2) and resume (CSeq 3) re-INVITEs,
     /// and its first RTP packet (from its media port 6100).
     /// </summary>
