@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The two-phone rig of netns.sh with infrastructure on the mirror: Kamailio (Debian's kamailio) as registrar and
 # record-routing proxy, and rtpengine (Debian's rtpengine-daemon, userspace forwarding) as media relay, in a third
-# namespace on the same bridge. Run it: tests/live/topology.sh up | down | call [LOGDIR]
+# namespace on the same bridge. Run it: tests/live/topology.sh up | down | call [LOGDIR] | hold [LOGDIR] | record OUT call|hold
 #
 #   appl-uac (10.77.0.10) --\
 #   appl-uas (10.77.0.20) ---- appl-br0 (the "switch": capture here)
@@ -80,12 +80,68 @@ topology_call() {
     run_sipp_call "${1:-}" "$APPL_PRX_IP:5060"
 }
 
+# topology_hold_call [LOGDIR]: the hold scenario through the proxy and the relay. Phone 2001 registers with the proxy
+# (held 30 s) and calls 2002 (uac_hold.xml / uas_hold.xml): 3 s of talk (caller speech, callee 1 kHz tone), hold by the
+# caller (re-INVITE a=sendonly, answered recvonly: neither phone sends audio meanwhile), 16 s on hold, resume (re-INVITE
+# a=sendrecv), 3 s of talk, BYE from the caller. Both re-INVITEs and their answers cross the proxy, which hands their SDP
+# to rtpengine. LOGDIR/uac_hold_logs.log gets "hold-sent <epoch s>" and "resume-sent <epoch s>" (SIPp's clock, the
+# capture's clock). About 27 s; every sipp bounded by -timeout 45s and an outer timeout of 50 s.
+topology_hold_call() {
+    local logdir=${1:-}
+    [[ -n $logdir ]] || logdir=$(mktemp -d /tmp/appl-hold.XXXXXX)
+    mkdir -p "$logdir"
+    live_require_tools || return 1
+    local uas_pid register_pid uac_pid name rc status=0
+    live_sipp uas "$logdir" 50 "$APPL_NS_UAS" -- -sf uas_hold.xml -i "$APPL_UAS_IP" -p 5060 \
+        -mi "$APPL_UAS_IP" -mp 6000 -s "$APPL_CALLEE" -m 1 -timeout 45s -timeout_error
+    uas_pid=$LIVE_SIPP_PID
+    sleep 0.5
+    live_sipp register "$logdir" 50 "$APPL_NS_UAC" -- -sf uac_register.xml -inf users.csv \
+        -i "$APPL_UAC_IP" -p 5061 -mi "$APPL_UAC_IP" -mp 6900 -d 30000 -m 1 -timeout 45s -timeout_error "$APPL_PRX_IP:5060"
+    register_pid=$LIVE_SIPP_PID
+    sleep 0.5
+    live_sipp uac "$logdir" 50 "$APPL_NS_UAC" -- -sf uac_hold.xml -inf users.csv \
+        -i "$APPL_UAC_IP" -p 5060 -mi "$APPL_UAC_IP" -mp 6100 -s "$APPL_CALLEE" \
+        -trace_logs -log_file "$logdir/uac_hold_logs.log" -m 1 -timeout 45s -timeout_error "$APPL_PRX_IP:5060"
+    uac_pid=$LIVE_SIPP_PID
+    for name in uac uas register; do
+        local pid_var=${name}_pid
+        live_wait_pid "${!pid_var}" 55
+        rc=$?
+        live_report_sipp "$name" "$logdir" $rc
+        [[ $rc -eq 0 ]] || status=1
+    done
+    echo "topology_hold_call: logs in $logdir" >&2
+    return $status
+}
+
+# topology_record OUT.pcap SCENARIO: capture the bridge (tcpdump, UDP) while SCENARIO (call | hold) runs, for samples/.
+topology_record() {
+    local out=$1 scenario=$2 logdir status
+    logdir=$(mktemp -d /tmp/appl-topology-record.XXXXXX)
+    rm -f "$out"
+    live_tcpdump_start "$logdir" "$out" "$APPL_BRIDGE" || return 1
+    case $scenario in
+        call) topology_call "$logdir" ;;
+        hold) topology_hold_call "$logdir" ;;
+        *) echo "topology_record: unknown scenario $scenario" >&2; live_tcpdump_stop "$logdir"; return 2 ;;
+    esac
+    status=$?
+    sleep 0.5
+    live_tcpdump_stop "$logdir"
+    tshark -r "$out" -q -z sip,stat -o rtp.heuristic_rtp:TRUE -z rtp,streams 2>/dev/null
+    return $status
+}
+
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
     set -u -o pipefail
     case ${1:-} in
         up) topology_up "${2:-}" ;;
         down) topology_down ;;
         call) topology_call "${2:-}" ;;
-        *) echo "usage: $0 up [LOGDIR] | down | call [LOGDIR]" >&2; exit 2 ;;
+        hold) topology_hold_call "${2:-}" ;;
+        record) [[ -n ${2:-} && -n ${3:-} ]] || { echo "usage: $0 record OUT.pcap call|hold" >&2; exit 2; }
+                topology_record "$2" "$3" ;;
+        *) echo "usage: $0 up [LOGDIR] | down | call [LOGDIR] | hold [LOGDIR] | record OUT.pcap call|hold" >&2; exit 2 ;;
     esac
 fi

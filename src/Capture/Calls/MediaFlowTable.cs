@@ -114,6 +114,10 @@ public sealed class MediaFlowTable
                 _flows.Remove(endpoint);
                 Quiet(endpoint, QuietReason.AfterCallEnd, atNs + TrailingMediaNs);
             }
+            else if (_quiet.TryGetValue(endpoint, out QuietEndpoint q) && q.Reason == QuietReason.OtherHop)
+            {
+                Quiet(endpoint, QuietReason.AfterCallEnd, atNs + TrailingMediaNs);
+            }
         }
 
         call.Endpoints.Clear();
@@ -125,6 +129,19 @@ public sealed class MediaFlowTable
             }
 
             call.Ssrcs[i] = null;
+        }
+    }
+
+    /// <summary>
+    /// Signalling names <paramref name="endpoint"/> as the media of another hop of <paramref name="call"/> than the one
+    /// recorded (a relay's far side): its packets are not a call of their own, until the call ends.
+    /// </summary>
+    public void NoteOtherHop(Call call, IpEndpoint16 endpoint)
+    {
+        Quiet(endpoint, QuietReason.OtherHop, long.MaxValue);
+        if (!call.Endpoints.Contains(endpoint))
+        {
+            call.Endpoints.Add(endpoint);
         }
     }
 
@@ -251,4 +268,7 @@ public enum QuietReason : byte
 
     /// <summary>Signalling sent a copy of a call's media there (a Skinny built-in-bridge recording fork).</summary>
     ForkTarget,
+
+    /// <summary>Another hop of a signalled call than the one its recording follows (a proxy's or SBC's far side).</summary>
+    OtherHop,
 }

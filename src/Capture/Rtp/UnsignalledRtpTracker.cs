@@ -87,6 +87,7 @@ public sealed class UnsignalledRtpTracker
     private long _candidatesOverLimit;
     private long _afterCallEndPackets;
     private long _forkPackets;
+    private long _otherHopPackets;
     private long _relayLegs;
 
     public UnsignalledRtpTracker(CallBook book, UnsignalledRtpOptions? options = null)
@@ -114,6 +115,9 @@ public sealed class UnsignalledRtpTracker
                 return UnsignalledRtpResult.Quiet;
             case QuietReason.ForkTarget:
                 _forkPackets++;
+                return UnsignalledRtpResult.Quiet;
+            case QuietReason.OtherHop:
+                _otherHopPackets++;
                 return UnsignalledRtpResult.Quiet;
         }
 
@@ -282,6 +286,7 @@ public sealed class UnsignalledRtpTracker
         counters.Event("rtp_unsignalled_unrecordable_packets", _unrecordablePackets);
         counters.Event("rtp_unsignalled_after_call_end_packets", _afterCallEndPackets);
         counters.Event("rtp_unsignalled_fork_packets", _forkPackets);
+        counters.Event("rtp_other_hop_packets", _otherHopPackets);
         counters.Event("rtp_relay_legs_joined", _relayLegs);
         counters.Limit("rtp_unsignalled_candidates_over_limit", _candidatesOverLimit);
     }

@@ -26,6 +26,12 @@ public sealed class SipTrackerOptions
 /// Follows SIP dialogs (INVITE, provisional and final responses, ACK, BYE, CANCEL, re-INVITE, UPDATE) from
 /// messages seen passively and tells the <see cref="CallBook"/> what happened: calls starting and ending, parties,
 /// each side's media endpoints and payload types from SDP, hold, early media, T.38. Capture thread only.
+/// One Call-ID can cross the mirror several times: caller to proxy, proxy to callee (a record-routing proxy, an SBC or a
+/// B2BUA keeping the Call-ID). Each crossing is a hop (<see cref="SipHop"/>) with its own offer and answer: the caller's
+/// own SDP is the upstream side of the first hop, the callee's the downstream side of the deepest, and what lies between
+/// belongs to the infrastructure (a relay's addresses). Parties and their hold and resume come from their own hops; the
+/// recording follows the hop nearest the left (recorded) party, so each party's voice is classified as the recorded
+/// party's phone sends and receives it, and the copies a relay forwards on the other hops are not recorded again.
 /// </summary>
 public sealed class SipCallTracker
 {
@@ -95,15 +101,107 @@ public sealed class SipCallTracker
             return;
         }
 
-        bool fromCaller = IsFromCaller(call, message);
+        SipHop hop = HopOf(call, message, source, destination);
+        bool fromCaller = IsFromCaller(hop, message);
         if (message.IsRequest)
         {
-            OnRequest(call, message, fromCaller, atNs);
+            OnRequest(call, hop, message, fromCaller, atNs);
         }
         else if (method is SipMethod.Invite or SipMethod.Update or SipMethod.Prack)
         {
-            OnSessionResponse(call, message, fromCaller, method, atNs);
+            OnSessionResponse(call, hop, message, fromCaller, method, atNs);
         }
+    }
+
+    /// <summary>
+    /// The hop a message was seen on, by its signalling addresses; a new one for a copy of the dialog-forming INVITE on a
+    /// new pair (the next hop of a proxy, an SBC or a fork). An in-dialog message on a new pair is a path that bypasses
+    /// the hops (a proxy that did not record-route): between the caller's and the callee's own addresses it becomes the
+    /// call's only party hop; elsewhere it is followed for the dialog (answer, BYE) but its SDP speaks for no party.
+    /// With a single hop everything is that hop's (a phone answering from another address than it was sent to).
+    /// </summary>
+    private SipHop HopOf(SipCall call, in SipMessage message, IpEndpoint16 source, IpEndpoint16 destination)
+    {
+        foreach (SipHop known in call.Hops)
+        {
+            if (known.Carries(source, destination))
+            {
+                return known;
+            }
+        }
+
+        bool dialogForming = message.IsRequest && message.Method == SipMethod.Invite && !HasTag(message.To);
+        if ((!dialogForming && call.Hops.Count == 1) || call.Hops.Count >= MaxHops)
+        {
+            return call.Hops.Count == 1 ? call.Hops[0] : call.RecordedHop;
+        }
+
+        var hop = new SipHop(source, destination, CallerTagOf(call, message, dialogForming));
+        call.Hops.Add(hop);
+        if (dialogForming)
+        {
+            // The node that relays the INVITE received it on the hop it is the downstream end of; an SBC with an address
+            // per side matches none, and its outgoing hop is then taken as the deepest yet.
+            int depth = -1, deepest = 0;
+            foreach (SipHop known in call.Hops)
+            {
+                deepest = Math.Max(deepest, known.Depth);
+                if (known != hop && known.Downstream.Address == source.Address && known.Upstream.Address != source.Address)
+                {
+                    depth = Math.Max(depth, known.Depth + 1);
+                }
+            }
+
+            hop.Depth = depth >= 0 ? depth : deepest + 1;
+            if (hop.Depth > call.CalleeHop.Depth && !call.Answered && call.SetCalleeHop(hop) is { } before)
+            {
+                Rebind(call, before);
+            }
+        }
+        else if (hop.Joins(call.CallerHop.Upstream.Address, call.CalleeHop.Downstream.Address))
+        {
+            // The phones now talk to each other: each side of the direct path starts from that phone's own last SDP.
+            hop.Depth = 0;
+            hop.CopySide(SipHop.CallerSide, call.CallerHop);
+            hop.CopySide(SipHop.CalleeSide, call.CalleeHop);
+            if (call.SetDirectHop(hop) is { } before)
+            {
+                Rebind(call, before);
+            }
+        }
+        else
+        {
+            hop.Depth = -1; // no party's own hop
+        }
+
+        return hop;
+    }
+
+    /// <summary>Hops kept per call: a proxy chain with forks is a handful; more is wire noise, not new state.</summary>
+    private const int MaxHops = 16;
+
+    private static bool HasTag(ReadOnlySpan<byte> header) => SipNameAddr.TryParse(header, out SipNameAddr addr) && !addr.Tag.IsEmpty;
+
+    /// <summary>The From tag of requests from a new hop's upstream side (an SBC may give each hop tags of its own).</summary>
+    private static string CallerTagOf(SipCall call, in SipMessage message, bool dialogForming)
+    {
+        ReadOnlySpan<byte> fromTag = SipNameAddr.TryParse(message.From, out SipNameAddr from) ? from.Tag : default;
+        if (dialogForming)
+        {
+            return Encoding.Latin1.GetString(fromTag);
+        }
+
+        // In-dialog: the tags are the dialog's; whichever is a known caller tag names the upstream side.
+        ReadOnlySpan<byte> toTag = SipNameAddr.TryParse(message.To, out SipNameAddr to) ? to.Tag : default;
+        foreach (SipHop known in call.Hops)
+        {
+            if (TagEquals(fromTag, known.CallerTag) || TagEquals(toTag, known.CallerTag))
+            {
+                return known.CallerTag;
+            }
+        }
+
+        return call.Hops[0].CallerTag;
     }
 
     private SipCall StartCall(in SipMessage invite, string callId, IpEndpoint16 source, IpEndpoint16 destination, long atNs)
@@ -138,9 +236,8 @@ public sealed class SipCallTracker
                 : _book.Start(Protocol, callId, atNs, caller, callerBinding, callee, calleeBinding);
         }
 
-        var call = new SipCall(callId, callerTag, handle)
+        var call = new SipCall(callId, handle, new SipHop(source, destination, callerTag) { InviteCSeq = invite.CSeq })
         {
-            InviteCSeq = invite.CSeq,
             MaxInviteCSeq = invite.CSeq,
             CallerChannel = swap ? Channel.Right : Channel.Left,
         };
@@ -190,7 +287,7 @@ public sealed class SipCallTracker
         };
     }
 
-    private static bool IsFromCaller(SipCall call, in SipMessage message)
+    private static bool IsFromCaller(SipHop hop, in SipMessage message)
     {
         // From names who sent the request; a response comes from the other side of that request.
         if (!SipNameAddr.TryParse(message.From, out SipNameAddr from))
@@ -198,7 +295,7 @@ public sealed class SipCallTracker
             return message.IsRequest;
         }
 
-        bool requestFromCaller = TagEquals(from.Tag, call.CallerTag);
+        bool requestFromCaller = TagEquals(from.Tag, hop.CallerTag);
         return message.IsRequest ? requestFromCaller : !requestFromCaller;
     }
 
@@ -220,24 +317,24 @@ public sealed class SipCallTracker
         return true;
     }
 
-    private void OnRequest(SipCall call, in SipMessage message, bool fromCaller, long atNs)
+    private void OnRequest(SipCall call, SipHop hop, in SipMessage message, bool fromCaller, long atNs)
     {
         switch (message.Method)
         {
             case SipMethod.Invite:
                 if (!call.Answered)
                 {
-                    call.InviteCSeq = message.CSeq; // a re-sent INVITE after a 401/407 challenge has a new CSeq
+                    hop.InviteCSeq = message.CSeq; // a re-sent INVITE after a 401/407 challenge has a new CSeq
                 }
 
                 call.MaxInviteCSeq = Math.Max(call.MaxInviteCSeq, message.CSeq);
 
-                ApplySdp(call, message, call.ChannelOf(fromCaller), atNs);
+                ApplySdp(call, hop, message, SideOf(fromCaller), atNs);
                 break;
             case SipMethod.Update:
             case SipMethod.Ack:
             case SipMethod.Prack:
-                ApplySdp(call, message, call.ChannelOf(fromCaller), atNs);
+                ApplySdp(call, hop, message, SideOf(fromCaller), atNs);
                 break;
             case SipMethod.Bye:
                 End(call, CallEndReasons.Bye, atNs, fromCaller ? "caller" : "callee");
@@ -254,13 +351,13 @@ public sealed class SipCallTracker
         }
     }
 
-    private void OnSessionResponse(SipCall call, in SipMessage message, bool fromCaller, SipMethod method, long atNs)
+    private void OnSessionResponse(SipCall call, SipHop hop, in SipMessage message, bool fromCaller, SipMethod method, long atNs)
     {
         int status = message.StatusCode;
-        Channel responder = call.ChannelOf(fromCaller);
+        int responder = SideOf(fromCaller);
         if (status is > 100 and < 200)
         {
-            if (ApplySdp(call, message, responder, atNs) && !call.EarlyMedia && !call.Answered)
+            if (ApplySdp(call, hop, message, responder, atNs) && !call.EarlyMedia && !call.Answered)
             {
                 call.EarlyMedia = true;
                 _book.Event(call.Call, CallEventTypes.EarlyMedia, atNs, status.ToString(System.Globalization.CultureInfo.InvariantCulture));
@@ -271,7 +368,16 @@ public sealed class SipCallTracker
 
         if (status is >= 200 and < 300)
         {
-            ApplySdp(call, message, responder, atNs);
+            if (method == SipMethod.Invite && responder == SipHop.CalleeSide && hop != call.CalleeHop && hop.Depth == call.CalleeHop.Depth && !call.Answered)
+            {
+                // Of two forks as deep, the one that answers leads to the callee.
+                if (call.SetCalleeHop(hop) is { } before)
+                {
+                    Rebind(call, before);
+                }
+            }
+
+            ApplySdp(call, hop, message, responder, atNs);
             if (method == SipMethod.Invite && !call.Answered)
             {
                 call.Answered = true;
@@ -281,12 +387,20 @@ public sealed class SipCallTracker
             return;
         }
 
-        if (status >= 300 && method == SipMethod.Invite && !call.Answered && message.CSeq == call.InviteCSeq)
+        if (status >= 300 && method == SipMethod.Invite && !call.Answered && message.CSeq == hop.InviteCSeq)
         {
             // 401/407 challenges are answered by a new INVITE with a higher CSeq in the same dialog: keep waiting.
             if (status is 401 or 407)
             {
-                call.InviteCSeq = uint.MaxValue; // the next INVITE (new CSeq) becomes the one to watch
+                hop.InviteCSeq = uint.MaxValue; // the next INVITE (new CSeq) becomes the one to watch
+                return;
+            }
+
+            // A proxy that tries the next contact after a busy one goes on: the call failed when the caller is told so
+            // (its own hop), or when every hop has failed (the caller's hop was not captured).
+            hop.Failed = true;
+            if (hop != call.Hops[0] && !call.Hops.TrueForAll(h => h.Failed || h.Depth < 0))
+            {
                 return;
             }
 
@@ -300,8 +414,10 @@ public sealed class SipCallTracker
         }
     }
 
-    /// <summary>Reads an SDP body sent by <paramref name="owner"/>'s side; returns true when it had audio.</summary>
-    private bool ApplySdp(SipCall call, in SipMessage message, Channel owner, long atNs)
+    private static int SideOf(bool fromCaller) => fromCaller ? SipHop.CallerSide : SipHop.CalleeSide;
+
+    /// <summary>Reads an SDP body sent by <paramref name="side"/> of <paramref name="hop"/>; returns true when it had audio.</summary>
+    private bool ApplySdp(SipCall call, SipHop hop, in SipMessage message, int side, long atNs)
     {
         if (message.Body.IsEmpty || !SipBody.TryFindSdp(message.ContentType, message.Body, out ReadOnlySpan<byte> sdpBytes))
         {
@@ -313,7 +429,7 @@ public sealed class SipCallTracker
             return false;
         }
 
-        if (call.LastSdpVersion[(int)owner] == sdp.OriginVersion + 1 && call.HasSdp[(int)owner])
+        if (hop.LastSdpVersion[side] == sdp.OriginVersion + 1 && hop.HasSdp[side])
         {
             return true; // retransmission or mirror duplicate of an SDP already applied
         }
@@ -330,7 +446,7 @@ public sealed class SipCallTracker
             else if (m.Kind == SdpMediaKind.Audio && m.Port != 0 && m.HasConnection && !hasAudio)
             {
                 hasAudio = true;
-                ApplyAudio(call, owner, m, atNs);
+                ApplyAudio(call, hop, side, m, atNs);
             }
         }
 
@@ -338,7 +454,7 @@ public sealed class SipCallTracker
         {
             call.PendingT38 = true;
             call.T38 = true;
-            _book.Event(call.Call, CallEventTypes.T38, atNs, owner == call.CallerChannel ? "caller" : "callee");
+            _book.Event(call.Call, CallEventTypes.T38, atNs, side == SipHop.CallerSide ? "caller" : "callee");
         }
         else if (!t38 && call.T38 && hasAudio)
         {
@@ -346,21 +462,24 @@ public sealed class SipCallTracker
             _book.Event(call.Call, CallEventTypes.T38Ended, atNs);
         }
 
-        call.LastSdpVersion[(int)owner] = sdp.OriginVersion + 1;
-        call.HasSdp[(int)owner] = true;
+        hop.LastSdpVersion[side] = sdp.OriginVersion + 1;
+        hop.HasSdp[side] = true;
         return hasAudio;
     }
 
-    private void ApplyAudio(SipCall call, Channel owner, in SdpMedia media, long atNs)
+    private void ApplyAudio(SipCall call, SipHop hop, int side, in SdpMedia media, long atNs)
     {
+        Channel owner = side == SipHop.CallerSide ? call.CallerChannel : call.CallerChannel.Other();
+        bool partyHop = hop == (side == SipHop.CallerSide ? call.CallerHop : call.CalleeHop);
         bool holdAddress = media.Connection == s_zeroAddress;
         bool hold = holdAddress || media.Direction is MediaDirection.SendOnly or MediaDirection.Inactive;
-        if (hold != call.OnHold[(int)owner])
+        if (partyHop && hold != call.OnHold[(int)owner])
         {
+            // Only the party's own SDP says it holds: the same hold relayed over the other hops is not another one.
             call.OnHold[(int)owner] = hold;
             if (call.Answered)
             {
-                _book.Event(call.Call, hold ? CallEventTypes.Hold : CallEventTypes.Resume, atNs, owner == call.CallerChannel ? "caller" : "callee");
+                _book.Event(call.Call, hold ? CallEventTypes.Hold : CallEventTypes.Resume, atNs, side == SipHop.CallerSide ? "caller" : "callee");
             }
         }
 
@@ -378,26 +497,33 @@ public sealed class SipCallTracker
         {
             SdpCodec c = media.GetCodec(i);
             map.Set(c.PayloadType, c.Codec, c.ClockRate);
-            if (i == 0 && c.Codec != AudioCodec.Unknown && !codecs.Contains(c.Codec.Name()))
+            if (i == 0 && c.Codec != AudioCodec.Unknown && !codecs.Contains(c.Codec.Name()) && (partyHop || hop == call.RecordedHop))
             {
                 codecs.Add(c.Codec.Name());
             }
         }
 
-        Channel speaker = owner.Other();
-        _book.SetPayloadMap(call.Call, speaker, map);
-        if (!call.HasSdp[(int)speaker])
+        hop.Maps[side] = map;
+        if (!holdAddress)
         {
-            // Until the other side answers, assume it uses the same numbering (true for nearly every offer/answer).
-            _book.SetPayloadMap(call.Call, owner, map);
+            hop.Media[side] = new IpEndpoint16(media.Connection, media.Port);
         }
 
-        if (holdAddress)
+        if (hop == call.RecordedHop)
+        {
+            Bind(call, hop, side);
+        }
+        else if (hop.Media[side] is { } elsewhere)
+        {
+            _book.Media.NoteOtherHop(call.Call, elsewhere); // not recorded, and not a call of its own either
+        }
+
+        if (holdAddress || !partyHop)
         {
             return;
         }
 
-        _book.Media.Map(call.Call, new IpEndpoint16(media.Connection, media.Port), owner);
+        metadata = call.Call.Metadata;
         PartyInfo party = owner == Channel.Left ? metadata.Left : metadata.Right;
         string ip = media.Connection.ToString();
         if (party.Ip != ip || party.Port != media.Port || !SameCodecs(codecs, metadata.Codecs))
@@ -406,6 +532,45 @@ public sealed class SipCallTracker
             _book.Update(call.Call, owner == Channel.Left
                 ? metadata with { Left = party, Codecs = codecs }
                 : metadata with { Right = party, Codecs = codecs });
+        }
+    }
+
+    /// <summary>The recorded hop's <paramref name="side"/> receives at its SDP's endpoint, with its payload numbering.</summary>
+    private void Bind(SipCall call, SipHop hop, int side)
+    {
+        Channel owner = side == SipHop.CallerSide ? call.CallerChannel : call.CallerChannel.Other();
+        if (hop.Maps[side] is { } map)
+        {
+            Channel speaker = owner.Other();
+            _book.SetPayloadMap(call.Call, speaker, map);
+            if (!hop.HasSdp[1 - side])
+            {
+                // Until the other side answers, assume it uses the same numbering (true for nearly every offer/answer).
+                _book.SetPayloadMap(call.Call, owner, map);
+            }
+        }
+
+        if (hop.Media[side] is { } endpoint)
+        {
+            _book.Media.Map(call.Call, endpoint, owner);
+        }
+    }
+
+    /// <summary>The recording moves to another hop (a deeper hop nearer the recorded callee, a direct path).</summary>
+    private void Rebind(SipCall call, SipHop from)
+    {
+        for (int side = 0; side < 2; side++)
+        {
+            if (from.Media[side] is { } endpoint)
+            {
+                _book.Media.Unmap(call.Call, endpoint);
+                _book.Media.NoteOtherHop(call.Call, endpoint);
+            }
+        }
+
+        for (int side = 0; side < 2; side++)
+        {
+            Bind(call, call.RecordedHop, side);
         }
     }
 
@@ -498,12 +663,19 @@ public sealed class SipCallTracker
     private readonly record struct EndedCall(long EndedNs, uint MaxInviteCSeq);
 
     /// <summary>One dialog's state; the call itself is the book's.</summary>
-    private sealed class SipCall(string callId, string callerTag, Call call)
+    private sealed class SipCall
     {
-        public string CallId { get; } = callId;
-        public string CallerTag { get; } = callerTag;
-        public Call Call { get; } = call;
-        public uint InviteCSeq { get; set; }
+        public SipCall(string callId, Call call, SipHop first)
+        {
+            CallId = callId;
+            Call = call;
+            Hops.Add(first);
+            CallerHop = first;
+            CalleeHop = first;
+        }
+
+        public string CallId { get; }
+        public Call Call { get; }
         public uint MaxInviteCSeq { get; set; }
         public bool CancelSeen { get; set; }
         public long LastActivityNs { get; set; }
@@ -513,13 +685,85 @@ public sealed class SipCallTracker
         public bool T38 { get; set; }
         public bool PendingT38 { get; set; }
         public bool Encrypted { get; set; }
+
+        /// <summary>Each party's hold state (by channel), as its own SDP says.</summary>
         public bool[] OnHold { get; } = new bool[2];
-        public bool[] HasSdp { get; } = new bool[2];
-        public ulong[] LastSdpVersion { get; } = new ulong[2];
+
+        /// <summary>Every hop the dialog was seen on, the first one first.</summary>
+        public List<SipHop> Hops { get; } = [];
+
+        /// <summary>The caller's own hop: its upstream side is the caller's phone.</summary>
+        public SipHop CallerHop { get; private set; }
+
+        /// <summary>The callee's own hop (the deepest): its downstream side is the callee's phone.</summary>
+        public SipHop CalleeHop { get; private set; }
+
+        /// <summary>The hop nearest the left party, whose media the recording follows.</summary>
+        public SipHop RecordedHop => CallerChannel == Channel.Left ? CallerHop : CalleeHop;
 
         /// <summary>The caller's channel: left unless only the callee is local.</summary>
         public Channel CallerChannel { get; init; }
 
-        public Channel ChannelOf(bool fromCaller) => fromCaller ? CallerChannel : CallerChannel.Other();
+        /// <summary>A hop nearer the callee; returns the recorded hop before when the recording moves.</summary>
+        public SipHop? SetCalleeHop(SipHop hop) => Move(CallerHop, hop);
+
+        /// <summary>An in-dialog path between the two phones: the hops between them are no longer in the call's path.</summary>
+        public SipHop? SetDirectHop(SipHop hop) => Move(hop, hop);
+
+        private SipHop? Move(SipHop callerHop, SipHop calleeHop)
+        {
+            SipHop before = RecordedHop;
+            CallerHop = callerHop;
+            CalleeHop = calleeHop;
+            return RecordedHop != before ? before : null;
+        }
+    }
+
+    /// <summary>
+    /// One crossing of the dialog over the mirror: its signalling ends (upstream sent the dialog-forming INVITE), the
+    /// From tag of its upstream side, and each side's latest SDP.
+    /// </summary>
+    private sealed class SipHop(IpEndpoint16 upstream, IpEndpoint16 downstream, string callerTag)
+    {
+        /// <summary>Index of the upstream side (sent the INVITE: the caller or the node relaying for it) in the arrays below.</summary>
+        public const int CallerSide = 0;
+
+        /// <summary>Index of the downstream side.</summary>
+        public const int CalleeSide = 1;
+
+        /// <summary>Where the hop's dialog-forming INVITE came from.</summary>
+        public IpEndpoint16 Upstream { get; } = upstream;
+
+        /// <summary>Where the hop's dialog-forming INVITE went.</summary>
+        public IpEndpoint16 Downstream { get; } = downstream;
+        public string CallerTag { get; } = callerTag;
+
+        /// <summary>0 for the first hop, one more per node the INVITE was relayed through; -1 for a hop of no party.</summary>
+        public int Depth { get; set; }
+        public uint InviteCSeq { get; set; }
+        public bool Failed { get; set; }
+        public bool[] HasSdp { get; } = new bool[2];
+        public ulong[] LastSdpVersion { get; } = new ulong[2];
+        public IpEndpoint16?[] Media { get; } = new IpEndpoint16?[2];
+        public PayloadMap?[] Maps { get; } = new PayloadMap?[2];
+
+        /// <summary>
+        /// Whether a message between these two addresses is on this hop. Hosts are the hop's ends (TCP messages come
+        /// from other ports than the listening one); two ends on one host are told apart by port.
+        /// </summary>
+        public bool Carries(IpEndpoint16 a, IpEndpoint16 b) => Upstream.Address != Downstream.Address
+            ? (a.Address == Upstream.Address && b.Address == Downstream.Address) || (a.Address == Downstream.Address && b.Address == Upstream.Address)
+            : (a == Upstream && b == Downstream) || (a == Downstream && b == Upstream);
+
+        public void CopySide(int side, SipHop from)
+        {
+            HasSdp[side] = from.HasSdp[side];
+            LastSdpVersion[side] = from.LastSdpVersion[side];
+            Media[side] = from.Media[side];
+            Maps[side] = from.Maps[side];
+        }
+
+        public bool Joins(IpAddress16 a, IpAddress16 b) =>
+            (Upstream.Address == a && Downstream.Address == b) || (Upstream.Address == b && Downstream.Address == a);
     }
 }

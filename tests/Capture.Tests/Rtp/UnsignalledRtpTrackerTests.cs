@@ -145,6 +145,24 @@ public sealed class UnsignalledRtpTrackerTests
     }
 
     [Fact]
+    public void TheMediaOfACallsOtherHop_IsNoCallOfItsOwn_WhateverItsSsrc()
+    {
+        // An SBC keeping the Call-ID re-originates RTP on its far side (new SSRC): the SIP tracker records the recorded
+        // party's hop and names the other hop's endpoints, whose packets are then counted, not recorded a second time.
+        Call call = _book.Start("sip", "hops", 0, new PartyInfo(), null, new PartyInfo(), null);
+        _book.Media.NoteOtherHop(call, Ep("10.0.0.30:30000"));
+        for (int i = 0; i < 10; i++)
+        {
+            Assert.Equal(UnsignalledRtpResult.Quiet, Offer(Ep("10.0.0.30:30000"), Ep("10.0.0.20:6000"), Rtp(8, (ushort)i, (uint)(160 * i), 0xBEEF, 160), i * Ms20));
+        }
+
+        Assert.Single(_sink.Started);
+        _book.End(call, CallEndReasons.Bye, 1_000_000_000);
+        _tracker.Expire(12_000_000_000); // ten seconds after the call's end, the endpoint is anyone's again
+        Assert.Equal(UnsignalledRtpResult.Probing, Offer(Ep("10.0.0.30:30000"), Ep("10.0.0.20:6000"), Rtp(8, 1, 0, 1, 160), 12_000_000_000));
+    }
+
+    [Fact]
     public void PacketsToAnEndedCallsEndpoint_AreItsTrailingMedia_ForTenSeconds()
     {
         Call call = _book.Start("sip", "ended", 0, new PartyInfo(), null, new PartyInfo(), null);
