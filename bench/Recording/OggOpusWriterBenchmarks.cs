@@ -7,7 +7,8 @@ namespace Bench.Recording;
 
 /// <summary>
 /// One 20 ms stereo 8 kHz frame: bare opus_multistream_encode (the baseline, same settings) against
-/// OggOpusWriter.WriteFrame, so the ratio is our container overhead (interleaving, paging, CRC).
+/// OggOpusWriter.WriteFrame with both parties talking (our container and per-leg encoders), one listening (its leg
+/// silent: the stock silent packet instead of the encoder) and both silent (hold, a gap).
 /// </summary>
 [MemoryDiagnoser]
 public unsafe class OggOpusWriterBenchmarks
@@ -17,10 +18,13 @@ public unsafe class OggOpusWriterBenchmarks
 
     private readonly short[] _left = new short[Frame];
     private readonly short[] _right = new short[Frame];
+    private readonly short[] _silence = new short[Frame];
     private readonly short[] _interleaved = new short[Frame * 2];
     private readonly byte[] _packet = new byte[8000];
     private SafeOpusMultistreamEncoderHandle _encoder = null!;
     private OggOpusWriter _writer = null!;
+    private OggOpusWriter _listening = null!;
+    private OggOpusWriter _quiet = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -39,12 +43,16 @@ public unsafe class OggOpusWriterBenchmarks
         O.Set(_encoder, O.OPUS_SET_COMPLEXITY_REQUEST, options.Complexity, "OPUS_SET_COMPLEXITY");
         O.Set(_encoder, O.OPUS_SET_SIGNAL_REQUEST, O.OPUS_SIGNAL_VOICE, "OPUS_SET_SIGNAL");
         _writer = new OggOpusWriter(Stream.Null, options);
+        _listening = new OggOpusWriter(Stream.Null, options);
+        _quiet = new OggOpusWriter(Stream.Null, options);
     }
 
     [GlobalCleanup]
     public void Cleanup()
     {
         _writer.Dispose();
+        _listening.Dispose();
+        _quiet.Dispose();
         _encoder.Dispose();
     }
 
@@ -60,4 +68,10 @@ public unsafe class OggOpusWriterBenchmarks
 
     [Benchmark]
     public void WriteFrame() => _writer.WriteFrame(_left, _right);
+
+    [Benchmark]
+    public void WriteFrame_OneListening() => _listening.WriteFrame(_left, _silence);
+
+    [Benchmark]
+    public void WriteFrame_BothSilent() => _quiet.WriteFrame(_silence, _silence);
 }
