@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # topology.sh's rig (Kamailio registrar/proxy, rtpengine relay) with a phone whose address changes between two calls,
-# as a DHCP renewal that hands out another lease does. Run it: tests/live/phone-moves.sh up | down | call [LOGDIR [INSTANCE]]
+# as a DHCP renewal that hands out another lease does. Run it: tests/live/phone-moves.sh up | down | call [LOGDIR [INSTANCE]] | record OUT.pcap [INSTANCE]
 #
 # call: phone 2001 (appl-uac) registers from 10.77.0.10:5061 (Expires 3600, kept) and calls 2002 through the proxy
 # (netns.sh's caller at 10.77.0.10:5060, speech; the callee at 10.77.0.20:5060 plays a 1 kHz tone); then the phone's
@@ -66,12 +66,27 @@ phone_moves_call() {
     echo "phone_moves_call: logs in $logdir" >&2
 }
 
+# phone_moves_record OUT.pcap [INSTANCE]: tcpdump on the bridge (UDP) while phone_moves_call runs (samples/README.md).
+phone_moves_record() {
+    local out=$1 instance=${2:-} logdir status
+    logdir=$(mktemp -d /tmp/appl-moves-record.XXXXXX)
+    rm -f "$out"
+    live_tcpdump_start "$logdir" "$out" "$APPL_BRIDGE" || return 1
+    phone_moves_call "$logdir" "$instance"
+    status=$?
+    sleep 0.5
+    live_tcpdump_stop "$logdir"
+    return $status
+}
+
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
     set -u -o pipefail
     case ${1:-} in
         up) topology_up "${2:-}" ;;
         down) topology_down ;;
         call) phone_moves_call "${2:-}" "${3:-}" ;;
-        *) echo "usage: $0 up [LOGDIR] | down | call [LOGDIR [INSTANCE]]" >&2; exit 2 ;;
+        record) [[ -n ${2:-} ]] || { echo "usage: $0 record OUT.pcap [INSTANCE]" >&2; exit 2; }
+                phone_moves_record "$2" "${3:-}" ;;
+        *) echo "usage: $0 up [LOGDIR] | down | call [LOGDIR [INSTANCE]] | record OUT.pcap [INSTANCE]" >&2; exit 2 ;;
     esac
 fi
