@@ -22,6 +22,10 @@ public sealed class PhoneScenarioReplayTests(ITestOutputHelper output) : IDispos
         Assert.Equal(1, counters.GetProperty("websocket_connections").GetInt64());
         // tshark: REGISTER, 200, INVITE, 100, 180, 200, ACK, BYE, 200 on the phone's WebSocket.
         Assert.Equal(9, counters.GetProperty("websocket_sip_messages").GetInt64());
+        // The proxy forwards the phone's INVITE (its Via over the phone's), from its UDP port, a port it was not yet known
+        // by: a proxy, not a back-to-back user agent relaying the call in a dialog of its own.
+        Assert.Equal(0, counters.GetProperty("sip_relays_detected").GetInt64());
+        Assert.DoesNotContain(doc.RootElement.GetProperty("servers").EnumerateArray(), server => server.GetProperty("evidence").GetString() == "RelaysCalls");
     }
 
     [Fact]

@@ -98,6 +98,11 @@ public sealed class SipDeviceLearner(BindingDirectory directory)
             return true; // already known: nothing of a phone's to learn from what it sends
         }
 
+        if (ViaCount(m) > 1)
+        {
+            return false; // the caller's own INVITE forwarded (its Via kept under the sender's): a proxy, which OnOtherMessage notes
+        }
+
         if (_invitesReceived.TryGetValue((source.Address, caller), out (IpAddress16 Sender, long AtNs) received)
             && received.Sender != destination.Address && atNs - received.AtNs <= s_relayWindow.Ticks * 100)
         {
