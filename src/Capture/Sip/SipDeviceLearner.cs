@@ -21,7 +21,7 @@ namespace Capture.Sip;
 public sealed class SipDeviceLearner(BindingDirectory directory)
 {
     private const int MaxPending = 10_000;
-    private const int MaxRegistrations = 100_000; // REGISTER Call-IDs remembered: one or a few per phone
+    private const int MaxRegistrations = 100_000; // REGISTER Call-IDs remembered: one per phone and AOR
     private const int DefaultExpires = 3600; // RFC 3261 10.2.1.1: what a registrar assumes when none is given
     private static readonly TimeSpan s_unansweredAfter = TimeSpan.FromSeconds(32); // Timer F: no answer will come now
 
@@ -31,7 +31,9 @@ public sealed class SipDeviceLearner(BindingDirectory directory)
 
     // The Call-ID of each applied registration, with the device and AOR it bound: a REGISTER with that Call-ID and AOR
     // from a contact nobody has is that device at a new address, not a second phone claiming its line.
+    // A phone reboots with a new Call-ID: its last one per AOR is kept, so the table holds the registrations that live.
     private readonly Dictionary<string, (string Device, string Aor)> _registrations = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string Device, string Aor), string> _registrationCallIds = [];
 
     // Who sent a REGISTER for which AOR to which address: an address that then registers the same AOR itself is an
     // outbound proxy (or SBC) relaying the phone's registration, not the phone.
@@ -217,7 +219,10 @@ public sealed class SipDeviceLearner(BindingDirectory directory)
         {
             // Unregister: the phone is giving the line up; a challenge to it changes nothing about that intent.
             Unregisters++;
-            _registrations.Remove(callId);
+            if (_registrations.Remove(callId, out (string Device, string Aor) gone))
+            {
+                _registrationCallIds.Remove(gone);
+            }
             if (deviceId is not null)
             {
                 _directory.UnregisterLine(deviceId, aor, now);
@@ -317,9 +322,25 @@ public sealed class SipDeviceLearner(BindingDirectory directory)
 
     private void RememberRegistration(string callId, string deviceId, string aor)
     {
+        if (_registrationCallIds.TryGetValue((deviceId, aor), out string? last) && last == callId)
+        {
+            return; // a refresh: allocates nothing
+        }
+
+        if (last is not null)
+        {
+            _registrations.Remove(last); // the phone rebooted: its old Call-ID names nothing now
+        }
+
         if (_registrations.Count < MaxRegistrations || _registrations.ContainsKey(callId))
         {
+            if (_registrations.TryGetValue(callId, out (string Device, string Aor) previous))
+            {
+                _registrationCallIds.Remove(previous);
+            }
+
             _registrations[callId] = (deviceId, aor);
+            _registrationCallIds[(deviceId, aor)] = callId;
         }
     }
 

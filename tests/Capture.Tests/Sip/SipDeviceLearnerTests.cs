@@ -192,6 +192,27 @@ public sealed class SipDeviceLearnerTests
         Assert.Equal(withInstance ? 0 : 1, s.Pipeline.Snapshot()["sip_phones_moved"]);
     }
 
+    /// <summary>A reboot brings a new Call-ID: the move after it is told by the new one, and the old one names nothing now.</summary>
+    [Fact]
+    public void PhoneThatRebootedAndThenMoves_IsToldByItsNewCallId_NotItsOldOne()
+    {
+        using BindingDirectory directory = BindingDirectory.Open(null, DirectoryConfig.Empty, SipScenario.TimeAt(0));
+        using var s = new SipScenario(directory: directory);
+        Register(s, "10.0.0.10", "reg-1001@boot-1", 1, null);
+        s.Advance(60);
+        Register(s, "10.0.0.10", "reg-1001@boot-2", 1, null); // rebooted, same address
+        s.Advance(60);
+        Register(s, "10.0.0.11", "reg-1001@boot-2", 2, null); // moved
+        s.Advance(60);
+        Register(s, "10.0.0.12", "reg-1001@boot-1", 5, null); // the first boot's Call-ID again: not this phone's any more
+        s.Complete();
+
+        Assert.Equal(["10.0.0.11", "10.0.0.12"], directory.Devices().SelectMany(d => d.Ips).Order());
+        LineConflict conflict = Assert.Single(directory.Conflicts());
+        Assert.Equal(("sip:10.0.0.10:5060", "sip:10.0.0.12:5060"), (conflict.Holder, conflict.Claimant));
+        Assert.Equal(1, s.Pipeline.Snapshot()["sip_phones_moved"]);
+    }
+
     /// <summary>A second phone registering the same line 1 (its own contact and Call-ID) is a conflict, not a move.</summary>
     [Fact]
     public void AnotherPhoneRegisteringTheSameLine_WithItsOwnCallId_IsAConflict_NotAMove()
