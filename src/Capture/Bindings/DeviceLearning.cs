@@ -72,7 +72,7 @@ internal sealed class DeviceLearning
     /// </summary>
     public void AddIdentity(string deviceId, string identity)
     {
-        if (_devices.Resolve(deviceId) is { } d && _devices.Resolve(identity) is null)
+        if (_devices.Resolve(deviceId) is { } d)
         {
             _devices.AddAlias(d, identity);
         }

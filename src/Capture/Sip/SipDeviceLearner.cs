@@ -13,10 +13,11 @@ namespace Capture.Sip;
 /// </summary>
 /// <remarks>
 /// Device identity: the Contact's +sip.instance (RFC 5626), else Cisco's devicename parameter, else the Contact's
-/// host:port. A contact at a new address whose REGISTER carries the Call-ID and AOR of a registration already applied
-/// is the same phone moved (RFC 3261 10.2: one Call-ID per registrar for a boot cycle; a DHCP renewal is no reboot): the
-/// device is re-bound and the new contact becomes another identity of it. Addresses that receive REGISTERs, or forward requests (more than one Via), are servers: what they send
-/// is never learned as a phone's (a proxy relaying a REGISTER upstream is not the phone).
+/// host:port. A contact nobody has, in a REGISTER with the Call-ID and AOR of a registration already applied, is that
+/// phone at a new address (RFC 3261 10.2: one Call-ID per registrar for a boot cycle; a DHCP renewal is no reboot): the
+/// device is re-bound and the new contact becomes another identity of it. Addresses that receive REGISTERs, or forward
+/// requests (more than one Via), are servers: what they send is never learned as a phone's (a proxy relaying a REGISTER
+/// upstream is not the phone).
 /// </remarks>
 public sealed class SipDeviceLearner(BindingDirectory directory)
 {
@@ -206,12 +207,19 @@ public sealed class SipDeviceLearner(BindingDirectory directory)
         string? deviceId = null, newIdentity = null;
         if (idLength > 0)
         {
-            deviceId = idBuffer[..idLength].ToString();
-            if (!_directory.TryGetDevice(deviceId, out _) && _registrations.TryGetValue(callId, out (string Device, string Aor) registered)
-                && registered.Aor == aor && _directory.TryGetDevice(registered.Device, out _))
+            if (_directory.TryGetDevice(idBuffer[..idLength], out DeviceBinding known))
             {
-                newIdentity = deviceId; // the registered phone, at a new contact
+                deviceId = known.Id; // the id it is known by, when the identity is another of its own
+            }
+            else if (_registrations.TryGetValue(callId, out (string Device, string Aor) registered) && registered.Aor == aor
+                && _directory.TryGetDevice(registered.Device, out _))
+            {
+                newIdentity = idBuffer[..idLength].ToString(); // the registered phone, at a new contact
                 deviceId = registered.Device;
+            }
+            else
+            {
+                deviceId = idBuffer[..idLength].ToString();
             }
         }
 
@@ -223,6 +231,7 @@ public sealed class SipDeviceLearner(BindingDirectory directory)
             {
                 _registrationCallIds.Remove(gone);
             }
+
             if (deviceId is not null)
             {
                 _directory.UnregisterLine(deviceId, aor, now);
