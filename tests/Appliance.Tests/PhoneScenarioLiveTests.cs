@@ -20,7 +20,7 @@ public class PhoneScenarioLiveTests(ITestOutputHelper output)
     private static string MovesScript => LiveRig.PhoneMovesScript;
 
     [Fact]
-    public void Capture_AWebSocketPhoneCallingThroughKamailio_IsADeviceByItsInstanceId_WithItsToneOnItsChannel()
+    public void Capture_AWebSocketPhoneCallingAndCalledThroughKamailio_IsADeviceByItsInstanceId_WithItsToneOnItsChannel()
     {
         if (!Repo.IsRoot)
         {
@@ -33,10 +33,10 @@ public class PhoneScenarioLiveTests(ITestOutputHelper output)
         (Process appliance, System.Text.StringBuilder log) = rig.Start("--out", recordings, "--state", rig.State, "--workers", "1");
         (int call, string callLog) = Repo.Run("bash", [WebSocketScript, "call"], TimeSpan.FromSeconds(90));
         output.WriteLine(callLog);
-        Assert.True(call == 0, "the WebSocket phone's call through Kamailio failed: " + callLog);
+        Assert.True(call == 0, "the WebSocket phone's calls through Kamailio failed: " + callLog);
         RigSession.StopWithSigterm(appliance, log, output);
         using JsonDocument directory = DirectoryOf(rig);
-        PhoneScenarioOutcomes.AssertWebSocketPhoneCall(recordings, directory.RootElement, output);
+        PhoneScenarioOutcomes.AssertWebSocketPhoneCalls(recordings, directory.RootElement, output);
     }
 
     /// <summary>Without an instance id, as most desk phones register: the REGISTER's Call-ID is what stays the same.</summary>

@@ -14,14 +14,15 @@ public sealed class PhoneScenarioReplayTests(ITestOutputHelper output) : IDispos
     private readonly string _dir = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "appliance-phones-" + Guid.NewGuid().ToString("N"))).FullName;
 
     [Fact]
-    public void Replay_AWebSocketPhoneCallingThroughKamailio_IsADeviceByItsInstanceId_WithItsToneOnItsChannel()
+    public void Replay_AWebSocketPhoneCallingAndCalledThroughKamailio_IsADeviceByItsInstanceId_WithItsToneOnItsChannel()
     {
         using JsonDocument doc = Replay("kamailio-websocket-phone.pcap");
-        PhoneScenarioOutcomes.AssertWebSocketPhoneCall(Path.Combine(_dir, "rec"), doc.RootElement, output);
+        PhoneScenarioOutcomes.AssertWebSocketPhoneCalls(Path.Combine(_dir, "rec"), doc.RootElement, output);
         JsonElement counters = doc.RootElement.GetProperty("counters");
         Assert.Equal(1, counters.GetProperty("websocket_connections").GetInt64());
-        // tshark: REGISTER, 200, INVITE, 100, 180, 200, ACK, BYE, 200 on the phone's WebSocket.
-        Assert.Equal(9, counters.GetProperty("websocket_sip_messages").GetInt64());
+        // tshark, on the phone's WebSocket: REGISTER, 200; its call: INVITE, 100, 180, 200, ACK, BYE, 200; the call to it:
+        // INVITE, 180, 200, ACK, BYE, 200.
+        Assert.Equal(15, counters.GetProperty("websocket_sip_messages").GetInt64());
         // The proxy forwards the phone's INVITE (its Via over the phone's), from its UDP port, a port it was not yet known
         // by: a proxy, not a back-to-back user agent relaying the call in a dialog of its own.
         Assert.Equal(0, counters.GetProperty("sip_relays_detected").GetInt64());

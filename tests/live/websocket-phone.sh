@@ -2,11 +2,13 @@
 # topology.sh's rig with a WebSocket phone: Kamailio (kamailio-ws.cfg.in) also takes SIP over WebSocket on plain
 # ws://10.77.0.30:8080 (RFC 7118), and the phone in appl-uac is tests/live/ws_phone.py, a browser-style SIP stack
 # (masked frames, Contact <sip:...@....invalid;transport=ws> with +sip.instance, plain RTP/AVP PCMA with a 600 Hz
-# tone). Run it: tests/live/websocket-phone.sh up [LOGDIR] | down | call [LOGDIR] | record OUT.pcap
+# tone, answering a call too). Run it: tests/live/websocket-phone.sh up [LOGDIR] | down | call [LOGDIR] | record OUT.pcap
 #
 # call: the WebSocket phone registers 2001 and calls 2002 through the proxy; the proxy relays the INVITE over UDP to the
 # SIPp callee at 10.77.0.20:5060 (a 1 kHz tone back) and hands both SDPs to rtpengine, so the media goes through the
-# relay as in topology.sh. The phone hangs up after 8 s and stays registered. ~10 s; root.
+# relay as in topology.sh. The phone hangs up after 8 s and stays registered. Then 2002 (SIPp's caller, speech and DTMF
+# 1, from 10.77.0.20:5060) calls 2001: the proxy finds the phone's registration and sends the INVITE over its
+# WebSocket; the phone answers with its tone until 2002 hangs up. ~21 s; root.
 
 _ws_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=topology.sh
@@ -35,16 +37,24 @@ websocket_phone_call() {
         -mi "$APPL_UAS_IP" -mp 6000 -s "$APPL_CALLEE" -m 1 -timeout 25s -timeout_error
     uas_pid=$LIVE_SIPP_PID
     sleep 0.5
-    ip netns exec "$APPL_NS_UAC" timeout -s INT -k 3 30 python3 "$_ws_here/ws_phone.py" "$APPL_PRX_IP:$APPL_WS_PORT" \
-        "$APPL_UAC_IP" 2001 "$APPL_CALLEE" >"$logdir/ws_phone.log" 2>&1 &
+    ip netns exec "$APPL_NS_UAC" timeout -s INT -k 3 45 python3 "$_ws_here/ws_phone.py" "$APPL_PRX_IP:$APPL_WS_PORT" \
+        "$APPL_UAC_IP" 2001 "$APPL_CALLEE" --answer 20 >"$logdir/ws_phone.log" 2>&1 &
     phone_pid=$!
-    live_wait_pid "$phone_pid" 35
-    rc=$?
-    if [[ $rc -eq 0 ]]; then echo "ws_phone: ok" >&2; else echo "ws_phone: FAILED (exit $rc):" >&2; cat "$logdir/ws_phone.log" >&2; status=1; fi
+    # The phone's call is over when the callee's sipp is (it answers the BYE, then waits out its 2 s).
     live_wait_pid "$uas_pid" 35
     rc=$?
     live_report_sipp uas "$logdir" $rc
     [[ $rc -eq 0 ]] || status=1
+    live_sipp caller "$logdir" 30 "$APPL_NS_UAS" -- -sf uac_g711a.xml -inf users_2002.csv -i "$APPL_UAS_IP" -p 5060 \
+        -mi "$APPL_UAS_IP" -mp 6000 -s 2001 -m 1 -timeout 25s -timeout_error "$APPL_PRX_IP:5060"
+    live_wait_pid "$LIVE_SIPP_PID" 35
+    rc=$?
+    live_report_sipp caller "$logdir" $rc
+    [[ $rc -eq 0 ]] || status=1
+    live_wait_pid "$phone_pid" 10
+    rc=$?
+    if [[ $rc -eq 0 ]]; then echo "ws_phone: ok" >&2; else echo "ws_phone: FAILED (exit $rc):" >&2; status=1; fi
+    cat "$logdir/ws_phone.log" >&2
     echo "websocket_phone_call: logs in $logdir" >&2
     return $status
 }

@@ -3,13 +3,14 @@
 
 It does what a WebRTC softphone's SIP stack (JsSIP, SIP.js) does on the wire, minus ICE and SRTP: the HTTP upgrade to
 the "sip" subprotocol, masked client frames (RFC 6455 5.3), a REGISTER whose Contact is a made-up *.invalid host with
-transport=ws, +sip.instance and reg-id (RFC 5626), then a call to EXTENSION through the proxy. Its media is plain RTP
+transport=ws, +sip.instance and reg-id (RFC 5626), then a call to CALLEE through the proxy, hung up after SECONDS;
+with --answer, then one incoming call answered and played to until the caller hangs up. Its media is plain RTP
 (RTP/AVP, PCMA) carrying a FREQ Hz tone, so a recording's channel can be told by frequency; what comes back is read
 and dropped. It does not unregister: a browser phone stays registered while its tab is open.
 
 Usage: ws_phone.py PROXY_IP:PORT LOCAL_IP EXTENSION CALLEE [--freq 600] [--seconds 8] [--rtp-port 7078]
-         [--instance urn:uuid:...]
-Exit status 0 when registered, answered and hung up cleanly; 1 otherwise (with the reason on stderr).
+         [--instance urn:uuid:...] [--answer SECONDS_TO_WAIT]
+Exit status 0 when every call went through cleanly; 1 otherwise (with the reason on stderr).
 """
 import argparse
 import base64
@@ -17,6 +18,7 @@ import hashlib
 import math
 import os
 import random
+import select
 import socket
 import struct
 import sys
@@ -174,6 +176,55 @@ class Phone:
         self.ws.send_text(text)
         return cseq
 
+    def respond(self, request_headers, code, reason, to_tag, extra="", body=""):
+        """A response to a request received: its Vias, Record-Routes, From, Call-ID and CSeq copied (RFC 3261 8.2.6)."""
+        names = {"via": "Via", "record-route": "Record-Route", "from": "From", "call-id": "Call-ID", "cseq": "CSeq"}
+        copied = "".join("%s: %s\r\n" % (names[n], v) for n, v in request_headers if n in names)
+        to = header(request_headers, "to")
+        if to_tag and ";tag=" not in to:
+            to += ";tag=" + to_tag
+        self.ws.send_text("SIP/2.0 %d %s\r\n%sTo: %s\r\n%sContent-Length: %d\r\n\r\n%s"
+                          % (code, reason, copied, to, extra, len(body.encode()), body))
+
+    def answer(self, wait):
+        """Waits up to WAIT s for an INVITE, answers it, plays the tone to the offer until the BYE, answers that."""
+        a = self.args
+        deadline = time.monotonic() + wait
+        while True:
+            text = self.ws.receive_text(deadline - time.monotonic())
+            if text is None:
+                raise RuntimeError("no incoming call")
+            start, headers, body = parse(text)
+            if start.startswith("INVITE "):
+                break
+        to_tag = token()
+        media_ip, media_port = media_of(body)
+        contact = "Contact: <sip:%s@%s;transport=ws>\r\n" % (self.contact_user, self.contact_host)
+        sdp = ("v=0\r\no=- %d 2 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio %d RTP/AVP 8\r\n"
+               "a=rtpmap:8 PCMA/8000\r\na=ptime:20\r\na=sendrecv\r\n"
+               % (random.randint(1, 1 << 30), a.local_ip, a.local_ip, a.rtp_port))
+        rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        rtp.bind((a.local_ip, a.rtp_port))
+        rtp.setblocking(False)
+        self.respond(headers, 180, "Ringing", to_tag, contact)
+        self.respond(headers, 200, "OK", to_tag, contact + "Content-Type: application/sdp\r\n", sdp)
+        call_id = header(headers, "call-id")
+
+        def hung_up():
+            while select.select([self.ws.sock], [], [], 0)[0] or self.ws.buffer:
+                text = self.ws.receive_text(0.5)
+                if text is None:
+                    return False
+                start, bye_headers, _ = parse(text)
+                if start.startswith("BYE ") and header(bye_headers, "call-id") == call_id:
+                    self.respond(bye_headers, 200, "OK", None)
+                    return True
+            return False
+
+        if not self.stream(rtp, (media_ip, media_port), 30, hung_up):
+            raise RuntimeError("the caller did not hang up")
+        rtp.close()
+
     def final_response(self, call_id, cseq, timeout=10):
         """The final response to our request (provisional ones skipped): (code, headers, body)."""
         deadline = time.monotonic() + timeout
@@ -226,15 +277,7 @@ class Phone:
         route = "".join("Route: %s\r\n" % r for r in reversed(routes))
         self.request("ACK", target, call_id, from_tag, to, route, cseq=cseq)
 
-        media_ip, media_port = None, None
-        for line in body.split("\r\n"):
-            if line.startswith("c=IN IP4 "):
-                media_ip = line.split()[2]
-            elif line.startswith("m=audio "):
-                media_port = int(line.split()[1])
-        if media_ip is None or media_port is None:
-            raise RuntimeError("no media address in the answer")
-        self.stream(rtp, (media_ip, media_port))
+        self.stream(rtp, media_of(body), a.seconds)
 
         cseq = self.request("BYE", target, call_id, from_tag, to, route)
         code, _, _ = self.final_response(call_id, cseq)
@@ -242,15 +285,20 @@ class Phone:
         if code != 200:
             raise RuntimeError("BYE answered %d" % code)
 
-    def stream(self, rtp, peer):
-        """FREQ Hz PCMA for SECONDS in 20 ms packets on the wall clock; what arrives is drained."""
+    def stream(self, rtp, peer, seconds, stop=None):
+        """FREQ Hz PCMA in 20 ms packets on the wall clock for SECONDS, or until STOP() says so (then True); what
+        arrives is drained."""
         a = self.args
         amplitude = 32767 * 10 ** (-10 / 20)
         ssrc, seq0, ts0 = random.getrandbits(32), random.getrandbits(16), random.getrandbits(32)
-        packets = int(a.seconds * 50)
+        packets = int(seconds * 50)
         start = time.monotonic()
         received = 0
+        stopped = False
         for i in range(packets):
+            if stop is not None and stop():
+                stopped = True
+                break
             payload = bytes(alaw(round(amplitude * math.sin(2 * math.pi * a.freq * (i * 160 + n) / 8000)))
                             for n in range(160))
             head = struct.pack("!BBHII", 0x80, (0x80 if i == 0 else 0) | 8, (seq0 + i) & 0xFFFF,
@@ -265,7 +313,22 @@ class Phone:
             delay = start + (i + 1) * 0.020 - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-        print("ws_phone: sent %d RTP packets to %s:%d, received %d" % (packets, peer[0], peer[1], received), file=sys.stderr)
+        print("ws_phone: sent RTP to %s:%d for %.1f s, received %d packets" % (peer[0], peer[1], time.monotonic() - start, received),
+              file=sys.stderr)
+        return stopped
+
+
+def media_of(sdp):
+    """The c= address and m=audio port of an SDP body."""
+    media_ip, media_port = None, None
+    for line in sdp.split("\r\n"):
+        if line.startswith("c=IN IP4 "):
+            media_ip = line.split()[2]
+        elif line.startswith("m=audio "):
+            media_port = int(line.split()[1])
+    if media_ip is None or media_port is None:
+        raise RuntimeError("no media address in the SDP")
+    return media_ip, media_port
 
 
 def main():
@@ -278,6 +341,7 @@ def main():
     p.add_argument("--seconds", type=float, default=8.0)
     p.add_argument("--rtp-port", type=int, default=7078)
     p.add_argument("--instance", default="urn:uuid:8f0a3c2e-5b1d-4c8e-9a7f-2d6e4b1c0a93")
+    p.add_argument("--answer", type=float, default=0, metavar="SECONDS_TO_WAIT")
     args = p.parse_args()
     phone = Phone(args)
     try:
@@ -285,6 +349,9 @@ def main():
         print("ws_phone: %s registered over WebSocket" % args.extension, file=sys.stderr)
         phone.call()
         print("ws_phone: call to %s done" % args.callee, file=sys.stderr)
+        if args.answer > 0:
+            phone.answer(args.answer)
+            print("ws_phone: incoming call answered and done", file=sys.stderr)
     except (RuntimeError, OSError) as e:
         print("ws_phone: FAILED: %s" % e, file=sys.stderr)
         return 1

@@ -16,26 +16,49 @@ public static class PhoneScenarioOutcomes
     public const string WebSocketPhoneInstance = "urn:uuid:8f0a3c2e-5b1d-4c8e-9a7f-2d6e4b1c0a93";
 
     /// <summary>
-    /// The WebSocket phone 2001 called 2002 through Kamailio and rtpengine: one recording, the phone named, at its real
-    /// address and identified by its instance id, its 600 Hz tone on its (left) channel and the callee's 1 kHz on the
-    /// right; the directory holds it as a device with 2001 as line 1 (never a device at the made-up .invalid host), the
-    /// proxy as a server (its UDP and WebSocket ports), and no conflict.
+    /// The WebSocket phone 2001 called 2002 through Kamailio and rtpengine, then 2002 called it: two recordings, one per
+    /// call. In each the WebSocket phone is the party 2001 at its real address, identified by its instance id, with its
+    /// 600 Hz tone on its own channel (left as the caller, right as the callee), named as it registered when it called;
+    /// 2002's 1 kHz tone or speech on the other. The directory holds the phone as a device with 2001 as line 1 (never a
+    /// device at the made-up .invalid host), the proxy as a server (its UDP and WebSocket ports), and no conflict.
     /// </summary>
-    public static void AssertWebSocketPhoneCall(string recordings, JsonElement directory, ITestOutputHelper output)
+    public static void AssertWebSocketPhoneCalls(string recordings, JsonElement directory, ITestOutputHelper output)
     {
-        CallSidecar call = CallSidecar.Deserialize(File.ReadAllText(Assert.Single(Directory.GetFiles(recordings, "*.json", SearchOption.AllDirectories))))!;
-        PartySidecar phone = call.Parties[0], callee = call.Parties[1];
+        List<CallSidecar> calls = [.. Directory.GetFiles(recordings, "*.json", SearchOption.AllDirectories)
+            .Select(f => CallSidecar.Deserialize(File.ReadAllText(f))!).OrderBy(c => c.StartedAt)];
+        Assert.Equal(2, calls.Count);
+        foreach (CallSidecar call in calls)
+        {
+            Assert.Equal(CallEndReasons.Bye, call.EndReason);
+            Assert.True(call.DuplicatesDropped > call.Packets * 0.9, $"each packet crosses the mirror twice through the relay ({call.Packets} kept, {call.DuplicatesDropped} dropped)");
+        }
+
+        // Placed: the phone is the caller, on the left; it hangs up after 8 s of media.
+        CallSidecar placed = calls[0];
+        PartySidecar phone = placed.Parties[0], callee = placed.Parties[1];
         Assert.Equal(("2001", "WebRTC 2001", "10.77.0.10", WebSocketPhoneInstance, "left"), (phone.Extension, phone.Name, phone.Ip, phone.Device, phone.Channel));
         Assert.Equal(("2002", "10.77.0.20", "right"), (callee.Extension, callee.Ip, callee.Channel));
-        Assert.Equal(CallEndReasons.Bye, call.EndReason);
-        Assert.InRange(call.MediaDurationSeconds, 7.8, 8.3); // the phone hangs up after 8 s of media
-        Assert.True(call.DuplicatesDropped > call.Packets * 0.9, $"each packet crosses the mirror twice through the relay ({call.Packets} kept, {call.DuplicatesDropped} dropped)");
-
-        DecodedAudio audio = DecodedAudio.Decode(Path.Combine(recordings, call.File!));
+        Assert.InRange(placed.MediaDurationSeconds, 7.8, 8.3);
+        DecodedAudio audio = DecodedAudio.Decode(Path.Combine(recordings, placed.File!));
         double left = audio.DominantFrequency(0, 2.0), right = audio.DominantFrequency(1, 2.0);
-        output.WriteLine($"websocket phone: L dominant {left} Hz, R dominant {right} Hz");
+        output.WriteLine($"websocket phone calling: L dominant {left} Hz, R dominant {right} Hz");
         Assert.InRange(left, 590, 610); // the WebSocket phone's tone, on its channel
         Assert.InRange(right, 990, 1010); // the callee's
+
+        // Received: 2002 (SIPp's speech) calls it; the phone is the callee, on the right, until 2002 hangs up at ~8.5 s.
+        CallSidecar received = calls[1];
+        PartySidecar caller = received.Parties[0];
+        phone = received.Parties[1];
+        Assert.Equal(("2002", "10.77.0.20", "left"), (caller.Extension, caller.Ip, caller.Channel));
+        Assert.Equal(("2001", "10.77.0.10", WebSocketPhoneInstance, "right"), (phone.Extension, phone.Ip, phone.Device, phone.Channel));
+        Assert.InRange(received.MediaDurationSeconds, 8.0, 9.0);
+        audio = DecodedAudio.Decode(Path.Combine(recordings, received.File!));
+        left = audio.DominantFrequency(0, 2.0);
+        right = audio.DominantFrequency(1, 2.0);
+        output.WriteLine($"websocket phone called: L {audio.ActiveSeconds(0)} s active, dominant {left} Hz; R dominant {right} Hz");
+        Assert.InRange(right, 590, 610); // the WebSocket phone's tone, on its channel
+        Assert.True(audio.ActiveSeconds(0) > 4, "the caller's speech on the left");
+        Assert.NotInRange(left, 590, 610);
 
         JsonElement device = Assert.Single(DevicesWithLine(directory, "2001"));
         Assert.Equal(WebSocketPhoneInstance, device.GetProperty("id").GetString());
