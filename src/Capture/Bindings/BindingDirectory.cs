@@ -191,6 +191,19 @@ public sealed class BindingDirectory : IDisposable
     }
 
     /// <summary>
+    /// <paramref name="identity"/> (a SIP contact at a new address) names device <paramref name="deviceId"/> from now on:
+    /// a phone that moved (DHCP) and whose contact, not an instance id, identified it. An identity that is already
+    /// another device's stays that device's.
+    /// </summary>
+    public void AddIdentity(string deviceId, string identity)
+    {
+        using (new Change(this))
+        {
+            _learning.AddIdentity(deviceId, identity);
+        }
+    }
+
+    /// <summary>
     /// The common case of a registration refresh: the device is known at this address and already has the line from a
     /// registration. Updates expiry and last-seen and returns true without allocating; false means "not that simple,
     /// call <see cref="ObserveDevice"/> and <see cref="RegisterLine"/>".

@@ -67,6 +67,18 @@ internal sealed class DeviceLearning
     }
 
     /// <summary>
+    /// <paramref name="identity"/> (a contact at a new address) names device <paramref name="deviceId"/> from now on; an
+    /// identity that is already another device's stays that device's.
+    /// </summary>
+    public void AddIdentity(string deviceId, string identity)
+    {
+        if (_devices.Resolve(deviceId) is { } d)
+        {
+            _devices.AddAlias(d, identity);
+        }
+    }
+
+    /// <summary>
     /// The common case of a registration refresh: the device is known at this address and already has the line from a
     /// registration. Updates expiry and last-seen and returns true without allocating; false means "not that simple,
     /// call <see cref="ObserveDevice"/> and <see cref="RegisterLine"/>".

@@ -155,6 +155,23 @@ internal sealed class DeviceRegistry
         return d;
     }
 
+    /// <summary>
+    /// Another identity of a known device from now on (the contact of a phone that moved to a new address, known to be
+    /// the same phone by its registration): messages naming it resolve to the device. False when the identity is taken.
+    /// </summary>
+    public bool AddAlias(DeviceState d, string alias)
+    {
+        if (_devices.ContainsKey(alias) || _aliases.ContainsKey(alias))
+        {
+            return false;
+        }
+
+        d.Aliases.Add(alias);
+        _aliases[alias] = d.Id;
+        MarkUnsaved(d);
+        return true;
+    }
+
     /// <summary>The 12 hex digits of a MAC inside a device identity (SEP&lt;mac&gt;, urn:uuid:...&lt;mac&gt;), upper case, or null.</summary>
     private static string? MacOf(string id) =>
         id.StartsWith("SEP", StringComparison.OrdinalIgnoreCase) && id.Length == 15 ? ConfigValues.NormalizeMac(id[3..])

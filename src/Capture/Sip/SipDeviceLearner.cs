@@ -13,18 +13,28 @@ namespace Capture.Sip;
 /// </summary>
 /// <remarks>
 /// Device identity: the Contact's +sip.instance (RFC 5626), else Cisco's devicename parameter, else the Contact's
-/// host:port. Addresses that receive REGISTERs, or forward requests (more than one Via), are servers: what they send
-/// is never learned as a phone's (a proxy relaying a REGISTER upstream is not the phone).
+/// host:port. A contact nobody has, in a REGISTER with the Call-ID and AOR of a registration already applied, is that
+/// phone at a new address (RFC 3261 10.2: one Call-ID per registrar for a boot cycle; a DHCP renewal is no reboot): the
+/// device is re-bound and the new contact becomes another identity of it. Addresses that receive REGISTERs, or forward
+/// requests (more than one Via), are servers: what they send is never learned as a phone's (a proxy relaying a REGISTER
+/// upstream is not the phone).
 /// </remarks>
 public sealed class SipDeviceLearner(BindingDirectory directory)
 {
     private const int MaxPending = 10_000;
+    private const int MaxRegistrations = 100_000; // REGISTER Call-IDs remembered: one per phone and AOR
     private const int DefaultExpires = 3600; // RFC 3261 10.2.1.1: what a registrar assumes when none is given
     private static readonly TimeSpan s_unansweredAfter = TimeSpan.FromSeconds(32); // Timer F: no answer will come now
 
     private readonly BindingDirectory _directory = directory;
     private readonly Dictionary<string, PendingRegister> _pending = new(StringComparer.Ordinal);
     private readonly List<string> _due = [];
+
+    // The Call-ID of each applied registration, with the device and AOR it bound: a REGISTER with that Call-ID and AOR
+    // from a contact nobody has is that device at a new address, not a second phone claiming its line.
+    // A phone reboots with a new Call-ID: its last one per AOR is kept, so the table holds the registrations that live.
+    private readonly Dictionary<string, (string Device, string Aor)> _registrations = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string Device, string Aor), string> _registrationCallIds = [];
 
     // Who sent a REGISTER for which AOR to which address: an address that then registers the same AOR itself is an
     // outbound proxy (or SBC) relaying the phone's registration, not the phone.
@@ -42,8 +52,11 @@ public sealed class SipDeviceLearner(BindingDirectory directory)
     public long ProxiedRegisters { get; private set; }
     public long BadExtensions { get; private set; }
     public long RelaysDetected { get; private set; }
+    public long PhonesMoved { get; private set; }
 
-    private sealed record PendingRegister(string DeviceId, string Aor, string? Display, IpAddress16 Ip, int Expires, string Contact, string? UserAgent, DateTimeOffset At);
+    /// <summary>A REGISTER awaiting its answer; <paramref name="NewIdentity"/>: its contact, when it is a known device's new one.</summary>
+    private sealed record PendingRegister(string DeviceId, string Aor, string? Display, IpAddress16 Ip, int Expires, string Contact, string? UserAgent, DateTimeOffset At,
+        string CallId, string? NewIdentity);
 
     public void OnMessage(in SipMessage message, IpEndpoint16 source, IpEndpoint16 destination, long atNs)
     {
@@ -86,6 +99,11 @@ public sealed class SipDeviceLearner(BindingDirectory directory)
         if (_directory.IsServer(source))
         {
             return true; // already known: nothing of a phone's to learn from what it sends
+        }
+
+        if (ViaCount(m) > 1)
+        {
+            return false; // the caller's own INVITE forwarded (its Via kept under the sender's): a proxy, which OnOtherMessage notes
         }
 
         if (_invitesReceived.TryGetValue((source.Address, caller), out (IpAddress16 Sender, long AtNs) received)
@@ -185,13 +203,38 @@ public sealed class SipDeviceLearner(BindingDirectory directory)
         Span<char> idBuffer = stackalloc char[256];
         int idLength = contact.IsWildcard ? 0 : WriteIdentity(contact, idBuffer);
 
+        string callId = Encoding.Latin1.GetString(m.CallId);
+        string? deviceId = null, newIdentity = null;
+        if (idLength > 0)
+        {
+            if (_directory.TryGetDevice(idBuffer[..idLength], out DeviceBinding known))
+            {
+                deviceId = known.Id; // the id it is known by, when the identity is another of its own
+            }
+            else if (_registrations.TryGetValue(callId, out (string Device, string Aor) registered) && registered.Aor == aor
+                && _directory.TryGetDevice(registered.Device, out _))
+            {
+                newIdentity = idBuffer[..idLength].ToString(); // the registered phone, at a new contact
+                deviceId = registered.Device;
+            }
+            else
+            {
+                deviceId = idBuffer[..idLength].ToString();
+            }
+        }
+
         if (expires == 0)
         {
             // Unregister: the phone is giving the line up; a challenge to it changes nothing about that intent.
             Unregisters++;
-            if (idLength > 0)
+            if (_registrations.Remove(callId, out (string Device, string Aor) gone))
             {
-                _directory.UnregisterLine(idBuffer[..idLength].ToString(), aor, now);
+                _registrationCallIds.Remove(gone);
+            }
+
+            if (deviceId is not null)
+            {
+                _directory.UnregisterLine(deviceId, aor, now);
             }
             else if (_directory.TryFindByIp(source.Address, out DeviceBinding atIp))
             {
@@ -201,7 +244,7 @@ public sealed class SipDeviceLearner(BindingDirectory directory)
             return;
         }
 
-        if (idLength == 0)
+        if (deviceId is null)
         {
             return;
         }
@@ -213,14 +256,16 @@ public sealed class SipDeviceLearner(BindingDirectory directory)
         }
 
         _pending[key] = new PendingRegister(
-            idBuffer[..idLength].ToString(),
+            deviceId,
             aor,
             to.DisplayName.IsEmpty ? null : Encoding.UTF8.GetString(SipText.Unquote(to.DisplayName)),
             source.Address,
             expires,
             Encoding.UTF8.GetString(contact.Uri),
             m.UserAgent.IsEmpty ? null : Encoding.UTF8.GetString(m.UserAgent),
-            now);
+            now,
+            callId,
+            newIdentity);
     }
 
     private void OnRegisterResponse(in SipMessage m, IpEndpoint16 destination, long atNs)
@@ -269,11 +314,43 @@ public sealed class SipDeviceLearner(BindingDirectory directory)
         DateTimeOffset expiresAt = now.AddSeconds(expires);
         if (_directory.TryRefreshLine(p.DeviceId, p.Aor, p.Ip, expiresAt, now))
         {
+            RememberRegistration(p.CallId, p.DeviceId, p.Aor);
             return;
         }
 
         string id = _directory.ObserveDevice(p.DeviceId, DeviceProtocol.Sip, p.Ip, now, p.Contact, p.UserAgent);
+        if (p.NewIdentity is not null)
+        {
+            PhonesMoved++;
+            _directory.AddIdentity(id, p.NewIdentity);
+        }
+
         _directory.RegisterLine(id, p.Aor, p.Display, LineSource.Registered, expiresAt, now);
+        RememberRegistration(p.CallId, id, p.Aor);
+    }
+
+    private void RememberRegistration(string callId, string deviceId, string aor)
+    {
+        if (_registrationCallIds.TryGetValue((deviceId, aor), out string? last) && last == callId)
+        {
+            return; // a refresh: allocates nothing
+        }
+
+        if (last is not null)
+        {
+            _registrations.Remove(last); // the phone rebooted: its old Call-ID names nothing now
+        }
+
+        if (_registrations.Count < MaxRegistrations || _registrations.ContainsKey(callId))
+        {
+            if (_registrations.TryGetValue(callId, out (string Device, string Aor) previous))
+            {
+                _registrationCallIds.Remove(previous);
+            }
+
+            _registrations[callId] = (deviceId, aor);
+            _registrationCallIds[(deviceId, aor)] = callId;
+        }
     }
 
     /// <summary>

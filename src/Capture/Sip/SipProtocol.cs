@@ -210,6 +210,7 @@ public sealed class SipProtocol : ISignallingProtocol
             counters.Event("sip_registers_proxied", l.ProxiedRegisters);
             counters.Event("sip_bad_extensions", l.BadExtensions);
             counters.Event("sip_relays_detected", l.RelaysDetected);
+            counters.Event("sip_phones_moved", l.PhonesMoved);
         }
     }
 

@@ -29,4 +29,10 @@ public static class LiveRig
 
     /// <summary>tests/live/topology.sh: the same rig with Kamailio as registrar and proxy in a third namespace.</summary>
     public static string TopologyScript => Path.Combine(Repo.Root, "tests", "live", "topology.sh");
+
+    /// <summary>tests/live/websocket-phone.sh: topology.sh's rig with Kamailio on WebSocket too, and a browser-style phone.</summary>
+    public static string WebSocketPhoneScript => Path.Combine(Repo.Root, "tests", "live", "websocket-phone.sh");
+
+    /// <summary>tests/live/phone-moves.sh: topology.sh's rig with a phone whose address changes between two calls.</summary>
+    public static string PhoneMovesScript => Path.Combine(Repo.Root, "tests", "live", "phone-moves.sh");
 }

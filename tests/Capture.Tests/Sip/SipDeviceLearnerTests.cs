@@ -154,6 +154,100 @@ public sealed class SipDeviceLearnerTests
         Assert.Empty(directory.Conflicts());
     }
 
+    /// <summary>
+    /// DHCP hands phone 1001 another address: it re-registers from there, never unregistering the old one (it cannot).
+    /// With an instance id the Contact says who it is; without one, its REGISTER's Call-ID does (RFC 3261 10.2: one
+    /// Call-ID per registrar for a boot cycle, CSeq counting on). Either way: one device, re-bound, no conflict.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void PhoneThatMovesToANewAddress_AndReRegisters_IsOneDevice_ReboundNotAConflict(bool withInstance)
+    {
+        using BindingDirectory directory = BindingDirectory.Open(null, DirectoryConfig.Empty, SipScenario.TimeAt(0));
+        using var s = new SipScenario(directory: directory);
+        string? instance = withInstance ? "urn:uuid:00000000-0000-1000-8000-00a0c9a1b2c3" : null;
+        Register(s, "10.0.0.10", "reg-1001@boot-7", 1, instance);
+        s.Advance(60);
+        Register(s, "10.0.0.11", "reg-1001@boot-7", 2, instance);
+
+        // Its calls from the new address carry a Contact of their own (another port, no instance), as SIPp's and many phones' do.
+        var d = new SipDialog("call-1001", "\"Alice\" <sip:1001@pbx.example.com>", "<sip:2002@pbx.example.com>");
+        s.Sip("10.0.0.11:5062", "10.0.0.20:5060", d.Invite(headers: "Contact: <sip:1001@10.0.0.11:5062>"));
+        s.Sip("10.0.0.20:5060", "10.0.0.11:5062", d.Response(486, "Busy Here"));
+        s.Complete();
+
+        DeviceBinding phone = Assert.Single(directory.Devices());
+        Assert.Equal(instance ?? "sip:10.0.0.10:5060", phone.Id); // the id it was first known by: recordings name it
+        Assert.Equal(["10.0.0.11"], phone.Ips);
+        Assert.Equal(("1001", LineSource.Registered), (phone.Lines[0].Extension, phone.Lines[0].Source));
+        Assert.False(directory.TryFindByIp(ConfigValues.ParseIp("10.0.0.10"), out _));
+        Assert.True(directory.TryGetDevice("sip:10.0.0.11:5060", out DeviceBinding byNewContact) || withInstance);
+        if (!withInstance)
+        {
+            Assert.Equal(phone.Id, byNewContact.Id); // the new contact is another identity of the same phone
+        }
+
+        Assert.Empty(directory.Conflicts());
+        Assert.Equal(withInstance ? 0 : 1, s.Pipeline.Snapshot()["sip_phones_moved"]);
+    }
+
+    /// <summary>A reboot brings a new Call-ID: the move after it is told by the new one, and the old one names nothing now.</summary>
+    [Fact]
+    public void PhoneThatRebootedAndThenMoves_IsToldByItsNewCallId_NotItsOldOne()
+    {
+        using BindingDirectory directory = BindingDirectory.Open(null, DirectoryConfig.Empty, SipScenario.TimeAt(0));
+        using var s = new SipScenario(directory: directory);
+        Register(s, "10.0.0.10", "reg-1001@boot-1", 1, null);
+        s.Advance(60);
+        Register(s, "10.0.0.10", "reg-1001@boot-2", 1, null); // rebooted, same address
+        s.Advance(60);
+        Register(s, "10.0.0.11", "reg-1001@boot-2", 2, null); // moved
+        s.Advance(60);
+        Register(s, "10.0.0.12", "reg-1001@boot-1", 5, null); // the first boot's Call-ID again: not this phone's any more
+        s.Complete();
+
+        Assert.Equal(["10.0.0.11", "10.0.0.12"], directory.Devices().SelectMany(d => d.Ips).Order());
+        LineConflict conflict = Assert.Single(directory.Conflicts());
+        Assert.Equal(("sip:10.0.0.10:5060", "sip:10.0.0.12:5060"), (conflict.Holder, conflict.Claimant));
+        Assert.Equal(1, s.Pipeline.Snapshot()["sip_phones_moved"]);
+    }
+
+    /// <summary>A second phone registering the same line 1 (its own contact and Call-ID) is a conflict, not a move.</summary>
+    [Fact]
+    public void AnotherPhoneRegisteringTheSameLine_WithItsOwnCallId_IsAConflict_NotAMove()
+    {
+        using BindingDirectory directory = BindingDirectory.Open(null, DirectoryConfig.Empty, SipScenario.TimeAt(0));
+        using var s = new SipScenario(directory: directory);
+        Register(s, "10.0.0.10", "reg-1001@phone-a", 1, null);
+        s.Advance(60);
+        Register(s, "10.0.0.11", "reg-1001@phone-b", 1, null);
+        s.Complete();
+
+        Assert.Equal(["10.0.0.10", "10.0.0.11"], directory.Devices().SelectMany(d => d.Ips).Order());
+        LineConflict conflict = Assert.Single(directory.Conflicts());
+        Assert.Equal(("1001", "sip:10.0.0.10:5060", "sip:10.0.0.11:5060"), (conflict.Extension, conflict.Holder, conflict.Claimant));
+        Assert.Equal(0, s.Pipeline.Snapshot()["sip_phones_moved"]);
+    }
+
+    /// <summary>One REGISTER of 1001 from <paramref name="ip"/>:5060 to the registrar at 10.0.0.20 and its 200.</summary>
+    private static void Register(SipScenario s, string ip, string callId, int cseq, string? instance)
+    {
+        string register =
+            "REGISTER sip:pbx.example.com SIP/2.0\r\n" +
+            $"Via: SIP/2.0/UDP {ip}:5060;branch=z9hG4bK-reg{cseq}\r\n" +
+            "From: <sip:1001@pbx.example.com>;tag=r1\r\n" +
+            "To: <sip:1001@pbx.example.com>\r\n" +
+            $"Call-ID: {callId}\r\n" +
+            $"CSeq: {cseq} REGISTER\r\n" +
+            $"Contact: <sip:1001@{ip}:5060>" + (instance is null ? "" : $";+sip.instance=\"<{instance}>\"") + "\r\n" +
+            "Expires: 3600\r\n" +
+            "Content-Length: 0\r\n\r\n";
+        s.Sip(ip + ":5060", "10.0.0.20:5060", register);
+        s.Sip("10.0.0.20:5060", ip + ":5060", register.Replace("REGISTER sip:pbx.example.com SIP/2.0", "SIP/2.0 200 OK", StringComparison.Ordinal)
+            .Replace("To: <sip:1001@pbx.example.com>", "To: <sip:1001@pbx.example.com>;tag=s1", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void BackToBackUserAgent_RelayingACall_IsAServer_NotAPhoneWithTheCallersLine()
     {
