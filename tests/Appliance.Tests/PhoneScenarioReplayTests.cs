@@ -27,6 +27,10 @@ public sealed class PhoneScenarioReplayTests(ITestOutputHelper output) : IDispos
         // by: a proxy, not a back-to-back user agent relaying the call in a dialog of its own.
         Assert.Equal(0, counters.GetProperty("sip_relays_detected").GetInt64());
         Assert.DoesNotContain(doc.RootElement.GetProperty("servers").EnumerateArray(), server => server.GetProperty("evidence").GetString() == "RelaysCalls");
+
+        // The relay's far side of each call (relay to the other phone) is that call's other hop: counted, not a third call.
+        Assert.InRange(counters.GetProperty("rtp_other_hop_packets").GetInt64(), 1400, 1500);
+        Assert.Equal(0, counters.GetProperty("rtp_unsignalled_streams").GetInt64());
     }
 
     [Fact]
