@@ -58,8 +58,11 @@ public sealed unsafe class OggOpusWriter : IDisposable
     private readonly short[] _zeros;          // two frames of silence: the final frame of both legs
     private readonly byte[] _packet = new byte[MaxPacketLength];
     private readonly byte[] _lacing = new byte[OggPage.MaxSegments];
-    // Rented for the file's life and returned at Dispose: one page (64 KB) per open recording, reused across calls.
-    private readonly byte[] _page = ArrayPool<byte>.Shared.Rent(BodyOffset + OggPage.MaxBodyLength);
+    // Rented for the file's life and returned at Dispose, reused across calls: one page per open recording, sized for
+    // twice what a page of the configured bitrate holds (16 KB at 16 kbit/s a leg, not the 64 KB an Ogg page may
+    // reach); a page that would overflow it is closed early, still whole.
+    private readonly byte[] _page;
+    private readonly int _bodyCapacity;
     private readonly byte[] _headerPages;     // OpusHead and OpusTags pages, written before the first audio page
     private readonly List<LostSpan> _lost = [];
 
@@ -95,6 +98,9 @@ public sealed unsafe class OggOpusWriter : IDisposable
         long limitTicks = Math.Min(options.FlushInterval.Ticks, TimeSpan.TicksPerSecond);
         _pageSampleLimit = Math.Max(FrameSamples, (int)(limitTicks * options.SampleRate / TimeSpan.TicksPerSecond));
         _zeros = new short[FrameSamples * Channels];
+        long pageBytes = (long)options.BitratePerChannel * Channels / 8 * _pageSampleLimit / options.SampleRate;
+        _page = ArrayPool<byte>.Shared.Rent((int)Math.Min(BodyOffset + OggPage.MaxBodyLength, BodyOffset + Math.Max(MaxPacketLength, 2 * pageBytes)));
+        _bodyCapacity = Math.Min(OggPage.MaxBodyLength, _page.Length - BodyOffset);
         _serial = options.SerialNumber ?? (uint)Random.Shared.Next();
 
         // Stream 0 carries channel 0 (left), stream 1 channel 1 (right); no coupled streams: one mono encoder per leg.
@@ -133,6 +139,9 @@ public sealed unsafe class OggOpusWriter : IDisposable
     public long SamplesWritten { get; private set; }
 
     public TimeSpan Duration => TimeSpan.FromTicks(SamplesWritten * TimeSpan.TicksPerSecond / _sampleRate);
+
+    /// <summary>Bytes of the page buffer this recording holds while open.</summary>
+    public int PageBufferBytes => _page.Length;
 
     /// <summary>Leg frames written as the stock silent packet, without running the encoder.</summary>
     public long SilentFramesSkipped { get; private set; }
@@ -251,7 +260,7 @@ public sealed unsafe class OggOpusWriter : IDisposable
 
         // Packets never span pages: close the page first when this one would not fit.
         int lacing = OggPage.LacingCount(length);
-        if (_segments + lacing > OggPage.MaxSegments || _bodyLength + length > OggPage.MaxBodyLength)
+        if (_segments + lacing > OggPage.MaxSegments || _bodyLength + length > _bodyCapacity)
         {
             WritePage(OggPageFlags.None, _encodedGranule - _droppedGranule);
         }

@@ -180,6 +180,53 @@ public sealed class OggOpusWriterTests(ITestOutputHelper output) : IDisposable
         }
     }
 
+    /// <summary>
+    /// The page buffer is sized for the bitrate, not for the largest page Ogg allows: 16 KB at the default 16 kbit/s a
+    /// leg (it was 64 KB per open recording), 64 KB for noise at 256 kbit/s a leg, whose file still plays exactly.
+    /// </summary>
+    [Fact]
+    public void PageBuffer_IsSizedForTheBitrate_AndHighBitrateNoiseStillDecodesExactly()
+    {
+        using (var small = new OggOpusWriter(Stream.Null, new OggOpusWriterOptions { SampleRate = 8000 }))
+        {
+            Assert.Equal(16384, small.PageBufferBytes);
+        }
+
+        const int Rate = 48000, Frame = 960;
+        var random = new Random(5);
+        short[] left = new short[2 * Rate], right = new short[2 * Rate];
+        for (int i = 0; i < left.Length; i++)
+        {
+            left[i] = (short)random.Next(-20000, 20000);
+            right[i] = (short)random.Next(-20000, 20000);
+        }
+
+        var stream = new MemoryStream();
+        using (var writer = new OggOpusWriter(stream, new OggOpusWriterOptions { SampleRate = Rate, BitratePerChannel = 256000, SerialNumber = 3 }, leaveOpen: true))
+        {
+            Assert.Equal(65536, writer.PageBufferBytes);
+            for (int offset = 0; offset < left.Length; offset += Frame)
+            {
+                writer.WriteFrame(left.AsSpan(offset, Frame), right.AsSpan(offset, Frame));
+            }
+
+            writer.Complete();
+        }
+
+        byte[] file = stream.ToArray();
+        for (int offset = 0; offset < file.Length;)
+        {
+            Assert.True(OggPage.TryVerify(file.AsSpan(offset), out int length), $"bad page at {offset}");
+            offset += length;
+        }
+
+        AudioSignals.Wav? wav = DecodeWithOpusdec(file, "noise256k");
+        if (wav is not null)
+        {
+            Assert.InRange(wav.Seconds, 1.98, 2.02);
+        }
+    }
+
     [Fact]
     public void Opusinfo_AcceptsFile()
     {
