@@ -44,6 +44,18 @@ public sealed class Call : IResettable
     /// <summary>Endpoints the flow table maps to this call (announced and latched).</summary>
     internal List<IpEndpoint16> Endpoints { get; } = new(4);
 
+    /// <summary>The INVITE that started it (SIP; default for Skinny): what a relaying server's INVITE is compared with.</summary>
+    internal DialogInvite Invite { get; set; }
+
+    /// <summary>Its part in a conversation of several dialogs (null: a dialog of its own, the common case).</summary>
+    internal ConversationMember? Member { get; set; }
+
+    /// <summary>
+    /// What each speaker's payload types mean, kept also while the call does not record: a relayed dialog that turns out
+    /// a copy starts recording with them.
+    /// </summary>
+    internal Rtp.PayloadMap?[] PayloadMaps { get; } = new Rtp.PayloadMap?[2];
+
     internal void Start(string id, CallMetadata metadata, long startedNs)
     {
         Id = id;
@@ -64,6 +76,9 @@ public sealed class Call : IResettable
         Bindings[0] = Bindings[1] = null;
         ActiveHosts.Clear();
         Endpoints.Clear();
+        Invite = default;
+        Member = null;
+        PayloadMaps[0] = PayloadMaps[1] = null;
         return true;
     }
 }

@@ -55,10 +55,24 @@ public sealed class CallBook
 
     /// <summary>
     /// Starts a call with its parties as the signalling names them and as the directory attributed them; decides whether
-    /// it is recorded. Not recorded: the sink never hears of it, its media is classified and counted only.
+    /// it is recorded. Not recorded: the sink never hears of it, its media is classified and counted only. With the
+    /// <paramref name="invite"/> that started it (SIP), the call may join a conversation: a dialog a server started on
+    /// behalf of another active call (<see cref="ConversationCorrelator"/>) does not record while its media is compared
+    /// with that call's; a call that takes up a REFER joins the transfer's interaction.
     /// </summary>
-    public Call Start(string protocol, string callId, long startedNs, PartyInfo left, PartyBinding? leftBinding, PartyInfo right, PartyBinding? rightBinding, string? interactionId = null)
+    public Call Start(string protocol, string callId, long startedNs, PartyInfo left, PartyBinding? leftBinding, PartyInfo right, PartyBinding? rightBinding, string? interactionId = null, DialogInvite? invite = null)
     {
+        string? transferredFrom = null;
+        Call? relayed = null;
+        if (invite is { } i)
+        {
+            relayed = Conversations.FindRelayed(i, startedNs);
+            if (relayed is null && Conversations.TryTakeReferral(i.Caller, i.Callee, startedNs, out string interaction, out string from))
+            {
+                (interactionId, transferredFrom) = (interaction, from);
+            }
+        }
+
         var metadata = new CallMetadata
         {
             Protocol = protocol,
@@ -67,17 +81,29 @@ public sealed class CallBook
             Left = Attributed(left, leftBinding),
             Right = Attributed(right, rightBinding),
             InteractionId = interactionId,
+            TransferredFrom = transferredFrom,
         };
         Call call = _pool.Get();
         call.Start(Guid.CreateVersion7().ToString(), metadata, startedNs);
         call.Bindings[0] = leftBinding;
         call.Bindings[1] = rightBinding;
-        call.Recorded = leftBinding is null && rightBinding is null
+        bool record = leftBinding is null && rightBinding is null
             ? _directory?.RecordByDefault ?? true
             : (leftBinding?.Record ?? false) || (rightBinding?.Record ?? false);
+        call.Recorded = record && relayed is null;
         _active.Add(call);
         CallsStarted++;
-        if (!call.Recorded)
+        if (invite is { } noted)
+        {
+            call.Invite = noted;
+            Conversations.NoteInvite(call, noted, startedNs);
+        }
+
+        if (relayed is not null)
+        {
+            JoinRelayed(relayed, call, record);
+        }
+        else if (!call.Recorded)
         {
             CallsNotRecorded++;
         }
@@ -89,6 +115,147 @@ public sealed class CallBook
         }
 
         return call;
+    }
+
+    /// <summary>Correlates dialogs into conversations (relayed INVITEs and media, transfers).</summary>
+    public ConversationCorrelator Conversations { get; } = new();
+
+    /// <summary><paramref name="hop"/> relays <paramref name="primary"/>: listed in its recording, compared by media from now on.</summary>
+    private void JoinRelayed(Call primary, Call hop, bool recordsAsCopy)
+    {
+        Conversations.Join(primary, hop, recordsAsCopy);
+        CallMetadata m = primary.Metadata;
+        List<ConversationDialog> dialogs = [.. m.Dialogs];
+        if (dialogs.Count == 0)
+        {
+            dialogs.Add(DialogOf(primary, DialogEvidence.First));
+        }
+
+        dialogs.Add(DialogOf(hop, DialogEvidence.RelayedInvite));
+        Update(primary, m with { Dialogs = dialogs });
+    }
+
+    private static ConversationDialog DialogOf(Call call, string evidence) => new(
+        call.Metadata.CallId,
+        call.Invite.From == default ? null : call.Invite.From.ToString(),
+        call.Invite.To == default ? null : call.Invite.To.ToString(),
+        evidence,
+        call.Metadata.StartedAt);
+
+    /// <summary>
+    /// One RTP packet of a call whose conversation still has relayed dialogs to decide (the pipeline asks only then:
+    /// <see cref="HasRelayPending"/>). Allocates nothing unless it decides, which happens once per relayed dialog.
+    /// </summary>
+    public void ObserveRelayedMedia(Call call, Channel speaker, ReadOnlySpan<byte> datagram, long atNs)
+    {
+        switch (Conversations.Observe(call, speaker, datagram, out Call? decided))
+        {
+            case RelayVerdict.Relayed:
+                ConfirmRelayed(decided!);
+                break;
+            case RelayVerdict.NotRelayed:
+                RecordAsCopy(decided!, atNs);
+                break;
+        }
+    }
+
+    /// <summary>Whether the call's packets are still compared with another dialog's (one check per packet otherwise).</summary>
+    public static bool HasRelayPending(Call call) => call.Member is { Conversation.Pending: > 0 };
+
+    /// <summary>
+    /// The dialog's media is the conversation's: it stays unrecorded, the primary's sidecar says so, and the party at its
+    /// far end (nearer that party than the primary's view through the server) names the primary's party.
+    /// </summary>
+    private void ConfirmRelayed(Call hop)
+    {
+        ConversationMember member = hop.Member!;
+        member.State = RelayState.Confirmed;
+        member.Conversation.Pending--;
+        Conversations.RelayedDialogsConfirmed++;
+        Call primary = member.Conversation.Primary!;
+        CallMetadata m = primary.Metadata;
+        var dialogs = new List<ConversationDialog>(m.Dialogs.Count);
+        foreach (ConversationDialog d in m.Dialogs)
+        {
+            dialogs.Add(d.CallId == hop.Metadata.CallId ? d with { Evidence = DialogEvidence.RelayedMedia } : d);
+        }
+
+        Update(primary, m with { Dialogs = dialogs });
+
+        // The hop was started downstream, by the server the primary's INVITE went to: its callee is the real callee.
+        Channel hopCallee = hop.Invite.CallerChannel.Other(), primaryCallee = primary.Invite.CallerChannel.Other();
+        PartyInfo far = hopCallee == Channel.Left ? hop.Metadata.Left : hop.Metadata.Right;
+        PartyBinding? farBinding = hop.Bindings[(int)hopCallee];
+        if (far.Ip is not null && primary.Invite.To == hop.Invite.From)
+        {
+            Channel caller = primaryCallee.Other();
+            PartyInfo callerParty = caller == Channel.Left ? primary.Metadata.Left : primary.Metadata.Right;
+            PartyBinding? callerBinding = primary.Bindings[(int)caller];
+            if (primaryCallee == Channel.Right)
+            {
+                SetParties(primary, callerParty, callerBinding, far, farBinding ?? primary.Bindings[1], primary.StartedNs);
+            }
+            else
+            {
+                SetParties(primary, far, farBinding ?? primary.Bindings[0], callerParty, callerBinding, primary.StartedNs);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The dialog's media could not be matched with the conversation's: it records on its own from now on (the packets
+    /// compared are not in it), marked as a probable copy of the primary, both sharing one interaction.
+    /// </summary>
+    private void RecordAsCopy(Call hop, long atNs)
+    {
+        ConversationMember member = hop.Member!;
+        member.State = RelayState.Copy;
+        member.Conversation.Pending--;
+        Conversations.RelayedDialogsCopied++;
+        Call primary = member.Conversation.Primary!;
+        string interaction = primary.Metadata.InteractionId ?? primary.Id;
+        var dialogs = new List<ConversationDialog>(primary.Metadata.Dialogs);
+        dialogs.RemoveAll(d => d.CallId == hop.Metadata.CallId);
+        Update(primary, primary.Metadata with { InteractionId = interaction, Dialogs = dialogs.Count > 1 ? dialogs : [] });
+        hop.Metadata = hop.Metadata with { InteractionId = interaction, CopyOf = primary.Id };
+        if (!member.RecordsAsCopy)
+        {
+            CallsNotRecorded++;
+            return;
+        }
+
+        hop.Recorded = true;
+        _sink.CallStarted(hop, atNs);
+        for (int c = 0; c < 2; c++)
+        {
+            if (hop.PayloadMaps[c] is { } map)
+            {
+                _sink.PayloadMapChanged(hop, (Channel)c, map);
+            }
+        }
+
+        if (hop.Metadata.AnsweredAt is { } answered)
+        {
+            _sink.CallEvent(hop, CallEventTypes.Answered, (answered - DateTimeOffset.UnixEpoch).Ticks * 100, null);
+        }
+    }
+
+    /// <summary>
+    /// A REFER in <paramref name="call"/> (a blind transfer): a <see cref="CallEventTypes.Transfer"/> event, and the call
+    /// that <paramref name="referee"/> places to <paramref name="target"/> next joins this call's interaction.
+    /// </summary>
+    public void Refer(Call call, string? referee, string? target, long atNs, string detail)
+    {
+        if (call.Metadata.InteractionId is null)
+        {
+            Update(call, call.Metadata with { InteractionId = call.Id });
+        }
+
+        Event(call, CallEventTypes.Transfer, atNs, detail);
+        if (referee is not null && target is not null)
+        {
+            Conversations.NoteReferral(call, referee, target, atNs);
+        }
     }
 
     /// <summary>A party as the directory names it: device, host, user and how they logged in, recording group.</summary>
@@ -154,6 +321,7 @@ public sealed class CallBook
     /// <summary>What <paramref name="speaker"/>'s payload types mean from now on.</summary>
     public void SetPayloadMap(Call call, Channel speaker, PayloadMap map)
     {
+        call.PayloadMaps[(int)speaker] = map;
         if (call.Recorded)
         {
             _sink.PayloadMapChanged(call, speaker, map);
@@ -173,6 +341,7 @@ public sealed class CallBook
         }
 
         call.Ended = true;
+        Conversations.Leave(call);
         Media.Forget(call);
         _active.Remove(call);
         if (_directory is not null)

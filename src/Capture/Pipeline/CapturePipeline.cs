@@ -113,6 +113,12 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
         counters.Event("calls_ended", _calls.RecordingsEnded);
         counters.Event("calls_not_recorded", _calls.CallsNotRecorded);
         counters.Event("recordings_stopped_by_logout", _calls.RecordingsStoppedByLogout);
+        ConversationCorrelator conversations = _calls.Conversations;
+        counters.Event("relayed_dialogs", conversations.RelayedDialogs);
+        counters.Event("relayed_dialogs_confirmed", conversations.RelayedDialogsConfirmed);
+        counters.Event("relayed_dialogs_copied", conversations.RelayedDialogsCopied);
+        counters.Event("transfers_referred", conversations.Referrals);
+        counters.Event("transfers_joined", conversations.ReferralsJoined);
         _tcp.WriteCounters(counters);
         foreach (ISignallingProtocol protocol in _protocols)
         {
@@ -185,6 +191,11 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
         if (_calls.Media.TryClassify(packet.Source, packet.Destination, now, out Call? call, out Channel speaker))
         {
             Counters.MediaPackets++;
+            if (CallBook.HasRelayPending(call!))
+            {
+                _calls.ObserveRelayedMedia(call!, speaker, packet.Payload, now); // a relayed dialog's media is the conversation's, or not
+            }
+
             if (!call!.Recorded)
             {
                 Counters.MediaNotRecorded++;

@@ -116,9 +116,10 @@ public sealed class SipCallTracker
         PartyBinding? callerBinding = _book.Attribute(caller.Extension, source.Address, atNs);
         PartyBinding? calleeBinding = _book.Attribute(callee.Extension, destination.Address, atNs);
         bool swap = CallBook.SecondGoesLeft(callerBinding, calleeBinding);
+        var dialog = new DialogInvite(caller.Extension, callee.Extension, source.Address, destination.Address, swap ? Channel.Right : Channel.Left);
         Call handle = swap
-            ? _book.Start(Protocol, callId, atNs, callee, calleeBinding, caller, callerBinding)
-            : _book.Start(Protocol, callId, atNs, caller, callerBinding, callee, calleeBinding);
+            ? _book.Start(Protocol, callId, atNs, callee, calleeBinding, caller, callerBinding, invite: dialog)
+            : _book.Start(Protocol, callId, atNs, caller, callerBinding, callee, calleeBinding, invite: dialog);
         var call = new SipCall(callId, callerTag, handle)
         {
             InviteCSeq = invite.CSeq,
@@ -200,6 +201,9 @@ public sealed class SipCallTracker
             case SipMethod.Bye:
                 End(call, CallEndReasons.Bye, atNs, fromCaller ? "caller" : "callee");
                 break;
+            case SipMethod.Refer:
+                OnRefer(call, message, fromCaller, atNs);
+                break;
             case SipMethod.Cancel:
                 // Not the end yet: a 200 may cross the CANCEL and establish the call (RFC 3261 9.1). The INVITE's
                 // final response (normally 487) ends it as cancelled; see OnSessionResponse and Expire.
@@ -210,6 +214,27 @@ public sealed class SipCallTracker
 
                 break;
         }
+    }
+
+    /// <summary>
+    /// A REFER (blind transfer, RFC 3515): the party that receives it is to call the Refer-To target; that call joins this
+    /// one's interaction. A retransmission (same CSeq) is not a second transfer.
+    /// </summary>
+    private void OnRefer(SipCall call, in SipMessage message, bool fromCaller, long atNs)
+    {
+        if (message.CSeq == call.LastReferCSeq || !message.TryGetHeader("Refer-To"u8, out ReadOnlySpan<byte> referTo)
+            || !SipNameAddr.TryParse(referTo, out SipNameAddr target))
+        {
+            return;
+        }
+
+        call.LastReferCSeq = message.CSeq;
+        CallMetadata m = call.Call.Metadata;
+        Channel referrer = call.ChannelOf(fromCaller);
+        string? referee = (referrer == Channel.Left ? m.Right : m.Left).Extension;
+        string? by = (referrer == Channel.Left ? m.Left : m.Right).Extension;
+        string? to = target.User.IsEmpty ? null : Encoding.UTF8.GetString(target.User);
+        _book.Refer(call.Call, referee, to, atNs, $"{by ?? "unknown"} referred {referee ?? "unknown"} to {to ?? "unknown"} ({(fromCaller ? "caller" : "callee")})");
     }
 
     private void OnSessionResponse(SipCall call, in SipMessage message, bool fromCaller, SipMethod method, long atNs)
@@ -464,6 +489,7 @@ public sealed class SipCallTracker
         public bool Terminated { get; set; }
         public bool T38 { get; set; }
         public bool PendingT38 { get; set; }
+        public uint LastReferCSeq { get; set; }
         public bool[] OnHold { get; } = new bool[2];
         public bool[] HasSdp { get; } = new bool[2];
         public ulong[] LastSdpVersion { get; } = new ulong[2];
