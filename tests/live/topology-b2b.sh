@@ -10,7 +10,8 @@
 #
 #   appl-uac (10.77.0.10: 2001)  appl-uas (10.77.0.20: 2002, 10.77.0.21: 2003)  appl-prx (10.77.0.30: kamailio, rtpengine)
 #
-# Run it: tests/live/topology-b2b.sh up [topoh] [LOGDIR] | down | b2b [LOGDIR] | transfer [LOGDIR]. Needs root; bounded.
+# Run it: tests/live/topology-b2b.sh up [topoh] [LOGDIR] | down | b2b [LOGDIR] | transfer [LOGDIR] | record b2b|transfer OUT.pcap.
+# Needs root; every wait is bounded.
 
 APPL_UA3_IP=${APPL_UA3_IP:-10.77.0.21}
 APPL_CALLEE2=${APPL_CALLEE2:-2003}
@@ -64,14 +65,15 @@ b2b_call() {
 #   transferor 2002 appl-uas 10.77.0.20:5060 uas_transferor.xml: answers (1 kHz tone), REFERs 2001 to 2003, hangs up
 #   target     2003 appl-uas 10.77.0.21:5060 uas_g711a.xml: answers (1 kHz tone), waits for the BYE
 #   phone 2001      appl-uac 10.77.0.10:5061 uac_register.xml (registered during the calls)
-#   caller     2001 appl-uac 10.77.0.10:5060 uac_transferee.xml: calls 2002, accepts the REFER (202, NOTIFY), and
-#                   through its 3PCC twin (uac_transferee_target.xml, 10.77.0.10:5062) calls 2003 with Referred-By
+#   caller     2001 appl-uac 10.77.0.10:5060 uac_transferee.xml: calls 2002 (speech), accepts the REFER, answers the BYE
+#   new call   2001 appl-uac 10.77.0.10:5062 uac_transferee_target.xml: started once the REFER reached the caller,
+#                   calls 2003 with Referred-By 2002 (speech, DTMF 1, BYE after about 8.5 s)
 transfer_call() {
     local logdir=${1:-}
     [[ -n $logdir ]] || logdir=$(mktemp -d /tmp/appl-transfer.XXXXXX)
     mkdir -p "$logdir"
     live_require_tools || return 1
-    local transferor_pid target_pid register_pid caller_pid twin_pid name rc status=0
+    local transferor_pid target_pid register_pid caller_pid second_pid= name rc status=0 i
     local proxy=$APPL_PRX_IP:5060
     live_sipp transferor "$logdir" 40 "$APPL_NS_UAS" -- -sf uas_transferor.xml -i "$APPL_UAS_IP" -p 5060 \
         -mi "$APPL_UAS_IP" -mp 6000 -s "$APPL_CALLEE" -set target "$APPL_CALLEE2" -m 1 -timeout 35s -timeout_error "$proxy"
@@ -81,25 +83,54 @@ transfer_call() {
     target_pid=$LIVE_SIPP_PID
     sleep 0.5
     live_sipp register "$logdir" 40 "$APPL_NS_UAC" -- -sf uac_register.xml -inf users.csv \
-        -i "$APPL_UAC_IP" -p 5061 -mi "$APPL_UAC_IP" -mp 6900 -d 14000 -m 1 -timeout 35s -timeout_error "$proxy"
+        -i "$APPL_UAC_IP" -p 5061 -mi "$APPL_UAC_IP" -mp 6900 -d 12500 -m 1 -timeout 35s -timeout_error "$proxy"
     register_pid=$LIVE_SIPP_PID
     sleep 0.5
-    # The 3PCC twin listens for the caller's command; it starts first.
-    live_sipp twin "$logdir" 40 "$APPL_NS_UAC" -- -sf uac_transferee_target.xml -inf users.csv -3pcc 127.0.0.1:5070 \
-        -i "$APPL_UAC_IP" -p 5062 -mi "$APPL_UAC_IP" -mp 6200 -m 1 -timeout 35s -timeout_error "$proxy"
-    twin_pid=$LIVE_SIPP_PID
-    sleep 0.5
-    live_sipp caller "$logdir" 40 "$APPL_NS_UAC" -- -sf uac_transferee.xml -inf users.csv -3pcc 127.0.0.1:5070 \
-        -i "$APPL_UAC_IP" -p 5060 -mi "$APPL_UAC_IP" -mp 6100 -s "$APPL_CALLEE" -m 1 -timeout 35s -timeout_error "$proxy"
+    live_sipp caller "$logdir" 40 "$APPL_NS_UAC" -- -sf uac_transferee.xml -inf users.csv -trace_msg \
+        -message_file "$logdir/caller_messages.log" -i "$APPL_UAC_IP" -p 5060 -mi "$APPL_UAC_IP" -mp 6100 \
+        -s "$APPL_CALLEE" -m 1 -timeout 35s -timeout_error "$proxy"
     caller_pid=$LIVE_SIPP_PID
-    for name in caller twin transferor target register; do
+    # The transferee places the new call once it has the REFER (at most 15 s).
+    for ((i = 0; i < 150; i++)); do
+        grep -q '^REFER ' "$logdir/caller_messages.log" 2>/dev/null && break
+        sleep 0.1
+    done
+    if grep -q '^REFER ' "$logdir/caller_messages.log" 2>/dev/null; then
+        live_sipp second "$logdir" 40 "$APPL_NS_UAC" -- -sf uac_transferee_target.xml -inf users.csv \
+            -i "$APPL_UAC_IP" -p 5062 -mi "$APPL_UAC_IP" -mp 6200 -s "$APPL_CALLEE2" -set referrer "$APPL_CALLEE" \
+            -m 1 -timeout 35s -timeout_error "$proxy"
+        second_pid=$LIVE_SIPP_PID
+    else
+        echo "transfer_call: no REFER reached the caller" >&2
+        status=1
+    fi
+    for name in caller second transferor target register; do
         local pid_var=${name}_pid
+        [[ -n ${!pid_var} ]] || continue
         live_wait_pid "${!pid_var}" 45
         rc=$?
         live_report_sipp "$name" "$logdir" $rc
         [[ $rc -eq 0 ]] || status=1
     done
     echo "transfer_call: logs in $logdir" >&2
+    return $status
+}
+
+# b2b_record b2b|transfer OUT.pcap: the rig (with topoh for b2b), tcpdump on the bridge while the scenario runs, the rig
+# down again; then tshark's SIP and RTP summaries. How samples/sipp-b2b-topoh.pcap and sipp-blind-transfer.pcap were made.
+b2b_record() {
+    local scenario=$1 out=$2 logdir status
+    logdir=$(mktemp -d /tmp/appl-b2b-record.XXXXXX)
+    rm -f "$out"
+    if [[ $scenario == b2b ]]; then b2b_up topoh "$logdir" || return 1; else b2b_up "$logdir" || return 1; fi
+    live_tcpdump_start "$logdir" "$out" "$APPL_BRIDGE" || { topology_down; return 1; }
+    if [[ $scenario == b2b ]]; then b2b_call "$logdir/call"; else transfer_call "$logdir/call"; fi
+    status=$?
+    sleep 0.5
+    live_tcpdump_stop "$logdir"
+    topology_down
+    chown --reference="$(dirname "$out")" "$out" 2>/dev/null
+    tshark -r "$out" -q -z sip,stat -o rtp.heuristic_rtp:TRUE -z rtp,streams 2>/dev/null
     return $status
 }
 
@@ -110,6 +141,8 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
         down) topology_down ;;
         b2b) b2b_call "${2:-}" ;;
         transfer) transfer_call "${2:-}" ;;
-        *) echo "usage: $0 up [topoh] [LOGDIR] | down | b2b [LOGDIR] | transfer [LOGDIR]" >&2; exit 2 ;;
+        record) [[ ${2:-} == @(b2b|transfer) && -n ${3:-} ]] || { echo "usage: $0 record b2b|transfer OUT.pcap" >&2; exit 2; }
+                b2b_record "$2" "$3" ;;
+        *) echo "usage: $0 up [topoh] [LOGDIR] | down | b2b [LOGDIR] | transfer [LOGDIR] | record b2b|transfer OUT.pcap" >&2; exit 2 ;;
     esac
 fi
