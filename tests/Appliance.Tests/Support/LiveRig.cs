@@ -29,4 +29,7 @@ public static class LiveRig
 
     /// <summary>tests/live/topology.sh: the same rig with Kamailio as registrar and proxy in a third namespace.</summary>
     public static string TopologyScript => Path.Combine(Repo.Root, "tests", "live", "topology.sh");
+
+    /// <summary>tests/live/topology-b2b.sh: the topology rig with an SBC hiding the Call-ID (topoh), or a transfer target.</summary>
+    public static string B2bScript => Path.Combine(Repo.Root, "tests", "live", "topology-b2b.sh");
 }
