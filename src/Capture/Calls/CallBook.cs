@@ -73,6 +73,14 @@ public sealed class CallBook
             }
         }
 
+        bool record = leftBinding is null && rightBinding is null
+            ? _directory?.RecordByDefault ?? true
+            : (leftBinding?.Record ?? false) || (rightBinding?.Record ?? false);
+        if (relayed is { Recorded: false } && record)
+        {
+            relayed = null; // the first dialog does not record (its view of the parties found no recording group): this one does
+        }
+
         var metadata = new CallMetadata
         {
             Protocol = protocol,
@@ -87,9 +95,6 @@ public sealed class CallBook
         call.Start(Guid.CreateVersion7().ToString(), metadata, startedNs);
         call.Bindings[0] = leftBinding;
         call.Bindings[1] = rightBinding;
-        bool record = leftBinding is null && rightBinding is null
-            ? _directory?.RecordByDefault ?? true
-            : (leftBinding?.Record ?? false) || (rightBinding?.Record ?? false);
         call.Recorded = record && relayed is null;
         _active.Add(call);
         CallsStarted++;
@@ -116,6 +121,9 @@ public sealed class CallBook
 
         return call;
     }
+
+    /// <summary>A REFER to the same target relayed on another dialog of the conversation within this time is the same REFER.</summary>
+    private const long ReferralDuplicateNs = 2_000_000_000;
 
     /// <summary>Correlates dialogs into conversations (relayed INVITEs and media, transfers).</summary>
     public ConversationCorrelator Conversations { get; } = new();
@@ -246,6 +254,22 @@ public sealed class CallBook
     /// </summary>
     public void Refer(Call call, string? referee, string? target, long atNs, string detail)
     {
+        if (call.Member is { State: RelayState.Pending or RelayState.Confirmed } relay && relay.Conversation.Primary is { } primary)
+        {
+            call = primary; // a relayed dialog's REFER is the conversation's: its recording is the first dialog's
+        }
+
+        if (call.Member is { } member)
+        {
+            // The same REFER relayed on the conversation's other dialogs (other Call-IDs, moments apart) is one transfer.
+            if (member.LastReferralTarget == target && atNs - member.LastReferralNs < ReferralDuplicateNs)
+            {
+                return;
+            }
+
+            (member.LastReferralTarget, member.LastReferralNs) = (target, atNs);
+        }
+
         if (call.Metadata.InteractionId is null)
         {
             Update(call, call.Metadata with { InteractionId = call.Id });

@@ -70,6 +70,11 @@ internal sealed class ConversationMember(Conversation conversation, RelayState s
 
     public int Matches { get; set; }
 
+    /// <summary>The last REFER's target and time (a REFER relayed on another dialog of the conversation is the same).</summary>
+    public string? LastReferralTarget { get; set; }
+
+    public long LastReferralNs { get; set; } = long.MinValue / 2;
+
     /// <summary>Whether the call would record on its own (its recording groups), should it turn out a copy.</summary>
     public bool RecordsAsCopy { get; init; }
 

@@ -196,6 +196,29 @@ public sealed class ConversationCorrelatorTests
         Assert.Null(again.Metadata.TransferredFrom);
     }
 
+    [Fact]
+    public void AReferSeenOnBothDialogsOfAConversation_IsOneTransferOfTheFirstDialogsRecording()
+    {
+        Call first = Start("a", s_caller, s_sbc, 0);
+        Call relayed = Start("b", s_sbc, s_callee, 0);
+        for (ushort seq = 1; seq <= ConversationCorrelator.MatchesToConfirm; seq++)
+        {
+            _book.ObserveRelayedMedia(relayed, Channel.Right, Rtp(0xCCCC, seq, seq * 160u, (byte)seq), Second);
+            _book.ObserveRelayedMedia(first, Channel.Right, Rtp(0xCCCC, seq, seq * 160u, (byte)seq), Second);
+        }
+
+        // The callee's REFER reaches the SBC (relayed dialog), then the caller (first dialog) with the SBC's Call-ID.
+        _book.Refer(relayed, "2001", "2003", 2 * Second, "2002 referred 2001 to 2003 (callee)");
+        _book.Refer(first, "2001", "2003", 2 * Second + 1_000_000, "2002 referred 2001 to 2003 (callee)");
+        Assert.Equal(["event a transfer"], _sink.Log.Where(l => l.EndsWith(" transfer", StringComparison.Ordinal)));
+        Assert.Equal(first.Id, first.Metadata.InteractionId);
+        Assert.Null(relayed.Metadata.InteractionId);
+
+        string id = first.Id;
+        Call toTarget = Start("c", s_caller, s_sbc, 4 * Second, callee: "2003");
+        Assert.Equal((id, id), (toTarget.Metadata.InteractionId, toTarget.Metadata.TransferredFrom));
+    }
+
     private Call Start(string callId, IpAddress16 from, IpAddress16 to, long atNs, string caller = "2001", string callee = "2002") =>
         _book.Start("sip", callId, atNs, new PartyInfo { Extension = caller }, null, new PartyInfo { Extension = callee }, null,
             invite: new DialogInvite(caller, callee, from, to, Channel.Left));
