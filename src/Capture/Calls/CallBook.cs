@@ -252,7 +252,7 @@ public sealed class CallBook
     /// A REFER in <paramref name="call"/> (a blind transfer): a <see cref="CallEventTypes.Transfer"/> event, and the call
     /// that <paramref name="referee"/> places to <paramref name="target"/> next joins this call's interaction.
     /// </summary>
-    public void Refer(Call call, string? referee, string? target, long atNs, string detail)
+    public void Refer(Call call, string? referee, string? target, long atNs, string detail, Call? replaced = null)
     {
         if (call.Member is { State: RelayState.Pending or RelayState.Confirmed } relay && relay.Conversation.Primary is { } primary)
         {
@@ -276,10 +276,45 @@ public sealed class CallBook
         }
 
         Event(call, CallEventTypes.Transfer, atNs, detail);
+        if (replaced is not null && replaced != call)
+        {
+            // An attended transfer: the consultation call is part of the interaction too.
+            string interaction = call.Metadata.InteractionId!;
+            if (replaced.Metadata.InteractionId != interaction)
+            {
+                Update(replaced, replaced.Metadata with { InteractionId = interaction });
+            }
+
+            Event(replaced, CallEventTypes.Transfer, atNs, "consultation of: " + detail);
+        }
+
         if (referee is not null && target is not null)
         {
             Conversations.NoteReferral(call, referee, target, atNs);
         }
+    }
+
+    /// <summary>
+    /// <paramref name="call"/> replaces <paramref name="replaced"/> (an INVITE with Replaces: the new call of an attended
+    /// transfer, or a call pickup): it joins that call's interaction and, unless a REFER already said, names it as the
+    /// call it was transferred from.
+    /// </summary>
+    public void Replace(Call call, Call replaced, long atNs)
+    {
+        if (replaced == call)
+        {
+            return;
+        }
+
+        string interaction = replaced.Metadata.InteractionId ?? replaced.Id;
+        if (replaced.Metadata.InteractionId is null)
+        {
+            Update(replaced, replaced.Metadata with { InteractionId = interaction });
+        }
+
+        CallMetadata m = call.Metadata;
+        Update(call, m with { InteractionId = m.InteractionId ?? interaction, TransferredFrom = m.TransferredFrom ?? replaced.Id });
+        Event(replaced, CallEventTypes.Transfer, atNs, $"replaced by {m.Left.Extension ?? "unknown"} - {m.Right.Extension ?? "unknown"}");
     }
 
     /// <summary>A party as the directory names it: device, host, user and how they logged in, recording group.</summary>

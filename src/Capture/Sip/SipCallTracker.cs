@@ -127,6 +127,15 @@ public sealed class SipCallTracker
             CallerChannel = swap ? Channel.Right : Channel.Left,
         };
         _calls.Add(callId, call);
+
+        // The new call of an attended transfer replaces the consultation dialog: it joins that call's interaction.
+        Span<char> replacedId = stackalloc char[256];
+        if (invite.TryGetHeader("Replaces"u8, out ReadOnlySpan<byte> replaces) && TryReadReplacedCallId(replaces, replacedId, out int length)
+            && FindCall(replacedId[..length]) is { } replaced)
+        {
+            _book.Replace(handle, replaced.Call, atNs);
+        }
+
         return call;
     }
 
@@ -234,7 +243,61 @@ public sealed class SipCallTracker
         string? referee = (referrer == Channel.Left ? m.Right : m.Left).Extension;
         string? by = (referrer == Channel.Left ? m.Left : m.Right).Extension;
         string? to = target.User.IsEmpty ? null : Encoding.UTF8.GetString(target.User);
-        _book.Refer(call.Call, referee, to, atNs, $"{by ?? "unknown"} referred {referee ?? "unknown"} to {to ?? "unknown"} ({(fromCaller ? "caller" : "callee")})");
+
+        // An attended transfer names the consultation dialog the new call is to replace (Refer-To's ?Replaces=, RFC 3891).
+        Span<char> consultation = stackalloc char[256];
+        SipCall? replaced = TryReadReplacedCallId(referTo, consultation, out int length) ? FindCall(consultation[..length]) : null;
+        string kind = replaced is null ? "blind" : "attended";
+        _book.Refer(call.Call, referee, to, atNs, $"{by ?? "unknown"} referred {referee ?? "unknown"} to {to ?? "unknown"} ({(fromCaller ? "caller" : "callee")}, {kind})", replaced?.Call);
+    }
+
+    /// <summary>The active dialog with this Call-ID, if any.</summary>
+    private SipCall? FindCall(ReadOnlySpan<char> callId) => _callsBySpan.TryGetValue(callId, out SipCall? call) ? call : null;
+
+    /// <summary>
+    /// The Call-ID a Replaces names: an INVITE's Replaces header (<c>call-id;to-tag=..;from-tag=..</c>), or the escaped
+    /// <c>Replaces=</c> of a Refer-To URI (<c>?Replaces=call-id%3Bto-tag%3D..</c>).
+    /// </summary>
+    private static bool TryReadReplacedCallId(ReadOnlySpan<byte> value, Span<char> callId, out int length)
+    {
+        length = 0;
+        int start = value.IndexOf("Replaces="u8);
+        if (start < 0)
+        {
+            start = value.IndexOf("replaces="u8);
+        }
+
+        if (start >= 0)
+        {
+            value = value[(start + "Replaces=".Length)..];
+        }
+
+        for (int i = 0; i < value.Length && length < callId.Length; i++)
+        {
+            byte b = value[i];
+            if (b == '%' && i + 2 < value.Length && HexValue(value[i + 1]) is >= 0 and var hi && HexValue(value[i + 2]) is >= 0 and var lo)
+            {
+                b = (byte)((hi << 4) | lo);
+                i += 2;
+            }
+
+            if (b is (byte)';' or (byte)'&' or (byte)'>' or (byte)' ' or (byte)'\t')
+            {
+                break;
+            }
+
+            callId[length++] = (char)b;
+        }
+
+        return length > 0;
+
+        static int HexValue(byte c) => c switch
+        {
+            >= (byte)'0' and <= (byte)'9' => c - '0',
+            >= (byte)'a' and <= (byte)'f' => c - 'a' + 10,
+            >= (byte)'A' and <= (byte)'F' => c - 'A' + 10,
+            _ => -1,
+        };
     }
 
     private void OnSessionResponse(SipCall call, in SipMessage message, bool fromCaller, SipMethod method, long atNs)
