@@ -137,7 +137,7 @@ public class ConversationReplayTests(ITestOutputHelper output)
 
         // One transfer event (the REFER crossed the proxy twice), about 2.5 s into the first call, before its end.
         CallEventSidecar transfer = Assert.Single(toTransferor.Events, e => e.Type == CallEventTypes.Transfer);
-        Assert.Equal("2002 referred 2001 to 2003 (callee)", transfer.Detail);
+        Assert.Equal("2002 referred 2001 to 2003 (callee, blind)", transfer.Detail);
         Assert.InRange(transfer.OffsetSeconds!.Value, 2.3, 2.8);
         Assert.True(transfer.At < toTransferor.EndedAt && transfer.At < toTarget.StartedAt);
         Assert.DoesNotContain(toTarget.Events, e => e.Type == CallEventTypes.Transfer);
