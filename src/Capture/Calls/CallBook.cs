@@ -76,7 +76,7 @@ public sealed class CallBook
         bool record = leftBinding is null && rightBinding is null
             ? _directory?.RecordByDefault ?? true
             : (leftBinding?.Record ?? false) || (rightBinding?.Record ?? false);
-        if (relayed is { Recorded: false } && record)
+        if (relayed is not null && !(relayed.Member?.Conversation.Primary ?? relayed).Recorded && record)
         {
             relayed = null; // the first dialog does not record (its view of the parties found no recording group): this one does
         }
@@ -128,10 +128,10 @@ public sealed class CallBook
     /// <summary>Correlates dialogs into conversations (relayed INVITEs and media, transfers).</summary>
     public ConversationCorrelator Conversations { get; } = new();
 
-    /// <summary><paramref name="hop"/> relays <paramref name="primary"/>: listed in its recording, compared by media from now on.</summary>
-    private void JoinRelayed(Call primary, Call hop, bool recordsAsCopy)
+    /// <summary><paramref name="hop"/> relays <paramref name="upstream"/>: listed in the conversation's recording, compared by media from now on.</summary>
+    private void JoinRelayed(Call upstream, Call hop, bool recordsAsCopy)
     {
-        Conversations.Join(primary, hop, recordsAsCopy);
+        Call primary = Conversations.Join(upstream, hop, recordsAsCopy);
         CallMetadata m = primary.Metadata;
         List<ConversationDialog> dialogs = [.. m.Dialogs];
         if (dialogs.Count == 0)
@@ -190,12 +190,14 @@ public sealed class CallBook
 
         Update(primary, m with { Dialogs = dialogs });
 
-        // The hop was started downstream, by the server the primary's INVITE went to: its callee is the real callee.
+        // A relayed dialog is downstream, started by a server on the way to the callee: the deepest one confirmed sees the
+        // callee itself rather than a server.
         Channel hopCallee = hop.Invite.CallerChannel.Other(), primaryCallee = primary.Invite.CallerChannel.Other();
         PartyInfo far = hopCallee == Channel.Left ? hop.Metadata.Left : hop.Metadata.Right;
         PartyBinding? farBinding = hop.Bindings[(int)hopCallee];
-        if (far.Ip is not null && primary.Invite.To == hop.Invite.From)
+        if (far.Ip is not null && member.Depth > member.Conversation.FarPartyDepth)
         {
+            member.Conversation.FarPartyDepth = member.Depth;
             Channel caller = primaryCallee.Other();
             PartyInfo callerParty = caller == Channel.Left ? primary.Metadata.Left : primary.Metadata.Right;
             PartyBinding? callerBinding = primary.Bindings[(int)caller];

@@ -75,6 +75,9 @@ internal sealed class ConversationMember(Conversation conversation, RelayState s
 
     public long LastReferralNs { get; set; } = long.MinValue / 2;
 
+    /// <summary>How many servers from the first dialog's caller: the deepest confirmed dialog names the far party.</summary>
+    public int Depth { get; init; }
+
     /// <summary>Whether the call would record on its own (its recording groups), should it turn out a copy.</summary>
     public bool RecordsAsCopy { get; init; }
 
@@ -109,6 +112,9 @@ internal sealed class Conversation(Call primary)
 
     /// <summary>Relayed dialogs whose media is still compared: while 0, packets cost one check.</summary>
     public int Pending { get; set; }
+
+    /// <summary>The depth of the confirmed dialog that named the primary's far party (0: the primary's own view).</summary>
+    public int FarPartyDepth { get; set; }
 }
 
 /// <summary>What identifies a relayed RTP packet: SSRC, sequence and timestamp, and a hash of the payload.</summary>
@@ -202,7 +208,7 @@ public sealed class ConversationCorrelator
 
     public long ReferralsJoined { get; internal set; }
 
-    /// <summary>The active conversation a server's new INVITE relays (its primary call), or null.</summary>
+    /// <summary>The active call whose INVITE the server sending this one received moments ago (the dialog it relays), or null.</summary>
     internal Call? FindRelayed(in DialogInvite invite, long atNs)
     {
         if (invite.Caller is null || invite.Callee is null
@@ -213,8 +219,7 @@ public sealed class ConversationCorrelator
             return null; // unknown, sent back where it came from (a spiral, not a relay), too old, or that call is over
         }
 
-        Call call = received.Call;
-        return call.Member?.Conversation.Primary ?? call;
+        return received.Call;
     }
 
     /// <summary>An initial INVITE seen: a server that sends it on is found by <see cref="FindRelayed"/>.</summary>
@@ -233,20 +238,24 @@ public sealed class ConversationCorrelator
         }
     }
 
-    /// <summary><paramref name="hop"/> relays <paramref name="primary"/>'s conversation: its media is compared from now on.</summary>
-    internal void Join(Call primary, Call hop, bool recordsAsCopy)
+    /// <summary>
+    /// <paramref name="hop"/> relays <paramref name="upstream"/> (a dialog of a conversation, or a call that becomes one):
+    /// its media is compared from now on. Returns the conversation's primary (the call that records).
+    /// </summary>
+    internal Call Join(Call upstream, Call hop, bool recordsAsCopy)
     {
-        if (primary.Member is null)
+        if (upstream.Member is null)
         {
-            var conversation = new Conversation(primary);
-            primary.Member = new ConversationMember(conversation, RelayState.Primary);
+            var conversation = new Conversation(upstream);
+            upstream.Member = new ConversationMember(conversation, RelayState.Primary);
         }
 
-        Conversation c = primary.Member.Conversation;
+        Conversation c = upstream.Member.Conversation;
         c.Members.Add(hop);
         c.Pending++;
-        hop.Member = new ConversationMember(c, RelayState.Pending) { RecordsAsCopy = recordsAsCopy };
+        hop.Member = new ConversationMember(c, RelayState.Pending) { RecordsAsCopy = recordsAsCopy, Depth = upstream.Member.Depth + 1 };
         RelayedDialogs++;
+        return c.Primary!;
     }
 
     /// <summary>

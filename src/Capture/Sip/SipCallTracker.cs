@@ -130,7 +130,7 @@ public sealed class SipCallTracker
 
         // The new call of an attended transfer replaces the consultation dialog: it joins that call's interaction.
         Span<char> replacedId = stackalloc char[256];
-        if (invite.TryGetHeader("Replaces"u8, out ReadOnlySpan<byte> replaces) && TryReadReplacedCallId(replaces, replacedId, out int length)
+        if (invite.TryGetHeader("Replaces"u8, out ReadOnlySpan<byte> replaces) && TryReadReplacedCallId(replaces, inUri: false, replacedId, out int length)
             && FindCall(replacedId[..length]) is { } replaced)
         {
             _book.Replace(handle, replaced.Call, atNs);
@@ -246,7 +246,7 @@ public sealed class SipCallTracker
 
         // An attended transfer names the consultation dialog the new call is to replace (Refer-To's ?Replaces=, RFC 3891).
         Span<char> consultation = stackalloc char[256];
-        SipCall? replaced = TryReadReplacedCallId(referTo, consultation, out int length) ? FindCall(consultation[..length]) : null;
+        SipCall? replaced = TryReadReplacedCallId(referTo, inUri: true, consultation, out int length) ? FindCall(consultation[..length]) : null;
         string kind = replaced is null ? "blind" : "attended";
         _book.Refer(call.Call, referee, to, atNs, $"{by ?? "unknown"} referred {referee ?? "unknown"} to {to ?? "unknown"} ({(fromCaller ? "caller" : "callee")}, {kind})", replaced?.Call);
     }
@@ -258,24 +258,25 @@ public sealed class SipCallTracker
     /// The Call-ID a Replaces names: an INVITE's Replaces header (<c>call-id;to-tag=..;from-tag=..</c>), or the escaped
     /// <c>Replaces=</c> of a Refer-To URI (<c>?Replaces=call-id%3Bto-tag%3D..</c>).
     /// </summary>
-    private static bool TryReadReplacedCallId(ReadOnlySpan<byte> value, Span<char> callId, out int length)
+    private static bool TryReadReplacedCallId(ReadOnlySpan<byte> value, bool inUri, Span<char> callId, out int length)
     {
         length = 0;
-        int start = value.IndexOf("Replaces="u8);
-        if (start < 0)
+        if (inUri)
         {
-            start = value.IndexOf("replaces="u8);
-        }
+            int start = value.IndexOf("Replaces="u8);
+            if (start < 0 && (start = value.IndexOf("replaces="u8)) < 0)
+            {
+                return false; // a blind transfer
+            }
 
-        if (start >= 0)
-        {
             value = value[(start + "Replaces=".Length)..];
         }
 
+        value = value.TrimStart(" \t"u8);
         for (int i = 0; i < value.Length && length < callId.Length; i++)
         {
             byte b = value[i];
-            if (b == '%' && i + 2 < value.Length && HexValue(value[i + 1]) is >= 0 and var hi && HexValue(value[i + 2]) is >= 0 and var lo)
+            if (inUri && b == '%' && i + 2 < value.Length && HexValue(value[i + 1]) is >= 0 and var hi && HexValue(value[i + 2]) is >= 0 and var lo)
             {
                 b = (byte)((hi << 4) | lo);
                 i += 2;

@@ -140,13 +140,29 @@ public sealed class ConversationCorrelatorTests
     [Fact]
     public void AChainOfServers_IsOneConversation_RecordedOnce()
     {
-        Call first = Start("a", s_caller, s_sbc, 0);
-        Call pbx = Start("b", s_sbc, Ip("10.0.0.40"), Second / 100);
-        Call last = Start("c", Ip("10.0.0.40"), s_callee, Second / 50);
+        Call first = Start("a", s_caller, s_sbc, 0, calleeIp: "10.0.0.30");
+        Call pbx = Start("b", s_sbc, Ip("10.0.0.40"), Second / 100, calleeIp: "10.0.0.40");
+        Call last = Start("c", Ip("10.0.0.40"), s_callee, Second / 50, calleeIp: "10.0.0.20");
         Assert.False(pbx.Recorded);
         Assert.False(last.Recorded);
         Assert.Equal(["a", "b", "c"], first.Metadata.Dialogs.Select(d => d.CallId));
         Assert.Equal(["started a"], _sink.Started);
+
+        // The callee's packets seen on every leg; the last server's dialog is confirmed first, the middle one after.
+        for (ushort seq = 1; seq <= ConversationCorrelator.MatchesToConfirm; seq++)
+        {
+            _book.ObserveRelayedMedia(last, Channel.Right, Rtp(0xCCCC, seq, seq * 160u, (byte)seq), Second);
+            _book.ObserveRelayedMedia(first, Channel.Right, Rtp(0xCCCC, seq, seq * 160u, (byte)seq), Second);
+        }
+
+        for (ushort seq = 4; seq < 4 + ConversationCorrelator.MatchesToConfirm; seq++)
+        {
+            _book.ObserveRelayedMedia(pbx, Channel.Right, Rtp(0xCCCC, seq, seq * 160u, (byte)seq), Second);
+            _book.ObserveRelayedMedia(first, Channel.Right, Rtp(0xCCCC, seq, seq * 160u, (byte)seq), Second);
+        }
+
+        Assert.Equal([DialogEvidence.First, DialogEvidence.RelayedMedia, DialogEvidence.RelayedMedia], first.Metadata.Dialogs.Select(d => d.Evidence));
+        Assert.Equal(("2002", "10.0.0.20"), (first.Metadata.Right.Extension, first.Metadata.Right.Ip)); // the callee, not a server
     }
 
     [Fact]
@@ -219,8 +235,8 @@ public sealed class ConversationCorrelatorTests
         Assert.Equal((id, id), (toTarget.Metadata.InteractionId, toTarget.Metadata.TransferredFrom));
     }
 
-    private Call Start(string callId, IpAddress16 from, IpAddress16 to, long atNs, string caller = "2001", string callee = "2002") =>
-        _book.Start("sip", callId, atNs, new PartyInfo { Extension = caller }, null, new PartyInfo { Extension = callee }, null,
+    private Call Start(string callId, IpAddress16 from, IpAddress16 to, long atNs, string caller = "2001", string callee = "2002", string? calleeIp = null) =>
+        _book.Start("sip", callId, atNs, new PartyInfo { Extension = caller }, null, new PartyInfo { Extension = callee, Ip = calleeIp }, null,
             invite: new DialogInvite(caller, callee, from, to, Channel.Left));
 
     /// <summary>An RTP packet (PCMA) whose 160 payload bytes are <paramref name="fill"/> and its index (or all alike).</summary>
