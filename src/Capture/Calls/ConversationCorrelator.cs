@@ -174,10 +174,10 @@ internal enum RelayVerdict : byte
 public sealed class ConversationCorrelator
 {
     /// <summary>A B2BUA sends its side's INVITE within this time of receiving the caller's.</summary>
-    private static readonly long s_relayWindowNs = 10L * 1_000_000_000;
+    private const long RelayWindowNs = 10L * 1_000_000_000;
 
     /// <summary>A transferee calls the transfer target within this time of the REFER.</summary>
-    private static readonly long s_referralWindowNs = 60L * 1_000_000_000;
+    private const long ReferralWindowNs = 60L * 1_000_000_000;
 
     /// <summary>Matching packets that prove a dialog relayed (one could be chance: a repeated payload).</summary>
     internal const int MatchesToConfirm = 3;
@@ -213,7 +213,7 @@ public sealed class ConversationCorrelator
     {
         if (invite.Caller is null || invite.Callee is null
             || !_invites.TryGetValue((invite.From, invite.Caller, invite.Callee), out RecentInvite received)
-            || received.Sender == invite.To || atNs - received.AtNs > s_relayWindowNs
+            || received.Sender == invite.To || atNs - received.AtNs > RelayWindowNs
             || received.Call.Id != received.RecordingId || received.Call.Ended)
         {
             return null; // unknown, sent back where it came from (a spiral, not a relay), too old, or that call is over
@@ -351,7 +351,7 @@ public sealed class ConversationCorrelator
     /// <summary>A new call from <paramref name="caller"/> to <paramref name="callee"/> that takes up a recent REFER (once).</summary>
     internal bool TryTakeReferral(string? caller, string? callee, long atNs, out string interactionId, out string transferredFrom)
     {
-        if (caller is not null && callee is not null && _referrals.Remove((caller, callee), out Referral r) && atNs - r.AtNs <= s_referralWindowNs)
+        if (caller is not null && callee is not null && _referrals.Remove((caller, callee), out Referral r) && atNs - r.AtNs <= ReferralWindowNs)
         {
             ReferralsJoined++;
             (interactionId, transferredFrom) = (r.InteractionId, r.RecordingId);
@@ -373,7 +373,7 @@ public sealed class ConversationCorrelator
         _nextPruneNs = nowNs + 1_000_000_000;
         foreach (KeyValuePair<(IpAddress16, string, string), RecentInvite> kv in _invites)
         {
-            if (nowNs - kv.Value.AtNs > s_relayWindowNs)
+            if (nowNs - kv.Value.AtNs > RelayWindowNs)
             {
                 _staleInvites.Add(kv.Key);
             }
@@ -381,7 +381,7 @@ public sealed class ConversationCorrelator
 
         foreach (KeyValuePair<(string, string), Referral> kv in _referrals)
         {
-            if (nowNs - kv.Value.AtNs > s_referralWindowNs)
+            if (nowNs - kv.Value.AtNs > ReferralWindowNs)
             {
                 _staleReferrals.Add(kv.Key);
             }
