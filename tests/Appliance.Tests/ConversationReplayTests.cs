@@ -152,6 +152,33 @@ public class ConversationReplayTests(ITestOutputHelper output)
         Assert.Equal(1, replay.Counters["transfers_joined"]);
     }
 
+    [Fact]
+    public void Replay_AnAttendedTransfer_IsThreeRecordings_SharingOneInteraction_EachVoiceOnItsParty()
+    {
+        using var replay = new Replayer().Run(Sample("sipp-attended-transfer.pcap"));
+
+        // tshark: 2001 calls 2002; 2002 calls 2003 (consult-1-appliance); 2002 REFERs 2001 to 2003 replacing the
+        // consultation and hangs up; the consultation ends; 2001 calls 2003 with Replaces.
+        Assert.Equal(3, replay.Calls.Count);
+        CallSidecar first = replay.Calls[0], consultation = replay.Calls[1], transferred = replay.Calls[2];
+        Assert.Equal("consult-1-appliance", consultation.CallId);
+        Assert.Equal(("2001", "2002"), (first.Parties[0].Extension, first.Parties[1].Extension));
+        Assert.Equal(("2002", "10.77.0.20", "2003", "10.77.0.21"),
+            (consultation.Parties[0].Extension, consultation.Parties[0].Ip, consultation.Parties[1].Extension, consultation.Parties[1].Ip));
+        Assert.Equal(("2001", "2003", "10.77.0.21"), (transferred.Parties[0].Extension, transferred.Parties[1].Extension, transferred.Parties[1].Ip));
+        Assert.All(replay.Calls, c => Assert.Equal(first.Id, c.InteractionId));
+        Assert.Equal(first.Id, transferred.TransferredFrom);
+        Assert.Equal("2002 referred 2001 to 2003 (callee, attended)", Assert.Single(first.Events, e => e.Type == CallEventTypes.Transfer).Detail);
+        Assert.StartsWith("consultation of: ", Assert.Single(consultation.Events, e => e.Type == CallEventTypes.Transfer).Detail, StringComparison.Ordinal);
+
+        foreach (CallSidecar call in replay.Calls)
+        {
+            DecodedAudio audio = replay.Decode(call);
+            Assert.InRange(audio.DominantFrequency(1, 0.5), 990, 1010); // the called party's tone on the right
+            Assert.NotInRange(audio.DominantFrequency(0, 0.5), 990, 1010); // the caller's speech on the left
+        }
+    }
+
     /// <summary>Flips an RTP packet's SSRC and payload bits when it is on the callee's side (10.77.0.20); true when it did.</summary>
     private static bool TranscodeCalleeSide(byte[] frame)
     {

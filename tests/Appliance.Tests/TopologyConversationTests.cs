@@ -87,6 +87,38 @@ public class TopologyConversationTests(ITestOutputHelper output)
         AssertDirectory(rig, ["10.77.0.10", "10.77.0.20", "10.77.0.21"]);
     }
 
+    [Fact]
+    public void Capture_AnAttendedTransfer_IsThreeRecordings_SharingOneInteraction()
+    {
+        if (!Repo.IsRoot)
+        {
+            output.WriteLine("SKIPPED: live capture needs root (network namespaces, raw capture); CI runs as root.");
+            return;
+        }
+
+        using var rig = new RigSession("appliance-attended", LiveRig.B2bScript);
+        string recordings = Path.Combine(rig.Dir, "rec");
+        (Process appliance, System.Text.StringBuilder log) = rig.Start("--out", recordings, "--state", rig.State, "--workers", "1");
+        (int call, string callLog) = Repo.Run("bash", [LiveRig.B2bScript, "attended"], TimeSpan.FromSeconds(90));
+        Assert.True(call == 0, "SIPp attended transfer through Kamailio failed: " + callLog);
+        RigSession.StopWithSigterm(appliance, log, output);
+
+        List<CallSidecar> calls = [.. Directory.GetFiles(recordings, "*.json", SearchOption.AllDirectories)
+            .Select(f => CallSidecar.Deserialize(File.ReadAllText(f))!).OrderBy(c => c.StartedAt)];
+        Assert.Equal(["2001-2002", "2002-2003", "2001-2003"], calls.Select(c => $"{c.Parties[0].Extension}-{c.Parties[1].Extension}"));
+        Assert.All(calls, c => Assert.Equal(calls[0].Id, c.InteractionId));
+        Assert.Equal(calls[0].Id, calls[2].TransferredFrom);
+        Assert.Single(calls[0].Events, e => e.Type == CallEventTypes.Transfer);
+        foreach (CallSidecar c in calls)
+        {
+            DecodedAudio audio = DecodedAudio.Decode(Path.Combine(recordings, c.File!));
+            Assert.InRange(audio.DominantFrequency(1, 0.5), 990, 1010);
+            Assert.NotInRange(audio.DominantFrequency(0, 0.5), 990, 1010);
+        }
+
+        AssertDirectory(rig, ["10.77.0.10", "10.77.0.20", "10.77.0.21"]);
+    }
+
     /// <summary>What the directory kept: the phones as devices, the proxy as a server, no conflict.</summary>
     private static void AssertDirectory(RigSession rig, string[] phones)
     {

@@ -10,7 +10,10 @@
 #
 #   appl-uac (10.77.0.10: 2001)  appl-uas (10.77.0.20: 2002, 10.77.0.21: 2003)  appl-prx (10.77.0.30: kamailio, rtpengine)
 #
-# Run it: tests/live/topology-b2b.sh up [topoh] [LOGDIR] | down | b2b [LOGDIR] | transfer [LOGDIR] | record b2b|transfer OUT.pcap.
+#   attended: the same with a consultation: 2002 calls 2003 first, its REFER names that dialog (Replaces), 2001's new
+#             call to 2003 carries Replaces (see attended_call).
+#
+# Run it: tests/live/topology-b2b.sh up [topoh] [LOGDIR] | down | b2b | transfer | attended [LOGDIR] | record SCENARIO OUT.pcap.
 # Needs root; every wait is bounded.
 
 APPL_UA3_IP=${APPL_UA3_IP:-10.77.0.21}
@@ -116,7 +119,91 @@ transfer_call() {
     return $status
 }
 
-# b2b_record b2b|transfer OUT.pcap: the rig (with topoh for b2b), tcpdump on the bridge while the scenario runs, the rig
+# _b2b_wait_for FILE PATTERN SECONDS: until a SIPp message trace has a line starting with PATTERN (bounded).
+_b2b_wait_for() {
+    local file=$1 pattern=$2 secs=$3 i
+    for ((i = 0; i < secs * 10; i++)); do
+        grep -q "^$pattern" "$file" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# attended_call [LOGDIR]: the attended transfer (about 16 s). SIPps:
+#   transferor 2002 appl-uas 10.77.0.20:5060 uas_transferor_attended.xml: answers 2001 (1 kHz tone), after 3 s REFERs
+#                   2001 to 2003 replacing the consultation, hangs up
+#   consult    2002 appl-uas 10.77.0.20:5064 uac_consult.xml: started once the first call is up, calls 2003 (speech,
+#                   Call-ID consult-1-appliance), hangs up after 4 s
+#   target     2003 appl-uas 10.77.0.21:5060 uas_g711a.xml (1 kHz tone), once for the consultation, then again (SIPp
+#                   takes one scenario per Call-ID: a second run, started when the first ended) for the new call
+#   phone 2001      appl-uac 10.77.0.10:5061 uac_register.xml
+#   caller     2001 appl-uac 10.77.0.10:5060 uac_transferee.xml: calls 2002 (speech), accepts the REFER
+#   new call   2001 appl-uac 10.77.0.10:5062 uac_transferee_replaces.xml: calls 2003 with Replaces and Referred-By
+# The consultation is up when the REFER names it; the new call comes once it ended (the target is a SIPp: it would
+# not end the replaced dialog itself).
+attended_call() {
+    local logdir=${1:-}
+    [[ -n $logdir ]] || logdir=$(mktemp -d /tmp/appl-attended.XXXXXX)
+    mkdir -p "$logdir"
+    live_require_tools || return 1
+    local transferor_pid consult_pid= target_pid second_target_pid= register_pid caller_pid second_pid= name rc status=0
+    local proxy=$APPL_PRX_IP:5060
+    live_sipp transferor "$logdir" 50 "$APPL_NS_UAS" -- -sf uas_transferor_attended.xml -trace_msg \
+        -message_file "$logdir/transferor_messages.log" -i "$APPL_UAS_IP" -p 5060 -mi "$APPL_UAS_IP" -mp 6000 \
+        -s "$APPL_CALLEE" -set target "$APPL_CALLEE2" -m 1 -timeout 45s -timeout_error "$proxy"
+    transferor_pid=$LIVE_SIPP_PID
+    live_sipp target "$logdir" 50 "$APPL_NS_UAS" -- -sf uas_g711a.xml -i "$APPL_UA3_IP" -p 5060 \
+        -mi "$APPL_UA3_IP" -mp 6010 -s "$APPL_CALLEE2" -m 1 -timeout 45s -timeout_error
+    target_pid=$LIVE_SIPP_PID
+    sleep 0.5
+    live_sipp register "$logdir" 50 "$APPL_NS_UAC" -- -sf uac_register.xml -inf users.csv \
+        -i "$APPL_UAC_IP" -p 5061 -mi "$APPL_UAC_IP" -mp 6900 -d 16500 -m 1 -timeout 45s -timeout_error "$proxy"
+    register_pid=$LIVE_SIPP_PID
+    sleep 0.5
+    live_sipp caller "$logdir" 50 "$APPL_NS_UAC" -- -sf uac_transferee.xml -inf users.csv -trace_msg \
+        -message_file "$logdir/caller_messages.log" -i "$APPL_UAC_IP" -p 5060 -mi "$APPL_UAC_IP" -mp 6100 \
+        -s "$APPL_CALLEE" -m 1 -timeout 45s -timeout_error "$proxy"
+    caller_pid=$LIVE_SIPP_PID
+    if _b2b_wait_for "$logdir/transferor_messages.log" 'ACK ' 15; then
+        live_sipp consult "$logdir" 50 "$APPL_NS_UAS" -- -sf uac_consult.xml -cid_str 'consult-%u-appliance' \
+            -i "$APPL_UAS_IP" -p 5064 -mi "$APPL_UAS_IP" -mp 6020 -s "$APPL_CALLEE2" -set me "$APPL_CALLEE" \
+            -m 1 -timeout 45s -timeout_error "$proxy"
+        consult_pid=$LIVE_SIPP_PID
+    else
+        echo "attended_call: the first call was not answered" >&2
+        status=1
+    fi
+    if [[ $status -eq 0 ]] && _b2b_wait_for "$logdir/caller_messages.log" 'REFER ' 15; then
+        live_wait_pid "$target_pid" 15
+        rc=$?
+        live_report_sipp target "$logdir" $rc
+        [[ $rc -eq 0 ]] || status=1
+        target_pid=
+        live_sipp second_target "$logdir" 50 "$APPL_NS_UAS" -- -sf uas_g711a.xml -i "$APPL_UA3_IP" -p 5060 \
+            -mi "$APPL_UA3_IP" -mp 6010 -s "$APPL_CALLEE2" -m 1 -timeout 45s -timeout_error
+        second_target_pid=$LIVE_SIPP_PID
+        sleep 0.5
+        live_sipp second "$logdir" 50 "$APPL_NS_UAC" -- -sf uac_transferee_replaces.xml -inf users.csv \
+            -i "$APPL_UAC_IP" -p 5062 -mi "$APPL_UAC_IP" -mp 6200 -s "$APPL_CALLEE2" -set referrer "$APPL_CALLEE" \
+            -m 1 -timeout 45s -timeout_error "$proxy"
+        second_pid=$LIVE_SIPP_PID
+    else
+        echo "attended_call: no REFER reached the caller" >&2
+        status=1
+    fi
+    for name in caller consult second transferor target second_target register; do
+        local pid_var=${name}_pid
+        [[ -n ${!pid_var} ]] || continue
+        live_wait_pid "${!pid_var}" 55
+        rc=$?
+        live_report_sipp "$name" "$logdir" $rc
+        [[ $rc -eq 0 ]] || status=1
+    done
+    echo "attended_call: logs in $logdir" >&2
+    return $status
+}
+
+# b2b_record b2b|transfer|attended OUT.pcap: the rig (with topoh for b2b), tcpdump on the bridge while the scenario runs, the rig
 # down again; then tshark's SIP and RTP summaries. How samples/sipp-b2b-topoh.pcap and sipp-blind-transfer.pcap were made.
 b2b_record() {
     local scenario=$1 out=$2 logdir status
@@ -124,7 +211,11 @@ b2b_record() {
     rm -f "$out"
     if [[ $scenario == b2b ]]; then b2b_up topoh "$logdir" || return 1; else b2b_up "$logdir" || return 1; fi
     live_tcpdump_start "$logdir" "$out" "$APPL_BRIDGE" || { topology_down; return 1; }
-    if [[ $scenario == b2b ]]; then b2b_call "$logdir/call"; else transfer_call "$logdir/call"; fi
+    case $scenario in
+        b2b) b2b_call "$logdir/call" ;;
+        transfer) transfer_call "$logdir/call" ;;
+        *) attended_call "$logdir/call" ;;
+    esac
     status=$?
     sleep 0.5
     live_tcpdump_stop "$logdir"
@@ -141,8 +232,9 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
         down) topology_down ;;
         b2b) b2b_call "${2:-}" ;;
         transfer) transfer_call "${2:-}" ;;
-        record) [[ ${2:-} == @(b2b|transfer) && -n ${3:-} ]] || { echo "usage: $0 record b2b|transfer OUT.pcap" >&2; exit 2; }
+        attended) attended_call "${2:-}" ;;
+        record) [[ ${2:-} == @(b2b|transfer|attended) && -n ${3:-} ]] || { echo "usage: $0 record b2b|transfer|attended OUT.pcap" >&2; exit 2; }
                 b2b_record "$2" "$3" ;;
-        *) echo "usage: $0 up [topoh] [LOGDIR] | down | b2b [LOGDIR] | transfer [LOGDIR] | record b2b|transfer OUT.pcap" >&2; exit 2 ;;
+        *) echo "usage: $0 up [topoh] [LOGDIR] | down | b2b [LOGDIR] | transfer [LOGDIR] | attended [LOGDIR] | record b2b|transfer|attended OUT.pcap" >&2; exit 2 ;;
     esac
 fi
