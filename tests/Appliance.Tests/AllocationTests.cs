@@ -40,12 +40,22 @@ public class AllocationTests(ITestOutputHelper output)
         Assert.Equal(0, allocated);
     }
 
+    [Fact]
+    public void ACallThroughAnSbcHidingTheCallId_AllocatesNothingPerPacket_WhileTheRelayedDialogsMediaIsDropped()
+    {
+        // samples/sipp-b2b-topoh.pcap: both dialogs' media from 0.50 s to 8.48 s; the relayed dialog is shown relayed by
+        // its first packets, then every packet of both dialogs is classified, half of them dropped as relayed copies.
+        (long media, long allocated) = MeasureWindow(Path.Combine(Repo.Root, "samples", "sipp-b2b-topoh.pcap"), 2_000_000_000, 7_000_000_000);
+        Assert.True(media > 700, $"the window must hold both dialogs' RTP ({media})");
+        Assert.Equal(0, allocated);
+    }
+
     /// <summary>Replays a capture inline up to <paramref name="fromNs"/> (warm-up), then measures the window up to <paramref name="toNs"/> (<see cref="Allocations"/>).</summary>
     private (long Media, long Allocated) MeasureWindow(string capture, long fromNs, long toNs)
     {
         List<(long Ts, byte[] Frame)> frames = [];
         int linkType;
-        using (PcapSource source = PcapSource.OpenOffline(Captures.PathOf(capture)))
+        using (PcapSource source = PcapSource.OpenOffline(Path.IsPathRooted(capture) ? capture : Captures.PathOf(capture)))
         {
             linkType = source.LinkType;
             while (source.ReadNext(out long ts, out _, out ReadOnlySpan<byte> frame) == PcapReadStatus.Packet)
@@ -77,7 +87,7 @@ public class AllocationTests(ITestOutputHelper output)
                 },
                 () => ReplayUpTo(toNs));
             long media = pipeline.Counters.MediaPackets - mediaBefore;
-            output.WriteLine($"{capture}: {media} media packets, {allocated} bytes allocated");
+            output.WriteLine($"{Path.GetFileName(capture)}: {media} media packets, {allocated} bytes allocated");
             return (media, allocated);
         }
         finally

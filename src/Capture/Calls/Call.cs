@@ -49,6 +49,17 @@ public sealed class Call : IResettable
 
     /// <summary>The SSRC each channel's party sends now (null: none seen yet); kept by the flow table.</summary>
     internal uint?[] Ssrcs { get; } = new uint?[2];
+    /// <summary>The INVITE that started it (SIP; default for Skinny): what a relaying server's INVITE is compared with.</summary>
+    internal DialogInvite Invite { get; set; }
+
+    /// <summary>Its part in a conversation of several dialogs (null: a dialog of its own, the common case).</summary>
+    internal ConversationMember? Member { get; set; }
+
+    /// <summary>
+    /// What each speaker's payload types mean, kept also while the call does not record: a relayed dialog that turns out
+    /// a copy starts recording with them.
+    /// </summary>
+    internal Rtp.PayloadMap?[] PayloadMaps { get; } = new Rtp.PayloadMap?[2];
 
     internal void Start(string id, CallMetadata metadata, long startedNs)
     {
@@ -72,6 +83,9 @@ public sealed class Call : IResettable
         ActiveHosts.Clear();
         Endpoints.Clear();
         Ssrcs[0] = Ssrcs[1] = null;
+        Invite = default;
+        Member = null;
+        PayloadMaps[0] = PayloadMaps[1] = null;
         return true;
     }
 }

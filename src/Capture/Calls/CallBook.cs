@@ -58,10 +58,32 @@ public sealed class CallBook
 
     /// <summary>
     /// Starts a call with its parties as the signalling names them and as the directory attributed them; decides whether
-    /// it is recorded. Not recorded: the sink never hears of it, its media is classified and counted only.
+    /// it is recorded. Not recorded: the sink never hears of it, its media is classified and counted only. With the
+    /// <paramref name="invite"/> that started it (SIP), the call may join a conversation: a dialog a server started on
+    /// behalf of another active call (<see cref="ConversationCorrelator"/>) does not record while its media is compared
+    /// with that call's; a call that takes up a REFER joins the transfer's interaction.
     /// </summary>
-    public Call Start(string protocol, string callId, long startedNs, PartyInfo left, PartyBinding? leftBinding, PartyInfo right, PartyBinding? rightBinding, string? interactionId = null)
+    public Call Start(string protocol, string callId, long startedNs, PartyInfo left, PartyBinding? leftBinding, PartyInfo right, PartyBinding? rightBinding, string? interactionId = null, DialogInvite? invite = null)
     {
+        string? transferredFrom = null;
+        Call? relayed = null;
+        if (invite is { } i)
+        {
+            relayed = Conversations.FindRelayed(i, startedNs);
+            if (relayed is null && Conversations.TryTakeReferral(i.Caller, i.Callee, startedNs, out string interaction, out string from))
+            {
+                (interactionId, transferredFrom) = (interaction, from);
+            }
+        }
+
+        bool record = leftBinding is null && rightBinding is null
+            ? _directory?.RecordByDefault ?? true
+            : (leftBinding?.Record ?? false) || (rightBinding?.Record ?? false);
+        if (relayed is not null && !(relayed.Member?.Conversation.Primary ?? relayed).Recorded && record)
+        {
+            relayed = null; // the first dialog does not record (its view of the parties found no recording group): this one does
+        }
+
         var metadata = new CallMetadata
         {
             Protocol = protocol,
@@ -70,17 +92,26 @@ public sealed class CallBook
             Left = Attributed(left, leftBinding),
             Right = Attributed(right, rightBinding),
             InteractionId = interactionId,
+            TransferredFrom = transferredFrom,
         };
         Call call = _pool.Get();
         call.Start(Guid.CreateVersion7().ToString(), metadata, startedNs);
         call.Bindings[0] = leftBinding;
         call.Bindings[1] = rightBinding;
-        call.Recorded = leftBinding is null && rightBinding is null
-            ? _directory?.RecordByDefault ?? true
-            : (leftBinding?.Record ?? false) || (rightBinding?.Record ?? false);
+        call.Recorded = record && relayed is null;
         _active.Add(call);
         CallsStarted++;
-        if (!call.Recorded)
+        if (invite is { } noted)
+        {
+            call.Invite = noted;
+            Conversations.NoteInvite(call, noted, startedNs);
+        }
+
+        if (relayed is not null)
+        {
+            JoinRelayed(relayed, call, record);
+        }
+        else if (!call.Recorded)
         {
             CallsNotRecorded++;
         }
@@ -112,9 +143,15 @@ public sealed class CallBook
     /// channel of its media), and a <see cref="CallEventTypes.Signalled"/> event marks where. One conversation, one
     /// recording.
     /// </summary>
-    public void TakeOver(Call call, string protocol, string callId, long atNs, PartyInfo left, PartyBinding? leftBinding, PartyInfo right, PartyBinding? rightBinding)
+    public void TakeOver(Call call, string protocol, string callId, long atNs, PartyInfo left, PartyBinding? leftBinding, PartyInfo right, PartyBinding? rightBinding, DialogInvite? invite = null)
     {
         call.Unsignalled = false;
+        if (invite is { } noted)
+        {
+            call.Invite = noted; // a server relaying this dialog later is compared with it, as with any SIP call's
+            Conversations.NoteInvite(call, noted, atNs);
+        }
+
         UnsignalledTakenOver++;
         string wasCallId = call.Metadata.CallId;
         call.Bindings[0] = leftBinding;
@@ -128,6 +165,203 @@ public sealed class CallBook
             Right = Attributed(right with { Ip = right.Ip ?? call.Metadata.Right.Ip, Port = right.Port ?? call.Metadata.Right.Port }, rightBinding),
         });
         Event(call, CallEventTypes.Signalled, atNs, $"{protocol} took over the media of {wasCallId}");
+    }
+
+    /// <summary>A REFER to the same target relayed on another dialog of the conversation within this time is the same REFER.</summary>
+    private const long ReferralDuplicateNs = 2_000_000_000;
+
+    /// <summary>Correlates dialogs into conversations (relayed INVITEs and media, transfers).</summary>
+    public ConversationCorrelator Conversations { get; } = new();
+
+    /// <summary><paramref name="hop"/> relays <paramref name="upstream"/>: listed in the conversation's recording, compared by media from now on.</summary>
+    private void JoinRelayed(Call upstream, Call hop, bool recordsAsCopy)
+    {
+        Call primary = Conversations.Join(upstream, hop, recordsAsCopy);
+        CallMetadata m = primary.Metadata;
+        List<ConversationDialog> dialogs = [.. m.Dialogs];
+        if (dialogs.Count == 0)
+        {
+            dialogs.Add(DialogOf(primary, DialogEvidence.First));
+        }
+
+        dialogs.Add(DialogOf(hop, DialogEvidence.RelayedInvite));
+        Update(primary, m with { Dialogs = dialogs });
+    }
+
+    private static ConversationDialog DialogOf(Call call, string evidence) => new(
+        call.Metadata.CallId,
+        call.Invite.From == default ? null : call.Invite.From.ToString(),
+        call.Invite.To == default ? null : call.Invite.To.ToString(),
+        evidence,
+        call.Metadata.StartedAt);
+
+    /// <summary>
+    /// One RTP packet of a call whose conversation still has relayed dialogs to decide (the pipeline asks only then:
+    /// <see cref="HasRelayPending"/>). Allocates nothing unless it decides, which happens once per relayed dialog.
+    /// </summary>
+    public void ObserveRelayedMedia(Call call, Channel speaker, ReadOnlySpan<byte> datagram, long atNs)
+    {
+        switch (Conversations.Observe(call, speaker, datagram, out Call? decided))
+        {
+            case RelayVerdict.Relayed:
+                ConfirmRelayed(decided!);
+                break;
+            case RelayVerdict.NotRelayed:
+                RecordAsCopy(decided!, atNs);
+                break;
+        }
+    }
+
+    /// <summary>Whether the call's packets are still compared with another dialog's (one check per packet otherwise).</summary>
+    public static bool HasRelayPending(Call call) => call.Member is { Conversation.Pending: > 0 };
+
+    /// <summary>
+    /// The dialog's media is the conversation's: it stays unrecorded, the primary's sidecar says so, and the party at its
+    /// far end (nearer that party than the primary's view through the server) names the primary's party.
+    /// </summary>
+    private void ConfirmRelayed(Call hop)
+    {
+        ConversationMember member = hop.Member!;
+        member.State = RelayState.Confirmed;
+        member.Conversation.Pending--;
+        Conversations.RelayedDialogsConfirmed++;
+        Call primary = member.Conversation.Primary!;
+        CallMetadata m = primary.Metadata;
+        var dialogs = new List<ConversationDialog>(m.Dialogs.Count);
+        foreach (ConversationDialog d in m.Dialogs)
+        {
+            dialogs.Add(d.CallId == hop.Metadata.CallId ? d with { Evidence = DialogEvidence.RelayedMedia } : d);
+        }
+
+        Update(primary, m with { Dialogs = dialogs });
+
+        // A relayed dialog is downstream, started by a server on the way to the callee: the deepest one confirmed sees the
+        // callee itself rather than a server.
+        Channel hopCallee = hop.Invite.CallerChannel.Other(), primaryCallee = primary.Invite.CallerChannel.Other();
+        PartyInfo far = hopCallee == Channel.Left ? hop.Metadata.Left : hop.Metadata.Right;
+        PartyBinding? farBinding = hop.Bindings[(int)hopCallee];
+        if (far.Ip is not null && member.Depth > member.Conversation.FarPartyDepth)
+        {
+            member.Conversation.FarPartyDepth = member.Depth;
+            Channel caller = primaryCallee.Other();
+            PartyInfo callerParty = caller == Channel.Left ? primary.Metadata.Left : primary.Metadata.Right;
+            PartyBinding? callerBinding = primary.Bindings[(int)caller];
+            if (primaryCallee == Channel.Right)
+            {
+                SetParties(primary, callerParty, callerBinding, far, farBinding ?? primary.Bindings[1], primary.StartedNs);
+            }
+            else
+            {
+                SetParties(primary, far, farBinding ?? primary.Bindings[0], callerParty, callerBinding, primary.StartedNs);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The dialog's media could not be matched with the conversation's: it records on its own from now on (the packets
+    /// compared are not in it), marked as a probable copy of the primary, both sharing one interaction.
+    /// </summary>
+    private void RecordAsCopy(Call hop, long atNs)
+    {
+        ConversationMember member = hop.Member!;
+        member.State = RelayState.Copy;
+        member.Conversation.Pending--;
+        Conversations.RelayedDialogsCopied++;
+        Call primary = member.Conversation.Primary!;
+        string interaction = primary.Metadata.InteractionId ?? primary.Id;
+        var dialogs = new List<ConversationDialog>(primary.Metadata.Dialogs);
+        dialogs.RemoveAll(d => d.CallId == hop.Metadata.CallId);
+        Update(primary, primary.Metadata with { InteractionId = interaction, Dialogs = dialogs.Count > 1 ? dialogs : [] });
+        hop.Metadata = hop.Metadata with { InteractionId = interaction, CopyOf = primary.Id };
+        if (!member.RecordsAsCopy)
+        {
+            CallsNotRecorded++;
+            return;
+        }
+
+        hop.Recorded = true;
+        _sink.CallStarted(hop, atNs);
+        for (int c = 0; c < 2; c++)
+        {
+            if (hop.PayloadMaps[c] is { } map)
+            {
+                _sink.PayloadMapChanged(hop, (Channel)c, map);
+            }
+        }
+
+        if (hop.Metadata.AnsweredAt is { } answered)
+        {
+            _sink.CallEvent(hop, CallEventTypes.Answered, (answered - DateTimeOffset.UnixEpoch).Ticks * 100, null);
+        }
+    }
+
+    /// <summary>
+    /// A REFER in <paramref name="call"/> (a blind transfer): a <see cref="CallEventTypes.Transfer"/> event, and the call
+    /// that <paramref name="referee"/> places to <paramref name="target"/> next joins this call's interaction.
+    /// </summary>
+    public void Refer(Call call, string? referee, string? target, long atNs, string detail, Call? replaced = null)
+    {
+        if (call.Member is { State: RelayState.Pending or RelayState.Confirmed } relay && relay.Conversation.Primary is { } primary)
+        {
+            call = primary; // a relayed dialog's REFER is the conversation's: its recording is the first dialog's
+        }
+
+        if (call.Member is { } member)
+        {
+            // The same REFER relayed on the conversation's other dialogs (other Call-IDs, moments apart) is one transfer.
+            if (member.LastReferralTarget == target && atNs - member.LastReferralNs < ReferralDuplicateNs)
+            {
+                return;
+            }
+
+            (member.LastReferralTarget, member.LastReferralNs) = (target, atNs);
+        }
+
+        if (call.Metadata.InteractionId is null)
+        {
+            Update(call, call.Metadata with { InteractionId = call.Id });
+        }
+
+        Event(call, CallEventTypes.Transfer, atNs, detail);
+        if (replaced is not null && replaced != call)
+        {
+            // An attended transfer: the consultation call is part of the interaction too.
+            string interaction = call.Metadata.InteractionId!;
+            if (replaced.Metadata.InteractionId != interaction)
+            {
+                Update(replaced, replaced.Metadata with { InteractionId = interaction });
+            }
+
+            Event(replaced, CallEventTypes.Transfer, atNs, "consultation of: " + detail);
+        }
+
+        if (referee is not null && target is not null)
+        {
+            Conversations.NoteReferral(call, referee, target, atNs);
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="call"/> replaces <paramref name="replaced"/> (an INVITE with Replaces: the new call of an attended
+    /// transfer, or a call pickup): it joins that call's interaction and, unless a REFER already said, names it as the
+    /// call it was transferred from.
+    /// </summary>
+    public void Replace(Call call, Call replaced, long atNs)
+    {
+        if (replaced == call)
+        {
+            return;
+        }
+
+        string interaction = replaced.Metadata.InteractionId ?? replaced.Id;
+        if (replaced.Metadata.InteractionId is null)
+        {
+            Update(replaced, replaced.Metadata with { InteractionId = interaction });
+        }
+
+        CallMetadata m = call.Metadata;
+        Update(call, m with { InteractionId = m.InteractionId ?? interaction, TransferredFrom = m.TransferredFrom ?? replaced.Id });
+        Event(replaced, CallEventTypes.Transfer, atNs, $"replaced by {m.Left.Extension ?? "unknown"} - {m.Right.Extension ?? "unknown"}");
     }
 
     /// <summary>A party as the directory names it: device, host, user and how they logged in, recording group.</summary>
@@ -193,6 +427,7 @@ public sealed class CallBook
     /// <summary>What <paramref name="speaker"/>'s payload types mean from now on.</summary>
     public void SetPayloadMap(Call call, Channel speaker, PayloadMap map)
     {
+        call.PayloadMaps[(int)speaker] = map;
         if (call.Recorded)
         {
             _sink.PayloadMapChanged(call, speaker, map);
@@ -212,6 +447,7 @@ public sealed class CallBook
         }
 
         call.Ended = true;
+        Conversations.Leave(call);
         Media.Forget(call, atNs);
         _active.Remove(call);
         if (_directory is not null)

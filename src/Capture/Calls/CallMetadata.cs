@@ -34,6 +34,21 @@ public sealed record CallMetadata
     /// </summary>
     public string? InteractionId { get; init; }
 
+    /// <summary>
+    /// Every dialog this recording covers when a conversation crossed a server that gave it other Call-IDs (an SBC's or
+    /// PBX's sides), the first one first; empty for a call of one dialog.
+    /// </summary>
+    public IReadOnlyList<ConversationDialog> Dialogs { get; init; } = [];
+
+    /// <summary>
+    /// The recording this one probably duplicates: its INVITE relayed that call's, but its media could not be matched
+    /// (transcoded, or unseen on the other side), so both were kept; they share <see cref="InteractionId"/>.
+    /// </summary>
+    public string? CopyOf { get; init; }
+
+    /// <summary>The recording of the call this one was transferred from (the REFER's dialog); shares its <see cref="InteractionId"/>.</summary>
+    public string? TransferredFrom { get; init; }
+
     /// <summary>End-of-call quality as the phones reported it (Skinny ConnectionStatisticsRes).</summary>
     public IReadOnlyList<EndpointQuality> Quality { get; init; } = [];
 }

@@ -119,6 +119,12 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
         counters.Event("calls_not_recorded", _calls.CallsNotRecorded);
         counters.Event("recordings_stopped_by_logout", _calls.RecordingsStoppedByLogout);
         counters.Event("rtp_unsignalled_taken_over", _calls.UnsignalledTakenOver);
+        ConversationCorrelator conversations = _calls.Conversations;
+        counters.Event("relayed_dialogs", conversations.RelayedDialogs);
+        counters.Event("relayed_dialogs_confirmed", conversations.RelayedDialogsConfirmed);
+        counters.Event("relayed_dialogs_copied", conversations.RelayedDialogsCopied);
+        counters.Event("transfers_referred", conversations.Referrals);
+        counters.Event("transfers_joined", conversations.ReferralsJoined);
         _tcp.WriteCounters(counters);
         foreach (ISignallingProtocol protocol in _protocols)
         {
@@ -229,6 +235,11 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
         if (rtp.Length >= 12 && (rtp[0] >> 6) == 2)
         {
             _calls.Media.NoteSsrc(call!, speaker, BinaryPrimitives.ReadUInt32BigEndian(rtp[8..])); // a relay's other leg is found by it
+        }
+
+        if (CallBook.HasRelayPending(call!))
+        {
+            _calls.ObserveRelayedMedia(call!, speaker, packet.Payload, now); // a relayed dialog's media is the conversation's, or not
         }
 
         if (!call!.Recorded)

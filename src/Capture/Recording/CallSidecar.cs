@@ -39,6 +39,18 @@ public sealed class CallSidecar
     /// <summary>Shared by the recordings of one transfer or conference; null for a plain call.</summary>
     public string? InteractionId { get; init; }
 
+    /// <summary>Every Call-ID this recording covers (one, unless a server gave the conversation's dialogs different ones).</summary>
+    public IReadOnlyList<string> CallIds { get; init; } = [];
+
+    /// <summary>The dialogs of a conversation that crossed a server with different Call-IDs, each with its evidence; else empty.</summary>
+    public IReadOnlyList<ConversationDialog> Dialogs { get; init; } = [];
+
+    /// <summary>The recording this one probably duplicates (a relayed dialog whose media could not be matched); else null.</summary>
+    public string? CopyOf { get; init; }
+
+    /// <summary>The recording of the call this one was transferred from; else null.</summary>
+    public string? TransferredFrom { get; init; }
+
     /// <summary>The phones' own end-of-call statistics (Skinny), empty when none were seen.</summary>
     public IReadOnlyList<EndpointQuality> Quality { get; init; } = [];
 

@@ -131,6 +131,10 @@ internal sealed class CallSidecarBuilder
             EndReason = file is null && originNs < 0 && metadata.AnsweredAt is not null && endReason is CallEndReasons.Bye or CallEndReasons.Hangup or CallEndReasons.Timeout or CallEndReasons.CaptureEnded ? CallEndReasons.NoMedia : endReason,
             SignalledEnd = endReason,
             InteractionId = metadata.InteractionId,
+            CallIds = metadata.Dialogs.Count > 0 ? metadata.Dialogs.Select(d => d.CallId).ToArray() : [metadata.CallId],
+            Dialogs = metadata.Dialogs,
+            CopyOf = metadata.CopyOf,
+            TransferredFrom = metadata.TransferredFrom,
             Quality = metadata.Quality,
         };
     }

@@ -214,6 +214,7 @@ public sealed class SipCallTracker
         PartyBinding? callerBinding = _book.Attribute(caller.Extension, source.Address, atNs);
         PartyBinding? calleeBinding = _book.Attribute(callee.Extension, destination.Address, atNs);
         bool swap = CallBook.SecondGoesLeft(callerBinding, calleeBinding);
+        var dialog = new DialogInvite(caller.Extension, callee.Extension, source.Address, destination.Address, swap ? Channel.Right : Channel.Left);
         Call handle;
         if (UnsignalledCallOf(invite, out Call? unsignalled, out Channel callerChannel))
         {
@@ -222,18 +223,18 @@ public sealed class SipCallTracker
             handle = unsignalled!;
             if (swap)
             {
-                _book.TakeOver(handle, Protocol, callId, atNs, callee, calleeBinding, caller, callerBinding);
+                _book.TakeOver(handle, Protocol, callId, atNs, callee, calleeBinding, caller, callerBinding, dialog with { CallerChannel = Channel.Right });
             }
             else
             {
-                _book.TakeOver(handle, Protocol, callId, atNs, caller, callerBinding, callee, calleeBinding);
+                _book.TakeOver(handle, Protocol, callId, atNs, caller, callerBinding, callee, calleeBinding, dialog with { CallerChannel = Channel.Left });
             }
         }
         else
         {
             handle = swap
-                ? _book.Start(Protocol, callId, atNs, callee, calleeBinding, caller, callerBinding)
-                : _book.Start(Protocol, callId, atNs, caller, callerBinding, callee, calleeBinding);
+                ? _book.Start(Protocol, callId, atNs, callee, calleeBinding, caller, callerBinding, invite: dialog)
+                : _book.Start(Protocol, callId, atNs, caller, callerBinding, callee, calleeBinding, invite: dialog);
         }
 
         var call = new SipCall(callId, handle, new SipHop(source, destination, callerTag) { InviteCSeq = invite.CSeq })
@@ -242,6 +243,15 @@ public sealed class SipCallTracker
             CallerChannel = swap ? Channel.Right : Channel.Left,
         };
         _calls.Add(callId, call);
+
+        // The new call of an attended transfer replaces the consultation dialog: it joins that call's interaction.
+        Span<char> replacedId = stackalloc char[256];
+        if (invite.TryGetHeader("Replaces"u8, out ReadOnlySpan<byte> replaces) && TryReadReplacedCallId(replaces, inUri: false, replacedId, out int length)
+            && FindCall(replacedId[..length]) is { } replaced)
+        {
+            _book.Replace(handle, replaced.Call, atNs);
+        }
+
         return call;
     }
 
@@ -339,6 +349,9 @@ public sealed class SipCallTracker
             case SipMethod.Bye:
                 End(call, CallEndReasons.Bye, atNs, fromCaller ? "caller" : "callee");
                 break;
+            case SipMethod.Refer:
+                OnRefer(call, message, fromCaller, atNs);
+                break;
             case SipMethod.Cancel:
                 // Not the end yet: a 200 may cross the CANCEL and establish the call (RFC 3261 9.1). The INVITE's
                 // final response (normally 487) ends it as cancelled; see OnSessionResponse and Expire.
@@ -349,6 +362,82 @@ public sealed class SipCallTracker
 
                 break;
         }
+    }
+
+    /// <summary>
+    /// A REFER (blind transfer, RFC 3515): the party that receives it is to call the Refer-To target; that call joins this
+    /// one's interaction. A retransmission (same CSeq) is not a second transfer.
+    /// </summary>
+    private void OnRefer(SipCall call, in SipMessage message, bool fromCaller, long atNs)
+    {
+        if (message.CSeq == call.LastReferCSeq || !message.TryGetHeader("Refer-To"u8, out ReadOnlySpan<byte> referTo)
+            || !SipNameAddr.TryParse(referTo, out SipNameAddr target))
+        {
+            return;
+        }
+
+        call.LastReferCSeq = message.CSeq;
+        CallMetadata m = call.Call.Metadata;
+        Channel referrer = fromCaller ? call.CallerChannel : call.CallerChannel.Other();
+        string? referee = (referrer == Channel.Left ? m.Right : m.Left).Extension;
+        string? by = (referrer == Channel.Left ? m.Left : m.Right).Extension;
+        string? to = target.User.IsEmpty ? null : Encoding.UTF8.GetString(target.User);
+
+        // An attended transfer names the consultation dialog the new call is to replace (Refer-To's ?Replaces=, RFC 3891).
+        Span<char> consultation = stackalloc char[256];
+        SipCall? replaced = TryReadReplacedCallId(referTo, inUri: true, consultation, out int length) ? FindCall(consultation[..length]) : null;
+        string kind = replaced is null ? "blind" : "attended";
+        _book.Refer(call.Call, referee, to, atNs, $"{by ?? "unknown"} referred {referee ?? "unknown"} to {to ?? "unknown"} ({(fromCaller ? "caller" : "callee")}, {kind})", replaced?.Call);
+    }
+
+    /// <summary>The active dialog with this Call-ID, if any.</summary>
+    private SipCall? FindCall(ReadOnlySpan<char> callId) => _callsBySpan.TryGetValue(callId, out SipCall? call) ? call : null;
+
+    /// <summary>
+    /// The Call-ID a Replaces names: an INVITE's Replaces header (<c>call-id;to-tag=..;from-tag=..</c>), or the escaped
+    /// <c>Replaces=</c> of a Refer-To URI (<c>?Replaces=call-id%3Bto-tag%3D..</c>).
+    /// </summary>
+    private static bool TryReadReplacedCallId(ReadOnlySpan<byte> value, bool inUri, Span<char> callId, out int length)
+    {
+        length = 0;
+        if (inUri)
+        {
+            int start = value.IndexOf("Replaces="u8);
+            if (start < 0 && (start = value.IndexOf("replaces="u8)) < 0)
+            {
+                return false; // a blind transfer
+            }
+
+            value = value[(start + "Replaces=".Length)..];
+        }
+
+        value = value.TrimStart(" \t"u8);
+        for (int i = 0; i < value.Length && length < callId.Length; i++)
+        {
+            byte b = value[i];
+            if (inUri && b == '%' && i + 2 < value.Length && HexValue(value[i + 1]) is >= 0 and var hi && HexValue(value[i + 2]) is >= 0 and var lo)
+            {
+                b = (byte)((hi << 4) | lo);
+                i += 2;
+            }
+
+            if (b is (byte)';' or (byte)'&' or (byte)'>' or (byte)' ' or (byte)'\t')
+            {
+                break;
+            }
+
+            callId[length++] = (char)b;
+        }
+
+        return length > 0;
+
+        static int HexValue(byte c) => c switch
+        {
+            >= (byte)'0' and <= (byte)'9' => c - '0',
+            >= (byte)'a' and <= (byte)'f' => c - 'a' + 10,
+            >= (byte)'A' and <= (byte)'F' => c - 'A' + 10,
+            _ => -1,
+        };
     }
 
     private void OnSessionResponse(SipCall call, SipHop hop, in SipMessage message, bool fromCaller, SipMethod method, long atNs)
@@ -685,6 +774,7 @@ public sealed class SipCallTracker
         public bool T38 { get; set; }
         public bool PendingT38 { get; set; }
         public bool Encrypted { get; set; }
+        public uint LastReferCSeq { get; set; }
 
         /// <summary>Each party's hold state (by channel), as its own SDP says.</summary>
         public bool[] OnHold { get; } = new bool[2];

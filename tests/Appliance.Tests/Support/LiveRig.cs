@@ -35,4 +35,6 @@ public static class LiveRig
 
     /// <summary>tests/live/phone-moves.sh: topology.sh's rig with a phone whose address changes between two calls.</summary>
     public static string PhoneMovesScript => Path.Combine(Repo.Root, "tests", "live", "phone-moves.sh");
+    /// <summary>tests/live/topology-b2b.sh: the topology rig with an SBC hiding the Call-ID (topoh), or a transfer target.</summary>
+    public static string B2bScript => Path.Combine(Repo.Root, "tests", "live", "topology-b2b.sh");
 }

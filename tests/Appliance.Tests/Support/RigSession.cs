@@ -15,12 +15,13 @@ public sealed class RigSession : IDisposable
 
     private readonly string _script;
 
-    public RigSession(string name, string? script = null)
+    /// <param name="upArgs">More arguments for the script's <c>up</c> (topology-b2b.sh's <c>topoh</c>).</param>
+    public RigSession(string name, string? script = null, params string[] upArgs)
     {
         _script = script ?? LiveRig.Script;
         Dir = Path.Combine(Path.GetTempPath(), name + "-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(Dir);
-        (int up, string upLog) = Repo.Run("bash", [_script, "up"], TimeSpan.FromSeconds(60));
+        (int up, string upLog) = Repo.Run("bash", [_script, "up", .. upArgs], TimeSpan.FromSeconds(60));
         if (up != 0)
         {
             Dispose();

@@ -253,9 +253,9 @@ internal sealed class SipDialog(string callId, string callerAddr, string calleeA
     public string Cancel(uint cseq = 1) => Message($"CANCEL {RequestUri} SIP/2.0", CallerHeader, CalleeAddr, cseq, "CANCEL", null, []);
 
     /// <summary>An in-dialog request (BYE, re-INVITE, UPDATE) from the caller or from the callee.</summary>
-    public string InDialog(string method, bool fromCaller, uint cseq, string? sdp = null) => fromCaller
-        ? Message($"{method} sip:callee@10.0.0.20 SIP/2.0", CallerHeader, CalleeHeader, cseq, method, sdp, [])
-        : Message($"{method} sip:caller@10.0.0.10 SIP/2.0", CalleeHeader, CallerHeader, cseq, method, sdp, []);
+    public string InDialog(string method, bool fromCaller, uint cseq, string? sdp = null, params string[] headers) => fromCaller
+        ? Message($"{method} sip:callee@10.0.0.20 SIP/2.0", CallerHeader, CalleeHeader, cseq, method, sdp, headers)
+        : Message($"{method} sip:caller@10.0.0.10 SIP/2.0", CalleeHeader, CallerHeader, cseq, method, sdp, headers);
 
     public static string Sdp(string ip, int port, ulong version = 1, string direction = "sendrecv", string? connection = null) =>
         "v=0\r\n" +
