@@ -170,48 +170,31 @@ internal static partial class Interop
             return handle;
         }
 
-        /// <summary>Applies a setting; a refusal is a configuration error, so it throws with libopus' text.</summary>
-        internal static void Set(SafeOpusEncoderHandle st, int request, int value, string what)
-        {
-            int rc = opus_encoder_ctl(st, request, value);
-            if (rc != OPUS_OK)
-            {
-                Capture.Recording.OpusException.Throw(what, rc);
-            }
-        }
+        // Settings and queries of both encoder kinds; a refusal is a configuration error, so it throws with libopus' text.
+        internal static void Set(SafeOpusEncoderHandle st, int request, int value, string what) => Check(opus_encoder_ctl(st, request, value), what);
+
+        internal static void Set(SafeOpusMultistreamEncoderHandle st, int request, int value, string what) => Check(opus_multistream_encoder_ctl(st, request, value), what);
 
         internal static int Get(SafeOpusEncoderHandle st, int request, string what)
         {
             int value;
-            int rc = opus_encoder_ctl(st, request, &value);
-            if (rc != OPUS_OK)
-            {
-                Capture.Recording.OpusException.Throw(what, rc);
-            }
-
+            Check(opus_encoder_ctl(st, request, &value), what);
             return value;
-        }
-
-        /// <summary>Applies a setting; a refusal is a configuration error, so it throws with libopus' text.</summary>
-        internal static void Set(SafeOpusMultistreamEncoderHandle st, int request, int value, string what)
-        {
-            int rc = opus_multistream_encoder_ctl(st, request, value);
-            if (rc != OPUS_OK)
-            {
-                Capture.Recording.OpusException.Throw(what, rc);
-            }
         }
 
         internal static int Get(SafeOpusMultistreamEncoderHandle st, int request, string what)
         {
             int value;
-            int rc = opus_multistream_encoder_ctl(st, request, &value);
+            Check(opus_multistream_encoder_ctl(st, request, &value), what);
+            return value;
+        }
+
+        private static void Check(int rc, string what)
+        {
             if (rc != OPUS_OK)
             {
                 Capture.Recording.OpusException.Throw(what, rc);
             }
-
-            return value;
         }
     }
 }
