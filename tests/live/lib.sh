@@ -28,13 +28,13 @@ live_wait_pid() {
     return 124
 }
 
-# live_tcpdump_start LOGDIR OUT.pcap IFACE [NETNS]: start tcpdump (UDP only, full packets) and wait
-# until it is listening (at most 5 s). Sets LIVE_TCPDUMP_PID. The `timeout 300` is a backstop only.
+# live_tcpdump_start LOGDIR OUT.pcap IFACE [NETNS [FILTER]]: start tcpdump (full packets; FILTER, by default UDP only)
+# and wait until it is listening (at most 5 s). Sets LIVE_TCPDUMP_PID. The `timeout 300` is a backstop only.
 live_tcpdump_start() {
-    local logdir=$1 out=$2 iface=$3 ns=${4:-} i
+    local logdir=$1 out=$2 iface=$3 ns=${4:-} filter=${5:-udp} i
     local -a pre=()
     [[ -n $ns ]] && pre=(ip netns exec "$ns")
-    "${pre[@]}" timeout -s INT 300 tcpdump -i "$iface" -w "$out" -s 0 -U 'udp' \
+    "${pre[@]}" timeout -s INT 300 tcpdump -i "$iface" -w "$out" -s 0 -U "$filter" \
         >"$logdir/tcpdump.log" 2>&1 &
     LIVE_TCPDUMP_PID=$!
     for ((i = 0; i < 50; i++)); do
@@ -86,4 +86,21 @@ live_report_sipp() {
         tail -n 40 "$logdir/$name.log" >&2
         [[ -s $logdir/${name}_errors.log ]] && tail -n 20 "$logdir/${name}_errors.log" >&2
     fi
+}
+
+# live_record OUT.pcap IFACE FILTER SCENARIO [ARGS...]: capture IFACE (tcpdump, full packets, FILTER) while
+# `SCENARIO LOGDIR ARGS...` runs with a fresh LOGDIR, then print tshark's SIP and RTP view of the file; returns the
+# scenario's status. How the samples/ captures are made.
+live_record() {
+    local out=$1 iface=$2 filter=$3 scenario=$4 logdir status
+    shift 4
+    logdir=$(mktemp -d /tmp/appl-record.XXXXXX)
+    rm -f "$out"
+    live_tcpdump_start "$logdir" "$out" "$iface" "" "$filter" || return 1
+    "$scenario" "$logdir" "$@"
+    status=$?
+    sleep 0.5
+    live_tcpdump_stop "$logdir"
+    tshark -r "$out" -q -z sip,stat -o rtp.heuristic_rtp:TRUE -z rtp,streams 2>/dev/null
+    return $status
 }

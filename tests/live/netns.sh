@@ -210,16 +210,7 @@ run_sipp_mobility() {
 # netns_record OUT.pcap [IFACE]: capture (root namespace, default appl-br0) while run_sipp_call runs,
 # then print tshark's SIP and RTP stream summaries.
 netns_record() {
-    local out=$1 iface=${2:-$APPL_BRIDGE} logdir status
-    logdir=$(mktemp -d /tmp/appl-record.XXXXXX)
-    rm -f "$out"
-    live_tcpdump_start "$logdir" "$out" "$iface" || return 1
-    run_sipp_call "$logdir"
-    status=$?
-    sleep 0.5
-    live_tcpdump_stop "$logdir"
-    tshark -r "$out" -q -z sip,stat -o rtp.heuristic_rtp:TRUE -z rtp,streams 2>/dev/null
-    return $status
+    live_record "$1" "${2:-$APPL_BRIDGE}" udp run_sipp_call
 }
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then

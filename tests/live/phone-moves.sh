@@ -68,15 +68,7 @@ phone_moves_call() {
 
 # phone_moves_record OUT.pcap [INSTANCE]: tcpdump on the bridge (UDP) while phone_moves_call runs (samples/README.md).
 phone_moves_record() {
-    local out=$1 instance=${2:-} logdir status
-    logdir=$(mktemp -d /tmp/appl-moves-record.XXXXXX)
-    rm -f "$out"
-    live_tcpdump_start "$logdir" "$out" "$APPL_BRIDGE" || return 1
-    phone_moves_call "$logdir" "$instance"
-    status=$?
-    sleep 0.5
-    live_tcpdump_stop "$logdir"
-    return $status
+    live_record "$1" "$APPL_BRIDGE" udp phone_moves_call "${2:-}"
 }
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then

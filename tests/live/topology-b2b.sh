@@ -206,22 +206,16 @@ attended_call() {
 # b2b_record b2b|transfer|attended OUT.pcap: the rig (with topoh for b2b), tcpdump on the bridge while the scenario runs, the rig
 # down again; then tshark's SIP and RTP summaries. How samples/sipp-b2b-topoh.pcap and sipp-blind-transfer.pcap were made.
 b2b_record() {
-    local scenario=$1 out=$2 logdir status
-    logdir=$(mktemp -d /tmp/appl-b2b-record.XXXXXX)
-    rm -f "$out"
-    if [[ $scenario == b2b ]]; then b2b_up topoh "$logdir" || return 1; else b2b_up "$logdir" || return 1; fi
-    live_tcpdump_start "$logdir" "$out" "$APPL_BRIDGE" || { topology_down; return 1; }
+    local scenario=$1 out=$2 status
+    if [[ $scenario == b2b ]]; then b2b_up topoh || return 1; else b2b_up || return 1; fi
     case $scenario in
-        b2b) b2b_call "$logdir/call" ;;
-        transfer) transfer_call "$logdir/call" ;;
-        *) attended_call "$logdir/call" ;;
+        b2b) live_record "$out" "$APPL_BRIDGE" udp b2b_call ;;
+        transfer) live_record "$out" "$APPL_BRIDGE" udp transfer_call ;;
+        *) live_record "$out" "$APPL_BRIDGE" udp attended_call ;;
     esac
     status=$?
-    sleep 0.5
-    live_tcpdump_stop "$logdir"
     topology_down
     chown --reference="$(dirname "$out")" "$out" 2>/dev/null
-    tshark -r "$out" -q -z sip,stat -o rtp.heuristic_rtp:TRUE -z rtp,streams 2>/dev/null
     return $status
 }
 

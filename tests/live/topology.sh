@@ -117,20 +117,11 @@ topology_hold_call() {
 
 # topology_record OUT.pcap SCENARIO: capture the bridge (tcpdump, UDP) while SCENARIO (call | hold) runs, for samples/.
 topology_record() {
-    local out=$1 scenario=$2 logdir status
-    logdir=$(mktemp -d /tmp/appl-topology-record.XXXXXX)
-    rm -f "$out"
-    live_tcpdump_start "$logdir" "$out" "$APPL_BRIDGE" || return 1
-    case $scenario in
-        call) topology_call "$logdir" ;;
-        hold) topology_hold_call "$logdir" ;;
-        *) echo "topology_record: unknown scenario $scenario" >&2; live_tcpdump_stop "$logdir"; return 2 ;;
+    case $2 in
+        call) live_record "$1" "$APPL_BRIDGE" udp topology_call ;;
+        hold) live_record "$1" "$APPL_BRIDGE" udp topology_hold_call ;;
+        *) echo "topology_record: unknown scenario $2" >&2; return 2 ;;
     esac
-    status=$?
-    sleep 0.5
-    live_tcpdump_stop "$logdir"
-    tshark -r "$out" -q -z sip,stat -o rtp.heuristic_rtp:TRUE -z rtp,streams 2>/dev/null
-    return $status
 }
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then

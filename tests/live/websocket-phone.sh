@@ -62,20 +62,7 @@ websocket_phone_call() {
 # websocket_phone_record OUT.pcap: tcpdump on the bridge (UDP and TCP: the WebSocket is TCP) while websocket_phone_call
 # runs (samples/README.md).
 websocket_phone_record() {
-    local out=$1 logdir status i
-    logdir=$(mktemp -d /tmp/appl-wsphone-record.XXXXXX)
-    rm -f "$out"
-    timeout -s INT 120 tcpdump -i "$APPL_BRIDGE" -w "$out" -s 0 -U 'udp or tcp' >"$logdir/tcpdump.log" 2>&1 &
-    LIVE_TCPDUMP_PID=$!
-    for ((i = 0; i < 50; i++)); do
-        grep -q 'listening on' "$logdir/tcpdump.log" 2>/dev/null && break
-        sleep 0.1
-    done
-    websocket_phone_call "$logdir"
-    status=$?
-    sleep 0.5
-    live_tcpdump_stop "$logdir"
-    return $status
+    live_record "$1" "$APPL_BRIDGE" 'udp or tcp' websocket_phone_call
 }
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
