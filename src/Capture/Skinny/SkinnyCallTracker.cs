@@ -144,16 +144,21 @@ public sealed class SkinnyCallTracker
                     call.Answered = true;
                     _book.Answer(call.Call, atNs);
                 }
-                else if (previous == SkinnyCallStateKind.Hold)
+                else if (previous is SkinnyCallStateKind.Hold or SkinnyCallStateKind.RemoteHold && call.OnHold)
                 {
+                    call.OnHold = false;
                     _book.Event(call.Call, CallEventTypes.Resume, atNs, leg.Device);
                 }
 
                 break;
             case SkinnyCallStateKind.Hold:
-                if (previous != SkinnyCallStateKind.Hold)
+            case SkinnyCallStateKind.RemoteHold:
+                // The holding phone gets Hold; the held one, on CallManagers that tell it, RemoteHold: with both phones
+                // on the mirror that is one hold, reported once (by whichever arrives first).
+                if (!call.OnHold)
                 {
-                    _book.Event(call.Call, CallEventTypes.Hold, atNs, leg.Device);
+                    call.OnHold = true;
+                    _book.Event(call.Call, CallEventTypes.Hold, atNs, state == SkinnyCallStateKind.RemoteHold ? leg.Device + " (held by the other party)" : leg.Device);
                 }
 
                 break;
@@ -805,6 +810,9 @@ public sealed class SkinnyCallTracker
         public CallMetadata Metadata => Call.Metadata;
         public List<Leg> Legs { get; } = new(2);
         public bool Answered { get; set; }
+
+        /// <summary>A phone of the call holds it (Hold on the holder, RemoteHold on the held phone): one hold, one resume.</summary>
+        public bool OnHold { get; set; }
         public SkinnyCallStateKind? Refusal { get; set; }
         public AudioCodec Codec { get; set; }
         public long ClosingSinceNs { get; set; }

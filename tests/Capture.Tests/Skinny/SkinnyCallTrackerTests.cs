@@ -95,6 +95,28 @@ public sealed class SkinnyCallTrackerTests
     }
 
     [Fact]
+    public void HoldSeenOnBothPhones_HoldAndRemoteHold_IsOneHoldAndOneResume()
+    {
+        // A holds: CallManager tells A Hold and B RemoteHold; on resume, both Connected.
+        InternalCall();
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.Hold, 70, 5 * S);
+        _tracker.OnCallState("SEP-B", PhoneB, SkinnyCallStateKind.RemoteHold, 71, 5 * S);
+        _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.Connected, 70, 9 * S);
+        _tracker.OnCallState("SEP-B", PhoneB, SkinnyCallStateKind.Connected, 71, 9 * S);
+        Assert.Equal(["answered", "hold", "resume"], _sink.Events.Select(e => e.Type));
+    }
+
+    [Fact]
+    public void RemoteHoldAlone_IsReported_WhenOnlyTheHeldPhoneIsOnTheMirror()
+    {
+        InternalCall();
+        _tracker.OnCallState("SEP-B", PhoneB, SkinnyCallStateKind.RemoteHold, 71, 5 * S);
+        _tracker.OnCallState("SEP-B", PhoneB, SkinnyCallStateKind.Connected, 71, 9 * S);
+        Assert.Equal(["answered", "hold", "resume"], _sink.Events.Select(e => e.Type));
+        Assert.Equal("SEP-B (held by the other party)", _sink.Events[1].Detail);
+    }
+
+    [Fact]
     public void UnansweredCall_CallerHangsUp_IsCancelled_BusyIsRejected()
     {
         _tracker.OnCallState("SEP-A", PhoneA, SkinnyCallStateKind.OffHook, 1, 0);
