@@ -27,6 +27,8 @@ internal static partial class Interop
         internal const int OPUS_GET_BITRATE_REQUEST = 4003;
         internal const int OPUS_SET_VBR_REQUEST = 4006;
         internal const int OPUS_SET_COMPLEXITY_REQUEST = 4010;
+        internal const int OPUS_SET_INBAND_FEC_REQUEST = 4012;
+        internal const int OPUS_SET_PACKET_LOSS_PERC_REQUEST = 4014;
         internal const int OPUS_GET_COMPLEXITY_REQUEST = 4011;
         internal const int OPUS_SET_SIGNAL_REQUEST = 4024;
         internal const int OPUS_GET_LOOKAHEAD_REQUEST = 4027;

@@ -19,6 +19,13 @@ public interface IAudioDecoder : IDisposable
     /// <summary>Fills <paramref name="samples"/> samples for lost packets: the codec's own PLC where it has one, else a fading repeat; returns samples written.</summary>
     int Conceal(Span<short> pcm, int samples);
 
+    /// <summary>
+    /// Fills <paramref name="samples"/> samples lost just before <paramref name="next"/>, the packet that ends the gap:
+    /// a codec whose packets carry a copy of the frame before them (Opus in-band FEC, RFC 6716 section 2.1.7) rebuilds
+    /// the last lost frame from it; the others conceal. Returns samples written.
+    /// </summary>
+    int ConcealBefore(ReadOnlySpan<byte> next, Span<short> pcm, int samples) => Conceal(pcm, samples);
+
     /// <summary>Forgets all state (new call, or a new SSRC on the same leg).</summary>
     void Reset();
 }

@@ -240,7 +240,7 @@ internal sealed class MediaLeg : IDisposable
             long gap = position - _lastWrittenEnd;
             if (gap <= _lastPacketSamples * maxConcealed && _lastWrittenEnd >= emitted)
             {
-                ConcealInto(decoder, _lastWrittenEnd, (int)gap, rate);
+                ConcealInto(decoder, _lastWrittenEnd, (int)gap, rate, rtp.Payload);
             }
         }
 
@@ -385,13 +385,14 @@ internal sealed class MediaLeg : IDisposable
         return _decoder;
     }
 
-    private void ConcealInto(IAudioDecoder decoder, long from, int samples, int rate)
+    /// <summary>Conceals the gap before <paramref name="next"/>; its last chunk may be rebuilt from that packet (Opus FEC).</summary>
+    private void ConcealInto(IAudioDecoder decoder, long from, int samples, int rate, ReadOnlySpan<byte> next)
     {
         int codecSamples = (int)((long)samples * decoder.SampleRate / rate);
         while (codecSamples > 0)
         {
             int chunk = Math.Min(codecSamples, MaxPacketSamples / 2);
-            int made = decoder.Conceal(_decoded, chunk);
+            int made = chunk == codecSamples ? decoder.ConcealBefore(next, _decoded, chunk) : decoder.Conceal(_decoded, chunk);
             if (made <= 0)
             {
                 return;

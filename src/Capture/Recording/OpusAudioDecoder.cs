@@ -38,6 +38,40 @@ public sealed unsafe class OpusAudioDecoder : IAudioDecoder
         return written < 0 ? -1 : written;
     }
 
+    /// <summary>Frames rebuilt from the next packet's in-band FEC (or concealed by libopus when it carried none).</summary>
+    public long FecFrames { get; private set; }
+
+    /// <summary>The gap's head by PLC, its last frame from <paramref name="next"/>'s FEC data (libopus PLC when it has none).</summary>
+    public int ConcealBefore(ReadOnlySpan<byte> next, Span<short> pcm, int samples)
+    {
+        int frame = next.IsEmpty ? -1 : OpusPacket.SamplesAt48Khz(next) / (48000 / Rate);
+        if (frame <= 0 || frame > samples || frame % PlcQuantum != 0)
+        {
+            return Conceal(pcm, samples);
+        }
+
+        int head = samples - frame;
+        if (head > 0)
+        {
+            Conceal(pcm, head);
+        }
+
+        int written;
+        fixed (byte* data = next)
+        fixed (short* output = pcm)
+        {
+            written = O.opus_decode(_state, data, next.Length, output + head, frame, 1);
+        }
+
+        if (written != frame)
+        {
+            return head + Conceal(pcm[head..], frame);
+        }
+
+        FecFrames++;
+        return samples;
+    }
+
     public int Conceal(Span<short> pcm, int samples)
     {
         pcm = pcm[..samples]; // a too-small buffer is a caller bug
