@@ -24,11 +24,11 @@ PUBLISH_DIR ?= out/publish
 # its default, no: ensure-packages.sh installs non-interactively. tests/Appliance.Tests/Service/ToolchainTests.cs
 # checks that these lists provide every program a test, a script or a make target runs.
 RUNTIME_PACKAGES = libpcap0.8 libopus0 libspandsp2 libbcg729-0
-TEST_PACKAGES = opus-tools sip-tester tcpdump tshark iproute2 python3-minimal procps systemd afl++ kamailio rtpengine-daemon kamailio-websocket-modules
+TEST_PACKAGES = opus-tools sip-tester tcpdump tshark iproute2 python3-minimal procps systemd afl++ kamailio rtpengine-daemon kamailio-websocket-modules time
 # make install creates the service account with systemd-sysusers (also where systemd is not PID 1, e.g. containers).
 INSTALL_PACKAGES = systemd
 
-.PHONY: run test build deps deps-test bench replay capture clean publish install install-files uninstall fuzz fuzz-afl fuzz-campaign
+.PHONY: run test build deps deps-test bench bench-load replay capture clean publish install install-files uninstall fuzz fuzz-afl fuzz-campaign
 
 deps:
 	@scripts/ensure-packages.sh $(RUNTIME_PACKAGES)
@@ -67,6 +67,12 @@ test: deps-test
 # All benchmarks, or a subset: make bench FILTER='*Sip*'
 bench: deps-test
 	$(DOTNET) run -c $(CONFIG) --project bench -- --filter '$(or $(FILTER),*)'
+
+# The load benchmark (README "Performance"): CALLS real SIPp calls over loopback recorded once into out/load/, replayed
+# by the appliance against bare libopus on the same audio; ends with `ratio <ours/bare> calls per core <N>`. Needs root.
+bench-load: deps-test
+	$(DOTNET) build Appliance.sln -c $(CONFIG) --nologo -v quiet
+	bench/load/run-load.sh $(or $(CALLS),600) $(or $(RATE),10) $(or $(WORKERS),1)
 
 # Fuzzing (README "Fuzzing"): `make fuzz` lists the targets; `make fuzz TARGET=sip SECONDS=60` runs one (or all) with the
 # in-process coverage-guided driver on an instrumented copy in out/fuzz; REPRO=file replays a saved input instead.

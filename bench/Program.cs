@@ -4,5 +4,14 @@ namespace Bench;
 
 internal static class Program
 {
-    private static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, BenchConfig.Create());
+    private static int Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "bare-encode")
+        {
+            return BareEncode.Run(args[1..]); // the baseline of `make bench-load` (bench/load/run-load.sh)
+        }
+
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, BenchConfig.Create());
+        return 0;
+    }
 }

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# `make bench-load` (issue 14): CPU per recorded call-second of the appliance's replay against bare libopus on the same
+# audio, calls per core, peak RSS. The load capture (bench/load/make-load-capture.sh: CALLS real SIPp calls over
+# loopback) is made once into out/load/ and reused.
+#   bench/load/run-load.sh [CALLS=600] [RATE=10] [WORKERS=1]
+set -euo pipefail
+calls=${1:-600}
+rate=${2:-10}
+workers=${3:-1}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+dir=$repo/out/load
+capture=$dir/load-$calls-$rate.pcap
+mkdir -p "$dir"
+[[ -s $capture ]] || "$here/make-load-capture.sh" "$capture" "$calls" "$rate"
+
+rec=$dir/recordings
+rm -rf "$rec" "$dir/wav"
+# Our replay, one process, every call recorded: user + system CPU seconds and peak RSS (GNU time).
+/usr/bin/time -f '%U %S %M' -o "$dir/time.txt" dotnet "$repo/src/Appliance/bin/Release/net10.0/appliance.dll" replay "$capture" \
+    --out "$rec" --workers "$workers" >"$dir/replay.log" 2>&1
+read -r user sys rss_kb <"$dir/time.txt"
+# The same program replaying a file with nothing in it: start-up and JIT, taken off so the ratio is about the work.
+tiny=$dir/empty.pcap
+tcpdump -r "$capture" -w "$tiny" -c 1 2>/dev/null
+/usr/bin/time -f '%U %S' -o "$dir/time0.txt" dotnet "$repo/src/Appliance/bin/Release/net10.0/appliance.dll" replay "$tiny" --out "$dir/rec0" >/dev/null 2>&1
+read -r user0 sys0 <"$dir/time0.txt"
+rm -rf "$dir/rec0"
+
+# What was recorded: the call-seconds of audio (the sidecars' media durations).
+recorded=$(python3 -c "import json,glob,sys; print(sum(json.load(open(f)).get('mediaDurationSeconds',0) for f in glob.glob(sys.argv[1]+'/**/*.json',recursive=True)))" "$rec")
+files=$(find "$rec" -name '*.opus' | wc -l)
+
+# Bare libopus on the same audio: the recordings decoded (opusdec, at their own rate) and encoded again frame by frame.
+mkdir -p "$dir/wav"
+find "$rec" -name '*.opus' -print0 | while IFS= read -r -d '' f; do
+    rate_hz=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1][:-5]+'.json')).get('sampleRate') or 8000)" "$f")
+    opusdec --quiet --rate "$rate_hz" --force-wav "$f" "$dir/wav/$(basename "$f" .opus).wav"
+done
+bare=$(dotnet "$repo/bench/bin/Release/net10.0/Bench.dll" bare-encode "$dir"/wav/*.wav | tee /dev/stderr | sed -n 's/^bare_cpu_seconds \([0-9.]*\).*/\1/p')
+
+python3 - "$user" "$sys" "$user0" "$sys0" "$bare" "$recorded" "$files" "$rss_kb" "$workers" <<'PY'
+import sys
+user, sys_, user0, sys0, bare, recorded = map(float, sys.argv[1:7])
+files, rss_kb, workers = int(sys.argv[7]), int(sys.argv[8]), int(sys.argv[9])
+ours = max(0.0, user + sys_ - user0 - sys0)
+print(f"recorded: {files} calls, {recorded:.0f} call-seconds; replay with {workers} worker(s)")
+print(f"ours: {ours:.2f} CPU s ({ours / recorded * 1000:.2f} ms per call-second); peak RSS {rss_kb / 1024:.0f} MiB")
+print(f"bare libopus, complexity 5, every frame of the same audio: {bare:.2f} CPU s ({bare / recorded * 1000:.2f} ms per call-second)")
+print(f"ratio {ours / bare:.2f} calls per core {recorded / ours:.0f}")
+PY
