@@ -28,24 +28,15 @@ read -r user0 sys0 <"$dir/time0.txt"
 rm -rf "$dir/rec0"
 
 # What was recorded: the call-seconds of audio (the sidecars' media durations).
-recorded=$(python3 -c "import json,glob,sys; print(sum(json.load(open(f)).get('mediaDurationSeconds',0) for f in glob.glob(sys.argv[1]+'/**/*.json',recursive=True)))" "$rec")
+recorded=$(python3 "$here/summary.py" recorded "$rec")
 files=$(find "$rec" -name '*.opus' | wc -l)
 
 # Bare libopus on the same audio: the recordings decoded (opusdec, at their own rate) and encoded again frame by frame.
 mkdir -p "$dir/wav"
 find "$rec" -name '*.opus' -print0 | while IFS= read -r -d '' f; do
-    rate_hz=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1][:-5]+'.json')).get('sampleRate') or 8000)" "$f")
+    rate_hz=$(python3 "$here/summary.py" rate "$f")
     opusdec --quiet --rate "$rate_hz" --force-wav "$f" "$dir/wav/$(basename "$f" .opus).wav"
 done
 bare=$(dotnet "$repo/bench/bin/Release/net10.0/Bench.dll" bare-encode "$dir"/wav/*.wav | tee /dev/stderr | sed -n 's/^bare_cpu_seconds \([0-9.]*\).*/\1/p')
 
-python3 - "$user" "$sys" "$user0" "$sys0" "$bare" "$recorded" "$files" "$rss_kb" "$workers" <<'PY'
-import sys
-user, sys_, user0, sys0, bare, recorded = map(float, sys.argv[1:7])
-files, rss_kb, workers = int(sys.argv[7]), int(sys.argv[8]), int(sys.argv[9])
-ours = max(0.0, user + sys_ - user0 - sys0)
-print(f"recorded: {files} calls, {recorded:.0f} call-seconds; replay with {workers} worker(s)")
-print(f"ours: {ours:.2f} CPU s ({ours / recorded * 1000:.2f} ms per call-second); peak RSS {rss_kb / 1024:.0f} MiB")
-print(f"bare libopus, complexity 5, every frame of the same audio: {bare:.2f} CPU s ({bare / recorded * 1000:.2f} ms per call-second)")
-print(f"ratio {ours / bare:.2f} calls per core {recorded / ours:.0f}")
-PY
+python3 "$here/summary.py" report "$user" "$sys" "$user0" "$sys0" "$bare" "$recorded" "$files" "$rss_kb" "$workers"

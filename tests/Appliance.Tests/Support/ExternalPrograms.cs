@@ -23,7 +23,7 @@ public static partial class ExternalPrograms
     {
         var shellUses = new List<ProgramUse>();
         var functions = new HashSet<string>(StringComparer.Ordinal);
-        foreach (string file in Sources(root, ["scripts", "tests"], "*.sh"))
+        foreach (string file in Sources(root, ["scripts", "tests", "bench"], "*.sh"))
         {
             ScanShell(File.ReadAllText(file), Relative(root, file), 1, shellUses, functions);
         }
