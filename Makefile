@@ -72,7 +72,7 @@ bench: deps-test
 # by the appliance against bare libopus on the same audio; ends with `ratio <ours/bare> calls per core <N>`. Needs root.
 bench-load: deps-test
 	$(DOTNET) build Appliance.sln -c $(CONFIG) --nologo -v quiet
-	bench/load/run-load.sh $(or $(CALLS),600) $(or $(RATE),10) $(or $(WORKERS),1)
+	bench/load/run-load.sh $(or $(CALLS),600) $(or $(RATE),10) $(or $(WORKERS),1) $(or $(TURNS),0)
 
 # Fuzzing (README "Fuzzing"): `make fuzz` lists the targets; `make fuzz TARGET=sip SECONDS=60` runs one (or all) with the
 # in-process coverage-guided driver on an instrumented copy in out/fuzz; REPRO=file replays a saved input instead.

@@ -2,17 +2,20 @@
 # `make bench-load` (issue 14): CPU per recorded call-second of the appliance's replay against bare libopus on the same
 # audio, calls per core, peak RSS. The load capture (bench/load/make-load-capture.sh: CALLS real SIPp calls over
 # loopback) is made once into out/load/ and reused.
-#   bench/load/run-load.sh [CALLS=600] [RATE=10] [WORKERS=1]
+#   bench/load/run-load.sh [CALLS=600] [RATE=10] [WORKERS=1] [TURNS=0]  (TURNS=1: the parties take turns)
 set -euo pipefail
 calls=${1:-600}
 rate=${2:-10}
 workers=${3:-1}
+turns=${4:-0}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 dir=$repo/out/load
-capture=$dir/load-$calls-$rate.pcap
+suffix=
+if [[ $turns == 1 ]]; then suffix=-turns; fi
+capture=$dir/load-$calls-$rate$suffix.pcap
 mkdir -p "$dir"
-[[ -s $capture ]] || "$here/make-load-capture.sh" "$capture" "$calls" "$rate"
+[[ -s $capture ]] || "$here/make-load-capture.sh" "$capture" "$calls" "$rate" "$turns"
 
 rec=$dir/recordings
 rm -rf "$rec" "$dir/wav"
