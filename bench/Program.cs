@@ -11,6 +11,11 @@ internal static class Program
             return BareEncode.Run(args[1..]); // the baseline of `make bench-load` (bench/load/run-load.sh)
         }
 
+        if (args.Length > 0 && args[0] == "call-memory")
+        {
+            return CallMemory.Run(args[1..]); // managed memory per active call, for N calls at once
+        }
+
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, BenchConfig.Create());
         return 0;
     }

@@ -34,8 +34,17 @@ internal sealed class MediaLeg : IDisposable
 
     private short[] _ring = [];
     private int _ringMask;
-    private short[] _decoded = [];
-    private short[] _resampled = [];
+
+    // Scratch for one packet's decoded and resampled audio, used only within one Accept: one pair per worker thread
+    // (a leg belongs to one worker), not 32 KB per leg of every open call.
+    [ThreadStatic]
+    private static short[]? t_decoded;
+    [ThreadStatic]
+    private static short[]? t_resampled;
+
+    private static short[] Decoded => t_decoded ??= new short[MaxPacketSamples];
+
+    private static short[] Resampled => t_resampled ??= new short[MaxPacketSamples];
     private readonly long[] _drops = new long[(int)LegDropReason.Count];
     private readonly List<(char Digit, long Position)> _dtmf = [];
 
@@ -244,14 +253,15 @@ internal sealed class MediaLeg : IDisposable
             }
         }
 
-        int samples = decoder.Decode(rtp.Payload, _decoded);
+        short[] decoded = Decoded;
+        int samples = decoder.Decode(rtp.Payload, decoded);
         if (samples <= 0)
         {
             _drops[(int)LegDropReason.BadPayload]++;
             return;
         }
 
-        ReadOnlySpan<short> pcm = Resample(_decoded.AsSpan(0, samples), decoder.SampleRate, rate);
+        ReadOnlySpan<short> pcm = Resample(decoded.AsSpan(0, samples), decoder.SampleRate, rate);
         if (position + pcm.Length - emitted > _ringMask + 1)
         {
             _drops[(int)LegDropReason.Late]++;
@@ -281,8 +291,6 @@ internal sealed class MediaLeg : IDisposable
         _ring = ArrayPool<short>.Shared.Rent(size);
         _ring.AsSpan(0, size).Clear(); // silence: a rented array holds another call's audio
         _ringMask = size - 1;
-        _decoded = ArrayPool<short>.Shared.Rent(MaxPacketSamples);
-        _resampled = ArrayPool<short>.Shared.Rent(MaxPacketSamples);
     }
 
     private enum SequenceResult
@@ -392,13 +400,14 @@ internal sealed class MediaLeg : IDisposable
         while (codecSamples > 0)
         {
             int chunk = Math.Min(codecSamples, MaxPacketSamples / 2);
-            int made = chunk == codecSamples ? decoder.ConcealBefore(next, _decoded, chunk) : decoder.Conceal(_decoded, chunk);
+            short[] decoded = Decoded;
+            int made = chunk == codecSamples ? decoder.ConcealBefore(next, decoded, chunk) : decoder.Conceal(decoded, chunk);
             if (made <= 0)
             {
                 return;
             }
 
-            ReadOnlySpan<short> pcm = Resample(_decoded.AsSpan(0, made), decoder.SampleRate, rate);
+            ReadOnlySpan<short> pcm = Resample(decoded.AsSpan(0, made), decoder.SampleRate, rate);
             Write(from, pcm);
             from += pcm.Length;
             codecSamples -= made;
@@ -413,8 +422,9 @@ internal sealed class MediaLeg : IDisposable
             return input;
         }
 
-        int outLength = (int)Math.Min((long)input.Length * toRate / fromRate, _resampled.Length);
-        Span<short> output = _resampled.AsSpan(0, outLength);
+        short[] resampled = Resampled;
+        int outLength = (int)Math.Min((long)input.Length * toRate / fromRate, resampled.Length);
+        Span<short> output = resampled.AsSpan(0, outLength);
 
         // Linear interpolation: adequate for 8 <-> 16 kHz speech legs in one file.
         for (int i = 0; i < outLength; i++)
@@ -475,9 +485,7 @@ internal sealed class MediaLeg : IDisposable
         if (_ring.Length != 0)
         {
             ArrayPool<short>.Shared.Return(_ring);
-            ArrayPool<short>.Shared.Return(_decoded);
-            ArrayPool<short>.Shared.Return(_resampled);
-            _ring = _decoded = _resampled = [];
+            _ring = [];
         }
     }
 }
