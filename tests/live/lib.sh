@@ -76,6 +76,22 @@ live_sipp() {
     LIVE_SIPP_PID=$!
 }
 
+# live_wait_sipps LOGDIR SECONDS NAME...: wait for each SIPp started as NAME (its pid in the caller's NAME_pid; an empty
+# one is skipped), at most SECONDS each, and report it (live_report_sipp); returns 1 when any of them failed.
+live_wait_sipps() {
+    local logdir=$1 secs=$2 name pid_var rc status=0
+    shift 2
+    for name in "$@"; do
+        pid_var=${name}_pid
+        [[ -n ${!pid_var:-} ]] || continue
+        live_wait_pid "${!pid_var}" "$secs"
+        rc=$?
+        live_report_sipp "$name" "$logdir" $rc
+        [[ $rc -eq 0 ]] || status=1
+    done
+    return $status
+}
+
 # live_report_sipp NAME LOGDIR RC: one line per sipp run, and its screen on failure.
 live_report_sipp() {
     local name=$1 logdir=$2 rc=$3

@@ -148,7 +148,7 @@ run_sipp_call() {
     [[ -n $logdir ]] || logdir=$(mktemp -d /tmp/appl-call.XXXXXX)
     mkdir -p "$logdir"
     live_require_tools || return 1
-    local registrar_pid= uas_pid register_pid uac_pid name rc status=0 names="uac uas register"
+    local registrar_pid= uas_pid register_pid uac_pid status=0 names="uac uas register"
 
     if [[ -z $via ]]; then
         live_sipp registrar "$logdir" 30 "$APPL_NS_UAS" -- -sf uas_register.xml -i "$APPL_UAS_IP" -p 5080 \
@@ -169,13 +169,7 @@ run_sipp_call() {
         -m 1 -timeout 25s -timeout_error "${via:-$APPL_UAS_IP:5060}"
     uac_pid=$LIVE_SIPP_PID
 
-    for name in $names; do
-        local pid_var=${name}_pid
-        live_wait_pid "${!pid_var}" 35
-        rc=$?
-        live_report_sipp "$name" "$logdir" $rc
-        [[ $rc -eq 0 ]] || status=1
-    done
+    live_wait_sipps "$logdir" 35 $names || status=1
     echo "run_sipp_call: logs in $logdir" >&2
     return $status
 }
@@ -188,7 +182,7 @@ run_sipp_mobility() {
     [[ -n $logdir ]] || logdir=$(mktemp -d /tmp/appl-mobility.XXXXXX)
     mkdir -p "$logdir"
     live_require_tools || return 1
-    local registrar_pid phone_pid name rc status=0
+    local registrar_pid phone_pid status=0
     live_sipp registrar "$logdir" 30 "$APPL_NS_UAS" -- -sf uas_registrar_many.xml -i "$APPL_UAS_IP" -p 5080 \
         -mi "$APPL_UAS_IP" -mp 6900 -m 1 -timeout 25s -timeout_error
     registrar_pid=$LIVE_SIPP_PID
@@ -196,13 +190,7 @@ run_sipp_mobility() {
     live_sipp phone "$logdir" 30 "$APPL_NS_UAC" -- -sf uac_mobility.xml \
         -i "$APPL_UAC_IP" -p 5061 -mi "$APPL_UAC_IP" -mp 6900 -m 1 -timeout 25s -timeout_error "$APPL_UAS_IP:5080"
     phone_pid=$LIVE_SIPP_PID
-    for name in phone registrar; do
-        local pid_var=${name}_pid
-        live_wait_pid "${!pid_var}" 35
-        rc=$?
-        live_report_sipp "$name" "$logdir" $rc
-        [[ $rc -eq 0 ]] || status=1
-    done
+    live_wait_sipps "$logdir" 35 phone registrar || status=1
     echo "run_sipp_mobility: logs in $logdir" >&2
     return $status
 }

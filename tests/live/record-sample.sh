@@ -54,13 +54,7 @@ live_sipp uac "$logdir" 30 -- -sf uac_g711a.xml -inf users.csv -i $ip -p $uac_po
 uac_pid=$LIVE_SIPP_PID
 
 status=0
-for name in uac uas register registrar; do
-    pid_var=${name}_pid
-    live_wait_pid "${!pid_var}" 35
-    rc=$?
-    live_report_sipp "$name" "$logdir" $rc
-    [[ $rc -eq 0 ]] || status=1
-done
+live_wait_sipps "$logdir" 35 uac uas register registrar || status=1
 
 sleep 0.5   # let the last 200 reach the capture
 live_tcpdump_stop "$logdir"

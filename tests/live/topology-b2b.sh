@@ -107,14 +107,7 @@ transfer_call() {
         echo "transfer_call: no REFER reached the caller" >&2
         status=1
     fi
-    for name in caller second transferor target register; do
-        local pid_var=${name}_pid
-        [[ -n ${!pid_var} ]] || continue
-        live_wait_pid "${!pid_var}" 45
-        rc=$?
-        live_report_sipp "$name" "$logdir" $rc
-        [[ $rc -eq 0 ]] || status=1
-    done
+    live_wait_sipps "$logdir" 45 caller second transferor target register || status=1
     echo "transfer_call: logs in $logdir" >&2
     return $status
 }
@@ -191,14 +184,7 @@ attended_call() {
         echo "attended_call: no REFER reached the caller" >&2
         status=1
     fi
-    for name in caller consult second transferor target second_target register; do
-        local pid_var=${name}_pid
-        [[ -n ${!pid_var} ]] || continue
-        live_wait_pid "${!pid_var}" 55
-        rc=$?
-        live_report_sipp "$name" "$logdir" $rc
-        [[ $rc -eq 0 ]] || status=1
-    done
+    live_wait_sipps "$logdir" 55 caller consult second transferor target second_target register || status=1
     echo "attended_call: logs in $logdir" >&2
     return $status
 }

@@ -91,7 +91,7 @@ topology_hold_call() {
     [[ -n $logdir ]] || logdir=$(mktemp -d /tmp/appl-hold.XXXXXX)
     mkdir -p "$logdir"
     live_require_tools || return 1
-    local uas_pid register_pid uac_pid name rc status=0
+    local uas_pid register_pid uac_pid status=0
     live_sipp uas "$logdir" 50 "$APPL_NS_UAS" -- -sf uas_hold.xml -i "$APPL_UAS_IP" -p 5060 \
         -mi "$APPL_UAS_IP" -mp 6000 -s "$APPL_CALLEE" -m 1 -timeout 45s -timeout_error
     uas_pid=$LIVE_SIPP_PID
@@ -104,13 +104,7 @@ topology_hold_call() {
         -i "$APPL_UAC_IP" -p 5060 -mi "$APPL_UAC_IP" -mp 6100 -s "$APPL_CALLEE" \
         -trace_logs -log_file "$logdir/uac_hold_logs.log" -m 1 -timeout 45s -timeout_error "$APPL_PRX_IP:5060"
     uac_pid=$LIVE_SIPP_PID
-    for name in uac uas register; do
-        local pid_var=${name}_pid
-        live_wait_pid "${!pid_var}" 55
-        rc=$?
-        live_report_sipp "$name" "$logdir" $rc
-        [[ $rc -eq 0 ]] || status=1
-    done
+    live_wait_sipps "$logdir" 55 uac uas register || status=1
     echo "topology_hold_call: logs in $logdir" >&2
     return $status
 }
