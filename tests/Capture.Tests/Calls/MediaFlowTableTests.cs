@@ -2,6 +2,7 @@ using System.Text;
 using Capture.Calls;
 using Capture.Packets;
 using Capture.Rtp;
+using Capture.Tests.Support;
 using Xunit;
 
 namespace Capture.Tests.Calls;
@@ -9,7 +10,7 @@ namespace Capture.Tests.Calls;
 /// <summary>The one media table both protocols map into: who speaks in a datagram, NAT latching, ports taken over.</summary>
 public sealed class MediaFlowTableTests
 {
-    private readonly CallBook _book = new(new IgnoringSink());
+    private readonly CallBook _book = new(new RecordingSink());
 
     private MediaFlowTable Table => _book.Media;
 
@@ -85,28 +86,5 @@ public sealed class MediaFlowTableTests
         int colon = s.LastIndexOf(':');
         Assert.True(IpAddress16.TryParse(Encoding.ASCII.GetBytes(s[..colon]), out IpAddress16 address));
         return new IpEndpoint16(address, ushort.Parse(s[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture));
-    }
-
-    private sealed class IgnoringSink : ICallSink
-    {
-        public void CallStarted(Call call, long atNs)
-        {
-        }
-
-        public void MetadataChanged(Call call)
-        {
-        }
-
-        public void PayloadMapChanged(Call call, Channel speaker, PayloadMap map)
-        {
-        }
-
-        public void CallEvent(Call call, string type, long atNs, string? detail)
-        {
-        }
-
-        public void CallEnded(Call call, string reason, long atNs)
-        {
-        }
     }
 }

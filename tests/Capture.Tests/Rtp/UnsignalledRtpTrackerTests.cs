@@ -3,6 +3,7 @@ using System.Text;
 using Capture.Calls;
 using Capture.Packets;
 using Capture.Rtp;
+using Capture.Tests.Support;
 using Xunit;
 
 namespace Capture.Tests.Rtp;
@@ -15,7 +16,7 @@ public sealed class UnsignalledRtpTrackerTests
 {
     private const long Ms20 = 20_000_000;
 
-    private readonly StartedCalls _sink = new();
+    private readonly RecordingSink _sink = new();
     private readonly CallBook _book;
     private readonly UnsignalledRtpTracker _tracker;
 
@@ -35,11 +36,11 @@ public sealed class UnsignalledRtpTrackerTests
         }
 
         Assert.Equal(UnsignalledRtpResult.Recognised, Offer(a, b, Rtp(8, 103, 480, 0x1234, 160), 3 * Ms20));
-        Call call = Assert.Single(_sink.Started);
+        RecordingSink.Started call = Assert.Single(_sink.Calls);
         Assert.Equal(("rtp", "10.0.0.10:16384-10.0.0.20:20000"), (call.Metadata.Protocol, call.Metadata.CallId));
         Assert.Equal(["PCMA"], call.Metadata.Codecs);
         Assert.True(_book.Media.TryClassify(b, a, 5, out Call? back, out Channel speaker), "the other direction is the same call");
-        Assert.Same(call, back);
+        Assert.Equal(call.Id, back!.Id);
         Assert.Equal(Channel.Right, speaker);
     }
 
@@ -56,7 +57,7 @@ public sealed class UnsignalledRtpTrackerTests
             Offer(a, b, payload, i * Ms20);
         }
 
-        Assert.Empty(_sink.Started);
+        Assert.Empty(_sink.Calls);
     }
 
     [Fact]
@@ -81,7 +82,7 @@ public sealed class UnsignalledRtpTrackerTests
         }
 
         Assert.Equal(UnsignalledRtpResult.Unrecordable, last);
-        Assert.Empty(_sink.Started);
+        Assert.Empty(_sink.Calls);
     }
 
     [Fact]
@@ -96,7 +97,7 @@ public sealed class UnsignalledRtpTrackerTests
             Offer(a, b, packet, i * Ms20);
         }
 
-        Assert.Equal(["opus"], Assert.Single(_sink.Started).Metadata.Codecs);
+        Assert.Equal(["opus"], Assert.Single(_sink.Calls).Metadata.Codecs);
 
         // The same TOC with a 160-tick step (an 8 kHz clock): not Opus, and no other codec fits a dynamic type.
         IpEndpoint16 c = Ep("10.0.0.30:30010"), d = Ep("10.0.0.40:30012");
@@ -107,7 +108,7 @@ public sealed class UnsignalledRtpTrackerTests
             Offer(c, d, packet, i * Ms20);
         }
 
-        Assert.Single(_sink.Started);
+        Assert.Single(_sink.Calls);
     }
 
     [Fact]
@@ -127,7 +128,7 @@ public sealed class UnsignalledRtpTrackerTests
             }
         }
 
-        Assert.Empty(_sink.Started);
+        Assert.Empty(_sink.Calls);
     }
 
     [Fact]
@@ -141,7 +142,7 @@ public sealed class UnsignalledRtpTrackerTests
         Assert.True(_book.Media.TryClassify(Ep("10.0.0.99:5000"), Ep("10.0.0.50:6000"), 1, out Call? found, out Channel speaker));
         Assert.Same(call, found);
         Assert.Equal(Channel.Left, speaker);
-        Assert.Single(_sink.Started); // only the signalled call
+        Assert.Single(_sink.Calls); // only the signalled call
     }
 
     [Fact]
@@ -156,7 +157,7 @@ public sealed class UnsignalledRtpTrackerTests
             Assert.Equal(UnsignalledRtpResult.Quiet, Offer(Ep("10.0.0.30:30000"), Ep("10.0.0.20:6000"), Rtp(8, (ushort)i, (uint)(160 * i), 0xBEEF, 160), i * Ms20));
         }
 
-        Assert.Single(_sink.Started);
+        Assert.Single(_sink.Calls);
         _book.End(call, CallEndReasons.Bye, 1_000_000_000);
         _tracker.Expire(12_000_000_000); // ten seconds after the call's end, the endpoint is anyone's again
         Assert.Equal(UnsignalledRtpResult.Probing, Offer(Ep("10.0.0.30:30000"), Ep("10.0.0.20:6000"), Rtp(8, 1, 0, 1, 160), 12_000_000_000));
@@ -196,28 +197,5 @@ public sealed class UnsignalledRtpTrackerTests
         int colon = s.LastIndexOf(':');
         Assert.True(IpAddress16.TryParse(Encoding.ASCII.GetBytes(s[..colon]), out IpAddress16 address));
         return new IpEndpoint16(address, ushort.Parse(s[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture));
-    }
-
-    private sealed class StartedCalls : ICallSink
-    {
-        public List<Call> Started { get; } = [];
-
-        public void CallStarted(Call call, long atNs) => Started.Add(call);
-
-        public void MetadataChanged(Call call)
-        {
-        }
-
-        public void PayloadMapChanged(Call call, Channel speaker, PayloadMap map)
-        {
-        }
-
-        public void CallEvent(Call call, string type, long atNs, string? detail)
-        {
-        }
-
-        public void CallEnded(Call call, string reason, long atNs)
-        {
-        }
     }
 }

@@ -5,6 +5,7 @@ using Capture.Pipeline;
 using Capture.Recording;
 using Capture.Rtp;
 using Capture.Skinny;
+using Capture.Tests.Support;
 using Xunit;
 
 namespace Capture.Tests.Skinny;
@@ -291,38 +292,5 @@ public sealed class SkinnyCallTrackerTests
     {
         int colon = s.LastIndexOf(':');
         return new IpEndpoint16(Ip(s[..colon]), ushort.Parse(s[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture));
-    }
-
-    /// <summary>Keeps what the tracker tells the pipeline.</summary>
-    private sealed class RecordingSink : ICallSink
-    {
-        /// <summary>What the sink was told of one call (the handle itself is reused once the call ended).</summary>
-        public sealed class Started(Call call)
-        {
-            public string Id { get; } = call.Id;
-            public CallMetadata Metadata { get; set; } = call.Metadata;
-        }
-
-        public List<Started> Calls { get; } = [];
-        public List<(string Reason, long At)> Ended { get; } = [];
-        public List<(string Type, string? Detail)> Events { get; } = [];
-
-        public void CallStarted(Call call, long atNs) => Calls.Add(new Started(call));
-
-        public int MetadataChanges { get; private set; }
-
-        public void MetadataChanged(Call call)
-        {
-            Calls.Single(c => c.Id == call.Id).Metadata = call.Metadata;
-            MetadataChanges++;
-        }
-
-        public void PayloadMapChanged(Call call, Channel speaker, PayloadMap map)
-        {
-        }
-
-        public void CallEvent(Call call, string type, long atNs, string? detail) => Events.Add((type, detail));
-
-        public void CallEnded(Call call, string reason, long atNs) => Ended.Add((reason, atNs));
     }
 }
