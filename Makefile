@@ -19,12 +19,12 @@ PUBLISH_DIR ?= out/publish
 # Runtime libraries we bind (libpcap, libopus, spandsp for G.722, bcg729 for G.729), and the tools tests and
 # benchmarks use as real peers and oracles (opusdec decodes recordings, SIPp places calls, tcpdump is the
 # replay baseline and records the live rig, tshark summarises its captures, iproute2 builds the network namespaces,
-# python3 probes them, procps: sysctl and kill; afl++: afl-fuzz for `make fuzz-afl`, whose ToolchainTests check needs it present;
+# python3 probes them, procps: sysctl and kill; ffmpeg: a second Opus decoder (libavcodec, not libopus) recordings must play in; afl++: afl-fuzz for `make fuzz-afl`, whose ToolchainTests check needs it present;
 # kamailio and rtpengine-daemon: the registrar/proxy and the media relay of the topology rig, tests/live/topology.sh). tshark's debconf question (wireshark-common/install-setuid) keeps
 # its default, no: ensure-packages.sh installs non-interactively. tests/Appliance.Tests/Service/ToolchainTests.cs
 # checks that these lists provide every program a test, a script or a make target runs.
 RUNTIME_PACKAGES = libpcap0.8 libopus0 libspandsp2 libbcg729-0
-TEST_PACKAGES = opus-tools sip-tester tcpdump tshark iproute2 python3-minimal python3 procps systemd afl++ kamailio rtpengine-daemon kamailio-websocket-modules time wireshark-common
+TEST_PACKAGES = opus-tools ffmpeg sip-tester tcpdump tshark iproute2 python3-minimal python3 procps systemd afl++ kamailio rtpengine-daemon kamailio-websocket-modules time wireshark-common
 # make install creates the service account with systemd-sysusers (also where systemd is not PID 1, e.g. containers).
 INSTALL_PACKAGES = systemd
 

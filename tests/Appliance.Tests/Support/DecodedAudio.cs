@@ -18,18 +18,29 @@ public sealed class DecodedAudio
     public short[] Samples { get; }
     public double DurationSeconds => (double)Samples.Length / Channels / Rate;
 
-    public static DecodedAudio Decode(string opusFile)
+    public static DecodedAudio Decode(string opusFile) =>
+        DecodeWith("opusdec", wav => ["--quiet", "--rate", "48000", opusFile, wav], opusFile, anyOutputIsAnError: false);
+
+    /// <summary>
+    /// The recording decoded by ffmpeg's own Opus decoder (libavcodec, not libopus) at 48 kHz: what most media
+    /// players and transcoding tools use.
+    /// </summary>
+    public static DecodedAudio DecodeWithFfmpeg(string opusFile) =>
+        DecodeWith("ffmpeg", wav => ["-nostdin", "-v", "error", "-c:a", "opus", "-i", opusFile, "-ar", "48000", "-c:a", "pcm_s16le", "-f", "wav", "-y", wav], opusFile, anyOutputIsAnError: true);
+
+    // ffmpeg at -v error prints only what went wrong (a packet it could not parse), and still exits 0.
+    private static DecodedAudio DecodeWith(string decoder, Func<string, string[]> arguments, string opusFile, bool anyOutputIsAnError)
     {
         string wav = Path.Combine(Path.GetTempPath(), $"decoded-{Guid.NewGuid():N}.wav");
         try
         {
-            var psi = new ProcessStartInfo("opusdec", ["--quiet", "--rate", "48000", opusFile, wav]) { RedirectStandardError = true, RedirectStandardOutput = true };
-            using Process p = Process.Start(psi) ?? throw new InvalidOperationException("opusdec did not start");
+            var psi = new ProcessStartInfo(decoder, arguments(wav)) { RedirectStandardError = true, RedirectStandardOutput = true };
+            using Process p = Process.Start(psi) ?? throw new InvalidOperationException($"{decoder} did not start");
             string err = p.StandardError.ReadToEnd();
             p.WaitForExit();
-            if (p.ExitCode != 0)
+            if (p.ExitCode != 0 || (anyOutputIsAnError && err.Length != 0))
             {
-                throw new InvalidOperationException($"opusdec failed on {opusFile} ({p.ExitCode}): {err}");
+                throw new InvalidOperationException($"{decoder} failed on {opusFile} ({p.ExitCode}): {err}");
             }
 
             return ParseWav(File.ReadAllBytes(wav));
@@ -67,7 +78,7 @@ public sealed class DecodedAudio
             pos += 8 + size + (size & 1);
         }
 
-        throw new InvalidDataException("no data chunk in opusdec output");
+        throw new InvalidDataException("no data chunk in the decoder's output");
     }
 
     /// <summary>RMS of one channel (0 = left) over [from, to) seconds, in 16-bit sample units.</summary>
