@@ -74,6 +74,14 @@ bench-load: deps-test
 	$(DOTNET) build Appliance.sln -c $(CONFIG) --nologo -v quiet
 	bench/load/run-load.sh $(or $(CALLS),600) $(or $(RATE),10) $(or $(WORKERS),1) $(or $(TURNS),0)
 
+# Speech quality against encoder CPU (README "Performance"): every complexity and bitrate of our writer scored with ITU-T
+# P.862 narrowband PESQ on real G.711 speech; prints the table and the cheapest setting within 0.1 MOS of the best.
+# PESQ=/path/to/scorer names the P.862 program (not bundled: bench/quality/score.sh says how to provide one).
+.PHONY: bench-quality
+bench-quality: deps-test
+	$(DOTNET) build Appliance.sln -c $(CONFIG) --nologo -v quiet
+	bench/quality/score.sh
+
 # Fuzzing (README "Fuzzing"): `make fuzz` lists the targets; `make fuzz TARGET=sip SECONDS=60` runs one (or all) with the
 # in-process coverage-guided driver on an instrumented copy in out/fuzz; REPRO=file replays a saved input instead.
 # `make fuzz-afl TARGET=sip SECONDS=60` runs afl-fuzz on it; `make fuzz-campaign MINUTES=50` is the long run README reports.

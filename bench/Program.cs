@@ -16,6 +16,16 @@ internal static class Program
             return CallMemory.Run(args[1..]); // managed memory per active call, for N calls at once
         }
 
+        if (args.Length > 0 && args[0] == "speech-reference")
+        {
+            return SpeechQuality.Reference(args[1..]); // `make bench-quality` (bench/quality/score.sh): G.711 speech cut from a capture
+        }
+
+        if (args.Length > 0 && args[0] == "speech-encode")
+        {
+            return SpeechQuality.Encode(args[1..]); // `make bench-quality`: our writer at one complexity and bitrate, and its CPU per frame
+        }
+
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, BenchConfig.Create());
         return 0;
     }

@@ -42,9 +42,9 @@ public sealed class ApplianceSettings
     /// <summary>Media workers; null: one per core but one.</summary>
     public int? Workers { get; set; }
 
-    public int BitratePerChannel { get; set; } = 16000;
+    public int BitratePerChannel { get; set; } = OggOpusWriterOptions.DefaultBitratePerChannel;
 
-    public int Complexity { get; set; } = 5;
+    public int Complexity { get; set; } = OggOpusWriterOptions.DefaultComplexity;
 
     public string? Filter { get; set; }
 

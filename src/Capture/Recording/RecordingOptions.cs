@@ -7,10 +7,10 @@ public sealed class RecordingOptions
     public string OutputDirectory { get; set; } = "var/recordings";
 
     /// <summary>Opus bitrate for each leg's mono stream.</summary>
-    public int BitratePerChannel { get; set; } = 16000;
+    public int BitratePerChannel { get; set; } = OggOpusWriterOptions.DefaultBitratePerChannel;
 
-    /// <summary>libopus complexity 0-10; 5 costs about 40% of 10 with little audible loss for speech.</summary>
-    public int Complexity { get; set; } = 5;
+    /// <summary>libopus complexity 0-10 (the default: see <see cref="OggOpusWriterOptions.DefaultComplexity"/>).</summary>
+    public int Complexity { get; set; } = OggOpusWriterOptions.DefaultComplexity;
 
     /// <summary>How far behind the newest packet audio is mixed, to let late and reordered packets in.</summary>
     public TimeSpan JitterDelay { get; set; } = TimeSpan.FromMilliseconds(200);

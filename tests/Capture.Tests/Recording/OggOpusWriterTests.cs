@@ -181,7 +181,7 @@ public sealed class OggOpusWriterTests(ITestOutputHelper output) : IDisposable
     }
 
     /// <summary>
-    /// The page buffer is sized for the bitrate, not for the largest page Ogg allows: 16 KB at the default 16 kbit/s a
+    /// The page buffer is sized for the bitrate, not for the largest page Ogg allows: 16 KB at the default 20 kbit/s a
     /// leg (it was 64 KB per open recording), 64 KB for noise at 256 kbit/s a leg, whose file still plays exactly.
     /// </summary>
     [Fact]
