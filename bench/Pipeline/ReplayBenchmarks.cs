@@ -1,19 +1,25 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
 using Capture.Interop;
 using Capture.Pipeline;
 using Capture.Recording;
+using SharpPcap;
+using SharpPcap.LibPcap;
 
 namespace Bench.Pipeline;
 
 /// <summary>
-/// Whole-file replay against libpcap's own speed: `tcpdump -r FILE -w /dev/null` (the baseline), our libpcap read
-/// loop alone, and our full replay (decode, SIP, classification, workers decoding, mixing and encoding every call).
+/// Reading a file: our libpcap read loop against SharpPcap's offline device (the baseline: the library the design card
+/// weighed for it) and libpcap's own tool, `tcpdump -r FILE -w /dev/null`; and our full replay (decode, SIP,
+/// classification, workers decoding, mixing and encoding every call).
 /// The file is the bundled SIPp call (samples/) repeated 40 times, 60 s apart (its Call-ID repeats, and an ended
 /// Call-ID is remembered for 32 s against retransmissions): 26,240 packets, 40 recorded calls.
 /// </summary>
 [MemoryDiagnoser]
+[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
+[CategoriesColumn]
 public class ReplayBenchmarks
 {
     private const int Copies = 40;
@@ -33,9 +39,31 @@ public class ReplayBenchmarks
         {
             throw new InvalidOperationException($"expected {Packets} packets, wrote {written}");
         }
+
+        if (SharpPcapRead() != PcapRead())
+        {
+            throw new InvalidOperationException("SharpPcap and our read loop read different bytes from the same file");
+        }
     }
 
-    [Benchmark(Baseline = true, OperationsPerInvoke = Packets, Description = "tcpdump -r FILE -w /dev/null")]
+    /// <summary>SharpPcap's cheapest read: GetNextPacket's span into libpcap's buffer, no RawCapture copy.</summary>
+    [Benchmark(Baseline = true, OperationsPerInvoke = Packets, Description = "SharpPcap CaptureFileReaderDevice")]
+    [BenchmarkCategory("read")]
+    public long SharpPcapRead()
+    {
+        using var device = new CaptureFileReaderDevice(_file);
+        device.Open();
+        long bytes = 0;
+        while (device.GetNextPacket(out PacketCapture packet) == GetPacketStatus.PacketRead)
+        {
+            bytes += packet.Data.Length;
+        }
+
+        return bytes;
+    }
+
+    [Benchmark(OperationsPerInvoke = Packets, Description = "tcpdump -r FILE -w /dev/null")]
+    [BenchmarkCategory("read")]
     public void Tcpdump()
     {
         using Process p = Process.Start(new ProcessStartInfo("tcpdump", ["-q", "-r", _file, "-w", "/dev/null"]) { RedirectStandardError = true })!;
@@ -44,6 +72,7 @@ public class ReplayBenchmarks
     }
 
     [Benchmark(OperationsPerInvoke = Packets, Description = "our libpcap read loop")]
+    [BenchmarkCategory("read")]
     public long PcapRead()
     {
         using PcapSource source = PcapSource.OpenOffline(_file);
@@ -57,6 +86,7 @@ public class ReplayBenchmarks
     }
 
     [Benchmark(OperationsPerInvoke = Packets, Description = "our replay, recording every call")]
+    [BenchmarkCategory("replay")]
     public long Replay()
     {
         using PcapSource source = PcapSource.OpenOffline(_file);
@@ -133,5 +163,20 @@ internal static class Paths
         }
 
         throw new FileNotFoundException($"samples/{name} not found above {AppContext.BaseDirectory}");
+    }
+
+    /// <summary>A file of the shared captures (shared/captures beside or above the checkout).</summary>
+    public static string Capture(string name)
+    {
+        for (DirectoryInfo? d = new(AppContext.BaseDirectory); d is not null; d = d.Parent)
+        {
+            string candidate = Path.Combine(d.FullName, "shared", "captures", name);
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        throw new FileNotFoundException($"shared/captures/{name} not found above {AppContext.BaseDirectory}", name);
     }
 }
