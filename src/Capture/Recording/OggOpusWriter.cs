@@ -143,6 +143,9 @@ public sealed unsafe class OggOpusWriter : IDisposable
     /// <summary>Bytes of the page buffer this recording holds while open.</summary>
     public int PageBufferBytes => _page.Length;
 
+    /// <summary>Leg frames written as the packet given (an Opus leg's RTP payload), without running the encoder.</summary>
+    public long PassedThroughFrames { get; private set; }
+
     /// <summary>Leg frames written as the stock silent packet, without running the encoder.</summary>
     public long SilentFramesSkipped { get; private set; }
 
@@ -170,19 +173,26 @@ public sealed unsafe class OggOpusWriter : IDisposable
     public IReadOnlyList<LostSpan> LostSpans => _lost;
 
     /// <summary>Encodes one frame of both legs; each span holds exactly <see cref="FrameSamples"/> samples.</summary>
-    public void WriteFrame(ReadOnlySpan<short> left, ReadOnlySpan<short> right)
+    public void WriteFrame(ReadOnlySpan<short> left, ReadOnlySpan<short> right) => WriteFrame(left, right, default, default);
+
+    /// <summary>
+    /// One frame of both legs: a leg with a packet (a mono Opus packet of exactly the frame's duration, well formed, as
+    /// an Opus RTP payload is) goes into the file as it is, without the encoder; a leg without one is encoded from its
+    /// <see cref="FrameSamples"/> samples (whose span is then not read for the other leg).
+    /// </summary>
+    public void WriteFrame(ReadOnlySpan<short> left, ReadOnlySpan<short> right, ReadOnlySpan<byte> leftPacket, ReadOnlySpan<byte> rightPacket)
     {
         if (_completed)
         {
             ThrowCompleted();
         }
 
-        if (left.Length != FrameSamples || right.Length != FrameSamples)
+        if ((leftPacket.IsEmpty && left.Length != FrameSamples) || (rightPacket.IsEmpty && right.Length != FrameSamples))
         {
             ThrowWrongFrameLength(left.Length, right.Length);
         }
 
-        EncodeFrame(left, right);
+        EncodeFrame(left, right, leftPacket, rightPacket);
         SamplesWritten += FrameSamples;
         if (_pageSamples >= _pageSampleLimit)
         {
@@ -211,7 +221,7 @@ public sealed unsafe class OggOpusWriter : IDisposable
         }
 
         _completed = true;
-        EncodeFrame(_zeros.AsSpan(0, FrameSamples), _zeros.AsSpan(FrameSamples, FrameSamples));
+        EncodeFrame(_zeros.AsSpan(0, FrameSamples), _zeros.AsSpan(FrameSamples, FrameSamples), default, default);
         WritePage(OggPageFlags.EndOfStream, PreSkip + ((SamplesWritten - SamplesLost) * _granulePerSample));
         if (_rewind)
         {
@@ -247,16 +257,30 @@ public sealed unsafe class OggOpusWriter : IDisposable
     }
 
     /// <summary>One two-stream packet (RFC 7845 section 5.1.1): the left leg's packet self-delimited, then the right's.</summary>
-    private void EncodeFrame(ReadOnlySpan<short> left, ReadOnlySpan<short> right)
+    private void EncodeFrame(ReadOnlySpan<short> left, ReadOnlySpan<short> right, ReadOnlySpan<byte> leftPacket, ReadOnlySpan<byte> rightPacket)
     {
-        int first = EncodeLeg(0, left, _firstStream);
-        int at = Rtp.OpusPacket.WriteSelfDelimited(_firstStream.AsSpan(0, first), _packet);
+        ReadOnlySpan<byte> first = PassThrough(0, leftPacket, out bool passed) ? leftPacket : _firstStream.AsSpan(0, EncodeLeg(0, left, _firstStream));
+        int at = Rtp.OpusPacket.WriteSelfDelimited(first, _packet);
         if (at < 0)
         {
+            if (passed)
+            {
+                ThrowBadPacket();
+            }
+
             OpusException.Throw("self-delimiting framing", O.OPUS_INVALID_PACKET); // libopus' own packet: a bug, not bad input
         }
 
-        int length = at + EncodeLeg(1, right, _packet.AsSpan(at));
+        int length;
+        if (PassThrough(1, rightPacket, out _))
+        {
+            rightPacket.CopyTo(_packet.AsSpan(at));
+            length = at + rightPacket.Length;
+        }
+        else
+        {
+            length = at + EncodeLeg(1, right, _packet.AsSpan(at));
+        }
 
         // Packets never span pages: close the page first when this one would not fit.
         int lacing = OggPage.LacingCount(length);
@@ -271,6 +295,24 @@ public sealed unsafe class OggOpusWriter : IDisposable
         _pageSamples += FrameSamples;
         _encodedSamples += FrameSamples;
         _encodedGranule += FrameSamples * _granulePerSample;
+    }
+
+    /// <summary>A leg's packet taken as it is: its encoder is skipped and its run of silent frames starts again.</summary>
+    private bool PassThrough(int leg, ReadOnlySpan<byte> packet, out bool passed)
+    {
+        passed = !packet.IsEmpty;
+        if (passed)
+        {
+            if (packet.Length > O.MaxPacketBytesPerStream - 2)
+            {
+                ThrowBadPacket(); // the caller checks what it hands in: a bug, not bad input
+            }
+
+            _silentRun[leg] = 0;
+            PassedThroughFrames++;
+        }
+
+        return passed;
     }
 
     /// <summary>One leg's frame as a single-stream packet: the stock silent one once the leg has been silent a while.</summary>
@@ -554,6 +596,8 @@ public sealed unsafe class OggOpusWriter : IDisposable
 
         return true;
     }
+
+    private static void ThrowBadPacket() => throw new ArgumentException("A packet given to pass through is not a well-formed Opus packet of at most 3998 bytes.");
 
     private static void ThrowCompleted() => throw new InvalidOperationException("The recording was completed; no more frames can be written.");
 
