@@ -104,6 +104,10 @@ public sealed class CallRecording : IDisposable
         }
 
         long arrivalPosition = PositionOf(arrivalNs);
+
+        // After a pause in this call's media the mix is still where the audio stopped: bring it on to where whatever this
+        // packet may carry fits the legs' rings (never further than the mix after the packet goes anyway).
+        Emit(arrivalPosition - MediaLeg.MixReach(_rate, JitterSamples));
         _legs[(int)channel].Accept(datagram, arrivalNs, arrivalPosition, _rate, _emitted, _options.MaxConcealedPackets);
         Emit(arrivalPosition - JitterSamples);
     }
@@ -169,6 +173,8 @@ public sealed class CallRecording : IDisposable
             _legs[1].UsePassthrough(repair);
         }
 
+        _legs[0].UseLag(JitterSamples);
+        _legs[1].UseLag(JitterSamples);
         _left = new short[_writer.FrameSamples];
         _right = new short[_writer.FrameSamples];
         ReportWrites();

@@ -16,6 +16,9 @@ public enum LegDropReason : byte
 
     /// <summary>SRTP: the payload is encrypted (a mirror cannot hear it).</summary>
     Encrypted,
+
+    /// <summary>Placed further ahead of the mix than a leg holds (after the checks that re-anchor such a sender: none expected).</summary>
+    Early,
     Count,
 }
 
@@ -25,9 +28,22 @@ public enum LegDropReason : byte
 /// </summary>
 internal sealed class MediaLeg : IDisposable
 {
-    // The ring holds about 4 s of audio at the call's rate (2^15 samples at 8 kHz, 2^16 at 16 kHz): packets are
-    // placed at most 2 s from their arrival (else re-anchored) and mixed 200 ms behind the newest one.
-    private const double RingSeconds = 4.0;
+    // The ring holds what the mixer needs, no more: the mix runs the jitter delay (200 ms) behind the newest arrival, a
+    // packet is placed at most LeadSeconds ahead of its arrival (a sender further ahead is re-anchored at its arrival
+    // time), and the longest packet (120 ms) and frame (60 ms) on top: 8,192 samples (16 KiB) a leg at 8 kHz, 16,384 at
+    // 16 kHz, where 4 s was 64 and 128 KiB.
+    private const double LeadSeconds = 0.6;
+    private const double PacketSeconds = 0.12;
+    private const double FrameSeconds = 0.06;
+
+    /// <summary>Samples of a leg's ring at <paramref name="rate"/> for a mix <paramref name="lagSamples"/> behind the newest arrival.</summary>
+    public static int RingSamples(int rate, long lagSamples) =>
+        (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)(lagSamples + (long)(rate * (LeadSeconds + PacketSeconds + FrameSeconds))));
+
+    /// <summary>How far behind a packet's arrival the mix must be for any packet placed by the rules to fit the ring (at least the lag and a frame).</summary>
+    public static long MixReach(int rate, long lagSamples) => RingSamples(rate, lagSamples) - (long)(rate * (LeadSeconds + PacketSeconds));
+
+    private long _lagSamples;
 
     // Largest decoded packet we accept: 120 ms at 48 kHz.
     private const int MaxPacketSamples = 5760;
@@ -213,8 +229,9 @@ internal sealed class MediaLeg : IDisposable
         long position = _anchorPosition + ((long)(int)(rtp.Timestamp - _anchorTimestamp) * rate / _anchorClock);
 
         // A timestamp far from where the arrival time puts the packet means the sender jumped (restart, splice):
-        // trust the arrival time and re-anchor rather than write the audio seconds away from where it belongs.
-        if (Math.Abs(position - arrivalPosition) > rate * 2L)
+        // trust the arrival time and re-anchor rather than write the audio seconds away from where it belongs. Ahead,
+        // far is more than the ring leads (LeadSeconds); behind, 2 s (what is behind the mix is late anyway).
+        if (position - arrivalPosition > (long)(rate * LeadSeconds) || arrivalPosition - position > rate * 2L)
         {
             Anchor(rtp, arrivalPosition, clock);
             _highestSeq = rtp.SequenceNumber; // this packet is already through the window
@@ -289,7 +306,7 @@ internal sealed class MediaLeg : IDisposable
         ReadOnlySpan<short> pcm = Resample(decoded.AsSpan(0, samples), decoder.SampleRate, rate);
         if (position + pcm.Length - emitted > _ringMask + 1)
         {
-            _drops[(int)LegDropReason.Late]++;
+            _drops[(int)LegDropReason.Early]++;
             return;
         }
 
@@ -329,7 +346,7 @@ internal sealed class MediaLeg : IDisposable
         }
 
         int frame = _frameSamples;
-        if (!OpusPacket.IsWellFormed(payload) || payload.Length > MaxPassthroughBytes)
+        if (!OpusPacket.IsWellFormed(payload))
         {
             _drops[(int)LegDropReason.BadPayload]++;
             return true;
@@ -341,12 +358,18 @@ internal sealed class MediaLeg : IDisposable
             return false;
         }
 
-        _window.EnsureBuffers((int)(_repair.Rate * RingSeconds / frame));
+        if (payload.Length > MaxPassthroughBytes)
+        {
+            FallBack(PassthroughFallback.PacketSize);
+            return false;
+        }
+
+        _window.EnsureBuffers(RingSamples(_repair.Rate, LagSamples(_repair.Rate)) / frame);
         long index = (position + (frame / 2)) / frame;
         long emittedFrame = emitted / frame;
         if (index - emittedFrame >= _window.Frames)
         {
-            _drops[(int)LegDropReason.Late]++; // further ahead of the mixer than the window holds (as for decoded audio)
+            _drops[(int)LegDropReason.Early]++; // further ahead of the mix than the window holds (as for decoded audio)
             return true;
         }
 
@@ -387,8 +410,8 @@ internal sealed class MediaLeg : IDisposable
         }
     }
 
-    // A passthrough packet is at most what the writer takes as one stream (its self-delimiting length added).
-    private const int MaxPassthroughBytes = 3998;
+    // A passthrough packet is at most what the writer takes as one stream; a larger one (above 600 kbit/s at 20 ms) is decoded.
+    private const int MaxPassthroughBytes = OggOpusWriter.MaxStreamPacketBytes;
 
     private void RepairGap(long firstFrame, int frames, ReadOnlySpan<byte> next)
     {
@@ -420,6 +443,11 @@ internal sealed class MediaLeg : IDisposable
         }
     }
 
+    /// <summary>How far behind the newest arrival the mix runs (the recording's jitter delay), which sizes the ring; 200 ms unless told.</summary>
+    public void UseLag(long samples) => _lagSamples = samples;
+
+    private long LagSamples(int rate) => _lagSamples > 0 ? _lagSamples : rate / 5;
+
     /// <summary>
     /// Buffers are rented with the first audio, so a call that never has media costs almost nothing, and returned at
     /// the end, so calls reuse each other's buffers (the ring would otherwise be a large-object allocation per leg).
@@ -431,7 +459,7 @@ internal sealed class MediaLeg : IDisposable
             return;
         }
 
-        int size = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)(rate * RingSeconds));
+        int size = RingSamples(rate, LagSamples(rate));
         _ring = ArrayPool<short>.Shared.Rent(size);
         _ring.AsSpan(0, size).Clear(); // silence: a rented array holds another call's audio
         _ringMask = size - 1;
@@ -667,4 +695,7 @@ public enum PassthroughFallback : byte
 
     /// <summary>Two packets fell on one frame: the sender's timestamps are off the frame grid.</summary>
     Overlap,
+
+    /// <summary>A packet larger than a stream of the file may be (<see cref="OggOpusWriter.MaxStreamPacketBytes"/>).</summary>
+    PacketSize,
 }

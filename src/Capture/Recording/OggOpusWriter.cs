@@ -31,7 +31,13 @@ public sealed unsafe class OggOpusWriter : IDisposable
 {
     private const int Channels = 2;
     private const int GranuleRate = 48000; // RFC 7845: granule positions always count 48 kHz samples
-    private const int MaxPacketLength = Channels * O.MaxPacketBytesPerStream;
+    /// <summary>
+    /// Largest packet one stream may have: what our encoders are allowed to make (at most 256 kbit/s: a 20 ms frame is
+    /// 640 bytes, so this binds only 60 ms frames above 200 kbit/s), and the largest Opus packet passed through as it came.
+    /// </summary>
+    public const int MaxStreamPacketBytes = 1500;
+
+    private const int MaxPacketLength = (Channels * MaxStreamPacketBytes) + 2; // the first stream's self-delimiting length
 
     private readonly Stream _output;
     private readonly bool _leaveOpen;
@@ -45,7 +51,13 @@ public sealed unsafe class OggOpusWriter : IDisposable
     private readonly int[] _silentRun = new int[Channels];
     private readonly byte[] _silentPacket;
     private readonly bool _skipSilence;
-    private readonly byte[] _firstStream = new byte[O.MaxPacketBytesPerStream];
+
+    // One frame's packets are assembled in these and copied into the page at once: one pair per worker thread (a
+    // recording belongs to one worker), not 4.5 KB per open recording.
+    [ThreadStatic]
+    private static byte[]? t_firstStream;
+    [ThreadStatic]
+    private static byte[]? t_packet;
     private readonly int _sampleRate;
     private readonly int _granulePerSample;   // 48000 / SampleRate
     private readonly int _pageSampleLimit;    // samples (per channel, at SampleRate) after which a page is closed
@@ -56,11 +68,10 @@ public sealed unsafe class OggOpusWriter : IDisposable
     private const int BodyOffset = OggPage.HeaderLength + OggPage.MaxSegments;
 
     private readonly short[] _zeros;          // two frames of silence: the final frame of both legs
-    private readonly byte[] _packet = new byte[MaxPacketLength];
     private readonly byte[] _lacing = new byte[OggPage.MaxSegments];
     // Rented for the file's life and returned at Dispose, reused across calls: one page per open recording, sized for
-    // twice what a page of the configured bitrate holds (16 KB at 16 kbit/s a leg, not the 64 KB an Ogg page may
-    // reach); a page that would overflow it is closed early, still whole.
+    // half again what a page of the configured bitrate holds (8 KB at 16 kbit/s a leg, not the 64 KB an Ogg page may
+    // reach); a page that would overflow it (a burst, a louder leg passed through) is closed early, still whole.
     private readonly byte[] _page;
     private readonly int _bodyCapacity;
     private readonly byte[] _headerPages;     // OpusHead and OpusTags pages, written before the first audio page
@@ -99,7 +110,7 @@ public sealed unsafe class OggOpusWriter : IDisposable
         _pageSampleLimit = Math.Max(FrameSamples, (int)(limitTicks * options.SampleRate / TimeSpan.TicksPerSecond));
         _zeros = new short[FrameSamples * Channels];
         long pageBytes = (long)options.BitratePerChannel * Channels / 8 * _pageSampleLimit / options.SampleRate;
-        _page = ArrayPool<byte>.Shared.Rent((int)Math.Min(BodyOffset + OggPage.MaxBodyLength, BodyOffset + Math.Max(MaxPacketLength, 2 * pageBytes)));
+        _page = ArrayPool<byte>.Shared.Rent((int)Math.Min(BodyOffset + OggPage.MaxBodyLength, BodyOffset + Math.Max(MaxPacketLength, pageBytes * 3 / 2)));
         _bodyCapacity = Math.Min(OggPage.MaxBodyLength, _page.Length - BodyOffset);
         _serial = options.SerialNumber ?? (uint)Random.Shared.Next();
 
@@ -259,8 +270,10 @@ public sealed unsafe class OggOpusWriter : IDisposable
     /// <summary>One two-stream packet (RFC 7845 section 5.1.1): the left leg's packet self-delimited, then the right's.</summary>
     private void EncodeFrame(ReadOnlySpan<short> left, ReadOnlySpan<short> right, ReadOnlySpan<byte> leftPacket, ReadOnlySpan<byte> rightPacket)
     {
-        ReadOnlySpan<byte> first = PassThrough(0, leftPacket, out bool passed) ? leftPacket : _firstStream.AsSpan(0, EncodeLeg(0, left, _firstStream));
-        int at = Rtp.OpusPacket.WriteSelfDelimited(first, _packet);
+        byte[] firstStream = t_firstStream ??= new byte[MaxStreamPacketBytes];
+        byte[] packet = t_packet ??= new byte[MaxPacketLength];
+        ReadOnlySpan<byte> first = PassThrough(0, leftPacket, out bool passed) ? leftPacket : firstStream.AsSpan(0, EncodeLeg(0, left, firstStream));
+        int at = Rtp.OpusPacket.WriteSelfDelimited(first, packet);
         if (at < 0)
         {
             if (passed)
@@ -274,12 +287,12 @@ public sealed unsafe class OggOpusWriter : IDisposable
         int length;
         if (PassThrough(1, rightPacket, out _))
         {
-            rightPacket.CopyTo(_packet.AsSpan(at));
+            rightPacket.CopyTo(packet.AsSpan(at));
             length = at + rightPacket.Length;
         }
         else
         {
-            length = at + EncodeLeg(1, right, _packet.AsSpan(at));
+            length = at + EncodeLeg(1, right, packet.AsSpan(at));
         }
 
         // Packets never span pages: close the page first when this one would not fit.
@@ -290,7 +303,7 @@ public sealed unsafe class OggOpusWriter : IDisposable
         }
 
         _segments += OggPage.WriteLacing(length, _lacing.AsSpan(_segments));
-        _packet.AsSpan(0, length).CopyTo(_page.AsSpan(BodyOffset + _bodyLength));
+        packet.AsSpan(0, length).CopyTo(_page.AsSpan(BodyOffset + _bodyLength));
         _bodyLength += length;
         _pageSamples += FrameSamples;
         _encodedSamples += FrameSamples;
@@ -303,7 +316,7 @@ public sealed unsafe class OggOpusWriter : IDisposable
         passed = !packet.IsEmpty;
         if (passed)
         {
-            if (packet.Length > O.MaxPacketBytesPerStream - 2)
+            if (packet.Length > MaxStreamPacketBytes)
             {
                 ThrowBadPacket(); // the caller checks what it hands in: a bug, not bad input
             }
@@ -331,7 +344,7 @@ public sealed unsafe class OggOpusWriter : IDisposable
         fixed (short* samples = pcm)
         fixed (byte* packet = destination)
         {
-            length = O.opus_encode(_encoders[leg], samples, FrameSamples, packet, Math.Min(destination.Length, O.MaxPacketBytesPerStream));
+            length = O.opus_encode(_encoders[leg], samples, FrameSamples, packet, Math.Min(destination.Length, MaxStreamPacketBytes));
         }
 
         if (length < 0)
@@ -597,7 +610,7 @@ public sealed unsafe class OggOpusWriter : IDisposable
         return true;
     }
 
-    private static void ThrowBadPacket() => throw new ArgumentException("A packet given to pass through is not a well-formed Opus packet of at most 3998 bytes.");
+    private static void ThrowBadPacket() => throw new ArgumentException("A packet given to pass through is not a well-formed Opus packet of at most 1500 bytes.");
 
     private static void ThrowCompleted() => throw new InvalidOperationException("The recording was completed; no more frames can be written.");
 

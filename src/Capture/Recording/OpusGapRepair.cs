@@ -27,7 +27,7 @@ internal sealed unsafe class OpusGapRepair : IDisposable
     private readonly OpusAudioDecoder _decoder;
     private readonly SafeOpusEncoderHandle _encoder;
     private readonly int _lookahead;
-    private readonly byte[] _packet = new byte[O.MaxPacketBytesPerStream];
+    private readonly byte[] _packet = new byte[OggOpusWriter.MaxStreamPacketBytes];
     private short[] _audio = [];
 
     private OpusGapRepair(OpusRepairSettings settings)
