@@ -165,9 +165,15 @@ internal static class Paths
         throw new FileNotFoundException($"samples/{name} not found above {AppContext.BaseDirectory}");
     }
 
-    /// <summary>A file of the shared captures (shared/captures beside or above the checkout).</summary>
+    /// <summary>A shared capture: APPLIANCE_CAPTURES, or shared/captures beside the checkout or any folder above it (as the tests find it).</summary>
     public static string Capture(string name)
     {
+        string? env = Environment.GetEnvironmentVariable("APPLIANCE_CAPTURES");
+        if (!string.IsNullOrEmpty(env) && File.Exists(Path.Combine(env, name)))
+        {
+            return Path.Combine(env, name);
+        }
+
         for (DirectoryInfo? d = new(AppContext.BaseDirectory); d is not null; d = d.Parent)
         {
             string candidate = Path.Combine(d.FullName, "shared", "captures", name);
@@ -177,6 +183,6 @@ internal static class Paths
             }
         }
 
-        throw new FileNotFoundException($"shared/captures/{name} not found above {AppContext.BaseDirectory}", name);
+        throw new FileNotFoundException($"shared/captures/{name} not found above {AppContext.BaseDirectory}; set APPLIANCE_CAPTURES");
     }
 }

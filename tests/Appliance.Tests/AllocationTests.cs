@@ -50,8 +50,23 @@ public class AllocationTests(ITestOutputHelper output)
         Assert.Equal(0, allocated);
     }
 
+    [Fact]
+    public void OpusCallPassedThrough_AllocatesNothingPerPacket_NorWhenALostPacketIsRebuilt()
+    {
+        // sip-rtp-opus.pcap: FreeSWITCH's Opus (20 ms) from 0.02 s to 8.5 s goes into the file as it came. One packet is
+        // lost in the warm-up (at 1.5 s: the worker's repair decoder and encoder are made) and one in the window (at 5 s).
+        (long media, long allocated) = MeasureWindow("sip-rtp-opus.pcap", 2_000_000_000, 7_000_000_000, frames =>
+        {
+            long t0 = frames[0].Ts;
+            int Rtp(long ns) => frames.FindIndex(f => f.Ts - t0 >= ns && f.Frame.Length > 100 && f.Frame[23] == 17); // IPv4 UDP: the media
+            return [.. frames.Where((_, i) => i != Rtp(1_500_000_000) && i != Rtp(5_000_000_000))];
+        });
+        Assert.True(media > 200, $"the window must hold the call's RTP ({media})");
+        Assert.Equal(0, allocated);
+    }
+
     /// <summary>Replays a capture inline up to <paramref name="fromNs"/> (warm-up), then measures the window up to <paramref name="toNs"/> (<see cref="Allocations"/>).</summary>
-    private (long Media, long Allocated) MeasureWindow(string capture, long fromNs, long toNs)
+    private (long Media, long Allocated) MeasureWindow(string capture, long fromNs, long toNs, Func<List<(long Ts, byte[] Frame)>, List<(long Ts, byte[] Frame)>>? edit = null)
     {
         List<(long Ts, byte[] Frame)> frames = [];
         int linkType;
@@ -64,6 +79,7 @@ public class AllocationTests(ITestOutputHelper output)
             }
         }
 
+        frames = edit?.Invoke(frames) ?? frames;
         long t0 = frames[0].Ts;
         string dir = Path.Combine(Path.GetTempPath(), "appliance-alloc-" + Guid.NewGuid().ToString("N"));
         try

@@ -127,6 +127,11 @@ internal static partial class Interop
         [LibraryImport(Libraries.Opus)]
         internal static partial int opus_packet_get_nb_samples(byte* packet, int len, int Fs);
 
+        // int opus_packet_parse(const unsigned char *data, opus_int32 len, unsigned char *out_toc,
+        //     const unsigned char *frames[48], opus_int16 size[48], int *payload_offset);  returns the frame count or an error.
+        [LibraryImport(Libraries.Opus)]
+        internal static partial int opus_packet_parse(byte* data, int len, byte* out_toc, byte** frames, short* size, int* payload_offset);
+
         /// <summary>Creates a multistream encoder or throws <see cref="Capture.Recording.OpusException"/> with libopus' text.</summary>
         internal static SafeOpusMultistreamEncoderHandle CreateMultistreamEncoder(int sampleRate, int channels, int streams, int coupledStreams, ReadOnlySpan<byte> mapping, int application)
         {

@@ -76,6 +76,9 @@ public sealed class CallRecording : IDisposable
     /// <summary>The finished call's sidecar (null before <see cref="Finish"/>).</summary>
     public CallSidecar? Sidecar => _result;
 
+    /// <summary>The two legs (left, right), for tests and benchmarks that look into what each did.</summary>
+    internal IReadOnlyList<MediaLeg> Legs => _legs;
+
     public void SetPayloadMap(Channel channel, PayloadMap map) => _legs[(int)channel].Map = map;
 
     /// <summary>A signalling event (<see cref="CallEventTypes"/>) at capture time <paramref name="atNs"/>.</summary>
@@ -101,6 +104,10 @@ public sealed class CallRecording : IDisposable
         }
 
         long arrivalPosition = PositionOf(arrivalNs);
+
+        // After a pause in this call's media the mix is still where the audio stopped: bring it on to where whatever this
+        // packet may carry fits the legs' rings (never further than the mix after the packet goes anyway).
+        Emit(arrivalPosition - MediaLeg.MixReach(_rate, JitterSamples));
         _legs[(int)channel].Accept(datagram, arrivalNs, arrivalPosition, _rate, _emitted, _options.MaxConcealedPackets);
         Emit(arrivalPosition - JitterSamples);
     }
@@ -139,6 +146,14 @@ public sealed class CallRecording : IDisposable
             }
         }
 
+        // An Opus call's frame is its packets' duration, so that they can go into the file as they came (20 ms otherwise).
+        int frameMs = 20;
+        bool passthrough = _options.OpusPassthrough && (codec == AudioCodec.Opus || _legs[0].Map.Preferred == AudioCodec.Opus || _legs[1].Map.Preferred == AudioCodec.Opus);
+        if (passthrough && codec == AudioCodec.Opus && OpusPacket.SamplesAt48Khz(rtp.Payload) is 480 or 960 or 1920 or 2880)
+        {
+            frameMs = OpusPacket.SamplesAt48Khz(rtp.Payload) / 48;
+        }
+
         _rate = rate;
         _originNs = arrivalNs;
         // The file is created by the first page written: a disk full now costs the audio until it is not, not the call.
@@ -148,8 +163,18 @@ public sealed class CallRecording : IDisposable
             SampleRate = rate,
             BitratePerChannel = _options.BitratePerChannel,
             Complexity = _options.Complexity,
+            FrameMs = frameMs,
             Tags = Tags(),
         });
+        if (passthrough)
+        {
+            var repair = new OpusRepairSettings(rate, _writer.FrameSamples, _options.BitratePerChannel, _options.Complexity);
+            _legs[0].UsePassthrough(repair);
+            _legs[1].UsePassthrough(repair);
+        }
+
+        _legs[0].UseLag(JitterSamples);
+        _legs[1].UseLag(JitterSamples);
         _left = new short[_writer.FrameSamples];
         _right = new short[_writer.FrameSamples];
         ReportWrites();
@@ -191,9 +216,9 @@ public sealed class CallRecording : IDisposable
         int frame = _writer.FrameSamples;
         while (_emitted + frame <= upTo)
         {
-            _legs[0].Take(_emitted, _left);
-            _legs[1].Take(_emitted, _right);
-            _writer.WriteFrame(_left, _right);
+            ReadOnlySpan<byte> left = _legs[0].Take(_emitted, _left);
+            ReadOnlySpan<byte> right = _legs[1].Take(_emitted, _right);
+            _writer.WriteFrame(_left, _right, left, right);
             _emitted += frame;
         }
 

@@ -16,6 +16,9 @@ public enum LegDropReason : byte
 
     /// <summary>SRTP: the payload is encrypted (a mirror cannot hear it).</summary>
     Encrypted,
+
+    /// <summary>Placed further ahead of the mix than a leg holds (after the checks that re-anchor such a sender: none expected).</summary>
+    Early,
     Count,
 }
 
@@ -25,9 +28,22 @@ public enum LegDropReason : byte
 /// </summary>
 internal sealed class MediaLeg : IDisposable
 {
-    // The ring holds about 4 s of audio at the call's rate (2^15 samples at 8 kHz, 2^16 at 16 kHz): packets are
-    // placed at most 2 s from their arrival (else re-anchored) and mixed 200 ms behind the newest one.
-    private const double RingSeconds = 4.0;
+    // The ring holds what the mixer needs, no more: the mix runs the jitter delay (200 ms) behind the newest arrival, a
+    // packet is placed at most LeadSeconds ahead of its arrival (a sender further ahead is re-anchored at its arrival
+    // time), and the longest packet (120 ms) and frame (60 ms) on top: 8,192 samples (16 KiB) a leg at 8 kHz, 16,384 at
+    // 16 kHz, where 4 s was 64 and 128 KiB.
+    private const double LeadSeconds = 0.6;
+    private const double PacketSeconds = 0.12;
+    private const double FrameSeconds = 0.06;
+
+    /// <summary>Samples of a leg's ring at <paramref name="rate"/> for a mix <paramref name="lagSamples"/> behind the newest arrival.</summary>
+    public static int RingSamples(int rate, long lagSamples) =>
+        (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)(lagSamples + (long)(rate * (LeadSeconds + PacketSeconds + FrameSeconds))));
+
+    /// <summary>How far behind a packet's arrival the mix must be for any packet placed by the rules to fit the ring (at least the lag and a frame).</summary>
+    public static long MixReach(int rate, long lagSamples) => RingSamples(rate, lagSamples) - (long)(rate * (LeadSeconds + PacketSeconds));
+
+    private long _lagSamples;
 
     // Largest decoded packet we accept: 120 ms at 48 kHz.
     private const int MaxPacketSamples = 5760;
@@ -49,6 +65,14 @@ internal sealed class MediaLeg : IDisposable
     private readonly List<(char Digit, long Position)> _dtmf = [];
 
     private IAudioDecoder? _decoder;
+
+    // Passthrough (see UsePassthrough): Opus packets held as they came, placed on the file's frame grid.
+    private readonly OpusPacketWindow _window = new();
+    private OpusRepairSettings _repair;
+    private int _frameSamples;          // 0: this leg decodes everything
+    private long _previousOffset = -1;  // where the window holds the last packet placed in order (primes a gap's repair)
+    private int _previousLength;
+
     private bool _anchored;
     private uint _ssrc;
     private uint _anchorTimestamp;
@@ -66,6 +90,17 @@ internal sealed class MediaLeg : IDisposable
     public PayloadMap Map { get; set; } = new();
 
     public long Packets { get; private set; }
+
+    /// <summary>Opus packets placed to go into the file as they came (not decoded).</summary>
+    public long PassedThrough { get; private set; }
+
+    /// <summary>Frames of lost Opus packets rebuilt for the file (decoded around the gap and encoded again), and of those how many from FEC.</summary>
+    public long RepairedFrames { get; private set; }
+
+    public long FecFrames { get; private set; }
+
+    /// <summary>Why this leg stopped passing its packets through and decodes them (None while it passes through, or never did).</summary>
+    public PassthroughFallback Fallback { get; private set; }
     public long Lost { get; private set; }
     public long Concealed { get; private set; }
 
@@ -166,7 +201,6 @@ internal sealed class MediaLeg : IDisposable
             return;
         }
 
-        EnsureBuffers(rate);
         int clock = Map.ClockRateOf(rtp.PayloadType);
         if (!_anchored)
         {
@@ -195,8 +229,9 @@ internal sealed class MediaLeg : IDisposable
         long position = _anchorPosition + ((long)(int)(rtp.Timestamp - _anchorTimestamp) * rate / _anchorClock);
 
         // A timestamp far from where the arrival time puts the packet means the sender jumped (restart, splice):
-        // trust the arrival time and re-anchor rather than write the audio seconds away from where it belongs.
-        if (Math.Abs(position - arrivalPosition) > rate * 2L)
+        // trust the arrival time and re-anchor rather than write the audio seconds away from where it belongs. Ahead,
+        // far is more than the ring leads (LeadSeconds); behind, 2 s (what is behind the mix is late anyway).
+        if (position - arrivalPosition > (long)(rate * LeadSeconds) || arrivalPosition - position > rate * 2L)
         {
             Anchor(rtp, arrivalPosition, clock);
             _highestSeq = rtp.SequenceNumber; // this packet is already through the window
@@ -234,6 +269,12 @@ internal sealed class MediaLeg : IDisposable
             return;
         }
 
+        if (codec == AudioCodec.Opus && _frameSamples > 0 && TryPassThrough(rtp.Payload, position, emitted, maxConcealed, reordered))
+        {
+            _codecsSeen |= 1 << (int)codec;
+            return;
+        }
+
         IAudioDecoder? decoder = DecoderFor(codec);
         if (decoder is null)
         {
@@ -242,6 +283,7 @@ internal sealed class MediaLeg : IDisposable
         }
 
         _codecsSeen |= 1 << (int)codec;
+        EnsureBuffers(rate);
 
         // Conceal a short gap since the previous packet with the codec's own loss concealment.
         if (!reordered && _lastWrittenEnd > 0 && position > _lastWrittenEnd && _lastPacketSamples > 0)
@@ -264,7 +306,7 @@ internal sealed class MediaLeg : IDisposable
         ReadOnlySpan<short> pcm = Resample(decoded.AsSpan(0, samples), decoder.SampleRate, rate);
         if (position + pcm.Length - emitted > _ringMask + 1)
         {
-            _drops[(int)LegDropReason.Late]++;
+            _drops[(int)LegDropReason.Early]++;
             return;
         }
 
@@ -277,6 +319,136 @@ internal sealed class MediaLeg : IDisposable
     }
 
     /// <summary>
+    /// From now on this leg's Opus packets go into the file as they came when they fit its frames of
+    /// <see cref="OpusRepairSettings.FrameSamples"/> (see <see cref="TryPassThrough"/>); lost ones are rebuilt with
+    /// <paramref name="repair"/>'s settings. Called once, when the file's rate and frame are known.
+    /// </summary>
+    public void UsePassthrough(OpusRepairSettings repair)
+    {
+        _repair = repair;
+        _frameSamples = repair.FrameSamples;
+    }
+
+    /// <summary>
+    /// Places an Opus packet on the file's frame grid to go into the file unchanged. It must last exactly one frame (the
+    /// two streams of a file's packet last the same) and parse as Opus; its frame is the one nearest its timestamp's place
+    /// on the timeline, at most half a frame from it (a sender's packets are a frame apart, so a talk spurt moves as a
+    /// whole and stays in order). A short gap before it (what the decoding path would conceal) is rebuilt from the previous
+    /// packet, PLC and this packet's FEC. False (and this leg decodes from now on, <see cref="Fallback"/>) when the packet
+    /// does not fit: another duration than the frame (10/40/60 ms packets after 20 ms ones), or two packets on one frame
+    /// (timestamps off the frame grid). A malformed packet is dropped as a bad payload, as a decoder would.
+    /// </summary>
+    private bool TryPassThrough(ReadOnlySpan<byte> payload, long position, long emitted, int maxConcealed, bool reordered)
+    {
+        if (Fallback != PassthroughFallback.None)
+        {
+            return false;
+        }
+
+        int frame = _frameSamples;
+        if (!OpusPacket.IsWellFormed(payload))
+        {
+            _drops[(int)LegDropReason.BadPayload]++;
+            return true;
+        }
+
+        if (OpusPacket.SamplesAt48Khz(payload) != (long)frame * 48000 / _repair.Rate)
+        {
+            FallBack(PassthroughFallback.PacketDuration);
+            return false;
+        }
+
+        if (payload.Length > MaxPassthroughBytes)
+        {
+            FallBack(PassthroughFallback.PacketSize);
+            return false;
+        }
+
+        _window.EnsureBuffers(RingSamples(_repair.Rate, LagSamples(_repair.Rate)) / frame);
+        long index = (position + (frame / 2)) / frame;
+        long emittedFrame = emitted / frame;
+        if (index - emittedFrame >= _window.Frames)
+        {
+            _drops[(int)LegDropReason.Early]++; // further ahead of the mix than the window holds (as for decoded audio)
+            return true;
+        }
+
+        long start = index * frame;
+        if (!reordered && _lastWrittenEnd > 0 && start > _lastWrittenEnd && _lastPacketSamples > 0 && _lastWrittenEnd >= emitted
+            && start - _lastWrittenEnd <= _lastPacketSamples * maxConcealed)
+        {
+            RepairGap(_lastWrittenEnd / frame, (int)((start - _lastWrittenEnd) / frame), payload);
+        }
+
+        if (_window.Put(index, payload, repair: false, out long offset) == OpusPacketWindow.PutResult.Overlap)
+        {
+            FallBack(PassthroughFallback.Overlap);
+            return false;
+        }
+
+        PassedThrough++;
+        Placed(start, frame);
+        _lastPacketSamples = frame;
+        if (!reordered)
+        {
+            _lastWrittenEnd = start + frame;
+            _previousOffset = offset;
+            _previousLength = payload.Length;
+        }
+
+        return true;
+    }
+
+    private void FallBack(PassthroughFallback why)
+    {
+        Fallback = why;
+
+        // The decoder starts from the last packet that went in as it came, so that the first one decoded continues its voice.
+        if (_window.TryRead(_previousOffset, _previousLength, out ReadOnlySpan<byte> previous) && DecoderFor(AudioCodec.Opus) is { } decoder)
+        {
+            decoder.Decode(previous, Decoded);
+        }
+    }
+
+    // A passthrough packet is at most what the writer takes as one stream; a larger one (above 600 kbit/s at 20 ms) is decoded.
+    private const int MaxPassthroughBytes = OggOpusWriter.MaxStreamPacketBytes;
+
+    private void RepairGap(long firstFrame, int frames, ReadOnlySpan<byte> next)
+    {
+        if (!_window.TryRead(_previousOffset, _previousLength, out ReadOnlySpan<byte> previous))
+        {
+            previous = default;
+        }
+
+        OpusGapRepair repair = OpusGapRepair.ForThread(_repair);
+        long fecBefore = repair.FecFrames;
+        var store = new RepairStore(this, firstFrame);
+        if (repair.Repair(previous, next, frames, ref store))
+        {
+            RepairedFrames += frames;
+            FecFrames += repair.FecFrames - fecBefore;
+            Concealed += (long)frames * _frameSamples;
+        }
+    }
+
+    private readonly struct RepairStore(MediaLeg leg, long firstFrame) : IRepairedFrameStore
+    {
+        public void Store(int index, ReadOnlySpan<byte> packet)
+        {
+            long frame = firstFrame + index;
+            if (leg._window.Put(frame, packet, repair: true, out _) == OpusPacketWindow.PutResult.Stored)
+            {
+                leg.Placed(frame * leg._frameSamples, leg._frameSamples);
+            }
+        }
+    }
+
+    /// <summary>How far behind the newest arrival the mix runs (the recording's jitter delay), which sizes the ring; 200 ms unless told.</summary>
+    public void UseLag(long samples) => _lagSamples = samples;
+
+    private long LagSamples(int rate) => _lagSamples > 0 ? _lagSamples : rate / 5;
+
+    /// <summary>
     /// Buffers are rented with the first audio, so a call that never has media costs almost nothing, and returned at
     /// the end, so calls reuse each other's buffers (the ring would otherwise be a large-object allocation per leg).
     /// </summary>
@@ -287,7 +459,7 @@ internal sealed class MediaLeg : IDisposable
             return;
         }
 
-        int size = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)(rate * RingSeconds));
+        int size = RingSamples(rate, LagSamples(rate));
         _ring = ArrayPool<short>.Shared.Rent(size);
         _ring.AsSpan(0, size).Clear(); // silence: a rented array holds another call's audio
         _ringMask = size - 1;
@@ -442,24 +614,46 @@ internal sealed class MediaLeg : IDisposable
 
     private void Write(long position, ReadOnlySpan<short> pcm)
     {
+        Placed(position, pcm.Length);
+        for (int i = 0; i < pcm.Length; i++)
+        {
+            _ring[(int)((position + i) & _ringMask)] = pcm[i];
+        }
+    }
+
+    /// <summary>Audio of <paramref name="samples"/> from <paramref name="position"/> is on the leg (decoded, or a packet held).</summary>
+    private void Placed(long position, int samples)
+    {
         if (FirstPosition < 0 || position < FirstPosition)
         {
             FirstPosition = position;
         }
 
-        for (int i = 0; i < pcm.Length; i++)
+        if (position + samples > WrittenEnd)
         {
-            _ring[(int)((position + i) & _ringMask)] = pcm[i];
-        }
-
-        if (position + pcm.Length > WrittenEnd)
-        {
-            WrittenEnd = position + pcm.Length;
+            WrittenEnd = position + samples;
         }
     }
 
+    /// <summary>
+    /// The frame at <paramref name="position"/>: the packet held for it, to go into the file as it is, or (when there is
+    /// none: the result is empty) its decoded audio copied into <paramref name="frame"/>. Either way the ring is cleared
+    /// there for the next lap.
+    /// </summary>
+    public ReadOnlySpan<byte> Take(long position, Span<short> frame)
+    {
+        ReadOnlySpan<byte> packet = default;
+        if (_frameSamples > 0 && position % _frameSamples == 0 && !_window.TryTake(position / _frameSamples, out packet, out bool overwritten) && overwritten)
+        {
+            _drops[(int)LegDropReason.Late]++; // held so long that newer packets' bytes came round over it
+        }
+
+        TakePcm(position, frame);
+        return packet;
+    }
+
     /// <summary>Copies one frame out of the ring and clears it for the next lap.</summary>
-    public void Take(long position, Span<short> frame)
+    private void TakePcm(long position, Span<short> frame)
     {
         if (_ring.Length == 0)
         {
@@ -482,10 +676,26 @@ internal sealed class MediaLeg : IDisposable
     {
         _decoder?.Dispose();
         _decoder = null;
+        _window.Dispose();
         if (_ring.Length != 0)
         {
             ArrayPool<short>.Shared.Return(_ring);
             _ring = [];
         }
     }
+}
+
+/// <summary>Why an Opus leg stopped going into the file as it came and is decoded and encoded instead (for the rest of the call).</summary>
+public enum PassthroughFallback : byte
+{
+    None,
+
+    /// <summary>A packet lasted other than the file's frame (the sender changed its packet time, or never had the file's).</summary>
+    PacketDuration,
+
+    /// <summary>Two packets fell on one frame: the sender's timestamps are off the frame grid.</summary>
+    Overlap,
+
+    /// <summary>A packet larger than a stream of the file may be (<see cref="OggOpusWriter.MaxStreamPacketBytes"/>).</summary>
+    PacketSize,
 }

@@ -31,7 +31,13 @@ public sealed unsafe class OggOpusWriter : IDisposable
 {
     private const int Channels = 2;
     private const int GranuleRate = 48000; // RFC 7845: granule positions always count 48 kHz samples
-    private const int MaxPacketLength = Channels * O.MaxPacketBytesPerStream;
+    /// <summary>
+    /// Largest packet one stream may have: what our encoders are allowed to make (at most 256 kbit/s: a 20 ms frame is
+    /// 640 bytes, so this binds only 60 ms frames above 200 kbit/s), and the largest Opus packet passed through as it came.
+    /// </summary>
+    public const int MaxStreamPacketBytes = 1500;
+
+    private const int MaxPacketLength = (Channels * MaxStreamPacketBytes) + 2; // the first stream's self-delimiting length
 
     private readonly Stream _output;
     private readonly bool _leaveOpen;
@@ -45,7 +51,13 @@ public sealed unsafe class OggOpusWriter : IDisposable
     private readonly int[] _silentRun = new int[Channels];
     private readonly byte[] _silentPacket;
     private readonly bool _skipSilence;
-    private readonly byte[] _firstStream = new byte[O.MaxPacketBytesPerStream];
+
+    // One frame's packets are assembled in these and copied into the page at once: one pair per worker thread (a
+    // recording belongs to one worker), not 4.5 KB per open recording.
+    [ThreadStatic]
+    private static byte[]? t_firstStream;
+    [ThreadStatic]
+    private static byte[]? t_packet;
     private readonly int _sampleRate;
     private readonly int _granulePerSample;   // 48000 / SampleRate
     private readonly int _pageSampleLimit;    // samples (per channel, at SampleRate) after which a page is closed
@@ -56,11 +68,10 @@ public sealed unsafe class OggOpusWriter : IDisposable
     private const int BodyOffset = OggPage.HeaderLength + OggPage.MaxSegments;
 
     private readonly short[] _zeros;          // two frames of silence: the final frame of both legs
-    private readonly byte[] _packet = new byte[MaxPacketLength];
     private readonly byte[] _lacing = new byte[OggPage.MaxSegments];
     // Rented for the file's life and returned at Dispose, reused across calls: one page per open recording, sized for
-    // twice what a page of the configured bitrate holds (16 KB at 16 kbit/s a leg, not the 64 KB an Ogg page may
-    // reach); a page that would overflow it is closed early, still whole.
+    // half again what a page of the configured bitrate holds (8 KB at 16 kbit/s a leg, not the 64 KB an Ogg page may
+    // reach); a page that would overflow it (a burst, a louder leg passed through) is closed early, still whole.
     private readonly byte[] _page;
     private readonly int _bodyCapacity;
     private readonly byte[] _headerPages;     // OpusHead and OpusTags pages, written before the first audio page
@@ -99,7 +110,7 @@ public sealed unsafe class OggOpusWriter : IDisposable
         _pageSampleLimit = Math.Max(FrameSamples, (int)(limitTicks * options.SampleRate / TimeSpan.TicksPerSecond));
         _zeros = new short[FrameSamples * Channels];
         long pageBytes = (long)options.BitratePerChannel * Channels / 8 * _pageSampleLimit / options.SampleRate;
-        _page = ArrayPool<byte>.Shared.Rent((int)Math.Min(BodyOffset + OggPage.MaxBodyLength, BodyOffset + Math.Max(MaxPacketLength, 2 * pageBytes)));
+        _page = ArrayPool<byte>.Shared.Rent((int)Math.Min(BodyOffset + OggPage.MaxBodyLength, BodyOffset + Math.Max(MaxPacketLength, pageBytes * 3 / 2)));
         _bodyCapacity = Math.Min(OggPage.MaxBodyLength, _page.Length - BodyOffset);
         _serial = options.SerialNumber ?? (uint)Random.Shared.Next();
 
@@ -143,6 +154,9 @@ public sealed unsafe class OggOpusWriter : IDisposable
     /// <summary>Bytes of the page buffer this recording holds while open.</summary>
     public int PageBufferBytes => _page.Length;
 
+    /// <summary>Leg frames written as the packet given (an Opus leg's RTP payload), without running the encoder.</summary>
+    public long PassedThroughFrames { get; private set; }
+
     /// <summary>Leg frames written as the stock silent packet, without running the encoder.</summary>
     public long SilentFramesSkipped { get; private set; }
 
@@ -170,19 +184,26 @@ public sealed unsafe class OggOpusWriter : IDisposable
     public IReadOnlyList<LostSpan> LostSpans => _lost;
 
     /// <summary>Encodes one frame of both legs; each span holds exactly <see cref="FrameSamples"/> samples.</summary>
-    public void WriteFrame(ReadOnlySpan<short> left, ReadOnlySpan<short> right)
+    public void WriteFrame(ReadOnlySpan<short> left, ReadOnlySpan<short> right) => WriteFrame(left, right, default, default);
+
+    /// <summary>
+    /// One frame of both legs: a leg with a packet (a mono Opus packet of exactly the frame's duration, well formed, as
+    /// an Opus RTP payload is) goes into the file as it is, without the encoder; a leg without one is encoded from its
+    /// <see cref="FrameSamples"/> samples (whose span is then not read for the other leg).
+    /// </summary>
+    public void WriteFrame(ReadOnlySpan<short> left, ReadOnlySpan<short> right, ReadOnlySpan<byte> leftPacket, ReadOnlySpan<byte> rightPacket)
     {
         if (_completed)
         {
             ThrowCompleted();
         }
 
-        if (left.Length != FrameSamples || right.Length != FrameSamples)
+        if ((leftPacket.IsEmpty && left.Length != FrameSamples) || (rightPacket.IsEmpty && right.Length != FrameSamples))
         {
             ThrowWrongFrameLength(left.Length, right.Length);
         }
 
-        EncodeFrame(left, right);
+        EncodeFrame(left, right, leftPacket, rightPacket);
         SamplesWritten += FrameSamples;
         if (_pageSamples >= _pageSampleLimit)
         {
@@ -211,7 +232,7 @@ public sealed unsafe class OggOpusWriter : IDisposable
         }
 
         _completed = true;
-        EncodeFrame(_zeros.AsSpan(0, FrameSamples), _zeros.AsSpan(FrameSamples, FrameSamples));
+        EncodeFrame(_zeros.AsSpan(0, FrameSamples), _zeros.AsSpan(FrameSamples, FrameSamples), default, default);
         WritePage(OggPageFlags.EndOfStream, PreSkip + ((SamplesWritten - SamplesLost) * _granulePerSample));
         if (_rewind)
         {
@@ -247,16 +268,32 @@ public sealed unsafe class OggOpusWriter : IDisposable
     }
 
     /// <summary>One two-stream packet (RFC 7845 section 5.1.1): the left leg's packet self-delimited, then the right's.</summary>
-    private void EncodeFrame(ReadOnlySpan<short> left, ReadOnlySpan<short> right)
+    private void EncodeFrame(ReadOnlySpan<short> left, ReadOnlySpan<short> right, ReadOnlySpan<byte> leftPacket, ReadOnlySpan<byte> rightPacket)
     {
-        int first = EncodeLeg(0, left, _firstStream);
-        int at = Rtp.OpusPacket.WriteSelfDelimited(_firstStream.AsSpan(0, first), _packet);
+        byte[] firstStream = t_firstStream ??= new byte[MaxStreamPacketBytes];
+        byte[] packet = t_packet ??= new byte[MaxPacketLength];
+        ReadOnlySpan<byte> first = PassThrough(0, leftPacket, out bool passed) ? leftPacket : firstStream.AsSpan(0, EncodeLeg(0, left, firstStream));
+        int at = Rtp.OpusPacket.WriteSelfDelimited(first, packet);
         if (at < 0)
         {
+            if (passed)
+            {
+                ThrowBadPacket();
+            }
+
             OpusException.Throw("self-delimiting framing", O.OPUS_INVALID_PACKET); // libopus' own packet: a bug, not bad input
         }
 
-        int length = at + EncodeLeg(1, right, _packet.AsSpan(at));
+        int length;
+        if (PassThrough(1, rightPacket, out _))
+        {
+            rightPacket.CopyTo(packet.AsSpan(at));
+            length = at + rightPacket.Length;
+        }
+        else
+        {
+            length = at + EncodeLeg(1, right, packet.AsSpan(at));
+        }
 
         // Packets never span pages: close the page first when this one would not fit.
         int lacing = OggPage.LacingCount(length);
@@ -266,11 +303,29 @@ public sealed unsafe class OggOpusWriter : IDisposable
         }
 
         _segments += OggPage.WriteLacing(length, _lacing.AsSpan(_segments));
-        _packet.AsSpan(0, length).CopyTo(_page.AsSpan(BodyOffset + _bodyLength));
+        packet.AsSpan(0, length).CopyTo(_page.AsSpan(BodyOffset + _bodyLength));
         _bodyLength += length;
         _pageSamples += FrameSamples;
         _encodedSamples += FrameSamples;
         _encodedGranule += FrameSamples * _granulePerSample;
+    }
+
+    /// <summary>A leg's packet taken as it is: its encoder is skipped and its run of silent frames starts again.</summary>
+    private bool PassThrough(int leg, ReadOnlySpan<byte> packet, out bool passed)
+    {
+        passed = !packet.IsEmpty;
+        if (passed)
+        {
+            if (packet.Length > MaxStreamPacketBytes)
+            {
+                ThrowBadPacket(); // the caller checks what it hands in: a bug, not bad input
+            }
+
+            _silentRun[leg] = 0;
+            PassedThroughFrames++;
+        }
+
+        return passed;
     }
 
     /// <summary>One leg's frame as a single-stream packet: the stock silent one once the leg has been silent a while.</summary>
@@ -289,7 +344,7 @@ public sealed unsafe class OggOpusWriter : IDisposable
         fixed (short* samples = pcm)
         fixed (byte* packet = destination)
         {
-            length = O.opus_encode(_encoders[leg], samples, FrameSamples, packet, Math.Min(destination.Length, O.MaxPacketBytesPerStream));
+            length = O.opus_encode(_encoders[leg], samples, FrameSamples, packet, Math.Min(destination.Length, MaxStreamPacketBytes));
         }
 
         if (length < 0)
@@ -554,6 +609,8 @@ public sealed unsafe class OggOpusWriter : IDisposable
 
         return true;
     }
+
+    private static void ThrowBadPacket() => throw new ArgumentException("A packet given to pass through is not a well-formed Opus packet of at most 1500 bytes.");
 
     private static void ThrowCompleted() => throw new InvalidOperationException("The recording was completed; no more frames can be written.");
 

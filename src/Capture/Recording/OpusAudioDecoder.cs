@@ -4,21 +4,37 @@ using O = Capture.Interop.Interop.Opus;
 
 namespace Capture.Recording;
 
-/// <summary>Opus RTP payloads decoded mono at 16 kHz by libopus, with libopus' own PLC (opus_decode with no data).</summary>
+/// <summary>
+/// Opus RTP payloads decoded mono by libopus (at 16 kHz unless told otherwise), with libopus' own PLC (opus_decode with no
+/// data).
+/// </summary>
 public sealed unsafe class OpusAudioDecoder : IAudioDecoder
 {
-    private const int Rate = 16000;
-    private const int MaxFrameSamples = Rate * 120 / 1000;  // 120 ms, the longest Opus packet
-    private const int PlcQuantum = Rate / 400;              // PLC lengths must be multiples of 2.5 ms
+    private readonly int _rate;
+    private readonly int _maxFrameSamples;  // 120 ms, the longest Opus packet
+    private readonly int _plcQuantum;       // PLC lengths must be multiples of 2.5 ms
 
     private readonly SafeOpusDecoderHandle _state;
-    private readonly short[] _scratch = new short[MaxFrameSamples];
+    private readonly short[] _scratch;
 
-    public OpusAudioDecoder() => _state = O.CreateDecoder(Rate, 1);
+    public OpusAudioDecoder()
+        : this(16000)
+    {
+    }
+
+    /// <summary>A decoder at <paramref name="rate"/>: 8000, 12000, 16000, 24000 or 48000.</summary>
+    public OpusAudioDecoder(int rate)
+    {
+        _rate = rate;
+        _maxFrameSamples = rate * 120 / 1000;
+        _plcQuantum = rate / 400;
+        _scratch = new short[_maxFrameSamples];
+        _state = O.CreateDecoder(rate, 1);
+    }
 
     public AudioCodec Codec => AudioCodec.Opus;
 
-    public int SampleRate => Rate;
+    public int SampleRate => _rate;
 
     public int Decode(ReadOnlySpan<byte> payload, Span<short> pcm)
     {
@@ -27,7 +43,7 @@ public sealed unsafe class OpusAudioDecoder : IAudioDecoder
             return -1;
         }
 
-        int frameSize = Math.Min(pcm.Length, MaxFrameSamples);
+        int frameSize = Math.Min(pcm.Length, _maxFrameSamples);
         int written;
         fixed (byte* data = payload)
         fixed (short* output = pcm)
@@ -44,8 +60,8 @@ public sealed unsafe class OpusAudioDecoder : IAudioDecoder
     /// <summary>The gap's head by PLC, its last frame from <paramref name="next"/>'s FEC data (libopus PLC when it has none).</summary>
     public int ConcealBefore(ReadOnlySpan<byte> next, Span<short> pcm, int samples)
     {
-        int frame = next.IsEmpty ? -1 : OpusPacket.SamplesAt48Khz(next) / (48000 / Rate);
-        if (frame <= 0 || frame > samples || frame % PlcQuantum != 0)
+        int frame = next.IsEmpty ? -1 : OpusPacket.SamplesAt48Khz(next) / (48000 / _rate);
+        if (frame <= 0 || frame > samples || frame % _plcQuantum != 0)
         {
             return Conceal(pcm, samples);
         }
@@ -81,8 +97,8 @@ public sealed unsafe class OpusAudioDecoder : IAudioDecoder
         {
             while (done < samples)
             {
-                int chunk = Math.Min(samples - done, MaxFrameSamples);
-                int whole = chunk / PlcQuantum * PlcQuantum;
+                int chunk = Math.Min(samples - done, _maxFrameSamples);
+                int whole = chunk / _plcQuantum * _plcQuantum;
                 int written;
                 if (whole > 0)
                 {
@@ -91,7 +107,7 @@ public sealed unsafe class OpusAudioDecoder : IAudioDecoder
                 else
                 {
                     // Less than 2.5 ms left: conceal one quantum and keep its head.
-                    written = O.opus_decode(_state, null, 0, scratch, PlcQuantum, 0);
+                    written = O.opus_decode(_state, null, 0, scratch, _plcQuantum, 0);
                     if (written > 0)
                     {
                         written = chunk;

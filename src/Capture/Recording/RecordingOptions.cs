@@ -19,6 +19,12 @@ public sealed class RecordingOptions
     public int MaxConcealedPackets { get; set; } = 5;
 
     /// <summary>
+    /// An Opus leg's packets go into the file as they came (lost ones rebuilt from FEC or PLC) instead of being decoded
+    /// and encoded again, as long as they fit the file's frames; false transcodes every leg (comparisons, benchmarks).
+    /// </summary>
+    public bool OpusPassthrough { get; set; } = true;
+
+    /// <summary>
     /// The longest gap in a call's media filled with silence. A longer one (a hold without RTP, a capture clock that
     /// stepped, a bogus timestamp confirmed by the next packet) is cut to this, and the sidecar says how much was cut.
     /// </summary>

@@ -20,6 +20,27 @@ public static class OpusPacket
         }
     }
 
+    /// <summary>
+    /// The packet parses as RFC 6716 section 3 asks (TOC, frame count, frame lengths, padding: what a decoder checks
+    /// before decoding), read by libopus' own parser: a packet copied into a file as it came must be one a player decodes.
+    /// </summary>
+    public static unsafe bool IsWellFormed(ReadOnlySpan<byte> packet)
+    {
+        if (packet.IsEmpty)
+        {
+            return false;
+        }
+
+        byte toc;
+        byte** frames = stackalloc byte*[48]; // RFC 6716 section 3.2.5: at most 48 frames in one packet
+        short* sizes = stackalloc short[48];
+        int payloadOffset;
+        fixed (byte* p = packet)
+        {
+            return Interop.Interop.Opus.opus_packet_parse(p, packet.Length, &toc, frames, sizes, &payloadOffset) > 0;
+        }
+    }
+
     /// <summary>Longest frame RFC 6716 allows (section 3.2.1: lengths up to 1275 bytes).</summary>
     public const int MaxFrameBytes = 1275;
 

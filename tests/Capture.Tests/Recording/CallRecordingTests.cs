@@ -621,6 +621,44 @@ public sealed unsafe class CallRecordingTests(ITestOutputHelper output) : IDispo
         AssertContinuous(r.Left, 0.1, 2.9, "left");
     }
 
+    [Fact]
+    public void TimestampJump_OneSecondAhead_ReanchorsOnArrival_NoHole()
+    {
+        // At 1 s the sender's timestamp jumps 1 s ahead of its arrival: further than a leg holds ahead of the mix (0.6 s),
+        // so the packets are placed at their arrival, not a second later after a second of silence.
+        List<Packet> packets =
+        [
+            .. Stream(Channel.Left, LeftHz, T0, 50, sequence: 0, timestamp: 0),
+            .. Stream(Channel.Left, LeftHz, T0 + Ms(1000), 100, sequence: 50, timestamp: 16000, toneOffset: 8000),
+            .. Stream(Channel.Right, RightHz, T0 + Ms(3), 150, ssrc: 0x55667788),
+        ];
+        Result r = Record(packets, "tsahead");
+
+        Assert.Equal((0L, 0L, 300L), (r.Sidecar.PacketsLost, r.Sidecar.PacketsLate, r.Sidecar.Packets));
+        Assert.DoesNotContain("early", r.Sidecar.PacketsDropped.Keys);
+        AssertDurations(r, 3.0);
+        AssertContinuous(r.Left, 0.1, 2.9, "left");
+    }
+
+    [Fact]
+    public void PauseOfFiveSecondsWithoutPackets_TheFirstPacketAfterItIsPlayed()
+    {
+        // The only leg sends 1 s, nothing for 5 s (silence suppression without comfort noise), then 1 s: the mix is still
+        // where the audio stopped when the talk spurt's first packet comes, and must come on for it to fit.
+        List<Packet> packets =
+        [
+            .. Stream(Channel.Left, LeftHz, T0, 50, sequence: 0, timestamp: 0),
+            .. Stream(Channel.Left, LeftHz, T0 + Ms(6000), 50, sequence: 50, timestamp: 48000, toneOffset: 48000),
+        ];
+        Result r = Record(packets, "pause5");
+
+        Assert.Equal((0L, 100L), (r.Sidecar.PacketsLate, r.Sidecar.Packets));
+        AssertDurations(r, 7.0);
+        AssertSilent(r.Left, 1.03, 5.97, "pause");
+        Assert.InRange(Onset(r.Left, 5.0), 5.98, 6.02);
+        AssertContinuous(r.Left, 6.02, 6.98, "after the pause");
+    }
+
     // An answered call without media says "no-media"; an unanswered one keeps how it ended (see CallRecording).
     [Theory]
     [InlineData(CallEndReasons.Bye, CallEndReasons.NoMedia)]

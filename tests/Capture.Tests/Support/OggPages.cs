@@ -45,6 +45,80 @@ internal static class OggPages
         return pages;
     }
 
+    /// <summary>The audio packets of a valid file in order (the two header packets left out), rebuilt from each page's lacing values.</summary>
+    public static List<byte[]> AudioPackets(byte[] file)
+    {
+        var packets = new List<byte[]>();
+        var current = new List<byte>();
+        int page = 0;
+        for (int offset = 0; offset < file.Length; page++)
+        {
+            Assert.True(OggPage.TryVerify(file.AsSpan(offset), out int length));
+            int segments = file[offset + 26];
+            int body = offset + OggPage.HeaderLength + segments;
+            for (int i = 0; i < segments; i++)
+            {
+                int lacing = file[offset + OggPage.HeaderLength + i];
+                current.AddRange(file.AsSpan(body, lacing));
+                body += lacing;
+                if (lacing < 255)
+                {
+                    if (page >= 2)
+                    {
+                        packets.Add([.. current]);
+                    }
+
+                    current.Clear();
+                }
+            }
+
+            offset += length;
+        }
+
+        return packets;
+    }
+
+    /// <summary>
+    /// The two mono streams of a two-stream packet (RFC 7845 section 5.1.1): the first with the self-delimiting framing of
+    /// RFC 6716 Appendix B taken off (the packet it was made from), the second as it is.
+    /// </summary>
+    public static (byte[] First, byte[] Second) SplitStreams(byte[] packet)
+    {
+        int code = packet[0] & 0x3;
+        int at = 1;
+        int header; // bytes of TOC and lengths the packet had before its self-delimiting length
+        int data;   // bytes of frame data the first stream holds
+        switch (code)
+        {
+            case 0:
+                header = 1;
+                data = ReadLength(packet, ref at);
+                break;
+            case 1:
+                header = 1;
+                data = 2 * ReadLength(packet, ref at);
+                break;
+            case 2:
+                int firstFrame = ReadLength(packet, ref at);
+                header = at;
+                data = firstFrame + ReadLength(packet, ref at);
+                break;
+            default:
+                throw new NotSupportedException("code 3 first streams are not made by these tests' sources");
+        }
+
+        int selfLengthBytes = at - header;
+        byte[] first = [.. packet.AsSpan(0, header), .. packet.AsSpan(at, data)];
+        Assert.True(selfLengthBytes is 1 or 2);
+        return (first, packet[(at + data)..]);
+
+        static int ReadLength(byte[] p, ref int at)
+        {
+            int b = p[at++];
+            return b < 252 ? b : b + (4 * p[at++]);
+        }
+    }
+
     /// <summary>The playable duration the last page's granule position gives (48 kHz units, less the pre-skip).</summary>
     public static double DurationSeconds(List<OggPageInfo> pages)
     {
