@@ -10,8 +10,8 @@ public sealed class PipelineOptions
 
     /// <summary>
     /// One media worker per core, the capture thread's core included: that thread needs only a few per cent of a core at
-    /// the packet rates a core can encode (4-5 % in `make bench-live`), so a core kept for it alone was a core not
-    /// encoding, and on a 2-core box one worker dropped packets where two kept up (README "Performance").
+    /// the packet rates a core can encode (2-10 %, mostly 4-6 %, in `make bench-live`), so a core kept for it alone was
+    /// a core not encoding, and on a 2-core box one worker dropped packets where two kept up (README "Performance").
     /// </summary>
     public static int DefaultWorkers => Environment.ProcessorCount;
 
