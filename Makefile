@@ -78,7 +78,7 @@ bench-load: deps-test
 # of RATES packets/s with each worker count of WORKERS, REPEAT times; ends with the highest rate without loss. Needs root.
 bench-live: deps-test
 	$(DOTNET) build Appliance.sln -c $(CONFIG) --nologo -v quiet
-	RATES='$(or $(RATES),5000 10000 15000 20000 30000 40000)' WORKERS_LIST='$(or $(WORKERS),1 2)' REPEAT=$(or $(REPEAT),2) bench/load/live-replay.sh search
+	RATES='$(or $(RATES),5000 10000 15000 20000 30000 40000)' WORKERS_LIST='$(or $(WORKERS),1 2)' REPEAT=$(or $(REPEAT),2) NICE=$(or $(NICE),0) bench/load/live-replay.sh search
 
 # Fuzzing (README "Fuzzing"): `make fuzz` lists the targets; `make fuzz TARGET=sip SECONDS=60` runs one (or all) with the
 # in-process coverage-guided driver on an instrumented copy in out/fuzz; REPRO=file replays a saved input instead.
