@@ -5,7 +5,8 @@
 # counter, recordings against the calls (and media packets against the offline replay) of the capture, and the CPU of
 # the capture thread and the workers. Needs root (network namespace, raw sockets).
 #   bench/load/live-replay.sh run CAPTURE RATE [WORKERS]  one run; RATE in packets/s (tcpreplay --pps) or xM
-#                                                          (--multiplier M: the capture's own timing, M times faster);
+#                                                          (--multiplier M: the capture's own timing, M times faster,
+#                                                          which tcpreplay did not keep on a loaded box);
 #                                                          WORKERS a number or `default` (the appliance's own choice)
 #   bench/load/live-replay.sh search [CAPTURE]             every rate of RATES for every worker count of WORKERS_LIST,
 #                                                          REPEAT times each; a table and the highest rate without loss
