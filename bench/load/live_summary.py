@@ -60,14 +60,20 @@ def total(text, name, label=""):
     return sum(v for n, l, v in samples(text) if n == name and label in l)
 
 
+def spooled(text):
+    """What waits in a spool, if the appliance has one: every gauge (or level) whose name or labels say spool."""
+    gauges = {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ") and line.split()[-1] == "gauge"}
+    return sum(v for n, l, v in samples(text) if n in gauges and "spool" in n + l)
+
+
 def drain(url, token):
-    """The run's counters once the appliance has nothing left to do: queues empty and the packet count still."""
+    """The run's counters once the appliance has nothing left to do: queues (and any spool) empty, the packet count still."""
     deadline = time.monotonic() + 600
     last = None
     while True:
         text = get(url + "/metrics", token)
         packets = total(text, "appliance_capture_packets_total")
-        depth = total(text, "appliance_worker_queue_depth")
+        depth = total(text, "appliance_worker_queue_depth") + spooled(text)
         if depth == 0 and packets == last or time.monotonic() > deadline:
             print(text, end="")
             return
