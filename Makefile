@@ -24,11 +24,11 @@ PUBLISH_DIR ?= out/publish
 # its default, no: ensure-packages.sh installs non-interactively. tests/Appliance.Tests/Service/ToolchainTests.cs
 # checks that these lists provide every program a test, a script or a make target runs.
 RUNTIME_PACKAGES = libpcap0.8 libopus0 libspandsp2 libbcg729-0
-TEST_PACKAGES = opus-tools ffmpeg sip-tester tcpdump tshark iproute2 python3-minimal python3 procps systemd afl++ kamailio rtpengine-daemon kamailio-websocket-modules time wireshark-common
+TEST_PACKAGES = opus-tools ffmpeg sip-tester tcpdump tshark iproute2 python3-minimal python3 procps systemd afl++ kamailio rtpengine-daemon kamailio-websocket-modules time wireshark-common tcpreplay
 # make install creates the service account with systemd-sysusers (also where systemd is not PID 1, e.g. containers).
 INSTALL_PACKAGES = systemd
 
-.PHONY: run test build deps deps-test bench bench-load replay capture clean publish install install-files uninstall fuzz fuzz-afl fuzz-campaign
+.PHONY: run test build deps deps-test bench bench-load bench-live replay capture clean publish install install-files uninstall fuzz fuzz-afl fuzz-campaign
 
 deps:
 	@scripts/ensure-packages.sh $(RUNTIME_PACKAGES)
@@ -81,6 +81,12 @@ bench-load: deps-test
 bench-quality: deps-test
 	$(DOTNET) build Appliance.sln -c $(CONFIG) --nologo -v quiet
 	bench/quality/score.sh
+
+# The live replay (README "Performance"): the load capture sent by tcpreplay over a veth pair into `appliance run` at each
+# of RATES packets/s with each worker count of WORKERS, REPEAT times; ends with the highest rate without loss. Needs root.
+bench-live: deps-test
+	$(DOTNET) build Appliance.sln -c $(CONFIG) --nologo -v quiet
+	RATES='$(or $(RATES),5000 10000 15000 20000 30000 40000)' WORKERS_LIST='$(or $(WORKERS),1 2)' REPEAT=$(or $(REPEAT),2) NICE=$(or $(NICE),0) bench/load/live-replay.sh search
 
 # Fuzzing (README "Fuzzing"): `make fuzz` lists the targets; `make fuzz TARGET=sip SECONDS=60` runs one (or all) with the
 # in-process coverage-guided driver on an instrumented copy in out/fuzz; REPRO=file replays a saved input instead.

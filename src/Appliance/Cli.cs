@@ -17,11 +17,12 @@ namespace Appliance;
 /// <summary>The command line: `replay FILE` and `capture --interface IFACE`.</summary>
 internal static class Cli
 {
-    private const string Usage = """
+    private static string Usage => $"""
         usage:
           appliance replay FILE [--out DIR] [--json] [--config FILE] [--state DIR] [--workers N] [--bitrate BPS] [--complexity 0-10] [--no-unsignalled-rtp]
           appliance run [--settings FILE|none] [--interface IFACE] [--replay FILE] [--no-pacing] [--recordings DIR] [--state DIR] [--config FILE] [--listen URL] [--token-file FILE]
           appliance capture --interface IFACE [--out DIR] [--config FILE] [--state DIR] [--checkpoint-seconds N] [--filter BPF] [--snaplen N] [--buffer-mb N] [--no-immediate] [--workers N] [--no-unsignalled-rtp]
+        --workers N: media workers, which decode, mix and encode the calls; default one per core ({PipelineOptions.DefaultWorkers} here)
         """;
 
     public static int Run(string[] args)

@@ -39,7 +39,7 @@ public sealed class ApplianceSettings
 
     public int CheckpointSeconds { get; set; } = 2;
 
-    /// <summary>Media workers; null: one per core but one.</summary>
+    /// <summary>Media workers; null: <see cref="Capture.Pipeline.PipelineOptions.DefaultWorkers"/> (one per core).</summary>
     public int? Workers { get; set; }
 
     public int BitratePerChannel { get; set; } = OggOpusWriterOptions.DefaultBitratePerChannel;
@@ -77,7 +77,7 @@ public sealed class ApplianceSettings
 
     public PipelineOptions PipelineOptions() => new()
     {
-        Workers = Workers ?? Math.Max(1, Environment.ProcessorCount - 1),
+        Workers = Workers ?? Capture.Pipeline.PipelineOptions.DefaultWorkers,
         WaitWhenQueueFull = false, // live: never block the capture thread
         UnsignalledRtp = new() { Enabled = UnsignalledRtp, IdleTimeout = TimeSpan.FromSeconds(UnsignalledRtpIdleSeconds) },
     };

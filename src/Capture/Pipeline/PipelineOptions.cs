@@ -6,7 +6,14 @@ namespace Capture.Pipeline;
 public sealed class PipelineOptions
 {
     /// <summary>Media workers; 0 processes media inline on the capture thread (tests, allocation checks).</summary>
-    public int Workers { get; set; } = Math.Max(1, Environment.ProcessorCount - 1);
+    public int Workers { get; set; } = DefaultWorkers;
+
+    /// <summary>
+    /// One media worker per core, the capture thread's core included: that thread needs only a few per cent of a core at
+    /// the packet rates a core can encode (2-10 %, mostly 4-6 %, in `make bench-live`), so a core kept for it alone was
+    /// a core not encoding, and on a 2-core box one worker dropped packets where two kept up (README "Performance").
+    /// </summary>
+    public static int DefaultWorkers => Environment.ProcessorCount;
 
     /// <summary>Slots per worker queue (a power of two); each slot holds one datagram.</summary>
     public int QueueCapacity { get; set; } = 8192;

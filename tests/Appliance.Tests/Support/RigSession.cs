@@ -57,9 +57,12 @@ public sealed class RigSession : IDisposable
     }
 
     /// <summary>Starts `appliance capture` on the rig's bridge and waits until it captures; its output goes to the returned log.</summary>
-    public static (Process Appliance, System.Text.StringBuilder Log) StartCapture(params string[] args)
+    public static (Process Appliance, System.Text.StringBuilder Log) StartCapture(params string[] args) => StartCaptureOn(LiveRig.Bridge, args);
+
+    /// <summary>`appliance capture` on <paramref name="iface"/> (a veth end, say), once it captures.</summary>
+    public static (Process Appliance, System.Text.StringBuilder Log) StartCaptureOn(string iface, params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet", [Repo.ApplianceDll, "capture", "--interface", LiveRig.Bridge, .. args])
+        var psi = new ProcessStartInfo("dotnet", [Repo.ApplianceDll, "capture", "--interface", iface, .. args])
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,
@@ -70,7 +73,7 @@ public sealed class RigSession : IDisposable
         appliance.OutputDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
         appliance.BeginErrorReadLine();
         appliance.BeginOutputReadLine();
-        WaitFor(() => { lock (log) { return log.ToString().Contains("capturing on " + LiveRig.Bridge, StringComparison.Ordinal); } }, TimeSpan.FromSeconds(30), () => log.ToString());
+        WaitFor(() => { lock (log) { return log.ToString().Contains("capturing on " + iface, StringComparison.Ordinal); } }, TimeSpan.FromSeconds(30), () => log.ToString());
         return (appliance, log);
     }
 
