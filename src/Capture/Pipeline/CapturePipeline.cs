@@ -64,6 +64,11 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
         _workers = new MediaWorker[Math.Max(1, _options.Workers)];
         RecordingDisk disk = recording.Disk ?? new RecordingDisk(Path.GetFullPath(recording.OutputDirectory));
         int instance = Interlocked.Increment(ref s_instances); // two sources, two pipelines: their spool files apart
+        if (_options.SpoolDirectory is { } spoolDirectory && !_inline)
+        {
+            WorkSpool.DeleteLeftovers(Path.GetFullPath(spoolDirectory));
+        }
+
         for (int i = 0; i < _workers.Length; i++)
         {
             string? spoolFile = _options.SpoolDirectory is { } dir && _options.SpoolDiskBytes > 0
@@ -109,6 +114,7 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
                 Volatile.Read(ref w.LastProgressTicks),
                 w.Spool.MemoryBytes,
                 w.Spool.DiskBytes,
+                w.Spool.DiskBytesWritten,
                 Volatile.Read(ref w.Spool.DiskErrors) + Volatile.Read(ref w.Spool.DiskReadErrors));
         }
 
@@ -508,7 +514,8 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
 /// <param name="PagesDropped">Audio pages that could not be written (a full disk), and their bytes.</param>
 /// <param name="SidecarsPending">Sidecars of ended calls waiting for the disk.</param>
 /// <param name="SpoolMemoryBytes">Bytes of items waiting in the worker's spool in memory, and on disk (<paramref name="SpoolDiskBytes"/>).</param>
+/// <param name="SpoolDiskWrittenBytes">Bytes the worker's spool wrote to its file since the start.</param>
 /// <param name="SpoolDiskErrors">Writes or reads of the worker's spool file that failed.</param>
 public readonly record struct MediaWorkerStats(long RtpPackets, long PacketsLost, long DuplicatesDropped, long RecordingsWritten, long SidecarsWritten,
     long RecordingsFailed, long PagesDropped, long BytesDropped, int SidecarsPending, int QueueDepth, long LastProgressTicks,
-    long SpoolMemoryBytes = 0, long SpoolDiskBytes = 0, long SpoolDiskErrors = 0);
+    long SpoolMemoryBytes = 0, long SpoolDiskBytes = 0, long SpoolDiskWrittenBytes = 0, long SpoolDiskErrors = 0);

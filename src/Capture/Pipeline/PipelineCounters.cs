@@ -65,7 +65,7 @@ public sealed class PipelineCounters
             }
         }
 
-        long rtp = 0, lost = 0, dup = 0, recs = 0, sidecars = 0, failed = 0, pages = 0, bytes = 0, pending = 0, spoolMemory = 0, spoolDisk = 0, spoolDiskErrors = 0;
+        long rtp = 0, lost = 0, dup = 0, recs = 0, sidecars = 0, failed = 0, pages = 0, bytes = 0, pending = 0, spoolMemory = 0, spoolDisk = 0, spoolDiskWritten = 0, spoolDiskErrors = 0;
         foreach (MediaWorkerStats w in workers)
         {
             rtp += w.RtpPackets;
@@ -79,6 +79,7 @@ public sealed class PipelineCounters
             pending += w.SidecarsPending;
             spoolMemory += w.SpoolMemoryBytes;
             spoolDisk += w.SpoolDiskBytes;
+            spoolDiskWritten += w.SpoolDiskWrittenBytes;
             spoolDiskErrors += w.SpoolDiskErrors;
         }
 
@@ -93,6 +94,7 @@ public sealed class PipelineCounters
         counters.Gauge("sidecars_pending", pending);
         counters.Gauge("spool_memory_bytes", spoolMemory);
         counters.Gauge("spool_disk_bytes", spoolDisk);
+        counters.Event("spool_disk_written_bytes", spoolDiskWritten);
         counters.Event("spool_disk_errors", spoolDiskErrors);
     }
 }

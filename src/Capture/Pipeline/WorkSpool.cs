@@ -88,9 +88,9 @@ internal sealed class WorkSpool : IDisposable
     /// <param name="diskPath">The spool file (created when first needed, deleted when disposed).</param>
     public WorkSpool(long memoryBytes, long diskBytes, string? diskPath, int chunkBytes = DefaultChunkBytes)
     {
-        if (chunkBytes < HeaderBytes + ushort.MaxValue)
+        if (chunkBytes < 1024)
         {
-            throw new ArgumentOutOfRangeException(nameof(chunkBytes), chunkBytes, "a chunk must hold the largest UDP datagram");
+            throw new ArgumentOutOfRangeException(nameof(chunkBytes), chunkBytes, "a chunk must hold at least 1024 bytes");
         }
 
         if (memoryBytes < 2L * chunkBytes)
@@ -119,6 +119,9 @@ internal sealed class WorkSpool : IDisposable
     /// <summary>Bytes of records in memory not yet read back (any thread; the chunks holding them are at most one more).</summary>
     public long MemoryBytes => Math.Max(0, Volatile.Read(ref _memoryBytesWritten) - Volatile.Read(ref _memoryBytesRead));
 
+    /// <summary>Bytes written to the spool file since the start (any thread).</summary>
+    public long DiskBytesWritten => Volatile.Read(ref _diskBytesWritten);
+
     /// <summary>Bytes written to the spool file and not yet read back (any thread).</summary>
     public long DiskBytes => Math.Max(0, Volatile.Read(ref _diskBytesWritten) - Volatile.Read(ref _diskBytesRead));
 
@@ -139,6 +142,11 @@ internal sealed class WorkSpool : IDisposable
     public bool TryAppend(WorkKind kind, Calls.Channel channel, long timestampNs, ReadOnlySpan<byte> payload, int recordingKey, object? command)
     {
         int size = HeaderBytes + payload.Length;
+        if (size > _chunkBytes)
+        {
+            return false; // a reassembled datagram of nearly 64 KiB: never RTP, refused like a full spool
+        }
+
         bool isCommand = kind == WorkKind.Command;
         Chunk? open = _staging ?? (_tailWritable ? _tail : null);
         if (open is null || _write + size > _chunkBytes || (isCommand && open.CommandCount == CommandsPerChunk)
@@ -453,6 +461,34 @@ internal sealed class WorkSpool : IDisposable
     }
 
     public void Dispose() => CloseFile();
+
+    /// <summary>
+    /// Spool files a crashed process left in <paramref name="directory"/> (named <c>worker-&lt;pid&gt;-...</c>; this process's
+    /// own are kept): what they held is lost with the process that knew its calls, so they only take space.
+    /// </summary>
+    public static void DeleteLeftovers(string directory)
+    {
+        if (!Directory.Exists(directory))
+        {
+            return;
+        }
+
+        string own = $"worker-{Environment.ProcessId}-";
+        foreach (string file in Directory.EnumerateFiles(directory, "worker-*.spool"))
+        {
+            if (!Path.GetFileName(file).StartsWith(own, StringComparison.Ordinal))
+            {
+                try
+                {
+                    File.Delete(file);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    // left for the next start; it is truncated anyway when a worker with its name spools again
+                }
+            }
+        }
+    }
 
     /// <summary>A chunk of records: its own memory, or a slot of the spool file.</summary>
     private sealed class Chunk
