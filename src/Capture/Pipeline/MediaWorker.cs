@@ -95,6 +95,13 @@ internal sealed class MediaWorker : IDisposable, IRecordingWriteObserver
             Volatile.Write(ref LastProgressTicks, Environment.TickCount64);
             if (_draining)
             {
+                // Looked again after seeing the flag: an item published just before it was set (a call's end, the
+                // spool's last chunk) may have been missed by the looks above, which came first.
+                if (_queue.TryPeek(out _) || _spool.HasRecords)
+                {
+                    continue;
+                }
+
                 return;
             }
 

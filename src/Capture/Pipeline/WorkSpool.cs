@@ -370,6 +370,10 @@ internal sealed class WorkSpool : IDisposable
                 {
                     Volatile.Write(ref _memoryBytesRead, _memoryBytesRead + HeaderBytes + length);
                 }
+                else
+                {
+                    Volatile.Write(ref _diskBytesRead, _diskBytesRead + HeaderBytes + length);
+                }
 
                 Volatile.Write(ref _consumedRecords, _consumedRecords + 1);
                 return true;
@@ -423,6 +427,7 @@ internal sealed class WorkSpool : IDisposable
         {
             _headLost = true;
             DiskReadErrors++;
+            Volatile.Write(ref _diskBytesRead, _diskBytesRead + head.DiskLength);
             RecordsLost += head.Records - head.CommandCount;
             Volatile.Write(ref _consumedRecords, _consumedRecords + head.Records - head.CommandCount);
         }
@@ -451,7 +456,6 @@ internal sealed class WorkSpool : IDisposable
 
         if (chunk.Data is null)
         {
-            Volatile.Write(ref _diskBytesRead, _diskBytesRead + chunk.DiskLength);
             Volatile.Write(ref _diskRead, _diskRead + 1);
         }
         else
