@@ -297,8 +297,11 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
         route.Drops = 0;
     }
 
-    /// <summary>Makes every spooled record readable (end of capture, a quiet source); capture thread.</summary>
-    private void FlushSpools()
+    /// <summary>
+    /// Makes every spooled record readable (end of capture, a quiet source: a read timeout). Capture thread only; while
+    /// packets arrive the spool does this itself (the next item for a worker writes what waited once memory frees up).
+    /// </summary>
+    public void FlushSpools()
     {
         foreach (MediaWorker worker in _workers)
         {
