@@ -32,7 +32,7 @@ public class WorkSpoolBenchmarks
     public void Setup()
     {
         _dir = Path.Combine(Path.GetTempPath(), "bench-spool-" + Guid.NewGuid().ToString("N"));
-        _memory = new WorkSpool(memoryBytes: 64L << 20, diskBytes: 0, diskPath: null);
+        _memory = new WorkSpool(memoryBytes: 2L << 20, diskBytes: 0, diskPath: null); // a lap (4096 records, ~770 KB) fits: chunks reused
         _disk = new WorkSpool(memoryBytes: 2L * WorkSpool.DefaultChunkBytes, diskBytes: 64L << 20, Path.Combine(_dir, "worker-bench.spool"));
         Directory.CreateDirectory(_dir);
         _file = File.OpenHandle(Path.Combine(_dir, "chunks"), FileMode.Create, FileAccess.ReadWrite, FileShare.None, FileOptions.DeleteOnClose);
