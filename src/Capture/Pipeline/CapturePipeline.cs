@@ -115,7 +115,8 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
                 w.Spool.MemoryBytes,
                 w.Spool.DiskBytes,
                 w.Spool.DiskBytesWritten,
-                Volatile.Read(ref w.Spool.DiskErrors) + Volatile.Read(ref w.Spool.DiskReadErrors));
+                Volatile.Read(ref w.Spool.DiskErrors) + Volatile.Read(ref w.Spool.DiskReadErrors),
+                Volatile.Read(ref w.Spool.RecordsLost));
         }
 
         return stats;
@@ -519,6 +520,7 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
 /// <param name="SpoolMemoryBytes">Bytes of items waiting in the worker's spool in memory, and on disk (<paramref name="SpoolDiskBytes"/>).</param>
 /// <param name="SpoolDiskWrittenBytes">Bytes the worker's spool wrote to its file since the start.</param>
 /// <param name="SpoolDiskErrors">Writes or reads of the worker's spool file that failed.</param>
+/// <param name="SpoolRecordsLost">Spooled media records (RTP, ticks) lost with chunks the spool file could not give back.</param>
 public readonly record struct MediaWorkerStats(long RtpPackets, long PacketsLost, long DuplicatesDropped, long RecordingsWritten, long SidecarsWritten,
     long RecordingsFailed, long PagesDropped, long BytesDropped, int SidecarsPending, int QueueDepth, long LastProgressTicks,
-    long SpoolMemoryBytes = 0, long SpoolDiskBytes = 0, long SpoolDiskWrittenBytes = 0, long SpoolDiskErrors = 0);
+    long SpoolMemoryBytes = 0, long SpoolDiskBytes = 0, long SpoolDiskWrittenBytes = 0, long SpoolDiskErrors = 0, long SpoolRecordsLost = 0);

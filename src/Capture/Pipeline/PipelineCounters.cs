@@ -65,7 +65,7 @@ public sealed class PipelineCounters
             }
         }
 
-        long rtp = 0, lost = 0, dup = 0, recs = 0, sidecars = 0, failed = 0, pages = 0, bytes = 0, pending = 0, spoolMemory = 0, spoolDisk = 0, spoolDiskWritten = 0, spoolDiskErrors = 0;
+        long rtp = 0, lost = 0, dup = 0, recs = 0, sidecars = 0, failed = 0, pages = 0, bytes = 0, pending = 0, spoolMemory = 0, spoolDisk = 0, spoolDiskWritten = 0, spoolDiskErrors = 0, spoolLost = 0;
         foreach (MediaWorkerStats w in workers)
         {
             rtp += w.RtpPackets;
@@ -81,6 +81,7 @@ public sealed class PipelineCounters
             spoolDisk += w.SpoolDiskBytes;
             spoolDiskWritten += w.SpoolDiskWrittenBytes;
             spoolDiskErrors += w.SpoolDiskErrors;
+            spoolLost += w.SpoolRecordsLost;
         }
 
         counters.Event("rtp_packets_processed", rtp);
@@ -96,5 +97,6 @@ public sealed class PipelineCounters
         counters.Gauge("spool_disk_bytes", spoolDisk);
         counters.Event("spool_disk_written_bytes", spoolDiskWritten);
         counters.Event("spool_disk_errors", spoolDiskErrors);
+        counters.Event("spool_records_lost", spoolLost);
     }
 }

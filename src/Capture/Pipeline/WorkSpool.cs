@@ -128,11 +128,10 @@ internal sealed class WorkSpool : IDisposable
     /// <summary>Writes or reads of the spool file that failed (the disk is then no longer used); producer-written.</summary>
     public long DiskErrors;
 
-    /// <summary>Chunks allocated beyond the memory bound for commands (never dropped) while everything was full.</summary>
-    public long OverflowChunks;
-
-    /// <summary>Consumer-written: chunks the spool file could not give back (their commands were still applied), and their other records.</summary>
+    /// <summary>Consumer-written: chunks the spool file could not give back (their commands were still applied).</summary>
     public long DiskReadErrors;
+
+    /// <summary>Consumer-written: the media records (RTP, ticks) of those chunks, lost.</summary>
     public long RecordsLost;
 
     /// <summary>
@@ -246,7 +245,6 @@ internal sealed class WorkSpool : IDisposable
         }
 
         // Everything is full and a command must not be lost: a chunk beyond the bound, not reused afterwards.
-        OverflowChunks++;
         Link(new Chunk { Data = new byte[_chunkBytes], Overflow = true });
         _tailWritable = true;
         return true;
