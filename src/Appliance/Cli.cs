@@ -171,8 +171,9 @@ internal static class Cli
         }, (_, message) => Console.Error.WriteLine("appliance: " + message));
         RequireSupportedLinkType(source, iface);
         var results = new ResultCollector(print: true, o.Recording.OutputDirectory);
-        o.Pipeline.WaitWhenQueueFull = false;
+        o.Pipeline.WaitWhenQueueFull = false; // live: spool when behind, never block the capture thread
         string state = o.StateDirectory ?? Path.Combine("var", "state");
+        o.Pipeline.SpoolDirectory = Path.Combine(state, "spool");
         using BindingDirectory directory = OpenDirectory(o, state);
         directory.PersistNotice += n => Console.Error.WriteLine(n.Failing
             ? $"appliance: directory cannot be saved to {Path.GetFullPath(state)}: {n.Error} Retrying every {o.CheckpointSeconds} s."

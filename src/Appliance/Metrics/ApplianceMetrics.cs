@@ -30,6 +30,7 @@ public sealed class ApplianceMetrics : IDisposable
         "rtp_packets_processed", "rtp_packets_lost", "rtp_duplicates_dropped",
         "recordings_written", "sidecars_written", "recordings_failed",
         "recording_pages_dropped", "recording_bytes_dropped", "sidecars_pending",
+        "spooled_packets", "spool_memory_bytes", "spool_disk_bytes",
     };
 
     private readonly ApplianceRuntime _runtime;
@@ -53,7 +54,9 @@ public sealed class ApplianceMetrics : IDisposable
         m.CreateObservableCounter("appliance.capture.packets", () => PerSource(s => s.Counter("frames")), "{packet}", "Frames read from the capture source");
         m.CreateObservableCounter("appliance.capture.bytes", () => PerSource(s => s.Counter("bytes")), "By", "Bytes of the frames read (captured length)");
         m.CreateObservableCounter("appliance.capture.dropped_packets", Drops, "{packet}",
-            "Packets lost before decoding, by stage: kernel and interface (pcap_stats ps_drop, ps_ifdrop; live only), queue (a media worker's queue was full)");
+            "Packets lost, by stage: kernel and interface (pcap_stats ps_drop, ps_ifdrop; live only), queue (a media worker was behind with its queue and spool full)");
+        m.CreateObservableCounter("appliance.capture.spooled_packets", () => PerSource(s => s.Counter("spooled_packets")), "{packet}",
+            "RTP packets that waited in a media worker's spool (memory, then disk) because its queue was full (live capture)");
         m.CreateObservableCounter("appliance.capture.errors", () => PerSource(s => s.Counter("capture_errors")), "{error}", "Read errors that ended a replayed file (a live interface is reopened instead)");
         m.CreateObservableGauge("appliance.capture.interface_up", InterfaceUp, null,
             "Live interfaces: 1 while captured with the link up, 0 while the interface is missing (reopened every second) or its link is down");
@@ -84,6 +87,8 @@ public sealed class ApplianceMetrics : IDisposable
 
         // Encoder lag
         m.CreateObservableGauge("appliance.worker.queue_depth", () => PerWorker(w => w.QueueDepth), "{item}", "Packets and commands waiting in a media worker's queue");
+        m.CreateObservableGauge("appliance.worker.spool_memory", () => PerWorker(w => w.SpoolMemoryBytes), "By", "Bytes of items waiting in a media worker's spool in memory");
+        m.CreateObservableGauge("appliance.worker.spool_disk", () => PerWorker(w => w.SpoolDiskBytes), "By", "Bytes of items waiting in a media worker's spool file");
         m.CreateObservableGauge("appliance.worker.progress_age", () => PerWorker(w => Math.Max(0, Environment.TickCount64 - w.LastProgressTicks) / 1000.0), "s",
             "Seconds since the media worker last had an empty queue (its lag behind capture)");
 

@@ -65,6 +65,12 @@ public sealed class ApplianceSettings
     /// <summary>How long SIGTERM may take: capture stops at once, recordings and the directory get the rest.</summary>
     public int ShutdownSeconds { get; set; } = 20;
 
+    /// <summary>Memory for media that waits while the workers are behind (all workers together), MiB.</summary>
+    public int SpoolMemoryMb { get; set; } = 256;
+
+    /// <summary>Disk under <see cref="State"/>/spool for what does not fit in <see cref="SpoolMemoryMb"/>, MiB; 0: none.</summary>
+    public int SpoolDiskMb { get; set; } = 2048;
+
     /// <summary>Event-stream (GET /api/events) clients served at once; more are refused with 503.</summary>
     public int MaxEventClients { get; set; } = 100;
 
@@ -78,7 +84,10 @@ public sealed class ApplianceSettings
     public PipelineOptions PipelineOptions() => new()
     {
         Workers = Workers ?? Capture.Pipeline.PipelineOptions.DefaultWorkers,
-        WaitWhenQueueFull = false, // live: never block the capture thread
+        WaitWhenQueueFull = false, // live: never block the capture thread; spool when behind
+        SpoolMemoryBytes = (long)SpoolMemoryMb << 20,
+        SpoolDiskBytes = (long)SpoolDiskMb << 20,
+        SpoolDirectory = Path.Combine(State, "spool"),
         UnsignalledRtp = new() { Enabled = UnsignalledRtp, IdleTimeout = TimeSpan.FromSeconds(UnsignalledRtpIdleSeconds) },
     };
 
@@ -144,6 +153,17 @@ public sealed class ApplianceSettings
         if (ShutdownSeconds is < 1 or > 600)
         {
             problems.Add($"ShutdownSeconds: must be 1-600, not {ShutdownSeconds}");
+        }
+
+        int workers = Workers ?? Math.Max(1, Environment.ProcessorCount - 1);
+        if (SpoolMemoryMb < 1 || SpoolMemoryMb > 1 << 20 || ((long)SpoolMemoryMb << 20) < 2L * 65536 * workers)
+        {
+            problems.Add($"SpoolMemoryMb: must be 1-1048576 and hold two 64 KiB chunks per worker ({workers} worker(s)), not {SpoolMemoryMb}");
+        }
+
+        if (SpoolDiskMb is < 0 or > 1 << 24)
+        {
+            problems.Add($"SpoolDiskMb: must be 0 (no spool on disk) to 16777216, not {SpoolDiskMb}");
         }
 
         if (MaxEventClients is < 1 or > 10_000)

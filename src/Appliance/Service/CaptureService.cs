@@ -123,6 +123,7 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
                 state.LastFrameTicks = Stopwatch.GetTimestamp();
                 if (status == PcapReadStatus.Timeout)
                 {
+                    pipeline.FlushSpools(); // a quiet port: media that waited for the spool file becomes readable
                     continue;
                 }
 

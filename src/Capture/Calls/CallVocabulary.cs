@@ -93,6 +93,13 @@ public static class CallEventTypes
     /// the audio before and after it back to back), so the recording is incomplete.
     /// </summary>
     public const string WriteFailed = "write-failed";
+
+    /// <summary>
+    /// The call's packets were dropped because its media worker was behind and the spool (memory and disk) was full:
+    /// the event's offset is when dropping started, its durationSeconds how long it lasted, the detail how many; the
+    /// same name is the reason under <c>packetsDropped</c>. Live capture only (a replay waits).
+    /// </summary>
+    public const string SpoolFull = "spool-full";
 }
 
 /// <summary>How a party's user came to be at its device, beside the directory's login kinds (mobility, cross-cluster, explicit).</summary>

@@ -30,6 +30,14 @@ internal sealed class EventCommand(CallRecording call, string type, long atNs, s
     public string? Detail { get; } = detail;
 }
 
+/// <summary>Packets of the call dropped because its worker's ring and spool were full, from one time to another (capture time).</summary>
+internal sealed class SpoolDropsCommand(CallRecording call, long packets, long fromNs, long toNs) : CallCommand(call)
+{
+    public long Packets { get; } = packets;
+    public long FromNs { get; } = fromNs;
+    public long ToNs { get; } = toNs;
+}
+
 internal sealed class EndCommand(CallRecording call, string reason, long atNs) : CallCommand(call)
 {
     public string Reason { get; } = reason;

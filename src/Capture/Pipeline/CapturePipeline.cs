@@ -48,7 +48,9 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
     // a mutated one date a call decades away); a real gap or clock step, confirmed by the next packet, does. The packet
     // that opens such a gap is processed at the time before it.
     private CaptureClock _clock = new(forwardBoundNs: 60_000_000_000, backwardBoundNs: 60_000_000_000, continuous: false);
+    private static int s_instances;
     private int _nextWorker;
+    private int _nextRecordingKey;
     private bool _completed;
     private bool _finished;
 
@@ -61,9 +63,19 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
         _inline = _options.Workers == 0;
         _workers = new MediaWorker[Math.Max(1, _options.Workers)];
         RecordingDisk disk = recording.Disk ?? new RecordingDisk(Path.GetFullPath(recording.OutputDirectory));
+        int instance = Interlocked.Increment(ref s_instances); // two sources, two pipelines: their spool files apart
+        if (_options.SpoolDirectory is { } spoolDirectory && !_inline)
+        {
+            WorkSpool.DeleteLeftovers(Path.GetFullPath(spoolDirectory));
+        }
+
         for (int i = 0; i < _workers.Length; i++)
         {
-            _workers[i] = new MediaWorker(i, _options.QueueCapacity, results, threaded: !_inline, disk);
+            string? spoolFile = _options.SpoolDirectory is { } dir && _options.SpoolDiskBytes > 0
+                ? Path.Combine(Path.GetFullPath(dir), $"worker-{Environment.ProcessId}-{instance}-{i}.spool")
+                : null;
+            var spool = new WorkSpool(_options.SpoolMemoryBytes / _workers.Length, _options.SpoolDiskBytes / _workers.Length, spoolFile);
+            _workers[i] = new MediaWorker(i, _options.QueueCapacity, results, threaded: !_inline, disk, spool);
         }
 
         _recording = recording;
@@ -99,7 +111,12 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
                 Volatile.Read(ref w.BytesDropped),
                 Volatile.Read(ref w.SidecarsPending),
                 w.Queue.Count,
-                Volatile.Read(ref w.LastProgressTicks));
+                Volatile.Read(ref w.LastProgressTicks),
+                w.Spool.MemoryBytes,
+                w.Spool.DiskBytes,
+                w.Spool.DiskBytesWritten,
+                Volatile.Read(ref w.Spool.DiskErrors) + Volatile.Read(ref w.Spool.DiskReadErrors),
+                Volatile.Read(ref w.Spool.RecordsLost));
         }
 
         return stats;
@@ -154,6 +171,7 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
                         return CaptureEnd.Stopped;
                     }
 
+                    FlushSpools(); // a quiet source: what waits for the spool disk becomes readable
                     break;
                 case PcapReadStatus.EndOfFile:
                     return ct.IsCancellationRequested ? CaptureEnd.Stopped : CaptureEnd.EndOfFile;
@@ -249,8 +267,51 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
         }
 
         var route = (WorkerRoute)call.Route!;
-        Enqueue(route.Worker, WorkKind.Rtp, speaker, now, packet.Payload, route.Recording, essential: false);
+        if (Enqueue(route.Worker, WorkKind.Rtp, speaker, now, packet.Payload, route.Recording))
+        {
+            if (route.DropsSinceNs >= 0)
+            {
+                EndDropEpisode(route);
+            }
+        }
+        else
+        {
+            Counters.QueueDrops++;
+            if (route.DropsSinceNs < 0)
+            {
+                route.DropsSinceNs = now;
+            }
+
+            route.DropsUntilNs = now;
+            route.Drops++;
+        }
+
         return true;
+    }
+
+    /// <summary>The call's packets get through again (or it ends): its worker learns how many were dropped, and when.</summary>
+    private void EndDropEpisode(WorkerRoute route)
+    {
+        long from = route.DropsSinceNs;
+        route.DropsSinceNs = -1;
+        Enqueue(route.Worker, WorkKind.Command, default, from, default, new SpoolDropsCommand(route.Recording, route.Drops, from, route.DropsUntilNs));
+        route.Drops = 0;
+    }
+
+    /// <summary>
+    /// Makes every spooled record readable (end of capture, a quiet source: a read timeout). Capture thread only; while
+    /// packets arrive the spool does this itself (the next item for a worker writes what waited once memory frees up).
+    /// </summary>
+    public void FlushSpools()
+    {
+        foreach (MediaWorker worker in _workers)
+        {
+            if (worker.Spool.Spooling)
+            {
+                worker.Spool.Flush();
+                worker.Queue.WakeIfSleeping();
+            }
+        }
     }
 
     private void Tick(long nowNs)
@@ -271,7 +332,7 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
 
         foreach (MediaWorker worker in _workers)
         {
-            Enqueue(worker, WorkKind.Tick, default, nowNs, default, null, essential: false);
+            Enqueue(worker, WorkKind.Tick, default, nowNs, default, null); // a tick refused by a full spool is not missed: the next one mixes as far
         }
     }
 
@@ -279,23 +340,37 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
     private void Command(Call call, long ts, CallCommand command)
     {
         var route = (WorkerRoute)call.Route!;
-        Enqueue(route.Worker, WorkKind.Command, default, ts, default, command, essential: true);
+        Enqueue(route.Worker, WorkKind.Command, default, ts, default, command);
     }
 
-    private void Enqueue(MediaWorker worker, WorkKind kind, Channel channel, long ts, ReadOnlySpan<byte> payload, object? target, bool essential)
+    /// <summary>
+    /// Hands an item to its worker: to the ring, or, while the ring is full or the worker still has spooled items (order),
+    /// to the worker's spool (live capture) or a wait (replay). False when the item was dropped: the ring and the spool
+    /// were full (a command never is).
+    /// </summary>
+    private bool Enqueue(MediaWorker worker, WorkKind kind, Channel channel, long ts, ReadOnlySpan<byte> payload, object? target)
     {
         WorkQueue queue = worker.Queue;
-        int index;
-        if (!queue.TryReserve(out index))
+        WorkSpool spool = worker.Spool;
+        if (spool.Spooling)
+        {
+            if (!spool.Drained)
+            {
+                return Spool(worker, kind, channel, ts, payload, target);
+            }
+
+            spool.Spooling = false; // the worker has read everything spooled: the ring again
+        }
+
+        if (!queue.TryReserve(out int index))
         {
             if (_inline)
             {
                 worker.DrainInline();
                 queue.TryReserve(out index);
             }
-            else if (_options.WaitWhenQueueFull || essential)
+            else if (_options.WaitWhenQueueFull)
             {
-                // Signalling commands are never dropped: losing an end would lose a recording.
                 var spin = new SpinWait();
                 while (!queue.TryReserve(out index))
                 {
@@ -305,8 +380,8 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
             }
             else
             {
-                Counters.QueueDrops++;
-                return;
+                spool.Spooling = true;
+                return Spool(worker, kind, channel, ts, payload, target);
             }
         }
 
@@ -325,13 +400,32 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
         {
             worker.DrainInline();
         }
+
+        return true;
+    }
+
+    private bool Spool(MediaWorker worker, WorkKind kind, Channel channel, long ts, ReadOnlySpan<byte> payload, object? target)
+    {
+        int key = kind == WorkKind.Rtp ? ((CallRecording)target!).SpoolKey : 0;
+        if (!worker.Spool.TryAppend(kind, channel, ts, payload, key, kind == WorkKind.Command ? target : null))
+        {
+            return false;
+        }
+
+        if (kind == WorkKind.Rtp)
+        {
+            Counters.SpooledPackets++;
+        }
+
+        worker.Queue.WakeIfSleeping();
+        return true;
     }
 
     void ICallSink.CallStarted(Call call, long atNs)
     {
         MediaWorker worker = _workers[_nextWorker];
         _nextWorker = (_nextWorker + 1) % _workers.Length;
-        var recording = new CallRecording(call.Id, call.Metadata, _recording, worker);
+        var recording = new CallRecording(call.Id, call.Metadata, _recording, worker) { SpoolKey = ++_nextRecordingKey };
         call.Route = new WorkerRoute(worker, recording);
         Observer?.CallStarted(call.Id, call.Metadata, atNs);
         Command(call, atNs, new CallStartCommand(recording));
@@ -352,7 +446,13 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
     void ICallSink.CallEnded(Call call, string reason, long atNs)
     {
         Observer?.CallEnded(call.Id, reason, atNs);
-        Command(call, atNs, new EndCommand(((WorkerRoute)call.Route!).Recording, reason, atNs));
+        var route = (WorkerRoute)call.Route!;
+        if (route.DropsSinceNs >= 0)
+        {
+            EndDropEpisode(route); // dropping until the end: the sidecar still says so
+        }
+
+        Command(call, atNs, new EndCommand(route.Recording, reason, atNs));
     }
 
     /// <summary>A recorded call's media goes to this worker's queue, for this recording.</summary>
@@ -360,6 +460,11 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
     {
         public MediaWorker Worker { get; } = worker;
         public CallRecording Recording { get; } = recording;
+
+        // Capture thread: packets of this call dropped since the last one that got through (spool full), and when.
+        public long DropsSinceNs = -1;
+        public long DropsUntilNs;
+        public long Drops;
     }
 
     /// <summary>
@@ -385,6 +490,7 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
         }
 
         _unsignalled.EndAll(_clock.Now, reason);
+        FlushSpools(); // the workers read their spools to the end before they finalise (nothing spooled is lost)
 
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         bool finished = true;
@@ -411,5 +517,10 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
 /// <param name="RecordingsFailed">Recordings that lost audio pages, their sidecar or everything to an error: once each.</param>
 /// <param name="PagesDropped">Audio pages that could not be written (a full disk), and their bytes.</param>
 /// <param name="SidecarsPending">Sidecars of ended calls waiting for the disk.</param>
+/// <param name="SpoolMemoryBytes">Bytes of items waiting in the worker's spool in memory, and on disk (<paramref name="SpoolDiskBytes"/>).</param>
+/// <param name="SpoolDiskWrittenBytes">Bytes the worker's spool wrote to its file since the start.</param>
+/// <param name="SpoolDiskErrors">Writes or reads of the worker's spool file that failed.</param>
+/// <param name="SpoolRecordsLost">Spooled media records (RTP, ticks) lost with chunks the spool file could not give back.</param>
 public readonly record struct MediaWorkerStats(long RtpPackets, long PacketsLost, long DuplicatesDropped, long RecordingsWritten, long SidecarsWritten,
-    long RecordingsFailed, long PagesDropped, long BytesDropped, int SidecarsPending, int QueueDepth, long LastProgressTicks);
+    long RecordingsFailed, long PagesDropped, long BytesDropped, int SidecarsPending, int QueueDepth, long LastProgressTicks,
+    long SpoolMemoryBytes = 0, long SpoolDiskBytes = 0, long SpoolDiskWrittenBytes = 0, long SpoolDiskErrors = 0, long SpoolRecordsLost = 0);

@@ -11,6 +11,10 @@ namespace Capture.Pipeline;
 internal sealed class MediaWorker : IDisposable, IRecordingWriteObserver
 {
     private readonly WorkQueue _queue;
+    private readonly WorkSpool _spool;
+
+    // Spooled RTP names its recording by key (references do not go to disk): the calls this worker owns, by key.
+    private readonly Dictionary<int, CallRecording> _byKey = [];
     private readonly ICallResultSink? _results;
     private readonly RecordingDisk _disk;
     private readonly HashSet<CallRecording> _calls = [];
@@ -22,10 +26,11 @@ internal sealed class MediaWorker : IDisposable, IRecordingWriteObserver
     private volatile bool _abandon;
     private bool _stuck;
 
-    public MediaWorker(int index, int queueCapacity, ICallResultSink? results, bool threaded, RecordingDisk disk)
+    public MediaWorker(int index, int queueCapacity, ICallResultSink? results, bool threaded, RecordingDisk disk, WorkSpool spool)
     {
         Index = index;
         _queue = new WorkQueue(queueCapacity);
+        _spool = spool;
         _results = results;
         _disk = disk;
         if (threaded)
@@ -38,6 +43,9 @@ internal sealed class MediaWorker : IDisposable, IRecordingWriteObserver
     public int Index { get; }
 
     public WorkQueue Queue => _queue;
+
+    /// <summary>Where the capture thread puts this worker's items while its ring is full (live capture).</summary>
+    public WorkSpool Spool => _spool;
 
     public int ActiveCalls => _calls.Count;
 
@@ -69,6 +77,8 @@ internal sealed class MediaWorker : IDisposable, IRecordingWriteObserver
                 return; // out of time: the caller finalises what is open, on its own thread once this one is gone
             }
 
+            // The ring first, then the spool: the capture thread spools only while the ring is full and returns to the
+            // ring only once the spool is read, so whatever the ring holds is older than anything spooled.
             if (_queue.TryPeek(out int index))
             {
                 Process(ref _queue.Slot(index));
@@ -76,14 +86,27 @@ internal sealed class MediaWorker : IDisposable, IRecordingWriteObserver
                 continue;
             }
 
+            if (_spool.TryRead(out SpoolRecord spooled))
+            {
+                Process(spooled);
+                continue;
+            }
+
             Volatile.Write(ref LastProgressTicks, Environment.TickCount64);
             if (_draining)
             {
+                // Looked again after seeing the flag: an item published just before it was set (a call's end, the
+                // spool's last chunk) may have been missed by the looks above, which came first.
+                if (_queue.TryPeek(out _) || _spool.HasRecords)
+                {
+                    continue;
+                }
+
                 return;
             }
 
             RetrySidecars(force: false); // also while no packet arrives
-            _queue.WaitForWork(TimeSpan.FromMilliseconds(100), ct);
+            _queue.WaitForWork(TimeSpan.FromMilliseconds(100), _spool, ct);
         }
     }
 
@@ -97,16 +120,35 @@ internal sealed class MediaWorker : IDisposable, IRecordingWriteObserver
         }
     }
 
-    internal void Process(ref WorkItem item)
+    internal void Process(ref WorkItem item) =>
+        Process(item.Kind, item.Channel, item.TimestampNs, item.Buffer.AsSpan(0, item.Length), item.Target);
+
+    private void Process(in SpoolRecord record)
     {
-        switch (item.Kind)
+        object? target = record.Command;
+        if (record.Kind == WorkKind.Rtp)
+        {
+            if (!_byKey.TryGetValue(record.RecordingKey, out CallRecording? recording))
+            {
+                return; // its call has ended (nothing follows an end in order; as OnRtp ignores a finished call)
+            }
+
+            target = recording;
+        }
+
+        Process(record.Kind, record.Channel, record.TimestampNs, record.Payload, target);
+    }
+
+    private void Process(WorkKind kind, Channel channel, long timestampNs, ReadOnlySpan<byte> payload, object? target)
+    {
+        switch (kind)
         {
             case WorkKind.Rtp:
-                var call = (CallRecording)item.Target!;
+                var call = (CallRecording)target!;
                 RtpPackets++;
                 try
                 {
-                    call.OnRtp(item.Channel, item.TimestampNs, item.Buffer.AsSpan(0, item.Length));
+                    call.OnRtp(channel, timestampNs, payload);
                 }
                 catch (Exception ex) when (IsRecordingFailure(ex))
                 {
@@ -119,7 +161,7 @@ internal sealed class MediaWorker : IDisposable, IRecordingWriteObserver
                 {
                     try
                     {
-                        c.OnTick(item.TimestampNs);
+                        c.OnTick(timestampNs);
                     }
                     catch (Exception ex) when (IsRecordingFailure(ex))
                     {
@@ -130,7 +172,7 @@ internal sealed class MediaWorker : IDisposable, IRecordingWriteObserver
                 RetrySidecars(force: false);
                 break;
             case WorkKind.Command:
-                Apply((CallCommand)item.Target!);
+                Apply((CallCommand)target!);
                 break;
         }
     }
@@ -228,6 +270,7 @@ internal sealed class MediaWorker : IDisposable, IRecordingWriteObserver
         {
             case CallStartCommand:
                 _calls.Add(call);
+                _byKey[call.SpoolKey] = call;
                 break;
             case MetadataCommand m:
                 call.Metadata = m.Metadata;
@@ -238,8 +281,12 @@ internal sealed class MediaWorker : IDisposable, IRecordingWriteObserver
             case EventCommand e:
                 call.AddEvent(e.Type, e.AtNs, e.Detail);
                 break;
+            case SpoolDropsCommand d:
+                call.AddSpoolDrops(d.Packets, d.FromNs, d.ToNs);
+                break;
             case EndCommand end:
                 _calls.Remove(call);
+                _byKey.Remove(call.SpoolKey);
                 try
                 {
                     CallSidecar sidecar = call.Finish(end.Reason, end.AtNs);
@@ -316,6 +363,18 @@ internal sealed class MediaWorker : IDisposable, IRecordingWriteObserver
             _queue.Release(index);
         }
 
+        while (_spool.TryRead(out SpoolRecord spooled))
+        {
+            if (spooled.Kind == WorkKind.Command)
+            {
+                Process(spooled);
+            }
+            else
+            {
+                mediaLeft |= spooled.Kind == WorkKind.Rtp;
+            }
+        }
+
         bool open = _calls.Count > 0;
         foreach (CallRecording call in _calls.ToArray())
         {
@@ -335,6 +394,7 @@ internal sealed class MediaWorker : IDisposable, IRecordingWriteObserver
 
         _stop.Dispose();
         _queue.Dispose();
+        _spool.Dispose();
         foreach (CallRecording c in _calls)
         {
             c.Dispose();

@@ -25,8 +25,13 @@ public sealed class PipelineCounters
     /// <summary>RTP of calls that are not recorded (recording groups, or stopped by a logout).</summary>
     public long MediaNotRecorded;
     public long MediaPackets;
+
+    /// <summary>RTP packets dropped because their worker was behind: its queue full and its spool full (live capture).</summary>
     public long QueueDrops;
     public long QueueWaits;
+
+    /// <summary>RTP packets that waited in a worker's spool because its queue was full (live capture).</summary>
+    public long SpooledPackets;
     public long CaptureErrors;
 
     /// <summary>The pipeline's own counters, the frame decoder's drops and the workers' totals, each with its kind.</summary>
@@ -42,6 +47,7 @@ public sealed class PipelineCounters
         counters.Event("media_packets_not_recorded", MediaNotRecorded);
         counters.Event("queue_drops", QueueDrops);
         counters.Event("queue_waits", QueueWaits);
+        counters.Event("spooled_packets", SpooledPackets);
         counters.Event("capture_errors", CaptureErrors);
         long[] drops = decoder.DropCounts;
         for (int i = 1; i < drops.Length && i < s_dropReasons.Length; i++)
@@ -59,7 +65,7 @@ public sealed class PipelineCounters
             }
         }
 
-        long rtp = 0, lost = 0, dup = 0, recs = 0, sidecars = 0, failed = 0, pages = 0, bytes = 0, pending = 0;
+        long rtp = 0, lost = 0, dup = 0, recs = 0, sidecars = 0, failed = 0, pages = 0, bytes = 0, pending = 0, spoolMemory = 0, spoolDisk = 0, spoolDiskWritten = 0, spoolDiskErrors = 0, spoolLost = 0;
         foreach (MediaWorkerStats w in workers)
         {
             rtp += w.RtpPackets;
@@ -71,6 +77,11 @@ public sealed class PipelineCounters
             pages += w.PagesDropped;
             bytes += w.BytesDropped;
             pending += w.SidecarsPending;
+            spoolMemory += w.SpoolMemoryBytes;
+            spoolDisk += w.SpoolDiskBytes;
+            spoolDiskWritten += w.SpoolDiskWrittenBytes;
+            spoolDiskErrors += w.SpoolDiskErrors;
+            spoolLost += w.SpoolRecordsLost;
         }
 
         counters.Event("rtp_packets_processed", rtp);
@@ -82,5 +93,10 @@ public sealed class PipelineCounters
         counters.Event("recording_pages_dropped", pages);
         counters.Event("recording_bytes_dropped", bytes);
         counters.Gauge("sidecars_pending", pending);
+        counters.Gauge("spool_memory_bytes", spoolMemory);
+        counters.Gauge("spool_disk_bytes", spoolDisk);
+        counters.Event("spool_disk_written_bytes", spoolDiskWritten);
+        counters.Event("spool_disk_errors", spoolDiskErrors);
+        counters.Event("spool_records_lost", spoolLost);
     }
 }

@@ -93,6 +93,12 @@ internal sealed class WorkQueue : IDisposable
     public void Publish()
     {
         Volatile.Write(ref _c.Tail, _c.Tail + 1);
+        WakeIfSleeping();
+    }
+
+    /// <summary>Producer: after an item was made visible (here or in the worker's spool).</summary>
+    public void WakeIfSleeping()
+    {
         if (Volatile.Read(ref _c.ConsumerSleeping) != 0)
         {
             _signal.Set();
@@ -123,13 +129,16 @@ internal sealed class WorkQueue : IDisposable
         Volatile.Write(ref _c.Head, _c.Head + 1);
     }
 
-    /// <summary>Consumer: waits until an item arrives, the timeout passes, or <paramref name="ct"/> fires.</summary>
-    public void WaitForWork(TimeSpan timeout, CancellationToken ct)
+    /// <summary>
+    /// Consumer: waits until an item arrives (in the ring or in <paramref name="spool"/>, whose appends wake it with
+    /// <see cref="WakeIfSleeping"/>), the timeout passes, or <paramref name="ct"/> fires.
+    /// </summary>
+    public void WaitForWork(TimeSpan timeout, WorkSpool spool, CancellationToken ct)
     {
         var spin = new SpinWait();
         for (int i = 0; i < 50; i++)
         {
-            if (_c.Head != Volatile.Read(ref _c.Tail))
+            if (_c.Head != Volatile.Read(ref _c.Tail) || spool.HasRecords)
             {
                 return;
             }
@@ -141,7 +150,7 @@ internal sealed class WorkQueue : IDisposable
         Volatile.Write(ref _c.ConsumerSleeping, 1);
         try
         {
-            if (_c.Head == Volatile.Read(ref _c.Tail))
+            if (_c.Head == Volatile.Read(ref _c.Tail) && !spool.HasRecords)
             {
                 _signal.Wait(timeout, ct);
             }

@@ -37,6 +37,7 @@ public sealed class CallRecording : IDisposable
     private int _pagesDroppedSeen;
     private long _bytesDroppedSeen;
     private CallSidecar? _result;
+    private long _spoolDropped;
 
     public CallRecording(string id, CallMetadata metadata, RecordingOptions options)
         : this(id, metadata, options, observer: null)
@@ -61,6 +62,9 @@ public sealed class CallRecording : IDisposable
 
     public string RelativeDirectory { get; }
 
+    /// <summary>Names the recording in a media worker's spool (which holds keys, not references, as it may go to disk); set by the pipeline.</summary>
+    internal int SpoolKey { get; init; }
+
     /// <summary>Something of this recording was lost (audio pages, or an error) and it was counted: once per recording.</summary>
     internal bool CountedAsFailed { get; set; }
 
@@ -83,6 +87,17 @@ public sealed class CallRecording : IDisposable
 
     /// <summary>A signalling event (<see cref="CallEventTypes"/>) at capture time <paramref name="atNs"/>.</summary>
     public void AddEvent(string type, long atNs, string? detail = null) => _sidecar.AddEvent(type, atNs, detail);
+
+    /// <summary>
+    /// <paramref name="packets"/> of this call's packets were dropped from <paramref name="fromNs"/> to
+    /// <paramref name="toNs"/> (capture time) because its worker was behind and the spool full: counted under
+    /// <c>packetsDropped.spool-full</c> and marked by a <c>spool-full</c> event spanning that time.
+    /// </summary>
+    internal void AddSpoolDrops(long packets, long fromNs, long toNs)
+    {
+        _spoolDropped += packets;
+        _sidecar.AddEvent(CallEventTypes.SpoolFull, fromNs, $"{packets} packet(s) dropped: the recorder was behind and its spool full", Math.Round((toNs - fromNs) / 1e9, 3));
+    }
 
     /// <summary>An RTP datagram sent by the party on <paramref name="channel"/>.</summary>
     public void OnRtp(Channel channel, long arrivalNs, ReadOnlySpan<byte> datagram)
@@ -291,7 +306,7 @@ public sealed class CallRecording : IDisposable
             _sidecar.AddEvent(CallEventTypes.MediaTimeJumps, endNs, $"{_arrivals.Outliers} packet(s) stamped far from their neighbours placed with them; {_arrivals.Jumps} gap(s) or clock step(s), {_arrivals.CutNs / 1e9:0.###} s of silence cut");
         }
 
-        _result = _sidecar.Build(Id, Metadata, endReason, endNs, new MediaSpan(_originNs, _rate, samplesInFile), _legs, file);
+        _result = _sidecar.Build(Id, Metadata, endReason, endNs, new MediaSpan(_originNs, _rate, samplesInFile), _legs, file, _spoolDropped);
         Dispose();
         TrySaveSidecar();
         return _result;

@@ -33,7 +33,8 @@ internal sealed class CallSidecarBuilder
     private static string KebabCase(string pascal) => string.Concat(pascal.Select((c, i) => char.IsUpper(c) && i > 0 ? "-" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
 
     /// <summary>The sidecar of a finished call: <paramref name="media"/> says where its audio starts and how much was written.</summary>
-    public CallSidecar Build(string id, CallMetadata metadata, string endReason, long endNs, MediaSpan media, IReadOnlyList<MediaLeg> legs, string? file)
+    /// <param name="spoolDropped">Packets dropped before they reached the legs: the worker was behind and its spool full.</param>
+    public CallSidecar Build(string id, CallMetadata metadata, string endReason, long endNs, MediaSpan media, IReadOnlyList<MediaLeg> legs, string? file, long spoolDropped = 0)
     {
         long originNs = media.OriginNs;
         int rate = media.Rate;
@@ -75,6 +76,11 @@ internal sealed class CallSidecarBuilder
                 // not at NaN seconds, which JSON cannot hold (the sidecar was lost; found by fuzzing).
                 dtmf.Add(new DtmfRecord(digit.ToString(), rate > 0 ? Math.Round((double)position / rate, 3) : 0));
             }
+        }
+
+        if (spoolDropped > 0)
+        {
+            dropped[CallEventTypes.SpoolFull] = spoolDropped;
         }
 
         if (codecs.Count == 0)
