@@ -155,7 +155,7 @@ public sealed class ApplianceSettings
             problems.Add($"ShutdownSeconds: must be 1-600, not {ShutdownSeconds}");
         }
 
-        int workers = Workers ?? Math.Max(1, Environment.ProcessorCount - 1);
+        int workers = Workers ?? Capture.Pipeline.PipelineOptions.DefaultWorkers;
         if (SpoolMemoryMb < 1 || SpoolMemoryMb > 1 << 20 || ((long)SpoolMemoryMb << 20) < 2L * 65536 * workers)
         {
             problems.Add($"SpoolMemoryMb: must be 1-1048576 and hold two 64 KiB chunks per worker ({workers} worker(s)), not {SpoolMemoryMb}");
