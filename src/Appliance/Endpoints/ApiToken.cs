@@ -72,6 +72,9 @@ public sealed class ApiToken
         return new(token, path, generated: true);
     }
 
+    /// <summary>The token's SHA-256 digest (what <see cref="ApiTokenStore"/> compares presented tokens with).</summary>
+    internal ReadOnlySpan<byte> Digest => _digest;
+
     /// <summary>Whether <paramref name="presented"/> is the token, in time independent of where they differ.</summary>
     public bool Matches(ReadOnlySpan<char> presented)
     {

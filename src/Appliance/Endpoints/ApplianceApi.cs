@@ -33,6 +33,10 @@ public static class ApplianceApi
         ApiToken token = ApiToken.Resolve(settings);
         IServiceCollection services = builder.Services;
         services.AddSingleton(token);
+        services.AddSingleton(new ApiTokenStore(token, settings));
+        services.AddSingleton<AuditLog>();
+        services.AddHostedService(sp => sp.GetRequiredService<AuditLog>());
+        services.AddSingleton<IAuthorizationMiddlewareResultHandler, RoleForbiddenHandler>();
 
         // The authentication handler logs every request without a valid token at Information ("Bearer was not
         // authenticated", "was challenged"): anyone who reaches the port could fill the log. Its warnings still show.
@@ -50,7 +54,8 @@ public static class ApplianceApi
         services.AddWebEncoders();
         services.AddTransient<BearerTokenHandler>();
         services.AddAuthorizationBuilder()
-            .SetFallbackPolicy(new AuthorizationPolicyBuilder(BearerTokenHandler.SchemeName).RequireAuthenticatedUser().Build());
+            .SetFallbackPolicy(new AuthorizationPolicyBuilder(BearerTokenHandler.SchemeName).RequireAuthenticatedUser().Build())
+            .AddRolePolicies(); // per-role access to each /api route (ApiAccess.Rules); the fallback stays for /metrics and /openapi
 
         services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
         {
@@ -102,13 +107,16 @@ public static class ApplianceApi
             context.Response.Headers.XContentTypeOptions = "nosniff"; // JSON and audio are never to be sniffed as HTML
             return next(context);
         });
+        app.Use(AccessEndpoints.AuditMiddleware);
 
         app.MapOpenApi();
         RouteGroupBuilder api = app.MapGroup("/api");
+        ApiAccess.Apply(api);
         DirectoryEndpoints.Map(api);
         HotDeskingEndpoints.Map(api);
         RecordingEndpoints.Map(api);
         EventEndpoints.Map(api);
+        AccessEndpoints.Map(api);
         return app;
     }
 }
