@@ -103,6 +103,9 @@ public sealed class ApiTokenStore
         return true;
     }
 
+    /// <summary>How many named tokens there are (the configured one not counted).</summary>
+    public int NamedCount => _named.Length;
+
     public IReadOnlyList<TokenView> List() =>
     [
         new(AdminName, ApiRole.Administrator, null, null, Configured.Source),

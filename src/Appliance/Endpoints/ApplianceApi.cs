@@ -70,7 +70,7 @@ public static class ApplianceApi
         services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
         {
             document.Info.Title = "Call-recording appliance control API";
-            document.Info.Description = "Directory, hot desking, locate, calls, recordings and events. Every endpoint but /healthz and /readyz needs 'Authorization: Bearer <token>'.";
+            document.Info.Description = "Directory, hot desking, locate, calls, recordings and events. Every endpoint but /healthz and /readyz needs 'Authorization: Bearer <token>'; what a token may call depends on its role (administrator, supervisor, auditor, viewer: README 'Roles'), else 403.";
             document.Components ??= new OpenApiComponents();
             document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
             document.Components.SecuritySchemes[BearerTokenHandler.SchemeName] = new OpenApiSecurityScheme
@@ -122,7 +122,7 @@ public static class ApplianceApi
 }
 
 /// <summary>Says at start where the API listens and where its token is (never the token itself).</summary>
-internal sealed partial class ApiStartupLog(ApiToken token, ApplianceSettings settings, ILogger<ApiStartupLog> log) : IHostedService
+internal sealed partial class ApiStartupLog(ApiToken token, ApiTokenStore tokens, AuditLog audit, ApplianceSettings settings, ILogger<ApiStartupLog> log) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -135,6 +135,8 @@ internal sealed partial class ApiStartupLog(ApiToken token, ApplianceSettings se
             LogToken(token.Source, settings.Listen);
         }
 
+        LogAccess(tokens.NamedCount, audit.Path);
+
         return Task.CompletedTask;
     }
 
@@ -142,6 +144,9 @@ internal sealed partial class ApiStartupLog(ApiToken token, ApplianceSettings se
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "control API on {Listen}: generated a bearer token into {Path} (mode 0600); clients send 'Authorization: Bearer <its contents>'")]
     private partial void LogGenerated(string path, string listen);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "control API: {Named} named tokens besides 'admin'; audit log {Path}")]
+    private partial void LogAccess(int named, string path);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "control API on {Listen}: bearer token from {Source}")]
     private partial void LogToken(string source, string listen);

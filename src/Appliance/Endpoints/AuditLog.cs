@@ -66,16 +66,14 @@ public sealed partial class AuditLog : IHostedService, IDisposable
         return Task.CompletedTask;
     }
 
-    /// <summary>Writes everything queued, then closes the file.</summary>
+    /// <summary>
+    /// Writes everything queued. The file stays open until the host is disposed: an entry of a request still finishing
+    /// after this is written (and fsynced) by its caller instead of being queued.
+    /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         _queue.Writer.TryComplete();
         await _writer;
-        lock (_fileGate)
-        {
-            _file?.Dispose();
-            _file = null;
-        }
     }
 
     public void Dispose()
@@ -117,7 +115,7 @@ public sealed partial class AuditLog : IHostedService, IDisposable
             context.Connection.RemoteIpAddress?.ToString());
         if (!_queue.Writer.TryWrite(entry))
         {
-            Write([entry]); // stopping: written by the caller rather than lost
+            Write([entry]); // stopped: written by the caller rather than lost
         }
     }
 
