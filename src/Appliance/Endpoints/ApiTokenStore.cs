@@ -34,8 +34,8 @@ public sealed class ApiTokenStore
 
     private readonly Lock _gate = new();
     private readonly string _path;
-    private volatile StoredToken[] _named;
-    private volatile byte[][] _digests;
+    // Tokens and their digests replaced together: a lookup racing a revocation sees one list or the other, never a mix.
+    private volatile Snapshot _tokens;
 
     public ApiTokenStore(ApiToken configured, ApplianceSettings settings)
     {
@@ -59,8 +59,7 @@ public sealed class ApiTokenStore
             }
         }
 
-        _named = named;
-        _digests = Digests(named);
+        _tokens = new(named);
     }
 
     public ApiToken Configured { get; }
@@ -83,8 +82,9 @@ public sealed class ApiTokenStore
         Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
         SHA256.HashData(utf8[..n], digest);
 
-        StoredToken[] named = _named;
-        byte[][] digests = _digests;
+        Snapshot tokens = _tokens;
+        StoredToken[] named = tokens.Named;
+        byte[][] digests = tokens.Digests;
         int found = CryptographicOperations.FixedTimeEquals(digest, Configured.Digest) ? 0 : -1;
         for (int i = 0; i < digests.Length; i++)
         {
@@ -104,12 +104,12 @@ public sealed class ApiTokenStore
     }
 
     /// <summary>How many named tokens there are (the configured one not counted).</summary>
-    public int NamedCount => _named.Length;
+    public int NamedCount => _tokens.Named.Length;
 
     public IReadOnlyList<TokenView> List() =>
     [
         new(AdminName, ApiRole.Administrator, null, null, Configured.Source),
-        .. _named.Select(t => new TokenView(t.Name, t.Role, t.Created, t.CreatedBy, _path)),
+        .. _tokens.Named.Select(t => new TokenView(t.Name, t.Role, t.Created, t.CreatedBy, _path)),
     ];
 
     /// <summary>Creates a token; null when <paramref name="name"/> is taken. The secret is returned, never stored.</summary>
@@ -120,12 +120,12 @@ public sealed class ApiTokenStore
             DateTimeOffset.UtcNow, createdBy);
         lock (_gate)
         {
-            if (name == AdminName || _named.Any(t => t.Name == name))
+            if (name == AdminName || _tokens.Named.Any(t => t.Name == name))
             {
                 return null;
             }
 
-            Save([.. _named, stored]);
+            Save([.. _tokens.Named, stored]);
         }
 
         return new CreatedToken(name, role, secret, stored.Created);
@@ -136,12 +136,12 @@ public sealed class ApiTokenStore
     {
         lock (_gate)
         {
-            if (!_named.Any(t => t.Name == name))
+            if (!_tokens.Named.Any(t => t.Name == name))
             {
                 return false;
             }
 
-            Save([.. _named.Where(t => t.Name != name)]);
+            Save([.. _tokens.Named.Where(t => t.Name != name)]);
             return true;
         }
     }
@@ -167,10 +167,13 @@ public sealed class ApiTokenStore
         }
 
         File.Move(temp, _path, overwrite: true);
-        _named = tokens;
-        _digests = Digests(tokens);
+        _tokens = new(tokens);
     }
 
-    private static byte[][] Digests(StoredToken[] tokens) =>
-        [.. tokens.Select(t => Convert.FromHexString(t.Sha256))];
+    private sealed class Snapshot(StoredToken[] named)
+    {
+        public StoredToken[] Named { get; } = named;
+
+        public byte[][] Digests { get; } = [.. named.Select(t => Convert.FromHexString(t.Sha256))];
+    }
 }
