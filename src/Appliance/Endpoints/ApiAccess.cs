@@ -22,7 +22,8 @@ public enum ApiRole
 /// every route of /api as it is built, so README's matrix, the policies and the tests read the same list. A route
 /// the table does not name is for administrators only (a new endpoint is closed until someone decides otherwise).
 /// The principal is a name (<see cref="ClaimTypes.Name"/>) and a role (<see cref="ClaimTypes.Role"/>): a cookie
-/// session can carry the same two claims and every policy holds for it unchanged.
+/// session can carry the same two claims and every policy holds for it unchanged (its scheme added to the
+/// policies' schemes in <see cref="AddRolePolicies"/>).
 /// </summary>
 public static class ApiAccess
 {
@@ -161,6 +162,9 @@ public static class AuditActions
     public const string TokenRevoked = "token-revoked";
     public const string AuditRead = "audit-read";
     public const string Denied = "denied";
+
+    /// <summary>A recording deleted (by retention: <see cref="AuditLog.AppendSystem"/>).</summary>
+    public const string Delete = "delete";
 }
 
 /// <summary>

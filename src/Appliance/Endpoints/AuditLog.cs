@@ -111,8 +111,19 @@ public sealed partial class AuditLog : IHostedService, IDisposable
             }
         }
 
-        var entry = new AuditEntry(0, now, token, context.User.FindFirstValue(ClaimTypes.Role) ?? "", action, target, query, status,
-            context.Connection.RemoteIpAddress?.ToString());
+        Append(new AuditEntry(0, now, token, context.User.FindFirstValue(ClaimTypes.Role) ?? "", action, target, query, status,
+            context.Connection.RemoteIpAddress?.ToString()));
+    }
+
+    /// <summary>
+    /// Records an action of the appliance itself (no request: a retention deletion, an automatic resume), under
+    /// <paramref name="actor"/> (e.g. "retention") with the role "system".
+    /// </summary>
+    public void AppendSystem(string actor, string action, string? target) =>
+        Append(new AuditEntry(0, DateTimeOffset.UtcNow, actor, "system", action, target, null, 0, null));
+
+    private void Append(AuditEntry entry)
+    {
         if (!_queue.Writer.TryWrite(entry))
         {
             Write([entry]); // stopped: written by the caller rather than lost

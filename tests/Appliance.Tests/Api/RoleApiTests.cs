@@ -3,6 +3,8 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Appliance.Endpoints;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Appliance.Tests.Api;
 
@@ -337,6 +339,7 @@ public sealed class RoleRestartTests
         string viewer = await RoleApiTests.CreateTokenAsync(first.Client, "desk-viewer", "viewer");
         string id = await first.WaitForRecordingAsync();
         (await first.Client.GetAsync($"/api/recordings/{id}")).EnsureSuccessStatusCode();
+        first.Services.GetRequiredService<AuditLog>().AppendSystem("retention", AuditActions.Delete, "recording:" + id); // what the appliance does itself
         await first.StopAsync(); // as SIGTERM: whatever is queued is written
 
         string[] lines = File.ReadAllLines(Path.Combine(first.State, "audit.jsonl"));
@@ -357,6 +360,8 @@ public sealed class RoleRestartTests
         Assert.Equal(Enumerable.Range(1, seqs.Length).Select(i => (long)i), seqs); // continued, none lost, the torn line skipped
         Assert.Contains(entries, e => e.GetProperty("action").GetString() == "token-created" && e.GetProperty("token").GetString() == "admin");
         Assert.Contains(entries, e => e.GetProperty("action").GetString() == "sidecar" && e.GetProperty("target").GetString() == "recording:" + id);
+        Assert.Contains(entries, e => e.GetProperty("action").GetString() == "delete" && e.GetProperty("token").GetString() == "retention"
+            && e.GetProperty("role").GetString() == "system" && e.GetProperty("target").GetString() == "recording:" + id);
         Assert.Contains(entries, e => e.GetProperty("action").GetString() == "search" && e.GetProperty("token").GetString() == "desk-viewer"
             && e.GetProperty("query").GetString() == "device=x");
     }
