@@ -200,6 +200,9 @@ public sealed class RoleApiTests(RoleHostFixture fixture) : IClassFixture<RoleHo
         }
 
         (await Host.Client.PostAsync("/api/users/carol/logout", null)).EnsureSuccessStatusCode();
+        (await Host.PostJsonAsync("/api/logins", """{ "user": "carol", "device": "desk-3" }""")).EnsureSuccessStatusCode();
+        (await Host.Client.PostAsync("/api/devices/desk-3/logout", null)).EnsureSuccessStatusCode();
+        (await Host.PostJsonAsync("/api/logins/logout-all", """{ "scope": "external" }""")).EnsureSuccessStatusCode();
         (await Host.PutJsonAsync("/api/users/frank", """{ "name": "Frank" }""")).EnsureSuccessStatusCode();
         string temporary = await CreateTokenAsync(Host.Client, "temp-viewer", Viewer);
         (await Client(temporary).GetAsync("/api/recordings")).EnsureSuccessStatusCode();
@@ -217,6 +220,9 @@ public sealed class RoleApiTests(RoleHostFixture fixture) : IClassFixture<RoleHo
             $"the-supervisor supervisor download recording:{id} 200",
             "admin administrator login user:carol device:desk-3 201",
             "admin administrator remote-logout user:carol 200",
+            "admin administrator login user:carol device:desk-3 201",
+            "admin administrator logout device:desk-3 200",
+            "admin administrator logout-all scope:external 200",
             "admin administrator config-change user:frank 201",
             "admin administrator token-created token:temp-viewer 201",
             "temp-viewer viewer search - 200",
