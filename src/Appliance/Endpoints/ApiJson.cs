@@ -21,7 +21,8 @@ namespace Appliance.Endpoints;
         typeof(KebabEnumConverter<LoginKind>),
         typeof(KebabEnumConverter<DirectoryEventKind>),
         typeof(KebabEnumConverter<UserScope>),
-        typeof(KebabEnumConverter<ServerEvidence>)])]
+        typeof(KebabEnumConverter<ServerEvidence>),
+        typeof(KebabEnumConverter<ApiRole>)])]
 [JsonSerializable(typeof(DeviceView))]
 [JsonSerializable(typeof(IReadOnlyList<DeviceView>))]
 [JsonSerializable(typeof(DeviceConfig))]
@@ -49,6 +50,12 @@ namespace Appliance.Endpoints;
 [JsonSerializable(typeof(JsonObject))]
 [JsonSerializable(typeof(UserConfigBody))]
 [JsonSerializable(typeof(IReadOnlyList<DirectoryEvent>))]
+[JsonSerializable(typeof(StoredToken[]))]
+[JsonSerializable(typeof(IReadOnlyList<TokenView>))]
+[JsonSerializable(typeof(TokenRequest))]
+[JsonSerializable(typeof(CreatedToken))]
+[JsonSerializable(typeof(AuditEntry))]
+[JsonSerializable(typeof(AuditPage))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext
 {
     /// <summary>Makes <paramref name="options"/> (ASP.NET Core's, for bodies and results) write what this context writes.</summary>
@@ -66,6 +73,7 @@ internal sealed partial class ApiJsonContext : JsonSerializerContext
         options.Converters.Add(new KebabEnumConverter<DirectoryEventKind>());
         options.Converters.Add(new KebabEnumConverter<UserScope>());
         options.Converters.Add(new KebabEnumConverter<ServerEvidence>());
+        options.Converters.Add(new KebabEnumConverter<ApiRole>());
     }
 }
 

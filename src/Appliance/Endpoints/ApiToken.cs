@@ -16,7 +16,7 @@ public sealed class ApiToken
 
     private const int MinLength = 16;
 
-    // Compared as SHA-256 digests: equal lengths, so the comparison time says nothing about the token.
+    // Kept as its SHA-256 digest: ApiTokenStore compares presented tokens' digests (equal lengths, constant time).
     private readonly byte[] _digest;
 
     private ApiToken(string token, string source, bool generated)
@@ -72,20 +72,8 @@ public sealed class ApiToken
         return new(token, path, generated: true);
     }
 
-    /// <summary>Whether <paramref name="presented"/> is the token, in time independent of where they differ.</summary>
-    public bool Matches(ReadOnlySpan<char> presented)
-    {
-        Span<byte> utf8 = stackalloc byte[256];
-        if (Encoding.UTF8.GetMaxByteCount(presented.Length) > utf8.Length)
-        {
-            return false; // longer than any token we accept
-        }
-
-        int n = Encoding.UTF8.GetBytes(presented, utf8);
-        Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
-        SHA256.HashData(utf8[..n], digest);
-        return CryptographicOperations.FixedTimeEquals(digest, _digest);
-    }
+    /// <summary>The token's SHA-256 digest (what <see cref="ApiTokenStore"/> compares presented tokens with).</summary>
+    internal ReadOnlySpan<byte> Digest => _digest;
 
     private static string ReadFirstLine(string path, string setting)
     {

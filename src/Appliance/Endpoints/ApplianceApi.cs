@@ -33,6 +33,10 @@ public static class ApplianceApi
         ApiToken token = ApiToken.Resolve(settings);
         IServiceCollection services = builder.Services;
         services.AddSingleton(token);
+        services.AddSingleton(new ApiTokenStore(token, settings));
+        services.AddSingleton<AuditLog>();
+        services.AddHostedService(sp => sp.GetRequiredService<AuditLog>());
+        services.AddSingleton<IAuthorizationMiddlewareResultHandler, RoleForbiddenHandler>();
 
         // The authentication handler logs every request without a valid token at Information ("Bearer was not
         // authenticated", "was challenged"): anyone who reaches the port could fill the log. Its warnings still show.
@@ -50,7 +54,8 @@ public static class ApplianceApi
         services.AddWebEncoders();
         services.AddTransient<BearerTokenHandler>();
         services.AddAuthorizationBuilder()
-            .SetFallbackPolicy(new AuthorizationPolicyBuilder(BearerTokenHandler.SchemeName).RequireAuthenticatedUser().Build());
+            .SetFallbackPolicy(new AuthorizationPolicyBuilder(BearerTokenHandler.SchemeName).RequireAuthenticatedUser().Build())
+            .AddRolePolicies(); // per-role access to each /api route (ApiAccess.Rules); the fallback stays for /metrics and /openapi
 
         services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
         {
@@ -65,7 +70,7 @@ public static class ApplianceApi
         services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
         {
             document.Info.Title = "Call-recording appliance control API";
-            document.Info.Description = "Directory, hot desking, locate, calls, recordings and events. Every endpoint but /healthz and /readyz needs 'Authorization: Bearer <token>'.";
+            document.Info.Description = "Directory, hot desking, locate, calls, recordings and events. Every endpoint but /healthz and /readyz needs 'Authorization: Bearer <token>'; what a token may call depends on its role (administrator, supervisor, auditor, viewer: README 'Roles'), else 403.";
             document.Components ??= new OpenApiComponents();
             document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
             document.Components.SecuritySchemes[BearerTokenHandler.SchemeName] = new OpenApiSecurityScheme
@@ -102,19 +107,22 @@ public static class ApplianceApi
             context.Response.Headers.XContentTypeOptions = "nosniff"; // JSON and audio are never to be sniffed as HTML
             return next(context);
         });
+        app.Use(AccessEndpoints.AuditMiddleware);
 
         app.MapOpenApi();
         RouteGroupBuilder api = app.MapGroup("/api");
+        ApiAccess.Apply(api);
         DirectoryEndpoints.Map(api);
         HotDeskingEndpoints.Map(api);
         RecordingEndpoints.Map(api);
         EventEndpoints.Map(api);
+        AccessEndpoints.Map(api);
         return app;
     }
 }
 
 /// <summary>Says at start where the API listens and where its token is (never the token itself).</summary>
-internal sealed partial class ApiStartupLog(ApiToken token, ApplianceSettings settings, ILogger<ApiStartupLog> log) : IHostedService
+internal sealed partial class ApiStartupLog(ApiToken token, ApiTokenStore tokens, AuditLog audit, ApplianceSettings settings, ILogger<ApiStartupLog> log) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -127,6 +135,8 @@ internal sealed partial class ApiStartupLog(ApiToken token, ApplianceSettings se
             LogToken(token.Source, settings.Listen);
         }
 
+        LogAccess(tokens.NamedCount, audit.Path);
+
         return Task.CompletedTask;
     }
 
@@ -134,6 +144,9 @@ internal sealed partial class ApiStartupLog(ApiToken token, ApplianceSettings se
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "control API on {Listen}: generated a bearer token into {Path} (mode 0600); clients send 'Authorization: Bearer <its contents>'")]
     private partial void LogGenerated(string path, string listen);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "control API: {Named} named tokens besides 'admin'; audit log {Path}")]
+    private partial void LogAccess(int named, string path);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "control API on {Listen}: bearer token from {Source}")]
     private partial void LogToken(string source, string listen);

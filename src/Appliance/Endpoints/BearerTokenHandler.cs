@@ -1,4 +1,3 @@
-using System.Security.Claims;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http;
@@ -12,15 +11,16 @@ namespace Appliance.Endpoints;
 public sealed class AllowQueryTokenAttribute : Attribute;
 
 /// <summary>
-/// `Authorization: Bearer &lt;token&gt;` against <see cref="ApiToken"/>. A missing or wrong token is answered 401 with
-/// a problem body and a <c>WWW-Authenticate</c> challenge; the authorization fallback policy makes every endpoint
-/// require it unless it allows anonymous access (/healthz, /readyz).
+/// `Authorization: Bearer &lt;token&gt;` against <see cref="ApiTokenStore"/>: the principal is the token's name and
+/// role (<see cref="ApiAccess"/>). A missing or wrong token is answered 401 with a problem body and a
+/// <c>WWW-Authenticate</c> challenge; the authorization fallback policy makes every endpoint require it unless it
+/// allows anonymous access (/healthz, /readyz).
 /// </summary>
 internal sealed class BearerTokenHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
     ILoggerFactory logger,
     UrlEncoder encoder,
-    ApiToken token,
+    ApiTokenStore tokens,
     IProblemDetailsService problems)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
@@ -53,13 +53,12 @@ internal sealed class BearerTokenHandler(
             return Task.FromResult(AuthenticateResult.NoResult());
         }
 
-        if (!token.Matches(presented))
+        if (!tokens.TryAuthenticate(presented, out string name, out ApiRole role))
         {
-            return Task.FromResult(AuthenticateResult.Fail("The token is not the API token."));
+            return Task.FromResult(AuthenticateResult.Fail("The token is not an API token."));
         }
 
-        var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, "api")], SchemeName);
-        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName)));
+        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(ApiAccess.Principal(name, role, SchemeName), SchemeName)));
     }
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
