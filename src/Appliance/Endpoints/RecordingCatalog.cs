@@ -71,6 +71,7 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
         await _stop.CancelAsync();
         _queue.Writer.TryComplete();
         await _work.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _index?.Close();
     }
 
     public bool TryGet(Guid id, out Entry? entry)

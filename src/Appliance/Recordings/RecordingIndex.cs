@@ -172,6 +172,13 @@ internal sealed class RecordingIndex
         File.Delete(path + DamagedMark);
     }
 
+    /// <summary>Closes the pooled connections to the file (an index opened again, deleted or set aside must not be reached through them).</summary>
+    public void Close()
+    {
+        using var db = new SqliteConnection(_connectionString);
+        SqliteConnection.ClearPool(db);
+    }
+
     /// <summary>A connection from the pool (synchronous=NORMAL: see the remarks).</summary>
     private SqliteConnection Connect()
     {
