@@ -54,8 +54,6 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
     /// <summary>The index is being built or reconciled: recordings may be missing from results.</summary>
     public bool Indexing => _indexing;
 
-    public long Count => _index?.Count() ?? 0;
-
     public Task StartAsync(CancellationToken cancellationToken)
     {
         // Notices first, so nothing written during the scan is missed (the index ignores a second sighting).

@@ -17,7 +17,7 @@ namespace Appliance.Recordings;
 /// WAL journal with <c>synchronous=NORMAL</c>: a commit is not fsynced, so a power cut (not a process kill: the WAL is
 /// in the page cache) can lose the last transactions, never corrupt the file; the reconcile at start re-reads every
 /// sidecar written since the last start, which restores them. Readers never wait for the writer.
-/// Thread safety: <see cref="Search"/>, <see cref="TryGet"/> and <see cref="Count"/> open a pooled connection each and
+/// Thread safety: <see cref="Search"/> and <see cref="TryGet"/> open a pooled connection each and
 /// may run on any thread; a <see cref="Writer"/> belongs to one thread.
 /// </remarks>
 internal sealed class RecordingIndex
@@ -199,12 +199,6 @@ internal sealed class RecordingIndex
             && long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out long ms) ? ms : null;
     }
 
-    public long Count()
-    {
-        using SqliteConnection db = Connect();
-        return Scalar<long>(db, "SELECT count(*) FROM recordings");
-    }
-
     /// <summary>The recording with this id: its summary and its folder relative to the recordings root.</summary>
     public bool TryGet(Guid id, out RecordingSummary? summary, out string? folder)
     {
@@ -353,7 +347,18 @@ internal sealed class RecordingIndex
         JsonSerializer.Deserialize(json, ApiJsonContext.Default.RecordingSummary) ?? throw new InvalidDataException("a null summary in the recordings index");
 
     /// <summary>The writer: one connection and its prepared statements, for one thread.</summary>
-    public Writer CreateWriter() => new(Connect());
+    public Writer CreateWriter()
+    {
+        SqliteConnection db = Connect();
+
+        // A rebuild's large transactions grow the WAL file; once checkpointed it is cut back to this, not kept at its peak.
+        Execute(db, "PRAGMA journal_size_limit=67108864");
+
+        // The key table's inserts land all over its B-tree (one extension's rows among thousands): with SQLite's 2 MiB
+        // default cache a large index re-reads pages for nearly every insert.
+        Execute(db, "PRAGMA cache_size=-65536");
+        return new Writer(db);
+    }
 
     private static T? Scalar<T>(SqliteConnection db, string sql)
     {
