@@ -87,6 +87,8 @@ internal static class RecordingIndexFixture
         string path = System.IO.Path.Combine(folder, RecordingIndex.FileName);
         if (File.Exists(path + ".complete"))
         {
+            RecordingIndex.Open(path, out IndexOpening opening, out string? reason).Close(); // an older schema is upgraded here, once
+            Console.WriteLine($"// recordings index fixture: {opening} {reason}");
             return path;
         }
 

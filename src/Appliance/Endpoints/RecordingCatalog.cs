@@ -148,10 +148,14 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
         {
             Directory.CreateDirectory(Path.GetDirectoryName(_indexPath)!);
             _index = RecordingIndex.Open(_indexPath, out IndexOpening opening, out string? reason);
-            long? since = opening == IndexOpening.Ready ? _index.SyncedSince() : null;
-            if (opening != IndexOpening.Ready)
+            long? since = opening is IndexOpening.Ready or IndexOpening.Upgraded ? _index.SyncedSince() : null;
+            if (since is null)
             {
                 LogRebuilding(_indexPath, opening, reason ?? "new file");
+            }
+            else if (opening == IndexOpening.Upgraded)
+            {
+                LogUpgraded(_indexPath, reason!);
             }
 
             Task writer = Task.Run(() => WriteAsync(_index), CancellationToken.None);
@@ -381,6 +385,9 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "recordings index {Path} ({Opening}: {Reason}): rebuilding it from the sidecars in the background")]
     private partial void LogRebuilding(string path, IndexOpening opening, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "recordings index {Path}: {Reason}")]
+    private partial void LogUpgraded(string path, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "recordings index {Path} cannot be used: {Error}; searches find nothing until it can")]
     private partial void LogIndexFailed(string path, string error);
