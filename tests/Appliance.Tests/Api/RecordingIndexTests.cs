@@ -246,6 +246,38 @@ public sealed class RecordingIndexRebuildTests : IAsyncLifetime
         Assert.Single(Directory.GetFiles(_host.State, RecordingIndex.FileName + ".damaged-*"));
     }
 
+    [Fact]
+    public async Task Index_OfTheOlderSchema1_IsUpgradedInPlace_NotRebuilt()
+    {
+        string[] before = (await RecordingArchive.Page(_host, "?limit=1000")).Ids;
+        await _host.StopAsync();
+
+        // A version 1 file (its narrower indexes); a row removed behind the appliance's back shows whether it was rebuilt.
+        foreach (string entry in Directory.GetFileSystemEntries(_host.Recordings, "*", SearchOption.AllDirectories))
+        {
+            File.SetLastWriteTimeUtc(entry, DateTime.UtcNow.AddDays(-7));
+        }
+
+        Execute(IndexFile, $"""
+            DROP INDEX recordings_started; DROP INDEX recordings_duration;
+            CREATE INDEX recordings_started ON recordings(started_at); CREATE INDEX recordings_duration ON recordings(duration_ms);
+            DELETE FROM recordings WHERE id = '{before[0]}';
+            PRAGMA user_version=1;
+            """);
+
+        _host = await Start();
+        Assert.Equal(before[1..], (await RecordingArchive.Page(_host, "?limit=1000")).Ids);
+        Assert.Empty(Directory.GetFiles(_host.State, RecordingIndex.FileName + ".damaged-*"));
+        await _host.StopAsync();
+        using var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={IndexFile};Mode=ReadOnly;Pooling=False");
+        db.Open();
+        using Microsoft.Data.Sqlite.SqliteCommand cmd = db.CreateCommand();
+        cmd.CommandText = "PRAGMA user_version";
+        Assert.Equal((long)RecordingIndex.SchemaVersion, cmd.ExecuteScalar());
+        cmd.CommandText = "SELECT sql FROM sqlite_schema WHERE name = 'recordings_started'";
+        Assert.Contains("duration_ms", (string)cmd.ExecuteScalar()!, StringComparison.Ordinal);
+    }
+
     private static void Execute(string file, string sql)
     {
         using var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={file};Pooling=False");
