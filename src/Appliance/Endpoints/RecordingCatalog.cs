@@ -151,7 +151,7 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
             long? since = opening is IndexOpening.Ready or IndexOpening.Upgraded ? _index.SyncedSince() : null;
             if (since is null)
             {
-                LogRebuilding(_indexPath, opening, reason ?? "new file");
+                LogRebuilding(_indexPath, opening, reason ?? (opening == IndexOpening.Created ? "new file" : "never completely built"));
             }
             else if (opening == IndexOpening.Upgraded)
             {
@@ -241,14 +241,9 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
         DateTime after = since is { } ms ? DateTime.UnixEpoch.AddMilliseconds(ms) - ReconcileMargin : DateTime.MinValue;
         try
         {
-            if (!Directory.Exists(_root))
-            {
-                return;
-            }
-
             CancellationToken ct = _stop.Token;
             int queued = 0;
-            foreach (string year in Children(_root, 4))
+            foreach (string year in Directory.Exists(_root) ? Children(_root, 4) : [])
             {
                 foreach (string month in Children(year, 2))
                 {
