@@ -69,7 +69,9 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
         await _stop.CancelAsync();
         _queue.Writer.TryComplete();
         await _work.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        _index?.Close();
+
+        // The pooled connections are left open: closing the last one checkpoints through the mmapped -shm, which is a
+        // SIGBUS when the state folder was made immutable (chattr +i). The WAL is replayed at the next open, as after a kill.
     }
 
     public bool TryGet(Guid id, out Entry? entry)

@@ -11,7 +11,7 @@ namespace Appliance.Recordings;
 /// The recordings index: one SQLite file under the state folder (<c>recordings.db</c>), a row per recording with its
 /// search summary and the folder of its files, and a key table (extension, user, device, Call-ID) ordered by start time,
 /// so every search walks an index in the order it returns. The sidecars stay the truth: the index is derived from them,
-/// so a damaged or out-of-date file is set aside and rebuilt, never repaired.
+/// so a damaged file (or one of a newer schema) is set aside and rebuilt, never repaired; an older schema is upgraded in place.
 /// </summary>
 /// <remarks>
 /// WAL journal with <c>synchronous=NORMAL</c>: a commit is not fsynced, so a power cut (not a process kill: the WAL is
@@ -88,6 +88,7 @@ internal sealed class RecordingIndex
         reason = null;
         bool existed = File.Exists(path);
         var index = new RecordingIndex(path);
+        index.Close(); // connections an earlier opening in this process left in the pool may reach a file since deleted
         try
         {
             if (existed && File.Exists(path + DamagedMark))
@@ -186,8 +187,15 @@ internal sealed class RecordingIndex
     /// <summary>Closes the pooled connections to the file (an index opened again, deleted or set aside must not be reached through them).</summary>
     public void Close()
     {
-        using var db = new SqliteConnection(_connectionString);
-        SqliteConnection.ClearPool(db);
+        try
+        {
+            using var db = new SqliteConnection(_connectionString);
+            SqliteConnection.ClearPool(db);
+        }
+        catch (SqliteException)
+        {
+            // a folder that became unwritable fails the last checkpoint: the WAL is replayed at the next open
+        }
     }
 
     /// <summary>A connection from the pool (synchronous=NORMAL: see the remarks).</summary>

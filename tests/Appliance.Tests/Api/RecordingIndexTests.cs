@@ -163,6 +163,13 @@ public sealed class RecordingIndexRebuildTests : IAsyncLifetime
         return host;
     }
 
+    // A stopped process leaves no connection open; the host stopped in this process leaves them in the pool.
+    private async Task Stop()
+    {
+        await _host.StopAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+    }
+
     private async Task<string[][]> Answers()
     {
         string[] queries = ["?limit=1000", "?extension=2001", "?user=alice", "?direction=unknown", "?sort=duration&order=asc", "?minDuration=9"];
@@ -182,7 +189,7 @@ public sealed class RecordingIndexRebuildTests : IAsyncLifetime
         Assert.Equal(7, before[0].Length); // every sidecar of the archive
         Assert.True(File.Exists(IndexFile));
 
-        await _host.StopAsync();
+        await Stop();
         foreach (string file in Directory.GetFiles(_host.State, RecordingIndex.FileName + "*"))
         {
             File.Delete(file);
@@ -192,7 +199,7 @@ public sealed class RecordingIndexRebuildTests : IAsyncLifetime
         Assert.Equal(before, await Answers());
         Assert.True(File.Exists(IndexFile));
 
-        await _host.StopAsync();
+        await Stop();
         long length = new FileInfo(IndexFile).Length;
         var garbage = new byte[length];
         new Random(11).NextBytes(garbage);
@@ -209,7 +216,7 @@ public sealed class RecordingIndexRebuildTests : IAsyncLifetime
     public async Task Index_OfAnotherSchemaVersion_IsRebuilt_AndSidecarsWrittenWhileStopped_AreFound()
     {
         string[][] before = await Answers();
-        await _host.StopAsync();
+        await Stop();
 
         // The start reads again only day folders and sidecars changed since the last start: with the archive a week
         // old, a row removed from the index behind the appliance's back stays missing (its sidecar is not re-read).
@@ -235,7 +242,7 @@ public sealed class RecordingIndexRebuildTests : IAsyncLifetime
         Assert.DoesNotContain(forgotten, now);
 
         // A file from a newer build (schema version 99): set aside and rebuilt from every sidecar.
-        await _host.StopAsync();
+        await Stop();
         Execute(IndexFile, "PRAGMA user_version=99");
 
         _host = await Start();
@@ -250,7 +257,7 @@ public sealed class RecordingIndexRebuildTests : IAsyncLifetime
     public async Task Index_OfTheOlderSchema1_IsUpgradedInPlace_NotRebuilt()
     {
         string[] before = (await RecordingArchive.Page(_host, "?limit=1000")).Ids;
-        await _host.StopAsync();
+        await Stop();
 
         // A version 1 file (its narrower indexes); a row removed behind the appliance's back shows whether it was rebuilt.
         foreach (string entry in Directory.GetFileSystemEntries(_host.Recordings, "*", SearchOption.AllDirectories))
@@ -268,7 +275,7 @@ public sealed class RecordingIndexRebuildTests : IAsyncLifetime
         _host = await Start();
         Assert.Equal(before[1..], (await RecordingArchive.Page(_host, "?limit=1000")).Ids);
         Assert.Empty(Directory.GetFiles(_host.State, RecordingIndex.FileName + ".damaged-*"));
-        await _host.StopAsync();
+        await Stop();
         using var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={IndexFile};Mode=ReadOnly;Pooling=False");
         db.Open();
         using Microsoft.Data.Sqlite.SqliteCommand cmd = db.CreateCommand();
