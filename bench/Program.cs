@@ -26,6 +26,14 @@ internal static class Program
             return SpeechQuality.Encode(args[1..]); // `make bench-quality`: our writer at one complexity and bitrate, and its CPU per frame
         }
 
+        if (args.Length > 0 && args[0] == "recordings-index")
+        {
+            // Builds the 1,000,000-row index of the Recordings benchmarks once (minutes: longer than a BenchmarkDotNet
+            // setup should run); they reuse it from the temp folder.
+            Console.WriteLine(Recordings.RecordingIndexFixture.Path);
+            return 0;
+        }
+
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, BenchConfig.Create());
         return 0;
     }

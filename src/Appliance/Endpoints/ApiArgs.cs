@@ -56,6 +56,48 @@ internal static class ApiArgs
         return false;
     }
 
+    /// <summary>One of a fixed set of words (a sort field, a direction), exactly as listed.</summary>
+    public static bool Word<T>(string name, string? value, IReadOnlyDictionary<string, T> words, out T? chosen, out IResult? problem)
+        where T : struct
+    {
+        chosen = null;
+        problem = null;
+        if (value is null)
+        {
+            return true;
+        }
+
+        if (words.TryGetValue(value, out T found))
+        {
+            chosen = found;
+            return true;
+        }
+
+        problem = ApiProblems.Invalid(name, $"'{Shorten(value)}' is not one of {string.Join(", ", words.Keys)}.");
+        return false;
+    }
+
+    /// <summary>A duration in seconds: a number from 0 to a year.</summary>
+    public static bool Seconds(string name, string? value, out double? seconds, out IResult? problem)
+    {
+        seconds = null;
+        problem = null;
+        if (value is null)
+        {
+            return true;
+        }
+
+        if (value.Length <= 32 && double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double parsed)
+            && parsed is >= 0 and <= 366 * 86400)
+        {
+            seconds = parsed;
+            return true;
+        }
+
+        problem = ApiProblems.Invalid(name, $"'{Shorten(value)}' is not a number of seconds (0 to a year).");
+        return false;
+    }
+
     public static bool Limit(int? value, int fallback, int max, out int limit, out IResult? problem)
     {
         limit = value ?? fallback;

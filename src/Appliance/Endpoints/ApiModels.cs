@@ -92,13 +92,19 @@ public sealed record RecordingSummary(
     string EndReason,
     bool HasAudio)
 {
+    /// <summary>Every Call-ID the recording covers (the sidecar's <c>callIds</c>): a search by Call-ID finds each.</summary>
+    public IReadOnlyList<string> CallIds { get; init; } = [];
+
     public static RecordingSummary From(CallSidecar s) => new(
         s.Id, s.Protocol, s.CallId, s.StartedAt, s.EndedAt, s.DurationSeconds, s.MediaDurationSeconds, s.Parties,
-        s.Codecs, s.EndReason, s.File is not null);
+        s.Codecs, s.EndReason, s.File is not null) { CallIds = s.CallIds };
 }
 
-/// <summary>A page of recordings, newest first. <see cref="Indexing"/>: the catalog is still scanning older recordings.</summary>
-public sealed record RecordingList(IReadOnlyList<RecordingSummary> Items, int Count, bool Indexing);
+/// <summary>
+/// A page of recordings in the order asked (newest first by default). <see cref="Indexing"/>: the index is being built
+/// or reconciled, older recordings may be missing. <see cref="Next"/>: pass as <c>after</c> for the next page; null on the last.
+/// </summary>
+public sealed record RecordingList(IReadOnlyList<RecordingSummary> Items, int Count, bool Indexing, string? Next = null);
 
 /// <summary>A call event on the event stream (call.started, call.ended, recording.written, recording.failed).</summary>
 public sealed record CallEventView(string Kind, string RecordingId, DateTimeOffset At, CallView? Call, string? Reason, RecordingSummary? Recording);

@@ -1,30 +1,43 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Threading.Channels;
+using Appliance.Recordings;
 using Appliance.Service;
 using Capture.Recording;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 
 namespace Appliance.Endpoints;
 
 /// <summary>
-/// An in-memory index of the recordings' sidecars: the recordings root is scanned in the background at start
-/// (&lt;root&gt;/yyyy/MM/dd/&lt;uuid&gt;.json), and every recording written since is added from the runtime's
-/// recording.written notices. Files are only ever reached through this index, by a UUID: a path is never built from
-/// a request.
+/// The recordings, found through the SQLite index under the state folder (<see cref="RecordingIndex"/>): every
+/// recording written is added from the runtime's recording.written notices by a background writer (batched, one
+/// transaction per batch), never on the recording's thread. At start the index is checked: missing, damaged or of an
+/// older schema, it is rebuilt from the sidecars in the background (&lt;root&gt;/yyyy/MM/dd/&lt;uuid&gt;.json);
+/// otherwise only the day folders and sidecars written since the last start are read (what a kill -9 or another
+/// process left unindexed). Files are only ever reached through this index, by a UUID: a path is never built from a request.
 /// </summary>
 internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger<RecordingCatalog> log) : IHostedService, IDisposable
 {
-    private readonly Lock _gate = new();
+    // Sidecars queued by the start-up scan before it waits for the writer: bounds the memory of a rebuild.
+    private const int ScanBatch = 1024;
 
-    // Ordered by (StartedAt, Id): a time range is a binary search, newest first a walk backwards.
-    private readonly List<Entry> _byStart = [];
-    private readonly Dictionary<Guid, Entry> _byId = [];
+    // Recordings committed per transaction at most (a backlog is written in a few commits, not one per recording).
+    private const int WriteBatch = 1024;
+
+    // Folders and sidecars written this long before the last start are read again too (clock steps, coarse file times).
+    private static readonly TimeSpan ReconcileMargin = TimeSpan.FromMinutes(5);
+
+    private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stop = new();
     private readonly string _root = Path.GetFullPath(runtime.Settings.Recordings);
+    private readonly string _indexPath = Path.GetFullPath(Path.Combine(runtime.Settings.State, RecordingIndex.FileName));
     private readonly DateTime _startedAt = DateTime.UtcNow;
-    private Task _scan = Task.CompletedTask;
+    private volatile RecordingIndex? _index;
+    private Task _work = Task.CompletedTask;
     private volatile bool _indexing;
+    private int _damageReported;
 
     /// <summary>One recording: its summary and the folder holding its files.</summary>
     public sealed record Entry(Guid Id, RecordingSummary Summary, string Folder)
@@ -34,26 +47,19 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
         public string AudioPath => Path.Combine(Folder, Summary.Id + ".opus");
     }
 
-    /// <summary>The start-up scan is still running: older recordings may be missing from results.</summary>
-    public bool Indexing => _indexing;
+    // What the writer does next: add a recording (Sidecar and its folder relative to the root), or, in order, complete
+    // Done after everything queued before it is committed (with SyncedSince recorded in the same transaction if set).
+    private sealed record Pending(CallSidecar? Sidecar, string? Folder, TaskCompletionSource? Done = null, long? SyncedSince = null);
 
-    public int Count
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _byId.Count;
-            }
-        }
-    }
+    /// <summary>The index is being built or reconciled: recordings may be missing from results.</summary>
+    public bool Indexing => _indexing;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
         // Notices first, so nothing written during the scan is missed (the index ignores a second sighting).
         runtime.CallNotice += OnCallNotice;
         _indexing = true;
-        _scan = Task.Run(Scan, CancellationToken.None);
+        _work = Task.Run(RunAsync, CancellationToken.None);
         return Task.CompletedTask;
     }
 
@@ -61,68 +67,67 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
     {
         runtime.CallNotice -= OnCallNotice;
         await _stop.CancelAsync();
-        await _scan.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _queue.Writer.TryComplete();
+        await _work.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+
+        // The pooled connections are left open: closing the last one checkpoints through the mmapped -shm, which is a
+        // SIGBUS when the state folder was made immutable (chattr +i). The WAL is replayed at the next open, as after a kill.
     }
 
     public bool TryGet(Guid id, out Entry? entry)
     {
-        lock (_gate)
+        entry = null;
+        if (_index is not { } index)
         {
-            return _byId.TryGetValue(id, out entry);
+            return false;
+        }
+
+        try
+        {
+            if (!index.TryGet(id, out RecordingSummary? summary, out string? folder) || Inside(folder!) is not { } full)
+            {
+                return false;
+            }
+
+            entry = new Entry(id, summary!, full);
+            return true;
+        }
+        catch (SqliteException ex) when (RecordingIndex.IsDamage(ex))
+        {
+            ReportDamage(ex);
+            return false;
         }
     }
 
-    /// <summary>Recordings started in [<paramref name="from"/>, <paramref name="to"/>) matching every filter given, newest first.</summary>
-    public List<RecordingSummary> Search(DateTimeOffset? from, DateTimeOffset? to, string? extension, string? user, string? device, string? callId, int limit)
+    /// <summary>A page of recordings matching every filter of <paramref name="query"/>; empty while the index cannot be opened.</summary>
+    public RecordingPage Search(RecordingQuery query)
     {
-        var found = new List<RecordingSummary>(Math.Min(limit, 256));
-        lock (_gate)
+        if (_index is not { } index)
         {
-            int end = to is { } t ? LowerBound(t) : _byStart.Count;
-            for (int i = end - 1; i >= 0 && found.Count < limit; i--)
-            {
-                RecordingSummary s = _byStart[i].Summary;
-                if (from is { } f && s.StartedAt < f)
-                {
-                    break;
-                }
-
-                if ((callId is null || s.CallId == callId)
-                    && (extension is null || s.Parties.Any(p => p.Extension == extension))
-                    && (user is null || s.Parties.Any(p => p.User == user))
-                    && (device is null || s.Parties.Any(p => p.Device == device || p.HostDevice == device)))
-                {
-                    found.Add(s);
-                }
-            }
+            return new RecordingPage([], null);
         }
 
-        return found;
+        try
+        {
+            return index.Search(query);
+        }
+        catch (SqliteException ex) when (RecordingIndex.IsDamage(ex))
+        {
+            ReportDamage(ex);
+            return new RecordingPage([], null);
+        }
     }
 
-    // The first index whose recording started at or after `at`.
-    private int LowerBound(DateTimeOffset at)
+    // The full path of a folder the index holds, when it is under the root (the index file is not trusted to say so).
+    private string? Inside(string relative)
     {
-        int lo = 0, hi = _byStart.Count;
-        while (lo < hi)
-        {
-            int mid = (lo + hi) >>> 1;
-            if (_byStart[mid].Summary.StartedAt < at)
-            {
-                lo = mid + 1;
-            }
-            else
-            {
-                hi = mid;
-            }
-        }
-
-        return lo;
+        string folder = Path.GetFullPath(Path.Combine(_root, relative));
+        return folder.StartsWith(_root + Path.DirectorySeparatorChar, StringComparison.Ordinal) ? folder : null;
     }
 
     private void OnCallNotice(CallNotice notice)
     {
-        if (notice.Kind != "recording.written" || notice.Sidecar is not { } sidecar || !Guid.TryParseExact(sidecar.Id, "D", out Guid id))
+        if (notice.Kind != "recording.written" || notice.Sidecar is not { } sidecar || !Guid.TryParseExact(sidecar.Id, "D", out _))
         {
             return;
         }
@@ -131,64 +136,146 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
         string relative = sidecar.File is { } file && Path.GetDirectoryName(file) is { Length: > 0 } dir
             ? dir
             : Path.Combine(Day(sidecar.StartedAt, "yyyy"), Day(sidecar.StartedAt, "MM"), Day(sidecar.StartedAt, "dd"));
-        string folder = Path.GetFullPath(Path.Combine(_root, relative));
-        if (folder.StartsWith(_root + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+        if (Inside(relative) is not null)
         {
-            Add(new Entry(id, RecordingSummary.From(sidecar), folder));
+            _queue.Writer.TryWrite(new Pending(sidecar, relative)); // only fails once stopping: the next start's reconcile reads it
         }
     }
 
     private static string Day(DateTimeOffset at, string format) => at.UtcDateTime.ToString(format, CultureInfo.InvariantCulture);
 
-    private void Add(Entry entry)
+    private async Task RunAsync()
     {
-        lock (_gate)
+        try
         {
-            if (!_byId.TryAdd(entry.Id, entry))
+            Directory.CreateDirectory(Path.GetDirectoryName(_indexPath)!);
+            _index = RecordingIndex.Open(_indexPath, out IndexOpening opening, out string? reason);
+            long? since = opening is IndexOpening.Ready or IndexOpening.Upgraded ? _index.SyncedSince() : null;
+            if (since is null)
             {
-                return;
+                LogRebuilding(_indexPath, opening, reason ?? (opening == IndexOpening.Created ? "new file" : "never completely built"));
+            }
+            else if (opening == IndexOpening.Upgraded)
+            {
+                LogUpgraded(_indexPath, reason!);
             }
 
-            int at = LowerBound(entry.Summary.StartedAt);
-            while (at < _byStart.Count && _byStart[at].Summary.StartedAt == entry.Summary.StartedAt && _byStart[at].Id.CompareTo(entry.Id) < 0)
-            {
-                at++;
-            }
-
-            _byStart.Insert(at, entry);
+            Task writer = Task.Run(() => WriteAsync(_index), CancellationToken.None);
+            await ScanAsync(since);
+            await writer;
+        }
+        catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
+        {
+            _indexing = false;
+            LogIndexFailed(_indexPath, ex.Message);
         }
     }
 
-    private void Scan()
+    // The writer: everything queued, in order, a batch per transaction.
+    private async Task WriteAsync(RecordingIndex index)
     {
-        int added = 0, unreadable = 0, recovered = 0;
-        try
+        using RecordingIndex.Writer writer = index.CreateWriter();
+        var batch = new List<Pending>(WriteBatch);
+        ChannelReader<Pending> queue = _queue.Reader;
+        bool failed = false; // a batch lost: the index is not complete up to this start, so it must not say so
+        while (await queue.WaitToReadAsync())
         {
-            if (!Directory.Exists(_root))
+            while (batch.Count < WriteBatch && queue.TryRead(out Pending? item))
             {
-                return;
+                batch.Add(item);
             }
 
+            try
+            {
+                writer.Begin();
+                foreach (Pending item in batch)
+                {
+                    if (item.Sidecar is { } sidecar)
+                    {
+                        writer.Upsert(RecordingSummary.From(sidecar), item.Folder!);
+                    }
+                    else if (item.SyncedSince is { } since && !failed)
+                    {
+                        writer.SetSyncedSince(since);
+                        writer.Optimize();
+                    }
+                }
+
+                writer.Commit();
+            }
+            catch (SqliteException ex)
+            {
+                // A full disk or a damaged file: these recordings are read again from their sidecars at the next start.
+                writer.Rollback();
+                failed = true;
+                if (RecordingIndex.IsDamage(ex))
+                {
+                    ReportDamage(ex);
+                }
+                else
+                {
+                    LogWriteFailed(_indexPath, batch.Count(p => p.Sidecar is not null), ex.Message);
+                }
+            }
+
+            foreach (Pending item in batch)
+            {
+                item.Done?.TrySetResult();
+            }
+
+            batch.Clear();
+        }
+    }
+
+    private Task Flush(long? syncedSince = null)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        return _queue.Writer.TryWrite(new Pending(null, null, done, syncedSince)) ? done.Task : Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Reads the sidecars into the index: all of them when <paramref name="since"/> is null (a rebuild), else those in
+    /// day folders changed since then (a new file or a rename changes its folder's time: cheap to find on a year of days).
+    /// </summary>
+    private async Task ScanAsync(long? since)
+    {
+        int added = 0, unreadable = 0, recovered = 0, folders = 0;
+        DateTime after = since is { } ms ? DateTime.UnixEpoch.AddMilliseconds(ms) - ReconcileMargin : DateTime.MinValue;
+        try
+        {
             CancellationToken ct = _stop.Token;
-            foreach (string year in Children(_root, 4))
+            int queued = 0;
+            foreach (string year in Directory.Exists(_root) ? Children(_root, 4) : [])
             {
                 foreach (string month in Children(year, 2))
                 {
                     foreach (string day in Children(month, 2))
                     {
+                        if (Directory.GetLastWriteTimeUtc(day) < after)
+                        {
+                            continue;
+                        }
+
+                        folders++;
                         recovered += RecoverInterrupted(year, month, day);
+                        string relative = Path.Combine(Path.GetFileName(year), Path.GetFileName(month), Path.GetFileName(day));
                         foreach (string path in Directory.EnumerateFiles(day, "*.json"))
                         {
                             ct.ThrowIfCancellationRequested();
-                            if (!Guid.TryParseExact(Path.GetFileNameWithoutExtension(path), "D", out Guid id) || TryGet(id, out _))
+                            if (!Guid.TryParseExact(Path.GetFileNameWithoutExtension(path), "D", out Guid id) || File.GetLastWriteTimeUtc(path) < after)
                             {
                                 continue;
                             }
 
                             if (Read(path) is { } sidecar && Guid.TryParseExact(sidecar.Id, "D", out Guid inside) && inside == id)
                             {
-                                Add(new Entry(id, RecordingSummary.From(sidecar), day));
+                                _queue.Writer.TryWrite(new Pending(sidecar, relative));
                                 added++;
+                                if (++queued == ScanBatch)
+                                {
+                                    await Flush().WaitAsync(ct);
+                                    queued = 0;
+                                }
                             }
                             else
                             {
@@ -199,7 +286,9 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
                 }
             }
 
-            LogScanned(_root, added, unreadable);
+            // Everything up to this start is in the index once this commits: the next start reads only what came later.
+            await Flush(new DateTimeOffset(_startedAt).ToUnixTimeMilliseconds()).WaitAsync(ct);
+            LogScanned(_root, since is null ? "rebuilt" : "reconciled", folders, added, unreadable);
             if (recovered > 0)
             {
                 LogRecovered(_root, recovered);
@@ -215,6 +304,16 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
         finally
         {
             _indexing = false;
+        }
+    }
+
+    // A file damaged while in use: said once, and marked so that the next start sets it aside and rebuilds it.
+    private void ReportDamage(SqliteException ex)
+    {
+        if (Interlocked.Exchange(ref _damageReported, 1) == 0)
+        {
+            LogDamaged(_indexPath, ex.Message);
+            RecordingIndex.MarkDamaged(_indexPath);
         }
     }
 
@@ -272,12 +371,27 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
 
     public void Dispose() => _stop.Dispose();
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "recordings under {Root} indexed: {Added} recording(s), {Unreadable} unreadable sidecar(s) skipped")]
-    private partial void LogScanned(string root, int added, int unreadable);
+    [LoggerMessage(Level = LogLevel.Information, Message = "recordings under {Root} {How}: {Folders} day folder(s) read, {Added} recording(s) indexed, {Unreadable} unreadable sidecar(s) skipped")]
+    private partial void LogScanned(string root, string how, int folders, int added, int unreadable);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "recordings under {Root}: {Count} call(s) not finalised before the last stop (killed?) recovered from their audio, end reason interrupted")]
     private partial void LogRecovered(string root, int count);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "indexing the recordings under {Root} stopped: {Error}")]
     private partial void LogScanFailed(string root, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "recordings index {Path} ({Opening}: {Reason}): rebuilding it from the sidecars in the background")]
+    private partial void LogRebuilding(string path, IndexOpening opening, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "recordings index {Path}: {Reason}")]
+    private partial void LogUpgraded(string path, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "recordings index {Path} cannot be used: {Error}; searches find nothing until it can")]
+    private partial void LogIndexFailed(string path, string error);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "recordings index {Path}: {Count} recording(s) not written ({Error}); they are read from their sidecars at the next start")]
+    private partial void LogWriteFailed(string path, int count, string error);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "recordings index {Path} is damaged ({Error}); it is rebuilt from the sidecars at the next start")]
+    private partial void LogDamaged(string path, string error);
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Appliance.Recordings;
 using Appliance.Service;
 using Capture.Recording;
 using Microsoft.AspNetCore.Builder;
@@ -18,7 +19,7 @@ internal static class RecordingEndpoints
 
         RouteGroupBuilder recordings = api.MapGroup("/recordings").WithTags("Recordings");
         recordings.MapGet("", Search)
-            .WithSummary("Recordings started in [from, to), newest first, filtered by extension (any party), user, device (or host device) and call id.")
+            .WithSummary("Recordings started in [from, to), newest first (or sorted by duration), filtered by extension (any party), user, device (or host device), call id, direction and duration; paged by the after cursor.")
             .Produces<RecordingList>().ProducesValidationProblem();
         recordings.MapGet("/{id}", Sidecar).WithSummary("A recording's metadata: its JSON sidecar.")
             .Produces<CallSidecar>().ProducesValidationProblem().ProducesProblem(404);
@@ -43,11 +44,18 @@ internal static class RecordingEndpoints
             : ApiProblems.NotFound($"No call in progress with id '{guid:D}'.");
     }
 
-    private static IResult Search(RecordingCatalog catalog, string? from, string? to, string? extension, string? user, string? device, string? callId, int? limit)
+    private static IResult Search(
+        RecordingCatalog catalog, string? from, string? to, string? extension, string? user, string? device, string? callId,
+        string? direction, string? minDuration, string? maxDuration, string? sort, string? order, string? after, int? limit)
     {
         if (!ApiArgs.Time("from", from, out DateTimeOffset? since, out IResult? problem) || !ApiArgs.Time("to", to, out DateTimeOffset? until, out problem)
             || !ApiArgs.Text("extension", extension, out problem) || !ApiArgs.Text("user", user, out problem)
             || !ApiArgs.Text("device", device, out problem) || !ApiArgs.Text("callId", callId, out problem)
+            || !ApiArgs.Word("direction", direction, DirectionNames, out RecordingDirection? towards, out problem)
+            || !ApiArgs.Seconds("minDuration", minDuration, out double? shortest, out problem)
+            || !ApiArgs.Seconds("maxDuration", maxDuration, out double? longest, out problem)
+            || !ApiArgs.Word("sort", sort, SortNames, out RecordingSort? sortBy, out problem)
+            || !ApiArgs.Word("order", order, OrderNames, out bool? ascending, out problem)
             || !ApiArgs.Limit(limit, 100, 1000, out int take, out problem))
         {
             return problem!;
@@ -58,9 +66,48 @@ internal static class RecordingEndpoints
             return ApiProblems.Invalid("from", "is after to.");
         }
 
-        List<RecordingSummary> items = catalog.Search(since, until, extension, user, device, callId, take);
-        return TypedResults.Ok(new RecordingList(items, items.Count, catalog.Indexing));
+        if (shortest > longest)
+        {
+            return ApiProblems.Invalid("minDuration", "is more than maxDuration.");
+        }
+
+        RecordingSort by = sortBy ?? RecordingSort.StartedAt;
+        RecordingCursor? cursor = null;
+        if (after is not null)
+        {
+            if (!RecordingCursor.TryParse(after, out RecordingCursor parsed))
+            {
+                return ApiProblems.Invalid("after", "is not a page cursor (the next of a previous page).");
+            }
+
+            if (parsed.Sort != by)
+            {
+                return ApiProblems.Invalid("after", "is the cursor of a search sorted by another field.");
+            }
+
+            cursor = parsed;
+        }
+
+        RecordingPage page = catalog.Search(new RecordingQuery
+        {
+            From = since, To = until, Extension = extension, User = user, Device = device, CallId = callId,
+            Direction = towards, MinDuration = shortest, MaxDuration = longest,
+            Sort = by, Ascending = ascending ?? false, After = cursor, Limit = take,
+        });
+        return TypedResults.Ok(new RecordingList(page.Items, page.Items.Count, catalog.Indexing, page.Next?.ToString()));
     }
+
+    private static readonly Dictionary<string, RecordingDirection> DirectionNames = new(StringComparer.Ordinal)
+    {
+        ["internal"] = RecordingDirection.Internal, ["external"] = RecordingDirection.External, ["unknown"] = RecordingDirection.Unknown,
+    };
+
+    private static readonly Dictionary<string, RecordingSort> SortNames = new(StringComparer.Ordinal)
+    {
+        ["startedAt"] = RecordingSort.StartedAt, ["duration"] = RecordingSort.Duration,
+    };
+
+    private static readonly Dictionary<string, bool> OrderNames = new(StringComparer.Ordinal) { ["asc"] = true, ["desc"] = false };
 
     private static IResult Sidecar(string id, RecordingCatalog catalog)
     {

@@ -61,15 +61,18 @@ public sealed class ApiHost : IAsyncDisposable
     /// <summary>A client that sends no token.</summary>
     public HttpClient Anonymous { get; private set; } = null!;
 
-    /// <summary>Starts a host; <paramref name="config"/> null runs without a DirectoryConfig file (edits go to the state folder).</summary>
-    public static async Task<ApiHost> StartAsync(string? config = Config, string? folder = null, bool withToken = true)
+    /// <summary>
+    /// Starts a host; <paramref name="config"/> null runs without a DirectoryConfig file (edits go to the state folder);
+    /// <paramref name="replay"/> replaces the bundled call (<see cref="EmptyCapture"/>: no traffic at all).
+    /// </summary>
+    public static async Task<ApiHost> StartAsync(string? config = Config, string? folder = null, bool withToken = true, string? replay = null)
     {
         var host = new ApiHost(folder ?? Path.Combine(Path.GetTempPath(), "appliance-api-" + Guid.NewGuid().ToString("N"))) { _generatedToken = !withToken };
         Directory.CreateDirectory(host.Folder);
         var args = new List<string>
         {
             "--settings", "none",
-            "--replay", Path.Combine(Repo.Root, "samples", "sipp-g711a-call.pcap"), "--no-pacing",
+            "--replay", replay ?? Path.Combine(Repo.Root, "samples", "sipp-g711a-call.pcap"), "--no-pacing",
             "--recordings", host.Recordings, "--state", host.State,
             "--listen", "http://127.0.0.1:0",
             "--Logging:LogLevel:Default=Warning",
@@ -106,6 +109,19 @@ public sealed class ApiHost : IAsyncDisposable
     }
 
     public string TokenFile => Path.Combine(State, "api-token");
+
+    /// <summary>Writes a pcap file with no packet (its 24-byte header, Ethernet) to <paramref name="path"/>: a host that records nothing.</summary>
+    public static string EmptyCapture(string path)
+    {
+        byte[] header = new byte[24];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(header, 0xa1b2c3d4); // microsecond pcap
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(header.AsSpan(4), 2);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(header.AsSpan(6), 4);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(16), 65535);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(20), 1); // LINKTYPE_ETHERNET
+        File.WriteAllBytes(path, header);
+        return path;
+    }
 
     /// <summary>The running application (its endpoint data source lists every route).</summary>
     public WebApplication App => _app!;

@@ -106,6 +106,51 @@ public sealed class ServiceProcessTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void Run_KilledAfterARecording_LeavesItsIndexIntact_AndStartedAgainFindsTheRecordingInIt()
+    {
+        // Unpaced: the call is recorded within a second; once a search lists it, its row is committed (WAL).
+        using (var service = ServiceProcess.Start(new Dictionary<string, string?>(), [.. SampleArgs, "--no-pacing"]))
+        {
+            Assert.True(service.WaitForReady(TimeSpan.FromSeconds(30)), "not ready: " + service.Log);
+            string? listed = null;
+            for (int i = 0; i < 200 && (listed is null || !listed.Contains("\"items\":[{", StringComparison.Ordinal) || listed.Contains("\"indexing\":true", StringComparison.Ordinal)); i++)
+            {
+                Thread.Sleep(100);
+                listed = service.Get("/api/recordings?callId=1-12907%40127.0.0.1");
+            }
+
+            Assert.Contains("\"endReason\":\"bye\"", listed, StringComparison.Ordinal);
+            service.Signal("KILL");
+            service.Process.WaitForExit();
+        }
+
+        string sidecar = Assert.Single(Directory.GetFiles(Path.Combine(_dir, "rec"), "*.json", SearchOption.AllDirectories));
+        string id = Path.GetFileNameWithoutExtension(sidecar);
+
+        // The file as the kill left it (WAL beside it, not checkpointed): whole, and holding the recording.
+        string index = Path.Combine(_dir, "state", "recordings.db");
+        using (var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={index};Mode=ReadOnly;Pooling=False"))
+        {
+            db.Open();
+            using Microsoft.Data.Sqlite.SqliteCommand check = db.CreateCommand();
+            check.CommandText = "PRAGMA integrity_check";
+            Assert.Equal("ok", check.ExecuteScalar());
+            check.CommandText = $"SELECT count(*) FROM recordings WHERE id = '{id}'";
+            Assert.Equal(1L, check.ExecuteScalar());
+        }
+
+        // Started again (nothing to replay this time): the index is used as it is, not set aside, and finds the recording.
+        string empty = Api.ApiHost.EmptyCapture(Path.Combine(_dir, "empty.pcap"));
+        string[] again = ["--replay", empty, "--recordings", Path.Combine(_dir, "rec"), "--state", Path.Combine(_dir, "state")];
+        using var restarted = ServiceProcess.Start(new Dictionary<string, string?>(), again);
+        Assert.True(restarted.WaitForReady(TimeSpan.FromSeconds(30)), "not ready: " + restarted.Log);
+        Assert.Contains(id, restarted.Get("/api/recordings?extension=2002"), StringComparison.Ordinal);
+        Assert.Contains(id, restarted.Get($"/api/recordings/{id}"), StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(Path.Combine(_dir, "state"), "recordings.db.damaged*"));
+        Assert.DoesNotContain("rebuilding", restarted.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void MalformedRequests_Are400Problems_AndLeaveNoStackTraceInTheLog()
     {
         using var service = ServiceProcess.Start(new Dictionary<string, string?>(), SampleArgs);
