@@ -11,6 +11,7 @@
 #   bench/load/live-replay.sh search [CAPTURE]             every rate of RATES for every worker count of WORKERS_LIST,
 #                                                          REPEAT times each; a table and the highest rate without loss
 #                                                          (RATES="5000 10000 15000 20000 30000 40000" WORKERS_LIST="1 2" REPEAT=2)
+#   APPLIANCE_ARGS adds settings to `appliance run` (e.g. APPLIANCE_ARGS=--Complexity=5: slower workers, to see the spool).
 #   NICE=-10 runs the appliance and tcpreplay at that niceness: on a machine shared with other work, closer to the
 #   dedicated box an appliance runs on (the summary shows the load average either way).
 #   bench/load/live-replay.sh up ID | send ID CAPTURE RATE | down ID
@@ -99,7 +100,7 @@ run_once() {
     local worker_args=()
     [[ $workers == default ]] || worker_args=(--workers "$workers")
     APPLIANCE_TOKEN=$token nice -n "${NICE:-0}" dotnet "$app" run --settings none --interface "$iface" --listen "$url" \
-        --recordings "$dir/rec" --state "$dir/state" "${worker_args[@]}" >"$dir/appliance.log" 2>&1 &
+        --recordings "$dir/rec" --state "$dir/state" "${worker_args[@]}" ${APPLIANCE_ARGS:-} >"$dir/appliance.log" 2>&1 &
     pid=$!
     python3 "$summary" ready "$url"
     load_before=$(cat /proc/loadavg)
