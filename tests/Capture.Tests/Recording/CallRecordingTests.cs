@@ -5,8 +5,10 @@ using Capture.Interop;
 using Capture.Packets;
 using Capture.Recording;
 using Capture.Rtp;
+using Capture.Tests.Support;
 using Xunit.Abstractions;
 using Libraries = Capture.Interop.Interop.Libraries;
+using Packet = Capture.Tests.Support.SentPacket;
 
 namespace Capture.Tests.Recording;
 
@@ -28,7 +30,6 @@ public sealed unsafe class CallRecordingTests(ITestOutputHelper output) : IDispo
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
-    private sealed record Packet(Channel Channel, long ArrivalNs, byte[] Datagram);
 
     private sealed record Result(CallSidecar Sidecar, AudioSignals.Wav? Wav)
     {
@@ -110,19 +111,7 @@ public sealed unsafe class CallRecordingTests(ITestOutputHelper output) : IDispo
             recording.SetPayloadMap(Channel.Right, right);
         }
 
-        // The worker ticks between packets (every 50 ms of capture time here), as MediaWorker does.
-        long last = T0, nextTick = T0;
-        foreach (Packet p in packets.OrderBy(p => p.ArrivalNs))
-        {
-            while (nextTick <= p.ArrivalNs)
-            {
-                recording.OnTick(nextTick);
-                nextTick += Ms(50);
-            }
-
-            recording.OnRtp(p.Channel, p.ArrivalNs, p.Datagram);
-            last = p.ArrivalNs;
-        }
+        long last = RecordingFeed.Play(recording, packets, T0);
 
         CallSidecar sidecar = recording.Finish(endReason, last + Ms(500));
         string json = Path.Combine(_directory, recording.RelativeDirectory, id + ".json");

@@ -8,6 +8,7 @@ using Capture.Tests.Support;
 using Xunit.Abstractions;
 using Libraries = Capture.Interop.Interop.Libraries;
 using O = Capture.Interop.Interop.Opus;
+using Packet = Capture.Tests.Support.SentPacket;
 
 namespace Capture.Tests.Recording;
 
@@ -25,7 +26,6 @@ public sealed unsafe class OpusPassthroughTests(ITestOutputHelper output) : IDis
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
-    private sealed record Packet(Channel Channel, long ArrivalNs, byte[] Datagram);
 
     private sealed record Result(CallSidecar Sidecar, byte[] File, List<byte[]> Left, List<byte[]> Right, AudioSignals.Wav Wav, MediaLeg[] Legs);
 
@@ -90,18 +90,7 @@ public sealed unsafe class OpusPassthroughTests(ITestOutputHelper output) : IDis
             recording.SetPayloadMap(Channel.Right, right);
         }
 
-        long last = T0, nextTick = T0;
-        foreach (Packet p in packets.OrderBy(p => p.ArrivalNs))
-        {
-            while (nextTick <= p.ArrivalNs)
-            {
-                recording.OnTick(nextTick);
-                nextTick += 50_000_000;
-            }
-
-            recording.OnRtp(p.Channel, p.ArrivalNs, p.Datagram);
-            last = p.ArrivalNs;
-        }
+        long last = RecordingFeed.Play(recording, packets, T0);
 
         CallSidecar sidecar = recording.Finish(CallEndReasons.Bye, last + 500_000_000);
         byte[] file = File.ReadAllBytes(Path.Combine(_directory, sidecar.File!));
