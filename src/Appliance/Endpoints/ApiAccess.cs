@@ -67,6 +67,12 @@ public static class ApiAccess
         new("GET", "/api/calls", Live),
         new("GET", "/api/calls/{id}", Live),
         new("GET", "/api/events", Live),
+        new("POST", "/api/calls/{id}/pause", Live, AuditActions.Pause, "recording:{id}"),
+        new("POST", "/api/calls/{id}/resume", Live, AuditActions.Resume, "recording:{id}"),
+        new("POST", "/api/extensions/{extension}/pause", Live, AuditActions.Pause, "extension:{extension}"),
+        new("POST", "/api/extensions/{extension}/resume", Live, AuditActions.Resume, "extension:{extension}"),
+        new("POST", "/api/users/{id}/pause", Live, AuditActions.Pause, "user:{id}"),
+        new("POST", "/api/users/{id}/resume", Live, AuditActions.Resume, "user:{id}"),
         new("GET", "/api/devices", Board),
         new("GET", "/api/devices/{id}", Board),
         new("GET", "/api/users", Board),
@@ -162,6 +168,10 @@ public static class AuditActions
     public const string TokenRevoked = "token-revoked";
     public const string AuditRead = "audit-read";
     public const string Denied = "denied";
+
+    /// <summary>A recording in progress paused or resumed (PCI DSS), by recording, extension or user.</summary>
+    public const string Pause = "pause";
+    public const string Resume = "resume";
 
     /// <summary>A recording deleted (by retention: <see cref="AuditLog.AppendSystem"/>).</summary>
     public const string Delete = "delete";

@@ -72,10 +72,20 @@ public sealed record CallView(
     PartyInfo Right,
     IReadOnlyList<string> Codecs)
 {
+    /// <summary>The recording is paused (PCI DSS): both channels are silence until it is resumed or the call ends.</summary>
+    public bool Paused { get; init; }
+
+    /// <summary>Who paused it (token or session name), while paused; else null.</summary>
+    public string? PausedBy { get; init; }
+
+    /// <summary>Since when (capture time), while paused; else null.</summary>
+    public DateTimeOffset? PausedAt { get; init; }
+
     public static CallView From(string id, CallMetadata m) =>
         new(id, m.Protocol, m.CallId, m.StartedAt, m.AnsweredAt, m.Left, m.Right, m.Codecs);
 
-    public static CallView From(ActiveCall call) => From(call.RecordingId, call.Metadata);
+    public static CallView From(ActiveCall call) =>
+        From(call.RecordingId, call.Metadata) with { Paused = call.Paused, PausedBy = call.PausedBy, PausedAt = call.PausedAt };
 }
 
 /// <summary>One recording in a search result (the sidecar's summary; GET /api/recordings/{id} returns the whole sidecar).</summary>
@@ -106,5 +116,9 @@ public sealed record RecordingSummary(
 /// </summary>
 public sealed record RecordingList(IReadOnlyList<RecordingSummary> Items, int Count, bool Indexing, string? Next = null);
 
-/// <summary>A call event on the event stream (call.started, call.ended, recording.written, recording.failed).</summary>
-public sealed record CallEventView(string Kind, string RecordingId, DateTimeOffset At, CallView? Call, string? Reason, RecordingSummary? Recording);
+/// <summary>A call event on the event stream (call.started, call.ended, call.paused, call.resumed, recording.written, recording.failed).</summary>
+public sealed record CallEventView(string Kind, string RecordingId, DateTimeOffset At, CallView? Call, string? Reason, RecordingSummary? Recording)
+{
+    /// <summary>Who paused or resumed the call (<c>call.paused</c>, <c>call.resumed</c>); else null.</summary>
+    public string? By { get; init; }
+}

@@ -115,6 +115,7 @@ public static class ApplianceApi
         DirectoryEndpoints.Map(api);
         HotDeskingEndpoints.Map(api);
         RecordingEndpoints.Map(api);
+        PauseEndpoints.Map(api);
         EventEndpoints.Map(api);
         AccessEndpoints.Map(api);
         return app;

@@ -73,6 +73,10 @@ public sealed class ApplianceMetrics : IDisposable
         // Calls and recordings
         m.CreateObservableGauge("appliance.active_calls", () => PerSource(s => (double)s.ActiveCalls), "{call}", "Calls in progress");
         m.CreateObservableCounter("appliance.calls.started", () => PerSource(s => s.Counter("calls_started")), "{call}", "Calls seen starting");
+        m.CreateObservableCounter("appliance.calls.pauses", () => _runtime.Pauses, "{pause}", "Recordings paused (PCI DSS) through the API: pauses that took effect (not a request for a call already paused)");
+        m.CreateObservableGauge("appliance.calls.paused", () => _runtime.ActiveCalls.Count(c => c.Paused), "{call}", "Calls in progress whose recording is paused now");
+        m.CreateObservableCounter("appliance.calls.paused_seconds", () => _runtime.PausedSeconds, "s",
+            "Seconds of recordings paused (silence in the file), from the sidecars of the recordings finalised (their pausedSeconds)");
         _callsEnded = m.CreateCounter<long>("appliance.calls.ended", "{call}", "Calls ended, by protocol and end reason");
         _recordings = m.CreateCounter<long>("appliance.recordings.written", "{recording}", "Recordings finalised (audio and sidecar), by protocol and end reason");
         m.CreateObservableCounter("appliance.recordings.failed", () => _runtime.RecordingsFailed, "{recording}",
