@@ -554,6 +554,7 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
         _calls.ApplyDirectoryChanges(); // a logout just before the end still marks (or stops) its calls
         ApplyPauseRequests(_clock.Now);
         _completed = true;
+        Interlocked.MemoryBarrier(); // against RequestPause's enqueue-then-read: one of the two sees the other
         ApplyPauseRequests(_clock.Now); // one that came in between: answered (the calls end below, each pause with them)
 
         _tcp.Clear(_clock.Now); // what TCP streams still hold behind a gap is read before the calls end
