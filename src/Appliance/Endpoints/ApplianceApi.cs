@@ -37,6 +37,7 @@ public static class ApplianceApi
         services.AddSingleton<AuditLog>();
         services.AddHostedService(sp => sp.GetRequiredService<AuditLog>());
         services.AddSingleton<IAuthorizationMiddlewareResultHandler, RoleForbiddenHandler>();
+        services.AddSingleton<SessionStore>();
 
         // The authentication handler logs every request without a valid token at Information ("Bearer was not
         // authenticated", "was challenged"): anyone who reaches the port could fill the log. Its warnings still show.
@@ -48,11 +49,14 @@ public static class ApplianceApi
         services.AddAuthenticationCore(o =>
         {
             o.AddScheme<BearerTokenHandler>(BearerTokenHandler.SchemeName, displayName: null);
+            o.AddScheme<SessionCookieHandler>(SessionCookieHandler.SchemeName, displayName: null); // the web app's cookie (SessionEndpoints)
             o.DefaultScheme = BearerTokenHandler.SchemeName;
         });
         services.AddOptions<AuthenticationSchemeOptions>(BearerTokenHandler.SchemeName);
+        services.AddOptions<AuthenticationSchemeOptions>(SessionCookieHandler.SchemeName);
         services.AddWebEncoders();
         services.AddTransient<BearerTokenHandler>();
+        services.AddTransient<SessionCookieHandler>();
         services.AddAuthorizationBuilder()
             .SetFallbackPolicy(new AuthorizationPolicyBuilder(BearerTokenHandler.SchemeName).RequireAuthenticatedUser().Build())
             .AddRolePolicies(); // per-role access to each /api route (ApiAccess.Rules); the fallback stays for /metrics and /openapi
@@ -107,6 +111,7 @@ public static class ApplianceApi
             context.Response.Headers.XContentTypeOptions = "nosniff"; // JSON and audio are never to be sniffed as HTML
             return next(context);
         });
+        app.Use(SessionEndpoints.CsrfMiddleware);
         app.Use(AccessEndpoints.AuditMiddleware);
 
         app.MapOpenApi();
@@ -117,6 +122,8 @@ public static class ApplianceApi
         RecordingEndpoints.Map(api);
         EventEndpoints.Map(api);
         AccessEndpoints.Map(api);
+        SessionEndpoints.Map(api);
+        HealthEndpoints.Map(api);
         return app;
     }
 }
