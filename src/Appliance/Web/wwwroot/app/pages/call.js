@@ -20,7 +20,7 @@ export async function render(main, { id }) {
     sidecar.parties.map(p => h('tr', { dataset: { channel: p.channel } },
       h('td', {}, p.channel), h('td', {}, p.extension ?? ''), h('td', {}, p.name ?? ''), h('td', {}, p.device ?? ''),
       h('td', {}, p.user ?? ''), h('td', {}, p.hostDevice ?? ''), h('td', {}, p.login ?? ''),
-      h('td', { class: 'mono' }, p.ip ? `${p.ip}${p.port ? ':' + p.port : ''}` : ''))), 'Parties');
+      h('td', { class: 'mono' }, p.ip ? `${p.ip}${p.port ? ':' + p.port : ''}` : ''))));
 
   const markers = h('ol', { class: 'timeline', 'aria-label': 'Events on the timeline' },
     events.map(e => h('li', { class: `event event-${e.type}`, style: undefined, dataset: { type: e.type, offset: e.offset } },
@@ -28,7 +28,7 @@ export async function render(main, { id }) {
         h('span', { class: 'marker-label' }, label(e))))));
   for (const li of markers.children) li.firstChild.style.setProperty('--at', `${Math.min(100, (Number(li.dataset.offset) / duration) * 100)}%`);
   const playhead = h('div', { class: 'playhead', 'aria-hidden': 'true' });
-  const timeline = h('div', { class: 'timeline-box' }, markers, playhead);
+  const timeline = h('div', { class: 'timeline-box' }, h('div', { class: 'track' }, markers, playhead));
   const eventList = table(['At', 'Event', 'Detail'],
     events.map(e => h('tr', {}, h('td', { class: 'num' }, seconds(e.offset)), h('td', {}, e.type), h('td', {}, e.detail ?? ''))), 'Events');
 
