@@ -42,6 +42,7 @@ public static class ApplianceApi
         // The authentication handler logs every request without a valid token at Information ("Bearer was not
         // authenticated", "was challenged"): anyone who reaches the port could fill the log. Its warnings still show.
         builder.Logging.AddFilter(typeof(BearerTokenHandler).FullName, LogLevel.Warning);
+        builder.Logging.AddFilter(typeof(SessionCookieHandler).FullName, LogLevel.Warning);
         builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = MaxRequestBodyBytes);
 
         // AddAuthenticationCore, not AddAuthentication: the latter brings data protection, which would keep keys under
