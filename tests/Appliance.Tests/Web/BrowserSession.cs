@@ -108,9 +108,15 @@ public sealed class BrowserSession : IAsyncDisposable
         return (result.GetProperty("status").GetInt32(), result.GetProperty("body").GetString()!);
     }
 
-    /// <summary>Saves the page as out/screenshots/<paramref name="name"/>.png (the test's artifact).</summary>
+    /// <summary>
+    /// Saves the page as out/screenshots/<paramref name="name"/>.png (the test's artifact), after checking that no value
+    /// the page shows was missing when it was drawn ("null", "undefined" or "NaN" in place of text).
+    /// </summary>
     public async Task<string> ScreenshotAsync(string name)
     {
+        string text = await EvalAsync<string>("document.body.innerText");
+        Assert.DoesNotMatch(@"\b(null|undefined|NaN)\b", text);
+
         string dir = Path.Combine(Repo.Root, "out", "screenshots");
         Directory.CreateDirectory(dir);
         string path = Path.Combine(dir, name + ".png");

@@ -54,3 +54,9 @@ export function bytes(n) {
   for (; n >= 1024 && i < units.length - 1; i++) n /= 1024;
   return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
 }
+
+/** Replaces the element's children; absent parts (null, false: a section a role does not get) are left out. */
+export function fill(element, ...children) {
+  element.replaceChildren(...children.flat().filter(c => c !== null && c !== undefined && c !== false));
+  return element;
+}

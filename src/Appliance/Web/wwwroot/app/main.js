@@ -1,7 +1,7 @@
 // The shell: sign-in, the navigation and a hash router (#/recordings, #/call/<id>, #/live, #/directory, #/health).
 // Each page is a module exporting render(main, params) and optionally returning a function that stops its timers.
 import { current, may, restore, signIn, signOut } from './api.js';
-import { h, field, message } from './dom.js';
+import { fill, h, field, message } from './dom.js';
 import * as recordings from './pages/recordings.js';
 import * as call from './pages/call.js';
 import * as live from './pages/live.js';
@@ -33,7 +33,7 @@ function signInPage(problem) {
       form.append(message(err.status === 401 ? 'That token was refused.' : err.message));
     }
   });
-  main.replaceChildren(form);
+  fill(main, form);
   token.focus();
 }
 
@@ -56,11 +56,11 @@ async function route() {
   }
   const params = new URLSearchParams(query || (rest.join('/').split('?')[1] ?? ''));
   const id = rest.join('/').split('?')[0];
-  main.replaceChildren(h('p', {}, 'Loading…'));
+  fill(main, h('p', {}, 'Loading…'));
   try {
     stop = (await module.render(main, { id, params })) || null;
   } catch (err) {
-    main.replaceChildren(message(err.message));
+    fill(main, message(err.message));
   }
 }
 
@@ -74,7 +74,7 @@ window.addEventListener('signed-out', () => { shell(); signInPage('Your session 
 window.addEventListener('hashchange', route);
 
 (async () => {
-  try { await restore(); } catch (err) { main.replaceChildren(message(err.message)); return; }
+  try { await restore(); } catch (err) { fill(main, message(err.message)); return; }
   shell();
   route();
 })();

@@ -3,7 +3,7 @@
 // (ChannelSplitter), each lane goes through its own GainNode (mute) and AnalyserNode (live level), and is merged back.
 // The level strip of each lane is computed once from the decoded file (decodeAudioData).
 import { api, get, may, current } from '../api.js';
-import { h, table, time, seconds, message } from '../dom.js';
+import { fill, h, table, time, seconds, message } from '../dom.js';
 
 const lanes = [
   { channel: 'left', index: 0, title: 'Local party (left)' },
@@ -51,7 +51,7 @@ export async function render(main, { id }) {
     ({ element: player, stop } = twoLanePlayer(id, duration, playhead));
   }
 
-  main.replaceChildren(header, player, h('section', { 'aria-label': 'Timeline' }, h('h2', {}, 'Timeline'), timeline, eventList),
+  fill(main, header, player, h('section', { 'aria-label': 'Timeline' }, h('h2', {}, 'Timeline'), timeline, eventList),
     h('section', {}, h('h2', {}, 'Parties'), parties), downloads);
 
   function seek(offset) {

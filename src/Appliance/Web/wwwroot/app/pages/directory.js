@@ -1,7 +1,7 @@
 // Directory: devices with their lines and addresses, the hot-desk board (who is logged in where), locate, and the login
 // history of a device or user. Administrators log users in and out (and remotely out) from here.
 import { api, get, may } from '../api.js';
-import { h, field, table, time, message } from '../dom.js';
+import { fill, h, field, table, time, message } from '../dom.js';
 
 export async function render(main, { params }) {
   const problems = h('div', { 'aria-live': 'assertive' });
@@ -9,16 +9,16 @@ export async function render(main, { params }) {
   const devices = h('section', { 'aria-labelledby': 'devices-title' });
   const located = h('div', { 'aria-live': 'polite' });
   const history = h('section', { 'aria-labelledby': 'history-title' });
-  const fail = err => problems.replaceChildren(message(err.message));
+  const fail = err => fill(problems, message(err.message));
 
   async function refresh() {
     const [logins, all] = await Promise.all([get('/api/logins'), get('/api/devices')]);
-    board.replaceChildren(h('h2', { id: 'board-title' }, 'Hot-desk board'), table(['User', 'Device', 'Extensions', 'Kind', 'Since', ''],
+    fill(board, h('h2', { id: 'board-title' }, 'Hot-desk board'), table(['User', 'Device', 'Extensions', 'Kind', 'Since', ''],
       logins.map(l => h('tr', { dataset: { user: l.user, device: l.hostDevice } },
         h('td', {}, l.user), h('td', {}, l.hostDevice), h('td', {}, (l.guest || []).join(', ')), h('td', {}, l.kind), h('td', {}, time(l.since)),
         h('td', {}, may('administer') ? h('button', { type: 'button', onclick: () => act(`/api/users/${encodeURIComponent(l.user)}/logout`) }, `Log ${l.user} out`) : null))),
       `${logins.length} logged in`));
-    devices.replaceChildren(h('h2', { id: 'devices-title' }, 'Devices'), table(['Device', 'Name', 'Protocol', 'Registered', 'Addresses', 'Lines', 'Logged in', ''],
+    fill(devices, h('h2', { id: 'devices-title' }, 'Devices'), table(['Device', 'Name', 'Protocol', 'Registered', 'Addresses', 'Lines', 'Logged in', ''],
       all.map(d => h('tr', { dataset: { device: d.id } },
         h('td', { class: 'mono' }, d.id), h('td', {}, d.name ?? ''), h('td', {}, d.protocol), h('td', {}, d.registered ? 'yes' : 'no'),
         h('td', { class: 'mono' }, d.ips.join(', ')),
@@ -33,7 +33,7 @@ export async function render(main, { params }) {
   async function act(path, body) {
     try {
       await api('POST', path, body);
-      problems.replaceChildren();
+      fill(problems);
     } catch (err) {
       fail(err);
     }
@@ -43,7 +43,7 @@ export async function render(main, { params }) {
   async function showHistory(kind, id) {
     try {
       const entries = await get(`/api/logins/history?${kind}=${encodeURIComponent(id)}&limit=100`);
-      history.replaceChildren(h('h2', { id: 'history-title' }, `History of ${kind} ${id}`), table(['User', 'Device', 'Kind', 'From', 'Until', 'Ended by'],
+      fill(history, h('h2', { id: 'history-title' }, `History of ${kind} ${id}`), table(['User', 'Device', 'Kind', 'From', 'Until', 'Ended by'],
         entries.map(e => h('tr', {}, h('td', {}, e.user), h('td', {}, e.hostDevice), h('td', {}, e.kind), h('td', {}, time(e.since)),
           h('td', {}, e.until ? time(e.until) : 'now'), h('td', {}, e.endReason ?? '')))));
     } catch (err) {
@@ -59,12 +59,12 @@ export async function render(main, { params }) {
     e.preventDefault();
     try {
       const l = await get(`/api/locate/${what.value}/${encodeURIComponent(who.value.trim())}`);
-      located.replaceChildren(l.found
+      fill(located, l.found
         ? h('p', { role: 'status' }, `${l.extension ?? l.user}: ${l.loggedIn ? `user ${l.user} logged in (${l.kind}) ` : ''}at device ${l.hostDevice}`,
           l.ips.length ? ` (${l.ips.join(', ')})` : '', l.guest.length ? `, extensions ${l.guest.join(', ')}` : '', l.since ? ` since ${time(l.since)}` : '')
         : message('Not found.', 'note'));
     } catch (err) {
-      located.replaceChildren(message(err.message));
+      fill(located, message(err.message));
     }
   });
 
@@ -80,7 +80,7 @@ export async function render(main, { params }) {
     });
   }
 
-  main.replaceChildren(h('h1', {}, 'Directory'), problems, login ? h('section', {}, h('h2', {}, 'Log a user in'), login) : null,
+  fill(main, h('h1', {}, 'Directory'), problems, login ? h('section', {}, h('h2', {}, 'Log a user in'), login) : null,
     board, h('section', {}, h('h2', {}, 'Locate'), locate, located), devices, history);
   await refresh();
   if (params.get('device')) showHistory('device', params.get('device'));

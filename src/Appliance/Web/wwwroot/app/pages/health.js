@@ -1,23 +1,23 @@
 // Health: capture sources with their packets and drops, the recordings disk and the directory's last checkpoint
 // (GET /api/health: the same counters /metrics exports), refreshed every 5 s.
 import { get } from '../api.js';
-import { h, table, time, bytes, message } from '../dom.js';
+import { fill, h, table, time, bytes, message } from '../dom.js';
 
 export async function render(main) {
   const body = h('div');
-  main.replaceChildren(h('h1', {}, 'Health'), body);
+  fill(main, h('h1', {}, 'Health'), body);
   async function refresh() {
     let v;
     try {
       v = await get('/api/health');
     } catch (err) {
-      body.replaceChildren(message(err.message));
+      fill(body, message(err.message));
       return;
     }
     const n = x => x === null || x === undefined ? 'n/a' : x.toLocaleString();
     const d = v.disk;
     const used = d.totalBytes ? Math.round(100 * (1 - d.freeBytes / d.totalBytes)) : null;
-    body.replaceChildren(
+    fill(body, 
       h('p', { class: v.ready ? 'ok' : 'error', role: 'status' }, v.ready ? 'Ready: every capture source runs.' : 'Not ready (starting or stopping).'),
       table(['Source', 'Kind', 'State', 'Packets', 'Bytes', 'Kernel drops', 'Interface drops', 'Queue drops', 'Calls now', 'Last progress'],
         v.sources.map(s => h('tr', { dataset: { source: s.name } },

@@ -1,20 +1,20 @@
 // Live: calls in progress (GET /api/calls), refreshed from the event stream (GET /api/events, with the session cookie).
 // Supervisors and administrators pause and resume a call's recording (POST /api/calls/{id}/pause|resume, PCI DSS).
 import { api, get, may } from '../api.js';
-import { h, table, time, party, message } from '../dom.js';
+import { fill, h, table, time, party, message } from '../dom.js';
 
 export async function render(main) {
   const list = h('section', { 'aria-live': 'polite', 'aria-label': 'Calls in progress' });
   const state = h('p', { class: 'note', role: 'status' }, 'Connecting to the event stream…');
   const problems = h('div');
-  main.replaceChildren(h('h1', {}, 'Live calls'), state, problems, list);
+  fill(main, h('h1', {}, 'Live calls'), state, problems, list);
 
   async function refresh() {
     let calls;
     try {
       calls = await get('/api/calls');
     } catch (err) {
-      problems.replaceChildren(message(err.message));
+      fill(problems, message(err.message));
       return;
     }
     const rows = calls.map(c => h('tr', { dataset: { id: c.id, paused: String(!!c.paused) } },
@@ -27,16 +27,16 @@ export async function render(main) {
       h('td', {}, may('live')
         ? h('button', { type: 'button', onclick: () => toggle(c) }, c.paused ? 'Resume recording' : 'Pause recording')
         : null)));
-    list.replaceChildren(table(['Started', 'Local party (left)', 'Remote party (right)', 'Protocol', 'Codecs', 'State', ''], rows,
+    fill(list, table(['Started', 'Local party (left)', 'Remote party (right)', 'Protocol', 'Codecs', 'State', ''], rows,
       `${calls.length} call${calls.length === 1 ? '' : 's'} in progress`));
   }
 
   async function toggle(c) {
     try {
       await api('POST', `/api/calls/${c.id}/${c.paused ? 'resume' : 'pause'}`);
-      problems.replaceChildren();
+      fill(problems);
     } catch (err) {
-      problems.replaceChildren(message(err.message));
+      fill(problems, message(err.message));
     }
     refresh();
   }

@@ -1,7 +1,7 @@
 // Recordings: the search of GET /api/recordings (time range, extension, user, device, call id, direction, duration),
 // sorted by start or duration, paged forward with the API's keyset cursor ("next" passed back as "after").
 import { get } from '../api.js';
-import { h, field, table, time, seconds, party, message } from '../dom.js';
+import { fill, h, field, table, time, seconds, party, message } from '../dom.js';
 
 const filters = ['from', 'to', 'extension', 'user', 'device', 'callId', 'direction', 'minDuration', 'maxDuration', 'sort', 'order'];
 
@@ -33,7 +33,7 @@ export async function render(main, { params }) {
     field('Sort by', inputs.sort), field('Order', inputs.order),
     h('button', { type: 'submit' }, 'Search'));
   const results = h('section', { 'aria-live': 'polite', 'aria-label': 'Results' });
-  main.replaceChildren(h('h1', {}, 'Recordings'), form, results);
+  fill(main, h('h1', {}, 'Recordings'), form, results);
 
   form.addEventListener('submit', e => {
     e.preventDefault();
@@ -68,7 +68,7 @@ export async function render(main, { params }) {
     try {
       list = await get(`/api/recordings?${page}`);
     } catch (err) {
-      into.replaceChildren(message(err.message));
+      fill(into, message(err.message));
       return;
     }
     const sorted = q.get('sort') || 'startedAt';
@@ -91,7 +91,7 @@ export async function render(main, { params }) {
     const back = previous.length
       ? h('button', { type: 'button', onclick: () => search(into, q, previous.at(-1), previous.slice(0, -1)) }, 'Previous page')
       : null;
-    into.replaceChildren(
+    fill(into, 
       list.indexing ? message('The index is being rebuilt: older recordings may be missing for now.', 'note') : null,
       table(headers, rows, `${list.count} recording${list.count === 1 ? '' : 's'}${previous.length ? ` (page ${previous.length + 1})` : ''}`),
       h('div', { class: 'pager' }, back, more));
