@@ -59,7 +59,8 @@ public static class ApplianceApi
         services.AddTransient<BearerTokenHandler>();
         services.AddTransient<SessionCookieHandler>();
         services.AddAuthorizationBuilder()
-            .SetFallbackPolicy(new AuthorizationPolicyBuilder(BearerTokenHandler.SchemeName).RequireAuthenticatedUser().Build())
+            // The web app's session too: a signed-in page asking for a route that is not there gets 404, not a 401 that signs it out.
+            .SetFallbackPolicy(new AuthorizationPolicyBuilder(BearerTokenHandler.SchemeName, SessionCookieHandler.SchemeName).RequireAuthenticatedUser().Build())
             .AddRolePolicies(); // per-role access to each /api route (ApiAccess.Rules); the fallback stays for /metrics and /openapi
 
         services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>

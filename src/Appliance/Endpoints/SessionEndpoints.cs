@@ -47,6 +47,11 @@ internal static class SessionEndpoints
             return TypedResults.Problem("That is not an API token of this appliance.", statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized");
         }
 
+        if (context.Request.Cookies.TryGetValue(SessionCookieHandler.CookieName, out string? previous) && previous is not null)
+        {
+            sessions.End(previous); // signing in again replaces the browser's session rather than leaving it alive
+        }
+
         BrowserSession session = sessions.Create(name, role);
         context.Response.Cookies.Append(SessionCookieHandler.CookieName, session.Id, new CookieOptions
         {

@@ -86,6 +86,11 @@ public sealed class SessionApiTests(RoleHostFixture fixture) : IClassFixture<Rol
         Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Post, "/api/logins/logout-all", cookie, csrf: csrf, json: Body)).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Post, "/api/logins/logout-all", otherCookie, bearer: ApiHost.Token, json: Body)).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Post, "/api/logins/logout-all", null, bearer: ApiHost.Token, json: Body)).StatusCode);
+
+        // A signed-in page asking for what is not there is told so (404), not signed out (401).
+        Assert.Equal(HttpStatusCode.NotFound, (await SendAsync(HttpMethod.Get, "/api/no-such-thing", cookie)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await SendAsync(HttpMethod.Post, $"/api/calls/{Guid.NewGuid()}/pause", cookie, csrf: csrf)).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await SendAsync(HttpMethod.Get, "/api/no-such-thing", null)).StatusCode);
     }
 
     [Fact]
@@ -105,6 +110,13 @@ public sealed class SessionApiTests(RoleHostFixture fixture) : IClassFixture<Rol
         Assert.Equal(HttpStatusCode.Unauthorized, (await SendAsync(HttpMethod.Get, "/api/calls", first)).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Get, "/api/calls", second)).StatusCode);
 
+        // Signing in again from the browser of the second session replaces it.
+        HttpResponseMessage again = await SendAsync(HttpMethod.Post, "/api/session", second, json: JsonSerializer.Serialize(new { token }));
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await SendAsync(HttpMethod.Get, "/api/calls", second)).StatusCode);
+        second = again.Headers.GetValues("Set-Cookie").Single().Split(';')[0];
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Get, "/api/calls", second)).StatusCode);
+
         Assert.Equal(HttpStatusCode.NoContent, (await Host.Client.DeleteAsync($"/api/tokens/{name}")).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await SendAsync(HttpMethod.Get, "/api/calls", second)).StatusCode);
 
@@ -112,7 +124,7 @@ public sealed class SessionApiTests(RoleHostFixture fixture) : IClassFixture<Rol
         string[] mine = [.. audit.RootElement.GetProperty("items").EnumerateArray()
             .Where(e => e.GetProperty("token").GetString() == name)
             .Select(e => $"{e.GetProperty("action").GetString()} {e.GetProperty("status").GetInt32()}")];
-        Assert.Equal(["sign-in 200", "sign-in 200", "denied 403", "sign-out 204"], mine);
+        Assert.Equal(["sign-in 200", "sign-in 200", "denied 403", "sign-out 204", "sign-in 200"], mine);
         Assert.DoesNotContain(token, File.ReadAllText(Path.Combine(Host.State, "audit.jsonl")), StringComparison.Ordinal);
     }
 
