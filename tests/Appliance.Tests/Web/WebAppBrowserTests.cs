@@ -93,6 +93,15 @@ public sealed class WebAppBrowserTests(WebAppHostFixture fixture, ITestOutputHel
         // A search that matches nothing shows no row (the filter reaches the API).
         await browser.GoAsync("#/recordings?extension=9999", "td.empty");
 
+        // The Duration header sorts by duration (longest first), clicked again shortest first, the filter kept.
+        await browser.GoAsync("#/recordings?extension=2002", $"a[href=\"#/call/{fixture.RecordingId}\"]");
+        await browser.Page.ClickAsync("button[aria-label='Sort by duration']");
+        await browser.WaitAsync("location.hash.includes('sort=duration&order=desc') && document.querySelector('button[aria-label=\"Sort by duration\"]')?.textContent.includes('▼')");
+        await browser.Page.ClickAsync("button[aria-label='Sort by duration']");
+        await browser.WaitAsync("location.hash.includes('sort=duration&order=asc') && document.querySelector('button[aria-label=\"Sort by duration\"]')?.textContent.includes('▲')");
+        Assert.Contains("extension=2002", await browser.EvalAsync<string>("location.hash"), StringComparison.Ordinal);
+        await browser.WaitAsync($"document.querySelector('a[href=\"#/call/{fixture.RecordingId}\"]') !== null");
+
         await browser.GoAsync($"#/call/{fixture.RecordingId}", "#player");
         string[] events = await browser.EvalAsync<string[]>("[...document.querySelectorAll('.timeline li')].map(li => li.dataset.type)");
         Assert.Equal(["answered", "hold", "resume", "bye"], events);
