@@ -162,6 +162,15 @@ public sealed class WebAppBrowserTests(WebAppHostFixture fixture, ITestOutputHel
         await browser.SignInAsync(ApiHost.Token);
         await browser.GoAsync("#/directory", "tr[data-user=bob][data-device=desk-2]");
         Assert.Equal("4002", await browser.EvalAsync<string>("document.querySelector('tr[data-user=bob]').children[2].textContent"));
+
+        // Locate the user and read the desk's history from the page.
+        await browser.Page.SelectAsync("select[name=what]", "user");
+        await browser.Page.TypeAsync("input[name=who]", "bob");
+        await browser.Page.ClickAsync("form[aria-label=Locate] button[type=submit]");
+        await browser.WaitAsync("document.querySelector('form[aria-label=Locate] + div [role=status]')?.textContent.includes('desk-2')");
+        await browser.Page.ClickAsync("tr[data-device=desk-2] button.link");
+        await browser.WaitAsync("document.getElementById('history-title')?.textContent === 'History of device desk-2'");
+        Assert.Contains("bob", await browser.EvalAsync<string[]>("[...document.querySelectorAll('#history-title ~ table tbody td:first-child')].map(td => td.textContent)"));
         await browser.ScreenshotAsync("directory");
 
         await browser.Page.ClickAsync("tr[data-user=bob] button");
