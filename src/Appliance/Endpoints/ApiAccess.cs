@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Routing.Patterns;
 
 namespace Appliance.Endpoints;
 
-/// <summary>What a token (or, later, a signed-in session) may do: README "Control API", "Roles".</summary>
+/// <summary>What a token (or a web-app session made from one) may do: README "Control API", "Roles".</summary>
 public enum ApiRole
 {
     Administrator,
@@ -44,6 +44,9 @@ public static class ApiAccess
 
     /// <summary>Directory and configuration changes, hot-desk logins and logouts, tokens: administrators.</summary>
     public const string Administer = "administer";
+
+    /// <summary>No token needed (sign-in, which takes one in its body). Not a policy: such a route allows anonymous access.</summary>
+    public const string Public = "public";
 
     public static readonly IReadOnlyDictionary<string, ApiRole[]> Policies = new Dictionary<string, ApiRole[]>(StringComparer.Ordinal)
     {
@@ -97,6 +100,10 @@ public static class ApiAccess
         new("PUT", "/api/config", Administer, AuditActions.ConfigChange, "config"),
         new("POST", "/api/tokens", Administer, AuditActions.TokenCreated, "token:{name}"),
         new("DELETE", "/api/tokens/{name}", Administer, AuditActions.TokenRevoked, "token:{name}"),
+        new("POST", "/api/session", Public, AuditActions.SignIn),
+        new("GET", "/api/session", Search),
+        new("DELETE", "/api/session", Search, AuditActions.SignOut),
+        new("GET", "/api/health", Board),
     ];
 
     /// <summary>The policies, each requiring an authenticated principal with one of its roles.</summary>
@@ -104,7 +111,7 @@ public static class ApiAccess
     {
         foreach ((string name, ApiRole[] roles) in Policies)
         {
-            builder.AddPolicy(name, p => p.AddAuthenticationSchemes(BearerTokenHandler.SchemeName)
+            builder.AddPolicy(name, p => p.AddAuthenticationSchemes(BearerTokenHandler.SchemeName, SessionCookieHandler.SchemeName)
                 .RequireAuthenticatedUser().RequireRole(roles.Select(RoleName)));
         }
 
@@ -122,7 +129,7 @@ public static class ApiAccess
         string pattern = Normalise(route.RoutePattern);
         IEnumerable<string> methods = route.Metadata.OfType<IHttpMethodMetadata>().LastOrDefault()?.HttpMethods ?? ["GET"];
         AccessRule? rule = Rules.FirstOrDefault(r => r.Pattern == pattern && methods.Contains(r.Method, StringComparer.OrdinalIgnoreCase));
-        route.Metadata.Add(new AuthorizeAttribute(rule?.Policy ?? Administer));
+        route.Metadata.Add(rule?.Policy == Public ? new AllowAnonymousAttribute() : (object)new AuthorizeAttribute(rule?.Policy ?? Administer));
         if (rule?.Action is not null)
         {
             route.Metadata.Add(rule);
@@ -167,6 +174,10 @@ public static class AuditActions
     public const string TokenCreated = "token-created";
     public const string TokenRevoked = "token-revoked";
     public const string AuditRead = "audit-read";
+
+    /// <summary>The web app: a token exchanged for a session cookie, and that session ended.</summary>
+    public const string SignIn = "sign-in";
+    public const string SignOut = "sign-out";
     public const string Denied = "denied";
 
     /// <summary>A recording in progress paused or resumed (PCI DSS), by recording, extension or user.</summary>

@@ -1,5 +1,6 @@
 using Appliance.Endpoints;
 using Appliance.Metrics;
+using Appliance.Web;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -90,6 +91,7 @@ public static class ApplianceHost
         app.MapGet("/readyz", (ApplianceRuntime rt) => rt.Ready ? Results.Text("ready\n") : Results.Text("starting\n", statusCode: StatusCodes.Status503ServiceUnavailable)).AllowAnonymous();
         app.MapMetrics(); // Prometheus text format, behind the token like the API (Prometheus: authorization.credentials_file)
         app.MapApplianceApi();
+        app.MapWebApp(); // the web app at / (public pages; their data comes from /api)
         return app;
     }
 

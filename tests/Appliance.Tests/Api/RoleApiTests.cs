@@ -94,6 +94,12 @@ public sealed class RoleApiTests(RoleHostFixture fixture) : IClassFixture<RoleHo
         ["GET /api/tokens"] = [Admin],
         ["POST /api/tokens"] = [Admin],
         ["DELETE /api/tokens/{name}"] = [Admin],
+        ["POST /api/session"] = [Admin, Supervisor, Auditor, Viewer],
+        ["GET /api/session"] = [Admin, Supervisor, Auditor, Viewer],
+        ["DELETE /api/session"] = [Admin, Supervisor, Auditor, Viewer],
+        ["GET /api/health"] = [Admin, Supervisor],
+        ["GET /"] = [Admin, Supervisor, Auditor, Viewer],
+        ["GET /app/{**file}"] = [Admin, Supervisor, Auditor, Viewer],
     };
 
     private ApiHost Host => fixture.Host;
@@ -125,6 +131,7 @@ public sealed class RoleApiTests(RoleHostFixture fixture) : IClassFixture<RoleHo
                 "documentName" => "v1",
                 "extension" => "4001",
                 "name" => "no-such-token",
+                "file" => "app.css",
                 _ => route.ByRecordingId ? fixture.RecordingId : route.Pattern.StartsWith("/api/users", StringComparison.Ordinal) || route.Pattern.StartsWith("/api/locate/user", StringComparison.Ordinal) ? "alice"
                     : route.Pattern.StartsWith("/api/profiles", StringComparison.Ordinal) ? "alice-em"
                     : route.Pattern.StartsWith("/api/recording-groups", StringComparison.Ordinal) ? "agents" : "desk-1",
