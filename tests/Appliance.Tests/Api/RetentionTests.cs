@@ -363,7 +363,7 @@ public sealed class RetentionLowWaterTests(ITestOutputHelper output) : IAsyncLif
 
         Directory.CreateDirectory(Recordings);
         Dictionary<string, string> source = AgedRecordings.MakeSources(_folder);
-        Mount("mount", "-t", "tmpfs", "-o", "size=16m,mode=0755", "appl-lowwater", Recordings);
+        Mount("-t", "tmpfs", "-o", "size=16m,mode=0755", "appl-lowwater", Recordings);
         _mounted = Recordings;
 
         // 60 recordings, one a day back from 60 days ago; default keep-days forever, so only the mark deletes.
@@ -423,10 +423,10 @@ public sealed class RetentionLowWaterTests(ITestOutputHelper output) : IAsyncLif
 
     private static string[] Ids(IEnumerable<CallSidecar> s) => [.. s.Select(r => r.Id).Order()];
 
-    private static void Mount(string program, params string[] args)
+    private static void Mount(params string[] args)
     {
-        (int code, string text) = Repo.Run(program, args, TimeSpan.FromSeconds(30));
-        Assert.True(code == 0, $"{program} {string.Join(' ', args)}: {text}");
+        (int code, string text) = Repo.Run("mount", args, TimeSpan.FromSeconds(30));
+        Assert.True(code == 0, $"mount {string.Join(' ', args)}: {text}");
     }
 
     public async Task DisposeAsync()
