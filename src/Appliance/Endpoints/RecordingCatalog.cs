@@ -144,11 +144,11 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
                 return false;
             }
 
-            if (held)
+            if (held && !File.Exists(entry!.HoldPath)) // held again: the first hold's who and when stay
             {
                 WriteDurably(entry!.HoldPath, JsonSerializer.Serialize(new HoldMarker(by, DateTimeOffset.UtcNow), ApiJsonContext.Default.HoldMarker));
             }
-            else
+            else if (!held)
             {
                 File.Delete(entry!.HoldPath);
             }

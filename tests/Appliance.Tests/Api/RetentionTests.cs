@@ -276,6 +276,11 @@ public sealed class RetentionTests : IAsyncLifetime
             Assert.True(body.RootElement.GetProperty("legalHold").GetBoolean());
         }
 
+        string marker = Path.Combine(AgedRecordings.Folder(Recordings, salesKept), salesKept.Id + ".hold");
+        string first = await File.ReadAllTextAsync(marker);
+        Assert.Contains("\"heldBy\":\"admin\"", first, StringComparison.Ordinal);
+        (await _host.Client.PutAsync($"/api/recordings/{salesKept.Id}/hold", null)).EnsureSuccessStatusCode(); // idempotent
+        Assert.Equal(first, await File.ReadAllTextAsync(marker)); // the first hold's who and when stay
         Assert.Equal(Ids(salesKept, heldOnDisk), await Listed("&legalHold=true"));
         Assert.DoesNotContain(salesKept.Id, await Listed("&legalHold=false"));
         await ApiHost.AssertProblemAsync(await _host.Client.PutAsync($"/api/recordings/{Guid.NewGuid()}/hold", null), 404);
@@ -299,7 +304,7 @@ public sealed class RetentionTests : IAsyncLifetime
         await AgedRecordings.WaitUntil(async () => !(await Listed()).Contains(salesKept.Id), "the released recording deleted");
         Assert.False(File.Exists(Path.Combine(AgedRecordings.Folder(Recordings, salesKept), salesKept.Id + ".hold")));
         List<JsonElement> holds = await AgedRecordings.AuditAsync(_host, e => e.GetProperty("action").GetString() is "hold" or "release");
-        Assert.Equal([$"admin hold recording:{salesKept.Id} 200", $"admin release recording:{salesKept.Id} 200"],
+        Assert.Equal([$"admin hold recording:{salesKept.Id} 200", $"admin hold recording:{salesKept.Id} 200", $"admin release recording:{salesKept.Id} 200"],
             holds.Where(e => e.GetProperty("status").GetInt32() == 200).Select(e => $"{e.GetProperty("token").GetString()} {e.GetProperty("action").GetString()} {e.GetProperty("target").GetString()} 200"));
 
         // The index deleted and rebuilt from the sidecars: what was deleted stays gone, the hold on disk is still a hold.
