@@ -164,9 +164,9 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
         _index is { } index ? index.Oldest(before, after, limit) : [];
 
     /// <summary>
-    /// Deletes one recording (retention): its index row, audio and sidecar, and its day folder once empty (not today's
+    /// Deletes one recording (retention): its audio and sidecar, its index row, and its day folder once empty (not today's
     /// or yesterday's, where the recorder may be about to write). Never one under legal hold: the marker file is checked
-    /// again here, and the index row is removed only while it is not held. Returns the bytes freed; null when not deleted.
+    /// again here, under the lock a hold takes. Returns the bytes freed; null when not deleted.
     /// </summary>
     internal long? Delete(RecordingIndex.Expiring item)
     {
@@ -177,11 +177,8 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
                 return null;
             }
 
-            if (!index.Delete(item.Id))
-            {
-                return null;
-            }
-
+            // The files first, the row last: a file that cannot be deleted (an error thrown to the pass) leaves the row,
+            // and the next pass tries again, rather than a row gone and files nothing will ever find again.
             long freed = 0;
             foreach (string extension in (string[])[".opus", ".json"])
             {
@@ -191,6 +188,11 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
                     freed += file.Length;
                     file.Delete();
                 }
+            }
+
+            if (!index.Delete(item.Id))
+            {
+                return null; // gone meanwhile (a hold marks the file first, checked above under the same lock)
             }
 
             RemoveEmptyDay(folder);
