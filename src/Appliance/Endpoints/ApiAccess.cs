@@ -67,6 +67,8 @@ public static class ApiAccess
         new("GET", "/api/recordings", Search, AuditActions.Search),
         new("GET", "/api/recordings/{id}", Search, AuditActions.Sidecar, "recording:{id}"),
         new("GET", "/api/recordings/{id}/audio", Listen, AuditActions.Play, "recording:{id}"),
+        new("PUT", "/api/recordings/{id}/hold", Administer, AuditActions.Hold, "recording:{id}"),
+        new("DELETE", "/api/recordings/{id}/hold", Administer, AuditActions.Release, "recording:{id}"),
         new("GET", "/api/calls", Live),
         new("GET", "/api/calls/{id}", Live),
         new("GET", "/api/events", Live),
@@ -183,6 +185,10 @@ public static class AuditActions
     /// <summary>A recording in progress paused or resumed (PCI DSS), by recording, extension or user.</summary>
     public const string Pause = "pause";
     public const string Resume = "resume";
+
+    /// <summary>A recording put under legal hold, and released.</summary>
+    public const string Hold = "hold";
+    public const string Release = "release";
 
     /// <summary>A recording deleted (by retention: <see cref="AuditLog.AppendSystem"/>).</summary>
     public const string Delete = "delete";

@@ -59,6 +59,7 @@ namespace Appliance.Endpoints;
 [JsonSerializable(typeof(SessionRequest))]
 [JsonSerializable(typeof(SessionView))]
 [JsonSerializable(typeof(HealthView))]
+[JsonSerializable(typeof(RecordingCatalog.HoldMarker))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext
 {
     /// <summary>Makes <paramref name="options"/> (ASP.NET Core's, for bodies and results) write what this context writes.</summary>

@@ -105,6 +105,9 @@ public sealed record RecordingSummary(
     /// <summary>Every Call-ID the recording covers (the sidecar's <c>callIds</c>): a search by Call-ID finds each.</summary>
     public IReadOnlyList<string> CallIds { get; init; } = [];
 
+    /// <summary>Under legal hold (PUT /api/recordings/{id}/hold): retention never deletes it. Kept by the index, not the sidecar.</summary>
+    public bool LegalHold { get; init; }
+
     public static RecordingSummary From(CallSidecar s) => new(
         s.Id, s.Protocol, s.CallId, s.StartedAt, s.EndedAt, s.DurationSeconds, s.MediaDurationSeconds, s.Parties,
         s.Codecs, s.EndReason, s.File is not null) { CallIds = s.CallIds };

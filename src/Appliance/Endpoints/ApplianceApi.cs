@@ -92,6 +92,7 @@ public static class ApplianceApi
         services.AddSingleton<DirectoryEditor>();
         services.AddSingleton<RecordingCatalog>();
         services.AddHostedService(sp => sp.GetRequiredService<RecordingCatalog>());
+        services.AddHostedService<Recordings.RetentionService>();
         services.AddHostedService<ApiStartupLog>();
         return builder;
     }

@@ -89,6 +89,12 @@ public sealed class ApplianceMetrics : IDisposable
         m.CreateObservableCounter("appliance.rtp.packets_lost", () => PerSource(s => s.Counter("rtp_packets_lost")), "{packet}", "RTP packets missing from the sequence (concealed or silence)");
         m.CreateObservableCounter("appliance.rtp.duplicates_dropped", () => PerSource(s => s.Counter("rtp_duplicates_dropped")), "{packet}", "Duplicate RTP packets removed (mirror ports see packets twice)");
 
+        // Retention (README "Retention and legal hold")
+        m.CreateObservableCounter("appliance.retention.deleted", RetentionDeleted, "{recording}",
+            "Recordings deleted by retention, by reason (keep-days, low-water)");
+        m.CreateObservableCounter("appliance.retention.freed", () => _runtime.Retention.BytesFreed, "By", "Bytes of audio and sidecars retention deleted");
+        m.CreateObservableGauge("appliance.retention.held", () => _runtime.Retention.Held, "{recording}", "Recordings under legal hold now (never deleted)");
+
         // Encoder lag
         m.CreateObservableGauge("appliance.worker.queue_depth", () => PerWorker(w => w.QueueDepth), "{item}", "Packets and commands waiting in a media worker's queue");
         m.CreateObservableGauge("appliance.worker.spool_memory", () => PerWorker(w => w.SpoolMemoryBytes), "By", "Bytes of items waiting in a media worker's spool in memory");
@@ -129,6 +135,12 @@ public sealed class ApplianceMetrics : IDisposable
                 _recordings.Add(1, new KeyValuePair<string, object?>("protocol", notice.Sidecar?.Protocol ?? "unknown"), new KeyValuePair<string, object?>("reason", notice.Reason ?? "unknown"));
                 break;
         }
+    }
+
+    private IEnumerable<Measurement<long>> RetentionDeleted()
+    {
+        yield return new Measurement<long>(_runtime.Retention.DeletedKeepDays, new KeyValuePair<string, object?>("reason", "keep-days"));
+        yield return new Measurement<long>(_runtime.Retention.DeletedLowWater, new KeyValuePair<string, object?>("reason", "low-water"));
     }
 
     /// <summary>One read of every source, shared by all instruments of one scrape (at most 200 ms old).</summary>

@@ -65,6 +65,9 @@ public sealed class ApplianceRuntime : ICallObserver, ICallResultSink
     private long _recordingsWritten;
     private long _recordingsFailed;
 
+    /// <summary>What retention deleted and what is held (README "Retention and legal hold"), for metrics.</summary>
+    public RetentionStats Retention { get; } = new();
+
     public ICollection<ActiveCall> ActiveCalls => _active.Values;
 
     public bool TryGetActiveCall(string recordingId, out ActiveCall? call) => _active.TryGetValue(recordingId, out call);

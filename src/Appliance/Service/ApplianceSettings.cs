@@ -74,6 +74,9 @@ public sealed class ApplianceSettings
     /// <summary>Event-stream (GET /api/events) clients served at once; more are refused with 503.</summary>
     public int MaxEventClients { get; set; } = 100;
 
+    /// <summary>Keep-days default and the disk low-water mark (README "Retention and legal hold").</summary>
+    public RetentionSettings Retention { get; set; } = new();
+
     public RecordingOptions RecordingOptions() => new()
     {
         OutputDirectory = Recordings,
@@ -171,6 +174,7 @@ public sealed class ApplianceSettings
             problems.Add($"MaxEventClients: must be 1-10000, not {MaxEventClients}");
         }
 
+        Retention.Validate(problems);
         return problems;
     }
 }

@@ -49,6 +49,8 @@ public sealed class RoleApiTests(RoleHostFixture fixture) : IClassFixture<RoleHo
         ["GET /api/recordings"] = [Admin, Supervisor, Auditor, Viewer],
         ["GET /api/recordings/{id}"] = [Admin, Supervisor, Auditor, Viewer],
         ["GET /api/recordings/{id}/audio"] = [Admin, Supervisor],
+        ["PUT /api/recordings/{id}/hold"] = [Admin],
+        ["DELETE /api/recordings/{id}/hold"] = [Admin],
         ["GET /api/calls"] = [Admin, Supervisor],
         ["GET /api/calls/{id}"] = [Admin, Supervisor],
         ["GET /api/events"] = [Admin, Supervisor],
@@ -139,7 +141,9 @@ public sealed class RoleApiTests(RoleHostFixture fixture) : IClassFixture<RoleHo
             bool mutates = route.Method != "GET";
             if (mutates && route.Parameters.Count > 0 && route.Method is "PUT" or "DELETE")
             {
-                path = path[..(path.LastIndexOf('/') + 1)] + "not-there"; // what an allowed role changes must not disturb the other rows
+                // What an allowed role changes must not disturb the other rows: another id, or, for a recording's
+                // sub-resource (its hold), a recording that is not there.
+                path = route.Pattern.EndsWith('}') ? path[..(path.LastIndexOf('/') + 1)] + "not-there" : route.Path(_ => Guid.NewGuid().ToString("D"));
             }
 
             foreach ((string role, string token) in fixture.Tokens.Append(new("none", "")))
