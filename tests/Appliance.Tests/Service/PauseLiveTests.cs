@@ -22,10 +22,6 @@ public sealed class PauseLiveTests(ITestOutputHelper output)
 {
     private static readonly JsonSerializerOptions s_web = new(JsonSerializerDefaults.Web);
 
-    // opusdec's output of silent frames, dither included, against speech and the tone (thousands).
-    private const double Silent = 30;
-    private const double Heard = 300;
-
     [Fact]
     public async Task PausedByRecordingIdAndByExtension_TheFileIsSilentThere_TheSidecarAuditAndEventsSaySo()
     {
@@ -110,19 +106,12 @@ public sealed class PauseLiveTests(ITestOutputHelper output)
             Assert.InRange(audio.DurationSeconds, sidecar.MediaDurationSeconds - 0.05, sidecar.MediaDurationSeconds + 0.05);
             for (int i = 0; i < 2; i++)
             {
-                double from = pauses[i].OffsetSeconds!.Value, to = ends[i].OffsetSeconds!.Value;
-                output.WriteLine($"pause {i}: {from:0.000} s to {to:0.000} s; rms L {audio.Rms(0, from + 0.05, to - 0.05):0.0} R {audio.Rms(1, from + 0.05, to - 0.05):0.0}, "
-                    + $"before R {audio.Rms(1, from - 0.5, from - 0.05):0} after R {audio.Rms(1, to + 0.05, to + 0.5):0}");
-                Assert.True(audio.Rms(0, from + 0.05, to - 0.05) < Silent, $"left silent while paused ({from:0.00}-{to:0.00} s)");
-                Assert.True(audio.Rms(1, from + 0.05, to - 0.05) < Silent, $"right silent while paused ({from:0.00}-{to:0.00} s)");
-                Assert.True(audio.Rms(1, from - 0.5, from - 0.05) > Heard, "the tone before the pause");
-                Assert.True(audio.Rms(1, to + 0.05, to + 0.5) > Heard, "the tone after the pause");
+                PausedAudio.AssertSilentOnlyWithin(audio, pauses[i].OffsetSeconds!.Value, ends[i].OffsetSeconds!.Value, output);
             }
 
             // The caller's speech (SIPp's g711a.pcap: words and gaps) is heard in the spans that were not paused.
-            output.WriteLine("left rms per 0.5 s: " + string.Join(' ', Enumerable.Range(0, (int)(audio.DurationSeconds * 2)).Select(h => audio.Rms(0, h / 2.0, (h + 1) / 2.0).ToString("0", System.Globalization.CultureInfo.InvariantCulture))));
-            double[] unpaused = [audio.Rms(0, 0, pauses[0].OffsetSeconds!.Value), audio.Rms(0, ends[0].OffsetSeconds!.Value, pauses[1].OffsetSeconds!.Value), audio.Rms(0, ends[1].OffsetSeconds!.Value, audio.DurationSeconds)];
-            Assert.True(unpaused.Count(r => r > Heard) >= 2, $"the caller's speech around the pauses: rms {string.Join(", ", unpaused.Select(r => r.ToString("0", System.Globalization.CultureInfo.InvariantCulture)))}");
+            double[] unpaused = PausedAudio.CallerAround(audio, [.. pauses.Zip(ends, (p, e) => (p.OffsetSeconds!.Value, e.OffsetSeconds!.Value))], output);
+            Assert.True(unpaused.Count(r => r > PausedAudio.Heard) >= 2, $"the caller's speech around the pauses: rms {PausedAudio.Format(unpaused)}");
 
             // The audit log: each request, by whom, on what.
             string[] audited = [.. Json(service, "/api/audit?limit=1000").GetProperty("items").EnumerateArray()
