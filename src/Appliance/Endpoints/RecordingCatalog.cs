@@ -62,10 +62,39 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
     // What the writer does next: add a recording (Sidecar and its folder relative to the root), or, in order, complete
     // Done after everything queued before it is committed (with SyncedSince recorded in the same transaction if set).
     // Held: whether the hold marker is there (read by a scan); null (a new recording) leaves the row's.
-    private sealed record Pending(CallSidecar? Sidecar, string? Folder, TaskCompletionSource? Done = null, long? SyncedSince = null, bool? Held = null);
+    // Announced: it came from a recording.written notice (counted in _announced until the writer has handled it).
+    private sealed record Pending(CallSidecar? Sidecar, string? Folder, TaskCompletionSource? Done = null, long? SyncedSince = null, bool? Held = null, bool Announced = false);
+
+    // Recordings announced (recording.written) and not yet through the writer: what a search waits for (CaughtUpAsync).
+    private int _announced;
 
     /// <summary>The index is being built or reconciled: recordings may be missing from results.</summary>
     public bool Indexing => _indexing;
+
+    /// <summary>The longest a search or a lookup waits for recordings already announced (recording.written) to be indexed.</summary>
+    public static readonly TimeSpan CatchUpWait = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Completes once every recording announced before the call (recording.written) is in the index, or after
+    /// <paramref name="max"/>: a client that saw the event and then searches finds the recording (read your writes),
+    /// while a search with nothing outstanding waits for nothing.
+    /// </summary>
+    public async Task CaughtUpAsync(TimeSpan max)
+    {
+        if (_index is null || Volatile.Read(ref _announced) == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await Flush().WaitAsync(max);
+        }
+        catch (TimeoutException)
+        {
+            // a busy writer (a rebuild's batches): answer with what is indexed
+        }
+    }
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -276,7 +305,11 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
             : Path.Combine(Day(sidecar.StartedAt, "yyyy"), Day(sidecar.StartedAt, "MM"), Day(sidecar.StartedAt, "dd"));
         if (Inside(relative) is not null)
         {
-            _queue.Writer.TryWrite(new Pending(sidecar, relative)); // only fails once stopping: the next start's reconcile reads it
+            Interlocked.Increment(ref _announced);
+            if (!_queue.Writer.TryWrite(new Pending(sidecar, relative, Announced: true))) // only fails once stopping: the next start's reconcile reads it
+            {
+                Interlocked.Decrement(ref _announced);
+            }
         }
     }
 
@@ -359,6 +392,10 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
             foreach (Pending item in batch)
             {
                 item.Done?.TrySetResult();
+                if (item.Announced)
+                {
+                    Interlocked.Decrement(ref _announced);
+                }
             }
 
             batch.Clear();

@@ -52,7 +52,7 @@ internal static class RecordingEndpoints
             : ApiProblems.NotFound($"No call in progress with id '{guid:D}'.");
     }
 
-    private static IResult Search(
+    private static async Task<IResult> Search(
         RecordingCatalog catalog, string? from, string? to, string? extension, string? user, string? device, string? callId,
         string? direction, string? minDuration, string? maxDuration, string? legalHold, string? sort, string? order, string? after, int? limit)
     {
@@ -97,6 +97,7 @@ internal static class RecordingEndpoints
             cursor = parsed;
         }
 
+        await catalog.CaughtUpAsync(RecordingCatalog.CatchUpWait); // a recording already announced is found
         RecordingPage page = catalog.Search(new RecordingQuery
         {
             From = since, To = until, Extension = extension, User = user, Device = device, CallId = callId,
@@ -120,12 +121,14 @@ internal static class RecordingEndpoints
 
     private static readonly Dictionary<string, bool> OrderNames = new(StringComparer.Ordinal) { ["asc"] = true, ["desc"] = false };
 
-    private static IResult Sidecar(string id, RecordingCatalog catalog)
+    private static async Task<IResult> Sidecar(string id, RecordingCatalog catalog)
     {
         if (!ApiArgs.RecordingId(id, out Guid guid, out IResult? problem))
         {
             return problem;
         }
+
+        await catalog.CaughtUpAsync(RecordingCatalog.CatchUpWait);
 
         if (!catalog.TryGet(guid, out RecordingCatalog.Entry? entry) || ReadSidecar(entry!.SidecarPath) is not { } sidecar)
         {
@@ -149,24 +152,28 @@ internal static class RecordingEndpoints
         }
     }
 
-    private static IResult Hold(string id, bool held, RecordingCatalog catalog, HttpContext context)
+    private static async Task<IResult> Hold(string id, bool held, RecordingCatalog catalog, HttpContext context)
     {
         if (!ApiArgs.RecordingId(id, out Guid guid, out IResult? problem))
         {
             return problem;
         }
+
+        await catalog.CaughtUpAsync(RecordingCatalog.CatchUpWait);
 
         return catalog.SetHold(guid, held, context.User.Identity?.Name ?? "") && catalog.TryGet(guid, out RecordingCatalog.Entry? entry)
             ? TypedResults.Ok(entry!.Summary)
             : ApiProblems.NotFound($"No recording '{guid:D}'.");
     }
 
-    private static IResult Audio(string id, RecordingCatalog catalog, HttpContext context)
+    private static async Task<IResult> Audio(string id, RecordingCatalog catalog, HttpContext context)
     {
         if (!ApiArgs.RecordingId(id, out Guid guid, out IResult? problem))
         {
             return problem;
         }
+
+        await catalog.CaughtUpAsync(RecordingCatalog.CatchUpWait);
 
         if (!catalog.TryGet(guid, out RecordingCatalog.Entry? entry))
         {
