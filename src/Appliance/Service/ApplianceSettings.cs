@@ -74,6 +74,9 @@ public sealed class ApplianceSettings
     /// <summary>Event-stream (GET /api/events) clients served at once; more are refused with 503.</summary>
     public int MaxEventClients { get; set; } = 100;
 
+    /// <summary>Several appliances sharing one directory on a Redis-protocol server (README "Cluster"); empty: a single box.</summary>
+    public Appliance.Cluster.ClusterSettings Cluster { get; set; } = new();
+
     public RecordingOptions RecordingOptions() => new()
     {
         OutputDirectory = Recordings,
@@ -171,6 +174,7 @@ public sealed class ApplianceSettings
             problems.Add($"MaxEventClients: must be 1-10000, not {MaxEventClients}");
         }
 
+        problems.AddRange(Cluster.Validate());
         return problems;
     }
 }

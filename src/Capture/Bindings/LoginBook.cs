@@ -182,6 +182,72 @@ internal sealed class LoginBook(DeviceRegistry devices, LineIndex lines, Directo
         return DirectoryOutcome.Success;
     }
 
+    // ---- Logins made at another appliance (a shared directory) ----------------------------------------------------
+
+    /// <summary>
+    /// A login another appliance made at <paramref name="at"/> (its event time): applied here as if made here, without a
+    /// PIN (checked where it was made). Stale (a login at the device or of the user here is newer): nothing changes.
+    /// A device this appliance does not know: the user's login here, if older, ends as moved.
+    /// </summary>
+    public DirectoryOutcome ApplyShared(string user, string device, string? profile, LoginKind kind, IReadOnlyList<string> guest, DateTimeOffset at)
+    {
+        if (!settings.HasUser(user))
+        {
+            return DirectoryOutcome.NotFound($"No user '{user}'.");
+        }
+
+        _openByUser.TryGetValue(user, out LoginEntry? elsewhere);
+        DeviceState? d = devices.Resolve(device);
+        if (d is null)
+        {
+            if (elsewhere is not null && elsewhere.Since < at && devices.Resolve(elsewhere.HostDevice) is { } left)
+            {
+                EndLogin(left, LogoutReasons.Moved, at);
+                devices.MarkUnsaved(left);
+            }
+
+            return DirectoryOutcome.NotFound($"No device '{device}'.");
+        }
+
+        if (d.Login is { } current && (current.User == user || current.Since > at))
+        {
+            return DirectoryOutcome.Success; // already, or a newer login here wins
+        }
+
+        if (elsewhere is not null && elsewhere.Since > at)
+        {
+            return DirectoryOutcome.Success; // the user logged in somewhere later: the remote login is stale
+        }
+
+        if (d.Login is not null)
+        {
+            EndLogin(d, LogoutReasons.Replaced, at);
+        }
+
+        if (elsewhere is not null && devices.Resolve(elsewhere.HostDevice) is { } other)
+        {
+            EndLogin(other, LogoutReasons.Moved, at);
+            devices.MarkUnsaved(other);
+        }
+
+        StartLogin(d, user, profile, kind, guest.Count > 0 ? guest : [.. d.EffectiveLines().Select(l => l.Extension)], at);
+        devices.MarkUnsaved(d);
+        return DirectoryOutcome.Success;
+    }
+
+    /// <summary>A logout another appliance saw at <paramref name="at"/>: the user's login here ends when it began before.</summary>
+    public bool EndShared(string user, DateTimeOffset at, string reason)
+    {
+        if (!_openByUser.TryGetValue(user, out LoginEntry? open) || open.Since > at || devices.Resolve(open.HostDevice) is not { } d)
+        {
+            return false;
+        }
+
+        EndLogin(d, reason, at);
+        devices.MarkUnsaved(d);
+        return true;
+    }
+
     private static bool PinMatches(string expected, string? presented) =>
         presented is not null && CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(expected), Encoding.ASCII.GetBytes(presented));
 
