@@ -28,8 +28,6 @@ namespace Appliance.Cluster;
 /// </remarks>
 public sealed partial class SharedDirectory : IDisposable
 {
-    private const string LineSourceConfigured = nameof(LineSource.Configured);
-
     private readonly ClusterSettings _settings;
     private readonly BindingDirectory _directory;
     private readonly ILogger _log;
@@ -50,6 +48,8 @@ public sealed partial class SharedDirectory : IDisposable
     private Task? _worker;
     private bool _subscribed;
     private volatile bool _needSync = true;
+    private volatile bool _pushAll = true; // after start and every outage: the whole local state is offered (the server may be empty)
+    private readonly ConcurrentDictionary<(string User, long At, bool In), byte> _applying = new();
     private volatile bool _linesDirty = true;
     private long _lastSyncTicks;
     private long _lastPingTicks;
@@ -145,12 +145,14 @@ public sealed partial class SharedDirectory : IDisposable
         _redis.ConnectionFailed += (_, e) =>
         {
             _connected = false;
+            _pushAll = true;
             MarkDegraded(e.Exception?.Message ?? e.FailureType.ToString());
             _signal.Release();
         };
         _redis.ConnectionRestored += (_, _) =>
         {
             _needSync = true;
+            _pushAll = true; // the server may have restarted empty
             _signal.Release();
         };
 
@@ -212,6 +214,12 @@ public sealed partial class SharedDirectory : IDisposable
         {
             await foreach (DirectoryEvent e in _events!.ReadAllAsync(_stop.Token))
             {
+                if (e.Kind is DirectoryEventKind.LoginEstablished or DirectoryEventKind.LoginCancelled && e.User is not null
+                    && _applying.TryRemove((e.User, e.At.UtcTicks, e.Kind == DirectoryEventKind.LoginEstablished), out _))
+                {
+                    continue; // another appliance's change applied here: it is theirs, on the server already
+                }
+
                 switch (e.Kind)
                 {
                     case DirectoryEventKind.LoginEstablished when e.User is not null && e.HostDevice is not null:
@@ -281,7 +289,9 @@ public sealed partial class SharedDirectory : IDisposable
                 Interlocked.Increment(ref _failures);
                 _connected = false;
                 _needSync = true; // missed messages, or a server that lost its data: reconcile everything when back
+                _pushAll = true;
                 MarkDegraded(e.Message);
+                _firstSync.TrySetResult(); // unreachable at start: capture starts now, degraded
                 await Delay(TimeSpan.FromMilliseconds(500), ct).ConfigureAwait(false);
                 continue;
             }
@@ -298,6 +308,10 @@ public sealed partial class SharedDirectory : IDisposable
             try
             {
                 await _signal.WaitAsync(TimeSpan.FromMilliseconds(500), ct).ConfigureAwait(false);
+                while (_signal.Wait(0))
+                {
+                    // one pass serves every signal so far
+                }
             }
             catch (OperationCanceledException)
             {
@@ -471,12 +485,17 @@ public sealed partial class SharedDirectory : IDisposable
     private void Apply(UserState s)
     {
         var at = new DateTimeOffset(s.At, TimeSpan.Zero);
+        _applying[(s.User, s.At, s.In)] = 0; // the event this raises is not sent back (see ReadEventsAsync)
         bool changed = s.In
-            ? _directory.ApplySharedLogin(s.User, s.Device, s.Profile, Enum.TryParse(s.Kind, out LoginKind k) ? k : LoginKind.Explicit, s.Guest, at).Ok
+            ? _directory.ApplySharedLogin(s.User, s.Device, s.Profile, Enum.TryParse(s.Kind, out LoginKind k) ? k : LoginKind.Explicit, s.Guest, at)
             : _directory.ApplySharedLogout(s.User, at, s.Reason ?? LogoutReasons.RemoteLogout);
         if (changed)
         {
             Interlocked.Increment(ref _applied);
+        }
+        else
+        {
+            _applying.TryRemove((s.User, s.At, s.In), out _);
         }
     }
 
@@ -510,12 +529,15 @@ public sealed partial class SharedDirectory : IDisposable
             }
         }
 
-        foreach (LoginEntry e in latest.Values)
+        if (_pushAll)
         {
-            await WriteUserAsync(UserState.Of(e, _name, _settings.Site)).ConfigureAwait(false);
-        }
+            foreach (LoginEntry e in latest.Values)
+            {
+                await WriteUserAsync(UserState.Of(e, _name, _settings.Site)).ConfigureAwait(false);
+            }
 
-        await WriteHistoryAsync(history).ConfigureAwait(false);
+            await WriteHistoryAsync(history).ConfigureAwait(false);
+        }
 
         IDatabase db = Database;
         RedisValue[] users = await db.SetMembersAsync(UsersKey).ConfigureAwait(false);
@@ -531,6 +553,7 @@ public sealed partial class SharedDirectory : IDisposable
         }
 
         await ClaimLinesAsync(all: true).ConfigureAwait(false);
+        _pushAll = false;
         Interlocked.Exchange(ref _lastSyncTicks, Stopwatch.GetTimestamp());
         Interlocked.Increment(ref _reconciles);
         _needSync = false;
@@ -557,7 +580,7 @@ public sealed partial class SharedDirectory : IDisposable
         {
             foreach (LineBinding l in d.Lines)
             {
-                if (l.Number == 1 && !l.Conflict && l.Source.ToString() != LineSourceConfigured)
+                if (l.Number == 1 && !l.Conflict && l.Source != LineSource.Configured)
                 {
                     wanted[l.Extension] = (d.Id, d.FirstSeen ?? DateTimeOffset.UtcNow);
                 }

@@ -359,9 +359,10 @@ public sealed class BindingDirectory : IDisposable
 
     /// <summary>
     /// A login another appliance made at <paramref name="at"/>: applied here (no PIN: checked where it was made) unless a
-    /// newer login at the device or of the user is known here. Raises the usual events, so calls and event streams see it.
+    /// newer login or logout at the device or of the user is known here (then nothing changes, and false). Raises the usual
+    /// events, so calls and event streams see it.
     /// </summary>
-    public DirectoryOutcome ApplySharedLogin(string user, string device, string? profile, LoginKind kind, IReadOnlyList<string> guest, DateTimeOffset at)
+    public bool ApplySharedLogin(string user, string device, string? profile, LoginKind kind, IReadOnlyList<string> guest, DateTimeOffset at)
     {
         using (new Change(this))
         {

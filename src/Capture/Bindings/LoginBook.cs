@@ -187,13 +187,18 @@ internal sealed class LoginBook(DeviceRegistry devices, LineIndex lines, Directo
     /// <summary>
     /// A login another appliance made at <paramref name="at"/> (its event time): applied here as if made here, without a
     /// PIN (checked where it was made). Stale (a login at the device or of the user here is newer): nothing changes.
-    /// A device this appliance does not know: the user's login here, if older, ends as moved.
+    /// A device this appliance does not know: the user's login here, if older, ends as moved. True when the login started here.
     /// </summary>
-    public DirectoryOutcome ApplyShared(string user, string device, string? profile, LoginKind kind, IReadOnlyList<string> guest, DateTimeOffset at)
+    public bool ApplyShared(string user, string device, string? profile, LoginKind kind, IReadOnlyList<string> guest, DateTimeOffset at)
     {
         if (!settings.HasUser(user))
         {
-            return DirectoryOutcome.NotFound($"No user '{user}'.");
+            return false;
+        }
+
+        if (_historyByUser.TryGetValue(user, out List<int>? mine) && mine.Count > 0 && (_history[mine[^1]].Until ?? _history[mine[^1]].Since) >= at)
+        {
+            return false; // the user's last login or logout here is as late or later: stale (a logout is never undone)
         }
 
         _openByUser.TryGetValue(user, out LoginEntry? elsewhere);
@@ -206,17 +211,17 @@ internal sealed class LoginBook(DeviceRegistry devices, LineIndex lines, Directo
                 devices.MarkUnsaved(left);
             }
 
-            return DirectoryOutcome.NotFound($"No device '{device}'.");
+            return false;
         }
 
         if (d.Login is { } current && (current.User == user || current.Since > at))
         {
-            return DirectoryOutcome.Success; // already, or a newer login here wins
+            return false; // already, or a newer login here wins
         }
 
         if (elsewhere is not null && elsewhere.Since > at)
         {
-            return DirectoryOutcome.Success; // the user logged in somewhere later: the remote login is stale
+            return false; // the user logged in somewhere later: the remote login is stale
         }
 
         if (d.Login is not null)
@@ -232,7 +237,7 @@ internal sealed class LoginBook(DeviceRegistry devices, LineIndex lines, Directo
 
         StartLogin(d, user, profile, kind, guest.Count > 0 ? guest : [.. d.EffectiveLines().Select(l => l.Extension)], at);
         devices.MarkUnsaved(d);
-        return DirectoryOutcome.Success;
+        return true;
     }
 
     /// <summary>A logout another appliance saw at <paramref name="at"/>: the user's login here ends when it began before.</summary>
