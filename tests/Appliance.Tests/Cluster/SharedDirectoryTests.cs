@@ -117,6 +117,35 @@ public sealed class SharedDirectoryTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void HolderGivesLineOneUp_TheWaitingClaimantAtTheOtherApplianceTakesIt()
+    {
+        if (GarnetServer.SkipReason() is { } reason)
+        {
+            output.WriteLine("SKIPPED: " + reason);
+            return;
+        }
+
+        using var dir = new TempFolder();
+        using GarnetServer garnet = GarnetServer.Start();
+        // Both replay the SIPp call at its pace: 2001 registers at 0 s and unregisters at 10 s, north's first.
+        using ServiceProcess north = StartAppliance(dir, garnet, "north", s_sipp, paced: true);
+        Assert.True(north.WaitForReady(TimeSpan.FromSeconds(30)), "north never ready: " + north.Log);
+        Poll(() => Line(north, "2001") is { } l && l.GetProperty("held").GetBoolean() ? l : null, TimeSpan.FromSeconds(8), "2001 held by north", north);
+
+        using ServiceProcess south = StartAppliance(dir, garnet, "south", s_sipp, paced: true);
+        Assert.True(south.WaitForReady(TimeSpan.FromSeconds(30)), "south never ready: " + south.Log);
+        Poll(() => Json(south, "/api/conflicts?open=true").EnumerateArray().Any(c => c.GetProperty("extension").GetString() == "2001"
+            && c.GetProperty("holder").GetString() == "sip:127.0.0.1:5061 at north") ? "open" : null, TimeSpan.FromSeconds(8), "south's conflict on 2001", south);
+
+        // North's phone unregisters: north releases the line, south's phone (still registered) takes it.
+        JsonElement resolved = Poll(() => Json(south, "/api/conflicts").EnumerateArray().Where(c => c.GetProperty("extension").GetString() == "2001"
+                && c.GetProperty("resolution").GetString() == "holder-released").Select(c => (JsonElement?)c).FirstOrDefault(),
+            TimeSpan.FromSeconds(20), "south's conflict on 2001 resolved as holder-released", south);
+        output.WriteLine("resolved: " + resolved);
+        Assert.Equal("sip:127.0.0.1:5061", resolved.GetProperty("claimant").GetString());
+    }
+
+    [Fact]
     public void ServerKilledMidRun_BothKeepRecordingDegraded_ThenConverge_NoLoginLost_NoLogoutResurrected()
     {
         if (GarnetServer.SkipReason() is { } reason)
@@ -192,6 +221,57 @@ public sealed class SharedDirectoryTests(ITestOutputHelper output)
         Thread.Sleep(1500);
         Assert.Null(Located(north, "alice"));
         Assert.Contains(Json(south, "/api/logins/history?user=carol").EnumerateArray(), e => e.GetProperty("hostDevice").GetString() == "desk-c");
+    }
+
+    [Fact]
+    public void StartedWhileTheServerIsDown_StartsDegraded_AndJoinsWhenItComes()
+    {
+        if (GarnetServer.SkipReason() is { } reason)
+        {
+            output.WriteLine("SKIPPED: " + reason);
+            return;
+        }
+
+        using var dir = new TempFolder();
+        using GarnetServer garnet = GarnetServer.Start();
+        garnet.Kill(); // its port, nobody listening
+        var sw = Stopwatch.StartNew();
+        using ServiceProcess north = StartAppliance(dir, garnet, "north", s_sipp, paced: false);
+        Assert.True(north.WaitForReady(TimeSpan.FromSeconds(30)), "north never ready: " + north.Log);
+        output.WriteLine($"ready after {sw.Elapsed.TotalSeconds:F1} s with the server down");
+        Assert.Contains("degraded", Readyz(north).Body, StringComparison.Ordinal);
+        north.WaitForMetrics(d => d.Sum("appliance_recordings_written_total") >= 1, TimeSpan.FromSeconds(30));
+        Assert.True(Metric(north, "appliance_recordings_written_total") >= 1, "recorded while degraded");
+        Created(Post(north, "/api/logins", new { user = "alice", device = "desk-a" }));
+
+        garnet.Restart();
+        Poll(() => Readyz(north) is (200, "ready\n") ? "ok" : null, TimeSpan.FromSeconds(20), "readyz ready once the server answers", north);
+        using ConnectionMultiplexer redis = ConnectionMultiplexer.Connect(garnet.Configuration);
+        IDatabase db = redis.GetDatabase();
+        Poll(() => (string?)db.HashGet(dir.Prefix + "user:alice", "device") == "desk-a" ? "ok" : null, TimeSpan.FromSeconds(10), "alice's login on the server", north);
+        Assert.Equal(("in", "north"), ((string?)db.HashGet(dir.Prefix + "user:alice", "state"), (string?)db.HashGet(dir.Prefix + "user:alice", "appliance")));
+    }
+
+    [Fact]
+    public void WithoutClusterSettings_NothingOfTheClusterRuns_AndABadServerStringIsRefused()
+    {
+        using var dir = new TempFolder();
+        string root = Path.Combine(dir.Path, "single");
+        using (ServiceProcess single = ServiceProcess.Start(new Dictionary<string, string?>(), "--replay", s_sipp, "--no-pacing",
+            "--recordings", Path.Combine(root, "rec"), "--state", Path.Combine(root, "state"), "--workers", "1"))
+        {
+            Assert.True(single.WaitForReady(TimeSpan.FromSeconds(30)), "never ready: " + single.Log);
+            Assert.Equal((200, "ready\n"), Readyz(single));
+            Assert.False(Json(single, "/api/cluster").GetProperty("enabled").GetBoolean());
+            Assert.DoesNotContain(Exposition.Parse(single.Get("/metrics")).Samples, m => m.Name.StartsWith("appliance_cluster_", StringComparison.Ordinal));
+            Assert.DoesNotContain("cluster:", single.Log, StringComparison.Ordinal); // no line of the shared directory
+        }
+
+        using ServiceProcess bad = ServiceProcess.Start(new Dictionary<string, string?> { ["APPLIANCE_CLUSTER__REDIS"] = "127.0.0.1:6379,nonsense=1" },
+            "--replay", s_sipp, "--recordings", Path.Combine(root, "rec2"), "--state", Path.Combine(root, "state2"));
+        Assert.True(bad.Process.WaitForExit(30_000), "a bad Cluster:Redis must stop the start");
+        Assert.Equal(2, bad.Process.ExitCode);
+        Assert.Contains("Cluster:Redis", bad.Log, StringComparison.Ordinal);
     }
 
     // ---- Helpers ------------------------------------------------------------------------------------------------
