@@ -75,6 +75,10 @@ public sealed class SharedDirectoryTests(ITestOutputHelper output)
         Assert.Equal("francisco", party.GetProperty("extension").GetString());
         Assert.Equal("explicit", party.GetProperty("login").GetString());
 
+        // South's event stream told its clients, as for a login made there.
+        string streamed = EventData(south, "login.established", "\"user\":\"bob\"");
+        Assert.Contains("\"hostDevice\":\"desk-b\"", streamed, StringComparison.Ordinal);
+
         // Both count it: north published, south applied.
         Assert.True(Metric(north, "appliance_cluster_published_total") >= 1);
         Assert.True(Metric(south, "appliance_cluster_applied_total") >= 1);
@@ -376,6 +380,32 @@ public sealed class SharedDirectoryTests(ITestOutputHelper output)
     private static JsonElement? Line(ServiceProcess s, string extension) =>
         Json(s, "/api/cluster").GetProperty("lines").EnumerateArray().Where(l => l.GetProperty("extension").GetString() == extension)
             .Select(l => (JsonElement?)l).FirstOrDefault();
+
+    /// <summary>The data of the first event of that name whose data holds <paramref name="contains"/>, replayed from the start of the stream.</summary>
+    private static string EventData(ServiceProcess s, string name, string contains)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{s.Port}/api/events?types=login");
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", ServiceProcess.Token);
+        request.Headers.Add("Last-Event-ID", "0");
+        using HttpResponseMessage response = http.Send(request, HttpCompletionOption.ResponseHeadersRead, cts.Token);
+        using var reader = new StreamReader(response.Content.ReadAsStream(cts.Token));
+        string? ev = null;
+        while (reader.ReadLineAsync(cts.Token).AsTask().GetAwaiter().GetResult() is { } line) // cancelled (throws) after 10 s
+        {
+            if (line.StartsWith("event: ", StringComparison.Ordinal))
+            {
+                ev = line["event: ".Length..];
+            }
+            else if (line.StartsWith("data: ", StringComparison.Ordinal) && ev == name && line.Contains(contains, StringComparison.Ordinal))
+            {
+                return line["data: ".Length..];
+            }
+        }
+
+        throw new Xunit.Sdk.XunitException($"no {name} event with {contains} in the stream");
+    }
 
     private static double Metric(ServiceProcess s, string name) => Exposition.Parse(s.Get("/metrics")).Sum(name);
 
