@@ -391,6 +391,29 @@ public sealed class BindingDirectory : IDisposable
         }
     }
 
+    /// <summary>
+    /// The site this appliance records when it shares its directory with others: idle logout ends only logins at devices
+    /// configured at this site (or at none), the calls it sees. Null (the default): every device.
+    /// </summary>
+    public string? LocalSite
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _logins.LocalSite;
+            }
+        }
+
+        set
+        {
+            lock (_gate)
+            {
+                _logins.LocalSite = value;
+            }
+        }
+    }
+
     /// <summary>Closes the open claims of the local <paramref name="claimant"/> on <paramref name="extension"/>.</summary>
     public void ResolveSharedConflict(string extension, string claimant, DateTimeOffset now, string resolution)
     {

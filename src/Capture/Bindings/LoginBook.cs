@@ -25,6 +25,12 @@ internal sealed class LoginBook(DeviceRegistry devices, LineIndex lines, Directo
     private long _nextLoginSeq = 1;
     private DateTimeOffset? _lastScheduleCheck;
 
+    /// <summary>
+    /// In a cluster, the site this appliance records: idle logout then ends only logins at devices of this site (or of
+    /// none), whose calls it sees; another site's appliance ends the others. Null: every device (a single box).
+    /// </summary>
+    public string? LocalSite { get; set; }
+
     /// <summary>Changed logins are remembered for the store (set while the directory has one).</summary>
     public bool TrackChanges { get; set; }
 
@@ -320,6 +326,7 @@ internal sealed class LoginBook(DeviceRegistry devices, LineIndex lines, Directo
         foreach (LoginEntry login in _openByUser.Values.ToList())
         {
             if (login.Kind == LoginKind.Explicit && devices.Resolve(login.HostDevice) is { ActiveCalls: 0 } d
+                && (LocalSite is null || d.Config?.Site is null || d.Config.Site == LocalSite)
                 && now - Max(login.Since, d.LastActivity) >= idle)
             {
                 EndLogin(d, LogoutReasons.Idle, now);

@@ -81,6 +81,32 @@ public sealed class SharedDirectoryApplyTests
     }
 
     [Fact]
+    public void IdleLogout_InACluster_OnlyAtDevicesOfThisSite_WhoseCallsItSees()
+    {
+        using BindingDirectory d = BindingDirectory.Open(null, new DirectoryConfig
+        {
+            Devices =
+            [
+                new DeviceConfig("here") { Extensions = ["2001"], Site = "north" },
+                new DeviceConfig("there") { Extensions = ["2002"], Site = "south" },
+                new DeviceConfig("nowhere") { Extensions = ["2003"] },
+            ],
+            Users = [new UserConfig("alice"), new UserConfig("bob"), new UserConfig("carol")],
+            IdleLogout = TimeSpan.FromMinutes(30),
+        }, T0);
+        d.LocalSite = "north";
+        Assert.True(d.Login("alice", "here", null, T0).Ok);
+        Assert.True(d.Login("bob", "there", null, T0).Ok); // through this appliance's API, at south's phone
+        Assert.True(d.Login("carol", "nowhere", null, T0).Ok);
+
+        d.Tick(T0.AddHours(1));
+
+        Assert.False(d.LocateUser("alice").LoggedIn);
+        Assert.True(d.LocateUser("bob").LoggedIn); // south sees bob's calls and idles him out, not north
+        Assert.False(d.LocateUser("carol").LoggedIn);
+    }
+
+    [Fact]
     public void ConflictWithAnotherAppliancesHolder_IsReported_AndNotPassedBackToItsClaimant()
     {
         using BindingDirectory d = Open();
