@@ -35,7 +35,7 @@ public sealed partial class SharedDirectory : IDisposable
     private readonly string _prefix;
     private readonly RedisChannel _channel;
     private readonly ConcurrentQueue<UserState> _outbox = new();
-    private readonly ConcurrentQueue<long> _historyOut = new();
+    private readonly ConcurrentQueue<(long Seq, string User)> _historyOut = new();
     private readonly ConcurrentQueue<RedisValue> _inbox = new();
     private readonly SemaphoreSlim _signal = new(0);
     private readonly CancellationTokenSource _stop = new();
@@ -224,11 +224,11 @@ public sealed partial class SharedDirectory : IDisposable
                 {
                     case DirectoryEventKind.LoginEstablished when e.User is not null && e.HostDevice is not null:
                         _outbox.Enqueue(new UserState(e.User, true, e.HostDevice, e.Profile, e.Detail ?? nameof(LoginKind.Explicit), e.Guest ?? [], null, e.At.UtcTicks, _name, _settings.Site));
-                        EnqueueHistory(e.LoginSeq);
+                        EnqueueHistory(e.LoginSeq, e.User);
                         break;
                     case DirectoryEventKind.LoginCancelled when e.User is not null:
                         _outbox.Enqueue(new UserState(e.User, false, e.HostDevice ?? e.Device, e.Profile, null, [], e.Detail, e.At.UtcTicks, _name, _settings.Site));
-                        EnqueueHistory(e.LoginSeq);
+                        EnqueueHistory(e.LoginSeq, e.User);
                         break;
                     case DirectoryEventKind.LinesChanged or DirectoryEventKind.DeviceRegistered or DirectoryEventKind.DeviceUnregistered
                         or DirectoryEventKind.DeviceDisposed or DirectoryEventKind.DeviceMoved or DirectoryEventKind.ConflictResolved:
@@ -245,11 +245,11 @@ public sealed partial class SharedDirectory : IDisposable
         }
     }
 
-    private void EnqueueHistory(long? seq)
+    private void EnqueueHistory(long? seq, string user)
     {
         if (seq is { } s)
         {
-            _historyOut.Enqueue(s);
+            _historyOut.Enqueue((s, user));
         }
     }
 
@@ -376,22 +376,24 @@ public sealed partial class SharedDirectory : IDisposable
 
         if (!_historyOut.IsEmpty)
         {
-            var seqs = new HashSet<long>();
-            while (_historyOut.TryPeek(out long seq))
+            var changed = new HashSet<(long Seq, string User)>();
+            while (_historyOut.TryDequeue(out (long Seq, string User) entry))
             {
-                seqs.Add(seq);
-                _historyOut.TryDequeue(out _);
+                changed.Add(entry);
             }
 
             try
             {
-                await WriteHistoryAsync(_directory.History().Where(e => seqs.Contains(e.Seq))).ConfigureAwait(false);
+                // The users' own histories (short), not the whole directory's.
+                List<LoginEntry> entries = [.. changed.Select(c => c.User).Distinct(StringComparer.Ordinal)
+                    .SelectMany(u => _directory.History(user: u)).Where(e => changed.Contains((e.Seq, e.User)))];
+                await WriteHistoryAsync(entries).ConfigureAwait(false);
             }
             catch
             {
-                foreach (long seq in seqs)
+                foreach ((long Seq, string User) entry in changed)
                 {
-                    _historyOut.Enqueue(seq);
+                    _historyOut.Enqueue(entry);
                 }
 
                 throw;

@@ -221,6 +221,12 @@ public sealed class SharedDirectoryTests(ITestOutputHelper output)
         Assert.Equal("out", (string?)db.HashGet(dir.Prefix + "user:dave", "state"));
         Assert.Equal(("in", "desk-c"), ((string?)db.HashGet(dir.Prefix + "user:carol", "state"), (string?)db.HashGet(dir.Prefix + "user:carol", "device")));
 
+        // The history the server lost is written again: north's logins, alice's ended as south's logout ended it there.
+        HashEntry[] history = db.HashGetAll(dir.Prefix + "history");
+        Assert.Contains(history, e => e.Name.ToString().StartsWith("north/", StringComparison.Ordinal) && e.Value.ToString().Contains("\"user\":\"carol\"", StringComparison.Ordinal));
+        Assert.Contains(history, e => e.Name.ToString().StartsWith("south/", StringComparison.Ordinal) && e.Value.ToString().Contains("\"user\":\"alice\"", StringComparison.Ordinal)
+            && e.Value.ToString().Contains("\"endReason\":\"remote-logout\"", StringComparison.Ordinal));
+
         // Still converged a reconciliation later (nothing flips back), and south's history has carol's login from north.
         Thread.Sleep(1500);
         Assert.Null(Located(north, "alice"));
