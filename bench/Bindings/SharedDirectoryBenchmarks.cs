@@ -42,6 +42,19 @@ public class SharedDirectoryBenchmarks
     [GlobalSetup]
     public void Setup()
     {
+        try
+        {
+            Start();
+        }
+        catch
+        {
+            _garnet?.Kill(entireProcessTree: true); // never leave the server running after a failed setup
+            throw;
+        }
+    }
+
+    private void Start()
+    {
         string root = AppContext.BaseDirectory;
         while (!File.Exists(Path.Combine(root, "Appliance.sln")))
         {
