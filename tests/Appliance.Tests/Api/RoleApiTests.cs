@@ -60,6 +60,7 @@ public sealed class RoleApiTests(RoleHostFixture fixture) : IClassFixture<RoleHo
         ["GET /api/logins/history"] = [Admin, Supervisor],
         ["GET /api/locate/extension/{extension}"] = [Admin, Supervisor],
         ["GET /api/locate/user/{id}"] = [Admin, Supervisor],
+        ["GET /api/cluster"] = [Admin, Supervisor],
         ["GET /api/audit"] = [Admin, Auditor],
         ["GET /metrics"] = [Admin, Supervisor, Auditor, Viewer],
         ["GET /openapi/{documentName}.json"] = [Admin, Supervisor, Auditor, Viewer],
