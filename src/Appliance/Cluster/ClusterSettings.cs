@@ -21,6 +21,12 @@ public sealed class ClusterSettings
     /// <summary>How often the whole directory is reconciled with the server even when nothing failed (pub/sub is lossy).</summary>
     public int ReconcileSeconds { get; set; } = 30;
 
+    /// <summary>
+    /// How long a line-1 claim lasts on the server unless its appliance renews it (every reconciliation): an appliance
+    /// that is gone for good does not hold its extensions' line 1 for ever; a waiting claimant takes them then.
+    /// </summary>
+    public int ClaimSeconds { get; set; } = 300;
+
     public bool Enabled => !string.IsNullOrWhiteSpace(Redis);
 
     public string EffectiveName => string.IsNullOrWhiteSpace(Name) ? Environment.MachineName : Name;
@@ -50,6 +56,11 @@ public sealed class ClusterSettings
         if (ReconcileSeconds is < 1 or > 86400)
         {
             problems.Add($"Cluster:ReconcileSeconds: must be 1-86400, not {ReconcileSeconds}");
+        }
+
+        if (ClaimSeconds < 2 * ReconcileSeconds || ClaimSeconds > 7 * 86400)
+        {
+            problems.Add($"Cluster:ClaimSeconds: must be at least twice Cluster:ReconcileSeconds ({ReconcileSeconds}), when claims are renewed, and at most 604800, not {ClaimSeconds}");
         }
 
         return problems;

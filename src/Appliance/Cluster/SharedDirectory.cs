@@ -662,6 +662,7 @@ public sealed partial class SharedDirectory : IDisposable
             }
 
             _ = tx.HashSetAsync(key, mine);
+            _ = tx.KeyExpireAsync(key, TimeSpan.FromSeconds(_settings.ClaimSeconds)); // renewed by every reconciliation
             if (await tx.ExecuteAsync().ConfigureAwait(false))
             {
                 if (loser is not null)

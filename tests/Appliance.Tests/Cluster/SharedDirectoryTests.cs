@@ -150,6 +150,37 @@ public sealed class SharedDirectoryTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void ApplianceGoneForGood_ItsLineOneClaimLapses_TheWaitingClaimantTakesIt()
+    {
+        if (GarnetServer.SkipReason() is { } reason)
+        {
+            output.WriteLine("SKIPPED: " + reason);
+            return;
+        }
+
+        using var dir = new TempFolder();
+        using GarnetServer garnet = GarnetServer.Start();
+        using ServiceProcess north = StartAppliance(dir, garnet, "north", s_sipp, paced: false, claimSeconds: 4);
+        Assert.True(north.WaitForReady(TimeSpan.FromSeconds(30)), "north never ready: " + north.Log);
+        Poll(() => Line(north, "2002") is { } l && l.GetProperty("held").GetBoolean() ? l : null, TimeSpan.FromSeconds(20), "2002 held by north", north);
+        using ServiceProcess south = StartAppliance(dir, garnet, "south", s_sipp, paced: false, claimSeconds: 4);
+        Assert.True(south.WaitForReady(TimeSpan.FromSeconds(30)), "south never ready: " + south.Log);
+        Poll(() => Line(south, "2002") is { } l && !l.GetProperty("held").GetBoolean() ? l : null, TimeSpan.FromSeconds(20), "2002 refused at south", south);
+        Thread.Sleep(6000); // longer than a claim lasts: north renews its claim while it runs
+        Assert.False(Line(south, "2002")!.Value.GetProperty("held").GetBoolean());
+
+        north.Process.Kill(); // SIGKILL: north never releases anything
+        north.Process.WaitForExit();
+        var sw = Stopwatch.StartNew();
+        Poll(() => Line(south, "2002") is { } l && l.GetProperty("held").GetBoolean() ? l : null, TimeSpan.FromSeconds(20), "2002 held by south", south);
+        output.WriteLine($"south holds 2002 {sw.Elapsed.TotalSeconds:F1} s after north died");
+        Assert.Contains(Json(south, "/api/conflicts").EnumerateArray(), c => c.GetProperty("extension").GetString() == "2002"
+            && c.GetProperty("resolution").GetString() == "holder-released");
+        using ConnectionMultiplexer redis = ConnectionMultiplexer.Connect(garnet.Configuration);
+        Assert.Equal("south", (string?)redis.GetDatabase().HashGet(dir.Prefix + "line1:2002", "appliance"));
+    }
+
+    [Fact]
     public void ServerKilledMidRun_BothKeepRecordingDegraded_ThenConverge_NoLoginLost_NoLogoutResurrected()
     {
         if (GarnetServer.SkipReason() is { } reason)
@@ -315,7 +346,7 @@ public sealed class SharedDirectoryTests(ITestOutputHelper output)
         }
     }
 
-    private static ServiceProcess StartAppliance(TempFolder dir, GarnetServer garnet, string name, string replay, bool paced)
+    private static ServiceProcess StartAppliance(TempFolder dir, GarnetServer garnet, string name, string replay, bool paced, int? claimSeconds = null)
     {
         string root = Path.Combine(dir.Path, name);
         var env = new Dictionary<string, string?>
@@ -325,6 +356,7 @@ public sealed class SharedDirectoryTests(ITestOutputHelper output)
             ["APPLIANCE_CLUSTER__SITE"] = name,
             ["APPLIANCE_CLUSTER__PREFIX"] = dir.Prefix,
             ["APPLIANCE_CLUSTER__RECONCILESECONDS"] = "1",
+            ["APPLIANCE_CLUSTER__CLAIMSECONDS"] = claimSeconds?.ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
         List<string> args = ["--replay", replay, "--recordings", Path.Combine(root, "rec"), "--state", Path.Combine(root, "state"),
             "--config", dir.ConfigFile, "--workers", "1", "--checkpoint-seconds", "1"];
