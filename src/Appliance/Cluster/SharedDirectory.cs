@@ -61,9 +61,16 @@ public sealed partial class SharedDirectory : IDisposable
     private long _failures;
     private long _reconciles;
     private volatile string? _lastError;
+    private readonly string _instance;
+    private volatile string? _nameClash;
 
-    public SharedDirectory(ClusterSettings settings, BindingDirectory directory, ILogger log)
+    /// <param name="instance">
+    /// What tells this appliance from another that was given the same name: the machine and the state folder (a restart
+    /// is the same instance; a cloned machine or a second appliance on this one is not).
+    /// </param>
+    public SharedDirectory(ClusterSettings settings, BindingDirectory directory, ILogger log, string? instance = null)
     {
+        _instance = instance ?? Guid.NewGuid().ToString("N");
         _settings = settings;
         _directory = directory;
         _log = log;
@@ -80,9 +87,9 @@ public sealed partial class SharedDirectory : IDisposable
     public bool Connected => _connected;
 
     /// <summary>The server is unreachable (or has not yet been reconciled with since it was): changes are queued.</summary>
-    public bool Degraded => _degraded;
+    public bool Degraded => _degraded || _nameClash is not null;
 
-    public DateTimeOffset? DegradedSince => _degraded ? new DateTimeOffset(Interlocked.Read(ref _degradedSinceTicks), TimeSpan.Zero) : null;
+    public DateTimeOffset? DegradedSince => _degraded || _nameClash is not null ? new DateTimeOffset(Interlocked.Read(ref _degradedSinceTicks), TimeSpan.Zero) : null;
 
     /// <summary>Login changes waiting for the server.</summary>
     public int PendingChanges => _outbox.Count + _historyOut.Count;
@@ -100,6 +107,9 @@ public sealed partial class SharedDirectory : IDisposable
     public long Reconciles => Interlocked.Read(ref _reconciles);
 
     public string? LastError => _lastError;
+
+    /// <summary>Another running appliance (this instance string) uses this appliance's name: their changes and claims mix.</summary>
+    public string? NameClash => _nameClash;
 
     /// <summary>The extensions whose line 1 a local device claims, with whether it holds it across the estate.</summary>
     public IReadOnlyList<SharedLine> Lines()
@@ -521,6 +531,7 @@ public sealed partial class SharedDirectory : IDisposable
             _subscribed = true;
         }
 
+        await CheckNameAsync().ConfigureAwait(false);
         IReadOnlyList<LoginEntry> history = _directory.History();
         Dictionary<string, LoginEntry> latest = new(StringComparer.Ordinal);
         foreach (LoginEntry e in history)
@@ -564,6 +575,37 @@ public sealed partial class SharedDirectory : IDisposable
     }
 
     private static DateTimeOffset EventTime(LoginEntry e) => e.Until ?? e.Since;
+
+    /// <summary>
+    /// Each appliance's name is registered with its instance for a few reconciliations; another instance under the same
+    /// name (a cloned machine keeping its host name, a copied settings file) is told once: its logins would not reach
+    /// this one (each ignores its own name's messages) and both would take their line-1 claims for their own.
+    /// </summary>
+    private async Task CheckNameAsync()
+    {
+        IDatabase db = Database;
+        RedisKey key = _prefix + "appliance:" + _name;
+        TimeSpan lease = TimeSpan.FromSeconds(Math.Max(3 * _settings.ReconcileSeconds, 10));
+        RedisValue owner = await db.StringGetAsync(key).ConfigureAwait(false);
+        if (owner.HasValue && owner != _instance)
+        {
+            if (_nameClash is null)
+            {
+                LogNameClash(_name, owner!);
+            }
+
+            if (_nameClash is null && !_degraded)
+            {
+                Interlocked.Exchange(ref _degradedSinceTicks, DateTimeOffset.UtcNow.UtcTicks);
+            }
+
+            _nameClash = owner;
+            return;
+        }
+
+        _nameClash = null;
+        await db.StringSetAsync(key, _instance, lease).ConfigureAwait(false);
+    }
 
     // ---- Line 1 -------------------------------------------------------------------------------------------------
 
@@ -767,6 +809,9 @@ public sealed partial class SharedDirectory : IDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "cluster: the shared directory is reachable again after {Seconds:F1} s; queued changes sent and the directory reconciled")]
     private partial void LogRecovered(double seconds);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "cluster: another appliance ({Other}) uses the name '{Name}': give each appliance its own Cluster:Name; until then their logins do not reach each other and both take their line-1 claims for their own")]
+    private partial void LogNameClash(string name, string other);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "cluster: unexpected error in the shared directory's task; retried")]
     private partial void LogUnexpected(Exception error);

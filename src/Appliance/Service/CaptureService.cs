@@ -59,7 +59,8 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
             // Several appliances, one directory (README "Cluster"): logins made elsewhere are known before capture
             // starts when the server answers within 3 s; otherwise capture starts anyway, degraded.
             _directory.LocalSite = s.Cluster.Site; // idle logout only where this appliance sees the calls
-            _cluster = new SharedDirectory(s.Cluster, _directory, loggers.CreateLogger<SharedDirectory>());
+            string machine = File.Exists("/etc/machine-id") ? File.ReadAllText("/etc/machine-id").Trim() : Environment.MachineName;
+            _cluster = new SharedDirectory(s.Cluster, _directory, loggers.CreateLogger<SharedDirectory>(), machine + ":" + _statePath);
             _cluster.Start(TimeSpan.FromSeconds(3));
             runtime.Cluster = _cluster;
         }

@@ -294,6 +294,39 @@ public sealed class SharedDirectoryTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void TwoAppliancesWithOneName_TheSecondSaysSo_AndIsDegraded()
+    {
+        if (GarnetServer.SkipReason() is { } reason)
+        {
+            output.WriteLine("SKIPPED: " + reason);
+            return;
+        }
+
+        using var dir = new TempFolder();
+        using GarnetServer garnet = GarnetServer.Start();
+        using ServiceProcess first = StartAppliance(dir, garnet, "north", s_sipp, paced: false);
+        Assert.True(first.WaitForReady(TimeSpan.FromSeconds(30)), "never ready: " + first.Log);
+        Poll(() => Readyz(first) is (200, "ready\n") ? "ok" : null, TimeSpan.FromSeconds(10), "the first north ready, not degraded", first);
+
+        // A second appliance (its own state folder) named north too, e.g. a cloned machine keeping its host name.
+        string root = Path.Combine(dir.Path, "north-clone");
+        using ServiceProcess clone = ServiceProcess.Start(new Dictionary<string, string?>
+        {
+            ["APPLIANCE_CLUSTER__REDIS"] = garnet.Configuration,
+            ["APPLIANCE_CLUSTER__NAME"] = "north",
+            ["APPLIANCE_CLUSTER__PREFIX"] = dir.Prefix,
+            ["APPLIANCE_CLUSTER__RECONCILESECONDS"] = "1",
+        }, "--replay", s_sipp, "--no-pacing", "--recordings", Path.Combine(root, "rec"), "--state", Path.Combine(root, "state"), "--config", dir.ConfigFile);
+        Assert.True(clone.WaitForReady(TimeSpan.FromSeconds(30)), "never ready: " + clone.Log);
+        string body = Poll(() => Readyz(clone) is (200, { } b) && b.Contains("uses the name 'north'", StringComparison.Ordinal) ? b : null,
+            TimeSpan.FromSeconds(10), "the clone's readyz naming the clash", clone);
+        output.WriteLine(body);
+        Assert.Contains("another appliance", clone.Log, StringComparison.Ordinal);
+        Assert.Equal(1, Metric(clone, "appliance_cluster_degraded"));
+        Assert.NotEqual(JsonValueKind.Null, Json(clone, "/api/cluster").GetProperty("nameClash").ValueKind);
+    }
+
+    [Fact]
     public void WithoutClusterSettings_NothingOfTheClusterRuns_AndABadServerStringIsRefused()
     {
         using var dir = new TempFolder();
