@@ -131,20 +131,21 @@ public sealed class SharedDirectoryTests(ITestOutputHelper output)
 
         using var dir = new TempFolder();
         using GarnetServer garnet = GarnetServer.Start();
-        // Both replay the SIPp call at its pace: 2001 registers at 0 s and unregisters at 10 s, north's first.
-        using ServiceProcess north = StartAppliance(dir, garnet, "north", s_sipp, paced: true);
+        // Both replay the SIPp call at its pace, its end 15 s later: 2001 registers at 0 s and unregisters at 25 s, north's first.
+        string pcap = Stretched(s_sipp, TimeSpan.FromSeconds(9.5), TimeSpan.FromSeconds(15), dir.Path);
+        using ServiceProcess north = StartAppliance(dir, garnet, "north", pcap, paced: true);
         Assert.True(north.WaitForReady(TimeSpan.FromSeconds(30)), "north never ready: " + north.Log);
         Poll(() => Line(north, "2001") is { } l && l.GetProperty("held").GetBoolean() ? l : null, TimeSpan.FromSeconds(8), "2001 held by north", north);
 
-        using ServiceProcess south = StartAppliance(dir, garnet, "south", s_sipp, paced: true);
+        using ServiceProcess south = StartAppliance(dir, garnet, "south", pcap, paced: true);
         Assert.True(south.WaitForReady(TimeSpan.FromSeconds(30)), "south never ready: " + south.Log);
         Poll(() => Json(south, "/api/conflicts?open=true").EnumerateArray().Any(c => c.GetProperty("extension").GetString() == "2001"
-            && c.GetProperty("holder").GetString() == "sip:127.0.0.1:5061 at north") ? "open" : null, TimeSpan.FromSeconds(8), "south's conflict on 2001", south);
+            && c.GetProperty("holder").GetString() == "sip:127.0.0.1:5061 at north") ? "open" : null, TimeSpan.FromSeconds(15), "south's conflict on 2001", south);
 
         // North's phone unregisters: north releases the line, south's phone (still registered) takes it.
         JsonElement resolved = Poll(() => Json(south, "/api/conflicts").EnumerateArray().Where(c => c.GetProperty("extension").GetString() == "2001"
                 && c.GetProperty("resolution").GetString() == "holder-released").Select(c => (JsonElement?)c).FirstOrDefault(),
-            TimeSpan.FromSeconds(20), "south's conflict on 2001 resolved as holder-released", south);
+            TimeSpan.FromSeconds(40), "south's conflict on 2001 resolved as holder-released", south);
         output.WriteLine("resolved: " + resolved);
         Assert.Equal("sip:127.0.0.1:5061", resolved.GetProperty("claimant").GetString());
     }
@@ -411,6 +412,16 @@ public sealed class SharedDirectoryTests(ITestOutputHelper output)
         filler[13] = 0xB5; // IEEE 802 local experimental
         string path = Path.Combine(folder, Path.GetFileNameWithoutExtension(capture) + "-delayed.pcap");
         PcapFile.WriteClassic(path, linkType, [(frames[0].Ns - (long)delay.TotalMilliseconds * 1_000_000, filler), .. frames]);
+        return path;
+    }
+
+    /// <summary>The capture with every frame from <paramref name="after"/> on (since its first) <paramref name="by"/> later.</summary>
+    private static string Stretched(string capture, TimeSpan after, TimeSpan by, string folder)
+    {
+        (int linkType, List<(long Ns, byte[] Frame)> frames) = PcapFile.Read(capture);
+        long first = frames[0].Ns, cut = (long)after.TotalMilliseconds * 1_000_000, shift = (long)by.TotalMilliseconds * 1_000_000;
+        string path = Path.Combine(folder, Path.GetFileNameWithoutExtension(capture) + "-stretched.pcap");
+        PcapFile.WriteClassic(path, linkType, frames.Select(f => f.Ns - first >= cut ? (f.Ns + shift, f.Frame) : f));
         return path;
     }
 
