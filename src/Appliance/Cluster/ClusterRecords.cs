@@ -68,6 +68,9 @@ internal sealed record UserState(string User, bool In, string Device, string? Pr
         new(m.User!, m.Type == ClusterMessage.Login, m.Device!, m.Profile, m.Kind, m.Guest ?? [], m.Reason, m.At, m.Appliance, m.Site);
 }
 
+/// <summary>A user's latest state across the estate: logged in at a device of some appliance, or out (and why).</summary>
+public sealed record EstateLogin(string User, bool LoggedIn, string? Device, string? Appliance, string? Site, string? Profile, string? Kind, string? EndReason, DateTimeOffset At);
+
 /// <summary>What appliances publish on the shared channel.</summary>
 internal sealed record ClusterMessage(string Type, string Appliance)
 {

@@ -62,6 +62,7 @@ public sealed partial class SharedDirectory : IDisposable
     private long _reconciles;
     private volatile string? _lastError;
     private readonly string _instance;
+    private readonly ConcurrentDictionary<string, UserState> _estate = new(StringComparer.Ordinal);
     private volatile string? _nameClash;
 
     /// <param name="instance">
@@ -110,6 +111,16 @@ public sealed partial class SharedDirectory : IDisposable
 
     /// <summary>Another running appliance (this instance string) uses this appliance's name: their changes and claims mix.</summary>
     public string? NameClash => _nameClash;
+
+    /// <summary>
+    /// Where the user is logged in across the estate, as last known here (written, published or pulled): also at
+    /// devices this appliance does not know. Null: nothing known of the user.
+    /// </summary>
+    public EstateLogin? Locate(string user) => _estate.TryGetValue(user, out UserState? s)
+        ? new EstateLogin(s.User, s.In, s.Device, s.Appliance, s.Site, s.Profile, s.Kind, s.In ? null : s.Reason, new DateTimeOffset(s.At, TimeSpan.Zero))
+        : null;
+
+    private void Know(UserState s) => _estate.AddOrUpdate(s.User, s, (_, old) => s.At > old.At ? s : old);
 
     /// <summary>The extensions whose line 1 a local device claims, with whether it holds it across the estate.</summary>
     public IReadOnlyList<SharedLine> Lines()
@@ -421,7 +432,7 @@ public sealed partial class SharedDirectory : IDisposable
             RedisValue at = await db.HashGetAsync(key, "at").ConfigureAwait(false);
             if (at.HasValue && (long)at >= s.At)
             {
-                return false; // the server knows something as late or later
+                return false; // the server knows something as late or later (the pull or its message tells us what)
             }
 
             ITransaction tx = db.CreateTransaction();
@@ -430,6 +441,7 @@ public sealed partial class SharedDirectory : IDisposable
             _ = tx.SetAddAsync(UsersKey, s.User);
             if (await tx.ExecuteAsync().ConfigureAwait(false))
             {
+                Know(s);
                 await Database.PublishAsync(_channel, JsonSerializer.Serialize(s.ToMessage(), ClusterJsonContext.Default.ClusterMessage)).ConfigureAwait(false);
                 Interlocked.Increment(ref _published);
                 return true;
@@ -496,6 +508,7 @@ public sealed partial class SharedDirectory : IDisposable
 
     private void Apply(UserState s)
     {
+        Know(s);
         var at = new DateTimeOffset(s.At, TimeSpan.Zero);
         _applying[(s.User, s.At, s.In)] = 0; // the event this raises is not sent back (see ReadEventsAsync)
         bool changed = s.In
@@ -558,8 +571,13 @@ public sealed partial class SharedDirectory : IDisposable
         await Task.WhenAll(reads).ConfigureAwait(false);
         for (int i = 0; i < users.Length; i++)
         {
-            if (UserState.FromHash((string)users[i]!, reads[i].Result) is { } remote
-                && (!latest.TryGetValue(remote.User, out LoginEntry? mine) || remote.At > EventTime(mine).UtcTicks))
+            if (UserState.FromHash((string)users[i]!, reads[i].Result) is not { } remote)
+            {
+                continue;
+            }
+
+            Know(remote); // the server's state is the estate's, whoever wrote it
+            if ((!latest.TryGetValue(remote.User, out LoginEntry? mine) || remote.At > EventTime(mine).UtcTicks))
             {
                 Apply(remote);
             }

@@ -32,7 +32,8 @@ public sealed class SharedDirectoryTests(ITestOutputHelper output)
             { "id": "alice" },
             { "id": "carol" },
             { "id": "dave" }
-          ]
+          ],
+          "profiles": [ { "id": "alice-em", "user": "alice", "extensions": ["3001", "3002"] } ]
         }
         """;
 
@@ -83,6 +84,40 @@ public sealed class SharedDirectoryTests(ITestOutputHelper output)
         Assert.True(Metric(north, "appliance_cluster_published_total") >= 1);
         Assert.True(Metric(south, "appliance_cluster_applied_total") >= 1);
         Assert.Equal(0, Metric(south, "appliance_cluster_degraded"));
+    }
+
+    [Fact]
+    public void LearnedLoginAndLogoutAtNorthsPhone_AreKnownAtSouth_ThoughSouthNeverSawThePhone()
+    {
+        if (GarnetServer.SkipReason() is { } reason)
+        {
+            output.WriteLine("SKIPPED: " + reason);
+            return;
+        }
+
+        using var dir = new TempFolder();
+        using GarnetServer garnet = GarnetServer.Start();
+        using ServiceProcess south = StartAppliance(dir, garnet, "south", s_sipp, paced: false);
+        Assert.True(south.WaitForReady(TimeSpan.FromSeconds(30)), "south never ready: " + south.Log);
+        // North's capture: a phone's REGISTERs take alice's profile set {3001, 3002} at 1.0 s and leave it at 2.5 s
+        // (extension mobility: a login and a logout learned from traffic, at a phone only north sees).
+        using ServiceProcess north = StartAppliance(dir, garnet, "north", Path.Combine(Repo.Root, "samples", "sipp-mobility-registers.pcap"), paced: true);
+        Assert.True(north.WaitForReady(TimeSpan.FromSeconds(30)), "north never ready: " + north.Log);
+
+        JsonElement ended = Poll(() => TryJson(south, "/api/cluster/users/alice") is { } a && a.GetProperty("appliance").GetString() == "north"
+                && !a.GetProperty("loggedIn").GetBoolean() ? a : null,
+            TimeSpan.FromSeconds(20), "alice's learned logout known at south", south);
+        output.WriteLine("south: " + ended);
+        Assert.Equal(("sip:10.77.0.10:5061", "north", "set-changed"),
+            (ended.GetProperty("device").GetString(), ended.GetProperty("appliance").GetString(), ended.GetProperty("endReason").GetString()));
+        Assert.False(Json(south, "/api/locate/user/alice").GetProperty("loggedIn").GetBoolean());
+
+        // The login before it is in the estate's history, as north learned it.
+        using ConnectionMultiplexer redis = ConnectionMultiplexer.Connect(garnet.Configuration);
+        Assert.Contains(redis.GetDatabase().HashGetAll(dir.Prefix + "history"), e => e.Name.ToString().StartsWith("north/", StringComparison.Ordinal)
+            && e.Value.ToString().Contains("\"kind\":\"Mobility\"", StringComparison.Ordinal) && e.Value.ToString().Contains("\"user\":\"alice\"", StringComparison.Ordinal));
+        using HttpResponseMessage unknown = south.Send("/api/cluster/users/nobody");
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
     }
 
     [Fact]
@@ -451,6 +486,13 @@ public sealed class SharedDirectoryTests(ITestOutputHelper output)
     }
 
     private static JsonElement Json(ServiceProcess s, string path) => JsonDocument.Parse(s.Get(path)).RootElement.Clone();
+
+    /// <summary>Null while the resource is not there (404).</summary>
+    private static JsonElement? TryJson(ServiceProcess s, string path)
+    {
+        using HttpResponseMessage r = s.Send(path);
+        return r.StatusCode == HttpStatusCode.NotFound ? null : JsonDocument.Parse(r.Content.ReadAsStream()).RootElement.Clone();
+    }
 
     /// <summary>The device the user is logged in at, as this appliance knows it (null: nowhere).</summary>
     private static string? Located(ServiceProcess s, string user) =>
