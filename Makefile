@@ -60,9 +60,17 @@ capture: build
 	@test -n "$(IFACE)" || { echo "usage: make capture IFACE=eth1 [OUT=dir]"; exit 2; }
 	$(APP) capture --interface $(IFACE) --out $(OUT) $(DIRECTORY_ARGS) $(ARGS)
 
-test: deps-test
+test: deps-test garnet
 	$(DOTNET) build Appliance.sln -c $(CONFIG) --nologo -v quiet
 	@scripts/run-tests.sh $(CONFIG)
+
+# Garnet, the Redis-protocol server the cluster tests start (README "Cluster"): the dotnet tool from NuGet, installed once
+# into out/garnet (tests/Appliance.Tests/Cluster find it there, and say so and return when it is missing).
+GARNET_VERSION ?= 2.2.12
+.PHONY: garnet
+garnet: out/garnet/garnet-server
+out/garnet/garnet-server:
+	$(DOTNET) tool install garnet-server --tool-path out/garnet --version $(GARNET_VERSION)
 
 # All benchmarks, or a subset: make bench FILTER='*Sip*'
 bench: deps-test

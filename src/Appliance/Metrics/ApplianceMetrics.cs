@@ -119,7 +119,24 @@ public sealed class ApplianceMetrics : IDisposable
         m.CreateObservableGauge("appliance.directory.persist_failing", () => FromDirectory(d => d.PersistFailing ? 1 : 0), "",
             "1 while the directory state cannot be persisted (changes kept in memory, retried every checkpoint interval)");
 
+        // Cluster (README "Cluster"): nothing while it is off
+        m.CreateObservableGauge("appliance.cluster.connected", () => FromCluster(c => c.Connected ? 1 : 0), "", "1 while the shared directory's server answers");
+        m.CreateObservableGauge("appliance.cluster.degraded", () => FromCluster(c => c.Degraded ? 1 : 0), "",
+            "1 while the shared directory is unreachable or not yet reconciled (recording goes on, changes are queued)");
+        m.CreateObservableGauge("appliance.cluster.pending_changes", () => FromCluster(c => c.PendingChanges), "{change}", "Directory changes waiting for the shared server");
+        m.CreateObservableCounter("appliance.cluster.published", () => FromCluster(c => c.Published), "{change}", "Directory changes this appliance wrote to the shared server");
+        m.CreateObservableCounter("appliance.cluster.applied", () => FromCluster(c => c.Applied), "{change}", "Other appliances' directory changes applied here");
+        m.CreateObservableCounter("appliance.cluster.failures", () => FromCluster(c => c.Failures), "{failure}", "Failed exchanges with the shared server");
+
         _runtime.CallNotice += OnCallNotice;
+    }
+
+    private IEnumerable<Measurement<double>> FromCluster(Func<Appliance.Cluster.SharedDirectory, double> read)
+    {
+        if (_runtime.Cluster is { } c)
+        {
+            yield return new Measurement<double>(read(c));
+        }
     }
 
     public Meter Meter { get; }

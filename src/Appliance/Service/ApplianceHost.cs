@@ -88,10 +88,13 @@ public static class ApplianceHost
         WebApplication app = builder.Build();
         // Everything needs the API token (fallback policy) except these two probes.
         app.MapGet("/healthz", () => Results.Text("ok\n")).AllowAnonymous();
-        app.MapGet("/readyz", (ApplianceRuntime rt) => rt.Ready ? Results.Text("ready\n") : Results.Text("starting\n", statusCode: StatusCodes.Status503ServiceUnavailable)).AllowAnonymous();
+        app.MapGet("/readyz", (ApplianceRuntime rt) => !rt.Ready ? Results.Text("starting\n", statusCode: StatusCodes.Status503ServiceUnavailable)
+            : rt.Cluster is { Degraded: true } c ? Results.Text(Appliance.Cluster.ClusterEndpoints.DegradedDetail(c)) // recording goes on: still ready
+            : Results.Text("ready\n")).AllowAnonymous();
         app.MapMetrics(); // Prometheus text format, behind the token like the API (Prometheus: authorization.credentials_file)
         app.MapApplianceApi();
         app.MapWebApp(); // the web app at / (public pages; their data comes from /api)
+        Appliance.Cluster.ClusterEndpoints.Map(app);
         return app;
     }
 

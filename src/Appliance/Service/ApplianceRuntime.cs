@@ -49,6 +49,9 @@ public sealed class ApplianceRuntime : ICallObserver, ICallResultSink
     /// <summary>Null until the directory is open (capture starting).</summary>
     public BindingDirectory? Directory { get; internal set; }
 
+    /// <summary>The shared directory of several appliances (README "Cluster"); null for a single box.</summary>
+    public Appliance.Cluster.SharedDirectory? Cluster { get; internal set; }
+
     public IReadOnlyList<CaptureSourceState> Sources { get => _sources; internal set => _sources = value; }
 
     /// <summary>Set once every source is capturing (readyz, systemd READY=1).</summary>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Appliance.Cluster;
 using Capture.Bindings;
 using Capture.Bindings.Config;
 using Capture.Calls;
@@ -14,7 +15,7 @@ namespace Appliance.Service;
 /// Runs the capture: opens the directory, one pipeline and capture thread per source (live interface, or a file
 /// replayed as if live), and on shutdown stops capture, finalises every open recording and checkpoints the directory.
 /// </summary>
-public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<CaptureService> log) : IHostedService, IDisposable, IRecordingDiskListener
+public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<CaptureService> log, ILoggerFactory loggers) : IHostedService, IDisposable, IRecordingDiskListener
 {
     /// <summary>The directory configuration the control API saves in the state folder when no DirectoryConfig file is set.</summary>
     public const string StateConfigFile = "directory.json";
@@ -22,6 +23,7 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
     private readonly List<(IPacketSource Source, CaptureSourceState State, Thread Thread)> _captures = [];
     private readonly CancellationTokenSource _stop = new();
     private BindingDirectory? _directory;
+    private SharedDirectory? _cluster;
     private Timer? _clock;
     private string _statePath = "";
     private string _recordingsPath = "";
@@ -52,6 +54,16 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
         _disk = new RecordingDisk(_recordingsPath, this);
         runtime.RecordingDisk = _disk;
         LogDirectoryOpened(_statePath, _directory.DeviceCount, _directory.LoggedInCount);
+        if (s.Cluster.Enabled)
+        {
+            // Several appliances, one directory (README "Cluster"): logins made elsewhere are known before capture
+            // starts when the server answers within 3 s; otherwise capture starts anyway, degraded.
+            _directory.LocalSite = s.Cluster.Site; // idle logout only where this appliance sees the calls
+            string machine = File.Exists("/etc/machine-id") ? File.ReadAllText("/etc/machine-id").Trim() : Environment.MachineName;
+            _cluster = new SharedDirectory(s.Cluster, _directory, loggers.CreateLogger<SharedDirectory>(), machine + ":" + _statePath);
+            _cluster.Start(TimeSpan.FromSeconds(3));
+            runtime.Cluster = _cluster;
+        }
 
         // Expiries, schedules and idle logouts run on the wall clock even when no packet arrives; live interfaces are
         // checked for removal and link changes on the same tick.
@@ -221,6 +233,7 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
         _disk?.Close(); // an episode of failed writes still open is told now
 
         _clock?.Dispose();
+        _cluster?.Stop(TimeSpan.FromSeconds(1)); // what is still queued is offered again at the next start
         bool saved = false;
         if (_directory is not null)
         {
@@ -293,6 +306,7 @@ public sealed partial class CaptureService(ApplianceRuntime runtime, ILogger<Cap
 
         _captures.Clear();
         _clock?.Dispose();
+        _cluster?.Dispose();
         _directory?.Dispose();
         _stop.Dispose();
     }

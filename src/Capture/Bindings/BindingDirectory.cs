@@ -355,6 +355,74 @@ public sealed class BindingDirectory : IDisposable
         }
     }
 
+    // ---- A directory shared by several appliances (applied by the host's cluster component) -------------------
+
+    /// <summary>
+    /// A login another appliance made at <paramref name="at"/>: applied here (no PIN: checked where it was made) unless a
+    /// newer login or logout at the device or of the user is known here (then nothing changes, and false). Raises the usual
+    /// events, so calls and event streams see it.
+    /// </summary>
+    public bool ApplySharedLogin(string user, string device, string? profile, LoginKind kind, IReadOnlyList<string> guest, DateTimeOffset at)
+    {
+        using (new Change(this))
+        {
+            return _logins.ApplyShared(user, device, profile, kind, guest, at);
+        }
+    }
+
+    /// <summary>A logout another appliance saw at <paramref name="at"/>: ends the user's login here if it began before.</summary>
+    public bool ApplySharedLogout(string user, DateTimeOffset at, string reason)
+    {
+        using (new Change(this))
+        {
+            return _logins.EndShared(user, at, reason);
+        }
+    }
+
+    /// <summary>
+    /// Another appliance's device (<paramref name="holder"/>) holds <paramref name="extension"/> as line 1 across the shared
+    /// directory, and the local <paramref name="claimant"/> claims it: reported like a local conflict (event, API, metric).
+    /// </summary>
+    public void ReportSharedConflict(string extension, string holder, string claimant, DateTimeOffset now)
+    {
+        using (new Change(this))
+        {
+            _lines.RecordConflict(extension, holder, claimant, now);
+        }
+    }
+
+    /// <summary>
+    /// The site this appliance records when it shares its directory with others: idle logout ends only logins at devices
+    /// configured at this site (or at none), the calls it sees. Null (the default): every device.
+    /// </summary>
+    public string? LocalSite
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _logins.LocalSite;
+            }
+        }
+
+        set
+        {
+            lock (_gate)
+            {
+                _logins.LocalSite = value;
+            }
+        }
+    }
+
+    /// <summary>Closes the open claims of the local <paramref name="claimant"/> on <paramref name="extension"/>.</summary>
+    public void ResolveSharedConflict(string extension, string claimant, DateTimeOffset now, string resolution)
+    {
+        using (new Change(this))
+        {
+            _lines.ResolveClaims(claimant, extension, now, resolution);
+        }
+    }
+
     // ---- Calls ------------------------------------------------------------------------------------------------
 
     /// <summary>

@@ -145,7 +145,9 @@ internal sealed class LineIndex
         LineConflict? next = null;
         foreach (LineConflict c in _conflicts)
         {
-            if (c.IsOpen && c.Extension == extension && (next is null || c.Since < next.Since))
+            // A device's own claim (one another appliance's holder refused, see BindingDirectory.ReportSharedConflict)
+            // is never passed back to it.
+            if (c.IsOpen && c.Extension == extension && c.Claimant != deviceId && (next is null || c.Since < next.Since))
             {
                 next = c;
             }

@@ -25,6 +25,12 @@ internal sealed class LoginBook(DeviceRegistry devices, LineIndex lines, Directo
     private long _nextLoginSeq = 1;
     private DateTimeOffset? _lastScheduleCheck;
 
+    /// <summary>
+    /// In a cluster, the site this appliance records: idle logout then ends only logins at devices of this site (or of
+    /// none), whose calls it sees; another site's appliance ends the others. Null: every device (a single box).
+    /// </summary>
+    public string? LocalSite { get; set; }
+
     /// <summary>Changed logins are remembered for the store (set while the directory has one).</summary>
     public bool TrackChanges { get; set; }
 
@@ -182,6 +188,77 @@ internal sealed class LoginBook(DeviceRegistry devices, LineIndex lines, Directo
         return DirectoryOutcome.Success;
     }
 
+    // ---- Logins made at another appliance (a shared directory) ----------------------------------------------------
+
+    /// <summary>
+    /// A login another appliance made at <paramref name="at"/> (its event time): applied here as if made here, without a
+    /// PIN (checked where it was made). Stale (a login at the device or of the user here is newer): nothing changes.
+    /// A device this appliance does not know: the user's login here, if older, ends as moved. True when the login started here.
+    /// </summary>
+    public bool ApplyShared(string user, string device, string? profile, LoginKind kind, IReadOnlyList<string> guest, DateTimeOffset at)
+    {
+        if (!settings.HasUser(user))
+        {
+            return false;
+        }
+
+        if (_historyByUser.TryGetValue(user, out List<int>? mine) && mine.Count > 0 && (_history[mine[^1]].Until ?? _history[mine[^1]].Since) >= at)
+        {
+            return false; // the user's last login or logout here is as late or later: stale (a logout is never undone)
+        }
+
+        _openByUser.TryGetValue(user, out LoginEntry? elsewhere);
+        DeviceState? d = devices.Resolve(device);
+        if (d is null)
+        {
+            if (elsewhere is not null && elsewhere.Since < at && devices.Resolve(elsewhere.HostDevice) is { } left)
+            {
+                EndLogin(left, LogoutReasons.Moved, at);
+                devices.MarkUnsaved(left);
+            }
+
+            return false;
+        }
+
+        if (d.Login is { } current && (current.User == user || current.Since > at))
+        {
+            return false; // already, or a newer login here wins
+        }
+
+        if (elsewhere is not null && elsewhere.Since > at)
+        {
+            return false; // the user logged in somewhere later: the remote login is stale
+        }
+
+        if (d.Login is not null)
+        {
+            EndLogin(d, LogoutReasons.Replaced, at);
+        }
+
+        if (elsewhere is not null && devices.Resolve(elsewhere.HostDevice) is { } other)
+        {
+            EndLogin(other, LogoutReasons.Moved, at);
+            devices.MarkUnsaved(other);
+        }
+
+        StartLogin(d, user, profile, kind, guest.Count > 0 ? guest : [.. d.EffectiveLines().Select(l => l.Extension)], at);
+        devices.MarkUnsaved(d);
+        return true;
+    }
+
+    /// <summary>A logout another appliance saw at <paramref name="at"/>: the user's login here ends when it began before.</summary>
+    public bool EndShared(string user, DateTimeOffset at, string reason)
+    {
+        if (!_openByUser.TryGetValue(user, out LoginEntry? open) || open.Since > at || devices.Resolve(open.HostDevice) is not { } d)
+        {
+            return false;
+        }
+
+        EndLogin(d, reason, at);
+        devices.MarkUnsaved(d);
+        return true;
+    }
+
     private static bool PinMatches(string expected, string? presented) =>
         presented is not null && CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(expected), Encoding.ASCII.GetBytes(presented));
 
@@ -249,6 +326,7 @@ internal sealed class LoginBook(DeviceRegistry devices, LineIndex lines, Directo
         foreach (LoginEntry login in _openByUser.Values.ToList())
         {
             if (login.Kind == LoginKind.Explicit && devices.Resolve(login.HostDevice) is { ActiveCalls: 0 } d
+                && (LocalSite is null || d.Config?.Site is null || d.Config.Site == LocalSite)
                 && now - Max(login.Since, d.LastActivity) >= idle)
             {
                 EndLogin(d, LogoutReasons.Idle, now);

@@ -68,6 +68,8 @@ public sealed class RoleApiTests(RoleHostFixture fixture) : IClassFixture<RoleHo
         ["GET /api/logins/history"] = [Admin, Supervisor],
         ["GET /api/locate/extension/{extension}"] = [Admin, Supervisor],
         ["GET /api/locate/user/{id}"] = [Admin, Supervisor],
+        ["GET /api/cluster"] = [Admin, Supervisor],
+        ["GET /api/cluster/users/{id}"] = [Admin, Supervisor],
         ["GET /api/audit"] = [Admin, Auditor],
         ["GET /metrics"] = [Admin, Supervisor, Auditor, Viewer],
         ["GET /openapi/{documentName}.json"] = [Admin, Supervisor, Auditor, Viewer],
@@ -134,7 +136,8 @@ public sealed class RoleApiTests(RoleHostFixture fixture) : IClassFixture<RoleHo
                 "extension" => "4001",
                 "name" => "no-such-token",
                 "file" => "app.css",
-                _ => route.ByRecordingId ? fixture.RecordingId : route.Pattern.StartsWith("/api/users", StringComparison.Ordinal) || route.Pattern.StartsWith("/api/locate/user", StringComparison.Ordinal) ? "alice"
+                _ => route.ByRecordingId ? fixture.RecordingId : route.Pattern.StartsWith("/api/users", StringComparison.Ordinal) || route.Pattern.StartsWith("/api/locate/user", StringComparison.Ordinal)
+                    || route.Pattern.StartsWith("/api/cluster/users", StringComparison.Ordinal) ? "alice"
                     : route.Pattern.StartsWith("/api/profiles", StringComparison.Ordinal) ? "alice-em"
                     : route.Pattern.StartsWith("/api/recording-groups", StringComparison.Ordinal) ? "agents" : "desk-1",
             });

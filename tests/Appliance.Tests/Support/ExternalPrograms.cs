@@ -810,10 +810,11 @@ public static partial class ExternalPrograms
                 else if (argument.Length == 0
                     || argument.StartsWith("new ProcessStartInfo", StringComparison.Ordinal)
                     || (Identifier().IsMatch(argument) && Regex.IsMatch(code, $@"\b{argument}\s*=\s*new\s+ProcessStartInfo\b", RegexOptions.None, s_timeout))
-                    || argument.StartsWith("Path.Combine(AppContext.BaseDirectory", StringComparison.Ordinal))
+                    || argument.StartsWith("Path.Combine(AppContext.BaseDirectory", StringComparison.Ordinal)
+                    || (Identifier().IsMatch(argument) && Regex.IsMatch(text, $@"\b{argument}\s*(?:=>|=)\s*Path\.Combine\([^;]*""out""", RegexOptions.None, s_timeout)))
                 {
-                    // FileName set in an initializer (below), a ProcessStartInfo built at a site of its own, or the
-                    // appliance built beside the tests.
+                    // FileName set in an initializer (below), a ProcessStartInfo built at a site of its own, the
+                    // appliance built beside the tests, or a program a make target installs under out/ (make garnet).
                 }
                 else
                 {

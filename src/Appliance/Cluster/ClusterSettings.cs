@@ -1,0 +1,68 @@
+namespace Appliance.Cluster;
+
+/// <summary>
+/// `Cluster:*` settings (README "Cluster"): several appliances share one directory on a Redis-protocol server (Garnet,
+/// Redis, Valkey). <see cref="Redis"/> absent: a single box, and nothing of the cluster runs.
+/// </summary>
+public sealed class ClusterSettings
+{
+    /// <summary>A StackExchange.Redis configuration string (e.g. <c>redis1:6379,password=...,ssl=true</c>); null: no cluster.</summary>
+    public string? Redis { get; set; }
+
+    /// <summary>This appliance's name, unique in the estate (who holds a line 1, who made a login). Default: the host name.</summary>
+    public string? Name { get; set; }
+
+    /// <summary>The site this appliance records (shown with its logins and line-1 claims).</summary>
+    public string? Site { get; set; }
+
+    /// <summary>Prefix of every key and of the channel on the server, so estates (or tests) can share one server.</summary>
+    public string Prefix { get; set; } = "appliance:";
+
+    /// <summary>How often the whole directory is reconciled with the server even when nothing failed (pub/sub is lossy).</summary>
+    public int ReconcileSeconds { get; set; } = 30;
+
+    /// <summary>
+    /// How long a line-1 claim lasts on the server unless its appliance renews it (every reconciliation): an appliance
+    /// that is gone for good does not hold its extensions' line 1 for ever; a waiting claimant takes them then.
+    /// </summary>
+    public int ClaimSeconds { get; set; } = 300;
+
+    public bool Enabled => !string.IsNullOrWhiteSpace(Redis);
+
+    public string EffectiveName => string.IsNullOrWhiteSpace(Name) ? Environment.MachineName : Name;
+
+    public List<string> Validate()
+    {
+        var problems = new List<string>();
+        if (!Enabled)
+        {
+            return problems;
+        }
+
+        try
+        {
+            StackExchange.Redis.ConfigurationOptions.Parse(Redis!);
+        }
+        catch (ArgumentException e)
+        {
+            problems.Add($"Cluster:Redis: not a StackExchange.Redis configuration string ({e.Message})");
+        }
+
+        if (EffectiveName.Length > 200)
+        {
+            problems.Add("Cluster:Name: at most 200 characters");
+        }
+
+        if (ReconcileSeconds is < 1 or > 86400)
+        {
+            problems.Add($"Cluster:ReconcileSeconds: must be 1-86400, not {ReconcileSeconds}");
+        }
+
+        if (ClaimSeconds < 2 * ReconcileSeconds || ClaimSeconds > 7 * 86400)
+        {
+            problems.Add($"Cluster:ClaimSeconds: must be at least twice Cluster:ReconcileSeconds ({ReconcileSeconds}), when claims are renewed, and at most 604800, not {ClaimSeconds}");
+        }
+
+        return problems;
+    }
+}
