@@ -156,10 +156,7 @@ public sealed class FirefoxPage(BiDiDriver driver, string context, string userCo
     public async Task<JsonElement> CallAsync(string function, params object?[] args)
     {
         string expression = $"(async () => JSON.stringify(await ({function})(...{JsonSerializer.Serialize(args)}) ?? null))()";
-        EvaluateResult result = await driver.Script.EvaluateAsync(new EvaluateCommandParameters(expression, new ContextTarget(context), awaitPromise: true)
-        {
-            UserActivation = true, // as a person's action: the player may start
-        });
+        EvaluateResult result = await driver.Script.EvaluateAsync(new EvaluateCommandParameters(expression, new ContextTarget(context), awaitPromise: true));
         return result switch
         {
             EvaluateResultSuccess { Result: StringRemoteValue json } => JsonDocument.Parse(json.Value).RootElement.Clone(),
