@@ -16,7 +16,7 @@ public enum WebBrowser
 /// <summary>Starts one headless browser of a <see cref="WebBrowser"/> kind with the settings the web app's tests need.</summary>
 public static class BrowserLauncher
 {
-    private static readonly TimeSpan s_start = TimeSpan.FromSeconds(60); // Firefox's first start with a new profile is slow under load
+    private static readonly TimeSpan s_start = TimeSpan.FromSeconds(60); // a start on a loaded CI machine
 
     public static string ExecutablePath(WebBrowser browser) => browser switch
     {
@@ -25,7 +25,7 @@ public static class BrowserLauncher
         _ => throw new ArgumentOutOfRangeException(nameof(browser)),
     };
 
-    /// <summary>What a browser needs besides its executable, with the Debian package of each (Makefile TEST_PACKAGES).</summary>
+    /// <summary>The programs tests in a browser need, with the Debian package of each (Makefile TEST_PACKAGES).</summary>
     private static (string Path, string Package)[] Needs(WebBrowser browser) => browser == WebBrowser.Firefox
         ? [(ExecutablePath(browser), "firefox-esr"), (PulseNullSink.Executable, "pulseaudio")]
         : [(ExecutablePath(browser), "chromium")];
@@ -88,7 +88,7 @@ public sealed class SharedBrowsers : IAsyncDisposable
         {
             return _firefox is { IsFaulted: false, IsCanceled: false }
                 ? _firefox
-                : _firefox = FirefoxBiDi.LaunchAsync(BrowserLauncher.ExecutablePath(WebBrowser.Firefox));
+                : _firefox = FirefoxBiDi.LaunchAsync();
         }
     }
 

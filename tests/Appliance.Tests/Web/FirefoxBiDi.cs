@@ -34,7 +34,8 @@ public sealed partial class FirefoxBiDi : IAsyncDisposable
 
     public BiDiDriver Driver { get; }
 
-    public static async Task<FirefoxBiDi> LaunchAsync(string executable)
+    /// <summary>Starts firefox-esr (<see cref="BrowserLauncher.ExecutablePath"/>) with a fresh profile and opens a BiDi session.</summary>
+    public static async Task<FirefoxBiDi> LaunchAsync()
     {
         string profile = Path.Combine(Path.GetTempPath(), "appl-firefox-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(profile);
@@ -50,13 +51,13 @@ public sealed partial class FirefoxBiDi : IAsyncDisposable
             user_pref("media.autoplay.block-webaudio", false);
             """);
         PulseNullSink sink = PulseNullSink.Start();
-        var psi = new ProcessStartInfo(executable, ["--headless", "--no-remote", "--remote-debugging-port=0", "--profile", profile, "about:blank"])
+        var psi = new ProcessStartInfo("firefox-esr", ["--headless", "--no-remote", "--remote-debugging-port=0", "--profile", profile, "about:blank"])
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,
         };
         psi.Environment["PULSE_SERVER"] = "unix:" + sink.Socket;
-        var process = Process.Start(psi) ?? throw new InvalidOperationException($"{executable} did not start");
+        var process = Process.Start(psi) ?? throw new InvalidOperationException("firefox-esr did not start");
         var listening = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         var log = new System.Text.StringBuilder();
         process.ErrorDataReceived += (_, e) =>

@@ -10,6 +10,7 @@ namespace Appliance.Tests.Web;
 /// </summary>
 public sealed class PulseNullSink : IDisposable
 {
+    /// <summary>Where Debian installs it (the launch below finds it on PATH).</summary>
     public const string Executable = "/usr/bin/pulseaudio";
 
     private readonly Process _process;
@@ -28,7 +29,7 @@ public sealed class PulseNullSink : IDisposable
     {
         string dir = Path.Combine(Path.GetTempPath(), "appl-pulse-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(dir);
-        var psi = new ProcessStartInfo(Executable,
+        var psi = new ProcessStartInfo("pulseaudio",
         [
             "-n", // no default configuration: no hardware probing, only the modules below
             "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no", "--log-target=stderr",
