@@ -6,69 +6,82 @@ using PuppeteerSharp;
 namespace Appliance.Tests.Web;
 
 /// <summary>
-/// A real headless Chromium (Debian's <c>chromium</c>, <see cref="ExecutablePath"/>; nothing downloaded) driven over CDP
-/// by PuppeteerSharp, with one page on the appliance's web app. Screenshots go to out/screenshots/ (gitignored).
+/// One page on the appliance's web app in a real headless browser, in a browser context of its own (its own cookies):
+/// Debian's chromium over CDP (PuppeteerSharp) or firefox-esr over WebDriver BiDi (<see cref="FirefoxBiDi"/>). The
+/// tests speak only to this class, so each journey is written once for both. Screenshots go to
+/// out/screenshots/&lt;browser&gt;/ (gitignored).
 /// </summary>
 public sealed class BrowserSession : IAsyncDisposable
 {
-    public const string ExecutablePath = "/usr/bin/chromium";
+    private const int Width = 1280;
+    private const int Height = 900;
 
     private static readonly TimeSpan s_wait = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan s_poll = TimeSpan.FromMilliseconds(50);
 
-    private readonly IBrowser _browser;
+    private readonly IPage? _chromium;
+    private readonly FirefoxPage? _firefox;
+    private readonly Func<Task> _close;
 
-    private BrowserSession(IBrowser browser, IPage page, Uri app)
+    private BrowserSession(WebBrowser browser, IPage? chromium, FirefoxPage? firefox, Uri app, Func<Task> close)
     {
-        _browser = browser;
-        Page = page;
+        Browser = browser;
+        _chromium = chromium;
+        _firefox = firefox;
         App = app;
+        _close = close;
     }
 
-    public IPage Page { get; }
+    public WebBrowser Browser { get; }
 
     public Uri App { get; }
 
-    /// <summary>Why browser tests cannot run here (null: they can). As root (CI) a missing chromium is a failure, not a skip.</summary>
-    public static string? Unavailable()
+    /// <summary>A page in a new context of <paramref name="browsers"/>' shared <paramref name="browser"/>: no cookie from an earlier test.</summary>
+    public static async Task<BrowserSession> OpenAsync(SharedBrowsers browsers, WebBrowser browser, Uri app)
     {
-        if (File.Exists(ExecutablePath))
+        if (browser == WebBrowser.Firefox)
         {
-            return null;
+            FirefoxPage page = await (await browsers.FirefoxAsync()).NewPageAsync(Width, Height);
+            try
+            {
+                await page.GoToAsync(app.ToString());
+                return new BrowserSession(browser, null, page, app, page.CloseAsync);
+            }
+            catch
+            {
+                await page.CloseAsync();
+                throw;
+            }
         }
 
-        Assert.False(Repo.IsRoot, $"{ExecutablePath} is missing: `make deps-test` installs it (Makefile TEST_PACKAGES: chromium)");
-        return $"{ExecutablePath} is missing and this is not root (make deps-test installs it)";
+        IBrowserContext context = await (await browsers.ChromiumAsync()).CreateBrowserContextAsync();
+        return await OpenChromiumPageAsync(() => context.NewPageAsync(), app, () => context.CloseAsync());
     }
 
+    /// <summary>A Chromium of its own for one test (the live test, which has no class to share one with).</summary>
     public static async Task<BrowserSession> OpenAsync(Uri app)
     {
-        IBrowser browser = await Puppeteer.LaunchAsync(new LaunchOptions
+        IBrowser started = await BrowserLauncher.LaunchChromiumAsync();
+        return await OpenChromiumPageAsync(() => started.NewPageAsync(), app, async () =>
         {
-            ExecutablePath = ExecutablePath,
-            Headless = true,
-            Timeout = (int)s_wait.TotalMilliseconds,
-            Args =
-            [
-                "--no-sandbox", // root in a container has no user namespace for the sandbox
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--autoplay-policy=no-user-gesture-required", // the player may start without a click
-                "--disable-background-networking",
-                "--no-first-run",
-                "--mute-audio", // audio is still decoded and processed (the meters read it), just not sent to a device
-            ],
+            await started.CloseAsync();
+            await started.DisposeAsync();
         });
+    }
+
+    private static async Task<BrowserSession> OpenChromiumPageAsync(Func<Task<IPage>> newPage, Uri app, Func<Task> close)
+    {
         try
         {
-            IPage page = await browser.NewPageAsync();
+            IPage page = await newPage();
             page.DefaultTimeout = (int)s_wait.TotalMilliseconds;
-            await page.SetViewportAsync(new ViewPortOptions { Width = 1280, Height = 900 });
+            await page.SetViewportAsync(new ViewPortOptions { Width = Width, Height = Height });
             await page.GoToAsync(app.ToString(), WaitUntilNavigation.Networkidle2);
-            return new BrowserSession(browser, page, app);
+            return new BrowserSession(WebBrowser.Chromium, page, null, app, close);
         }
         catch
         {
-            await browser.DisposeAsync();
+            await close();
             throw;
         }
     }
@@ -76,28 +89,89 @@ public sealed class BrowserSession : IAsyncDisposable
     /// <summary>Signs in through the page's form with <paramref name="token"/> and waits for the navigation to show.</summary>
     public async Task SignInAsync(string token)
     {
-        await Page.WaitForSelectorAsync("#token");
-        await Page.TypeAsync("#token", token);
-        await Page.ClickAsync("form.sign-in button[type=submit]");
-        await Page.WaitForSelectorAsync("#nav:not([hidden])");
+        await WaitForSelectorAsync("#token");
+        await TypeAsync("#token", token);
+        await ClickAsync("form.sign-in button[type=submit]");
+        await WaitForSelectorAsync("#nav:not([hidden])");
     }
 
     public async Task GoAsync(string hash, string readySelector)
     {
-        await Page.EvaluateFunctionAsync("h => { location.hash = h; }", hash);
-        await Page.WaitForSelectorAsync(readySelector);
+        await CallAsync<JsonElement>("h => { location.hash = h; }", hash);
+        await WaitForSelectorAsync(readySelector);
     }
 
-    /// <summary>Waits until <paramref name="predicate"/> (a JavaScript expression) is true in the page.</summary>
-    public Task WaitAsync(string predicate) =>
-        Page.WaitForFunctionAsync($"() => {predicate}", new WaitForFunctionOptions { PollingInterval = 50, Timeout = (int)s_wait.TotalMilliseconds });
+    public Task WaitForSelectorAsync(string selector) =>
+        WaitAsync($"document.querySelector({JsonSerializer.Serialize(selector)}) !== null");
 
-    public Task<T> EvalAsync<T>(string expression) => Page.EvaluateExpressionAsync<T>(expression);
+    /// <summary>Waits until <paramref name="predicate"/> (a JavaScript expression) is true in the page.</summary>
+    public async Task WaitAsync(string predicate)
+    {
+        if (_chromium is not null)
+        {
+            await _chromium.WaitForFunctionAsync($"() => {predicate}", new WaitForFunctionOptions { PollingInterval = (int)s_poll.TotalMilliseconds, Timeout = (int)s_wait.TotalMilliseconds });
+            return;
+        }
+
+        DateTime deadline = DateTime.UtcNow + s_wait;
+        while (!await EvalAsync<bool>($"Boolean({predicate})"))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"in {Browser}, still false after {s_wait.TotalSeconds} s: {predicate}");
+            }
+
+            await Task.Delay(s_poll);
+        }
+    }
+
+    public Task<T> EvalAsync<T>(string expression) => CallAsync<T>($"() => ({expression})");
+
+    /// <summary>Calls the JavaScript function <paramref name="function"/> in the page with <paramref name="args"/>, awaiting it.</summary>
+    public async Task<T> CallAsync<T>(string function, params object[] args)
+    {
+        if (_chromium is not null)
+        {
+            return await _chromium.EvaluateFunctionAsync<T>(function, args);
+        }
+
+        return (await _firefox!.CallAsync(function, args)).Deserialize<T>()!;
+    }
+
+    /// <summary>A person's click on the first element matching <paramref name="selector"/>.</summary>
+    public Task ClickAsync(string selector) => _chromium?.ClickAsync(selector) ?? _firefox!.ClickAsync(selector);
+
+    /// <summary>A person typing <paramref name="text"/> into the element matching <paramref name="selector"/>.</summary>
+    public Task TypeAsync(string selector, string text) => _chromium?.TypeAsync(selector, text) ?? _firefox!.TypeAsync(selector, text);
+
+    /// <summary>Chooses <paramref name="value"/> in the select element matching <paramref name="selector"/>.</summary>
+    public Task SelectAsync(string selector, string value) => _chromium is not null ? _chromium.SelectAsync(selector, value) : CallAsync<JsonElement>("""
+        (s, v) => { const e = document.querySelector(s); e.value = v; e.dispatchEvent(new Event('input', { bubbles: true })); e.dispatchEvent(new Event('change', { bubbles: true })); }
+        """, selector, value);
+
+    /// <summary>The cookie <paramref name="name"/> as the browser keeps it (value, HttpOnly, SameSite in lower case); null if none.</summary>
+    public async Task<(string Value, bool HttpOnly, string SameSite)?> CookieAsync(string name)
+    {
+        if (_chromium is null)
+        {
+            return await _firefox!.CookieAsync(name);
+        }
+
+        foreach (CookieParam c in await _chromium.GetCookiesAsync())
+        {
+            if (c.Name == name)
+            {
+                return (c.Value, c.HttpOnly ?? false, c.SameSite?.ToString().ToLowerInvariant() ?? "");
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>A request from the page itself (its cookie, its origin): status and body.</summary>
     public async Task<(int Status, string Body)> FetchAsync(string method, string path, object? body = null, bool csrf = false)
     {
-        JsonElement result = await Page.EvaluateFunctionAsync<JsonElement>("""
+        JsonElement result = await CallAsync<JsonElement>("""
             async (method, path, body, csrf) => {
               const headers = { 'Content-Type': 'application/json' };
               if (csrf) headers['X-CSRF-Token'] = (await (await fetch('/api/session')).json()).csrf;
@@ -109,26 +183,30 @@ public sealed class BrowserSession : IAsyncDisposable
     }
 
     /// <summary>
-    /// Saves the page as out/screenshots/<paramref name="name"/>.png (the test's artifact), after checking that no value
-    /// the page shows was missing when it was drawn ("null", "undefined" or "NaN" in place of text).
+    /// Saves the page as out/screenshots/&lt;browser&gt;/<paramref name="name"/>.png (the test's artifact), after checking
+    /// that no value the page shows was missing when it was drawn ("null", "undefined" or "NaN" in place of text).
     /// </summary>
     public async Task<string> ScreenshotAsync(string name)
     {
         string text = await EvalAsync<string>("document.body.innerText");
         Assert.DoesNotMatch(@"\b(null|undefined|NaN)\b", text);
 
-        string dir = Path.Combine(Repo.Root, "out", "screenshots");
+        string dir = Path.Combine(Repo.Root, "out", "screenshots", Browser.ToString().ToLowerInvariant());
         Directory.CreateDirectory(dir);
         string path = Path.Combine(dir, name + ".png");
-        await Page.ScreenshotAsync(path, new ScreenshotOptions { FullPage = true });
+        if (_chromium is not null)
+        {
+            await _chromium.ScreenshotAsync(path, new ScreenshotOptions { FullPage = true });
+        }
+        else
+        {
+            await _firefox!.ScreenshotAsync(path);
+        }
+
         return path;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _browser.CloseAsync();
-        await _browser.DisposeAsync();
-    }
+    public async ValueTask DisposeAsync() => await _close();
 
     /// <summary>The host's address as the browser opens it.</summary>
     public static Uri AppOf(ApiHost host) => host.BaseAddress;

@@ -134,7 +134,7 @@ public sealed class LiveBrowserTests(ITestOutputHelper output)
 
     private static string? SkipReason()
     {
-        if (BrowserSession.Unavailable() is { } noBrowser)
+        if (BrowserLauncher.Unavailable(WebBrowser.Chromium) is { } noBrowser)
         {
             return noBrowser;
         }
