@@ -66,13 +66,13 @@ public sealed class LiveBrowserTests(ITestOutputHelper output)
 
             // About a second of media both ways (50 packets a second each way), then the supervisor pauses from the page.
             service.WaitForMetrics(d => d.Sum("appliance_rtp_packets_total") >= 100, TimeSpan.FromSeconds(10));
-            await browser.Page.ClickAsync("tr[data-id] button");
+            await browser.ClickAsync("tr[data-id] button");
             await browser.WaitAsync("document.querySelector('tr[data-id]')?.dataset.paused === 'true'");
             Assert.Equal("paused by live-supervisor", await browser.EvalAsync<string>("document.querySelector('tr[data-id] .badge').textContent"));
             Assert.Equal("Resume recording", await browser.EvalAsync<string>("document.querySelector('tr[data-id] button').textContent"));
             await browser.ScreenshotAsync("live-paused");
             await Task.Delay(1500);
-            await browser.Page.ClickAsync("tr[data-id] button");
+            await browser.ClickAsync("tr[data-id] button");
             await browser.WaitAsync("document.querySelector('tr[data-id]')?.dataset.paused === 'false'");
             Assert.Equal("Pause recording", await browser.EvalAsync<string>("document.querySelector('tr[data-id] button').textContent"));
 
