@@ -20,11 +20,11 @@ PUBLISH_DIR ?= out/publish
 # benchmarks use as real peers and oracles (opusdec decodes recordings, SIPp places calls, tcpdump is the
 # replay baseline and records the live rig, tshark summarises its captures, iproute2 builds the network namespaces,
 # python3 probes them, procps: sysctl and kill; ffmpeg: a second Opus decoder (libavcodec, not libopus) recordings must play in; afl++: afl-fuzz for `make fuzz-afl`, whose ToolchainTests check needs it present;
-# kamailio and rtpengine-daemon: the registrar/proxy and the media relay of the topology rig, tests/live/topology.sh). tshark's debconf question (wireshark-common/install-setuid) keeps
+# kamailio and rtpengine-daemon: the registrar/proxy and the media relay of the topology rig, tests/live/topology.sh; chromium: the headless browser of the web app's tests, tests/Appliance.Tests/Web). tshark's debconf question (wireshark-common/install-setuid) keeps
 # its default, no: ensure-packages.sh installs non-interactively. tests/Appliance.Tests/Service/ToolchainTests.cs
-# checks that these lists provide every program a test, a script or a make target runs.
+# checks that these lists provide every program a test, a script or a make target runs. mount: mount/umount of the small tmpfs of the disk-full and retention tests.
 RUNTIME_PACKAGES = libpcap0.8 libopus0 libspandsp2 libbcg729-0
-TEST_PACKAGES = opus-tools ffmpeg sip-tester tcpdump tshark iproute2 python3-minimal python3 procps systemd afl++ kamailio rtpengine-daemon kamailio-websocket-modules time wireshark-common tcpreplay
+TEST_PACKAGES = opus-tools ffmpeg sip-tester tcpdump tshark iproute2 python3-minimal python3 procps systemd afl++ kamailio rtpengine-daemon kamailio-websocket-modules time wireshark-common tcpreplay chromium mount
 # make install creates the service account with systemd-sysusers (also where systemd is not PID 1, e.g. containers).
 INSTALL_PACKAGES = systemd
 

@@ -81,9 +81,31 @@ internal static class RecordingIndexFixture
         }
     }
 
+    /// <summary>
+    /// Copies the fixture to <paramref name="path"/> without opening the shared file when it is complete: a build whose
+    /// schema is newer would otherwise upgrade it in place under the builds of other branches sharing the temp folder
+    /// (which then set it aside as "too new" and search an empty index).
+    /// </summary>
+    public static void CopyTo(string path)
+    {
+        string shared = System.IO.Path.Combine(SharedFolder, RecordingIndex.FileName);
+        if (!File.Exists(shared + ".complete"))
+        {
+            shared = Path; // built first
+        }
+
+        File.Copy(shared, path);
+        if (File.Exists(shared + "-wal"))
+        {
+            File.Copy(shared + "-wal", path + "-wal"); // committed pages not yet checkpointed into the file
+        }
+    }
+
+    private static string SharedFolder => System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"appliance-bench-index-v{Version}-{Recordings}");
+
     private static string Build()
     {
-        string folder = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"appliance-bench-index-v{Version}-{Recordings}");
+        string folder = SharedFolder;
         string path = System.IO.Path.Combine(folder, RecordingIndex.FileName);
         if (File.Exists(path + ".complete"))
         {

@@ -65,8 +65,44 @@ public class AllocationTests(ITestOutputHelper output)
         Assert.Equal(0, allocated);
     }
 
-    /// <summary>Replays a capture inline up to <paramref name="fromNs"/> (warm-up), then measures the window up to <paramref name="toNs"/> (<see cref="Allocations"/>).</summary>
-    private (long Media, long Allocated) MeasureWindow(string capture, long fromNs, long toNs, Func<List<(long Ts, byte[] Frame)>, List<(long Ts, byte[] Frame)>>? edit = null)
+    [Fact]
+    public void PausedCall_AllocatesNothingPerPacket()
+    {
+        // SIP_CALL_RTP_G711.pcap as above, its call paused (through the pipeline's request inbox) at 11 s: from 12 s to 24 s
+        // every frame it writes is silence, its packets still go through the legs, and the inbox is looked at per frame.
+        var pauses = new PauseCount();
+        (long media, long allocated) = MeasureWindow("SIP_CALL_RTP_G711.pcap", 12_000_000_000, 24_000_000_000, pause: (11_000_000_000, pauses));
+        Assert.Equal(1, pauses.Paused);
+        Assert.True(media > 700, $"the window must hold the call's RTP ({media})");
+        Assert.Equal(0, allocated);
+    }
+
+    /// <summary>Keeps the recording ids of the calls started and counts the pauses that took effect.</summary>
+    private sealed class PauseCount : Capture.Calls.ICallObserver
+    {
+        public List<string> Ids { get; } = [];
+
+        public int Paused { get; private set; }
+
+        public void CallStarted(string recordingId, Capture.Calls.CallMetadata metadata, long atNs) => Ids.Add(recordingId);
+
+        public void CallUpdated(string recordingId, Capture.Calls.CallMetadata metadata)
+        {
+        }
+
+        public void CallEnded(string recordingId, string reason, long atNs)
+        {
+        }
+
+        public void CallPauseChanged(string recordingId, bool paused, long atNs, string by) => Paused += paused ? 1 : 0;
+    }
+
+    /// <summary>
+    /// Replays a capture inline up to <paramref name="fromNs"/> (warm-up), then measures the window up to <paramref name="toNs"/>
+    /// (<see cref="Allocations"/>). With <paramref name="pause"/>, the calls started by its time are paused then (in the warm-up).
+    /// </summary>
+    private (long Media, long Allocated) MeasureWindow(string capture, long fromNs, long toNs, Func<List<(long Ts, byte[] Frame)>, List<(long Ts, byte[] Frame)>>? edit = null,
+        (long AtNs, PauseCount Calls)? pause = null)
     {
         List<(long Ts, byte[] Frame)> frames = [];
         int linkType;
@@ -84,7 +120,7 @@ public class AllocationTests(ITestOutputHelper output)
         string dir = Path.Combine(Path.GetTempPath(), "appliance-alloc-" + Guid.NewGuid().ToString("N"));
         try
         {
-            using var pipeline = new CapturePipeline(new RecordingOptions { OutputDirectory = dir }, new PipelineOptions { Workers = 0, QueueCapacity = 64 });
+            using var pipeline = new CapturePipeline(new RecordingOptions { OutputDirectory = dir }, new PipelineOptions { Workers = 0, QueueCapacity = 64 }) { Observer = pause?.Calls };
             int i = 0;
             void ReplayUpTo(long ns)
             {
@@ -98,6 +134,15 @@ public class AllocationTests(ITestOutputHelper output)
             long allocated = Allocations.Measure(
                 () =>
                 {
+                    if (pause is { } p)
+                    {
+                        ReplayUpTo(p.AtNs);
+                        foreach (string id in p.Calls.Ids)
+                        {
+                            _ = pipeline.RequestPause(id, pause: true, "allocation-test");
+                        }
+                    }
+
                     ReplayUpTo(fromNs);
                     mediaBefore = pipeline.Counters.MediaPackets;
                 },

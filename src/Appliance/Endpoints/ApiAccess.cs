@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Routing.Patterns;
 
 namespace Appliance.Endpoints;
 
-/// <summary>What a token (or, later, a signed-in session) may do: README "Control API", "Roles".</summary>
+/// <summary>What a token (or a web-app session made from one) may do: README "Control API", "Roles".</summary>
 public enum ApiRole
 {
     Administrator,
@@ -45,6 +45,9 @@ public static class ApiAccess
     /// <summary>Directory and configuration changes, hot-desk logins and logouts, tokens: administrators.</summary>
     public const string Administer = "administer";
 
+    /// <summary>No token needed (sign-in, which takes one in its body). Not a policy: such a route allows anonymous access.</summary>
+    public const string Public = "public";
+
     public static readonly IReadOnlyDictionary<string, ApiRole[]> Policies = new Dictionary<string, ApiRole[]>(StringComparer.Ordinal)
     {
         [Search] = [ApiRole.Administrator, ApiRole.Supervisor, ApiRole.Auditor, ApiRole.Viewer],
@@ -64,9 +67,17 @@ public static class ApiAccess
         new("GET", "/api/recordings", Search, AuditActions.Search),
         new("GET", "/api/recordings/{id}", Search, AuditActions.Sidecar, "recording:{id}"),
         new("GET", "/api/recordings/{id}/audio", Listen, AuditActions.Play, "recording:{id}"),
+        new("PUT", "/api/recordings/{id}/hold", Administer, AuditActions.Hold, "recording:{id}"),
+        new("DELETE", "/api/recordings/{id}/hold", Administer, AuditActions.Release, "recording:{id}"),
         new("GET", "/api/calls", Live),
         new("GET", "/api/calls/{id}", Live),
         new("GET", "/api/events", Live),
+        new("POST", "/api/calls/{id}/pause", Live, AuditActions.Pause, "recording:{id}"),
+        new("POST", "/api/calls/{id}/resume", Live, AuditActions.Resume, "recording:{id}"),
+        new("POST", "/api/extensions/{extension}/pause", Live, AuditActions.Pause, "extension:{extension}"),
+        new("POST", "/api/extensions/{extension}/resume", Live, AuditActions.Resume, "extension:{extension}"),
+        new("POST", "/api/users/{id}/pause", Live, AuditActions.Pause, "user:{id}"),
+        new("POST", "/api/users/{id}/resume", Live, AuditActions.Resume, "user:{id}"),
         new("GET", "/api/devices", Board),
         new("GET", "/api/devices/{id}", Board),
         new("GET", "/api/users", Board),
@@ -91,6 +102,10 @@ public static class ApiAccess
         new("PUT", "/api/config", Administer, AuditActions.ConfigChange, "config"),
         new("POST", "/api/tokens", Administer, AuditActions.TokenCreated, "token:{name}"),
         new("DELETE", "/api/tokens/{name}", Administer, AuditActions.TokenRevoked, "token:{name}"),
+        new("POST", "/api/session", Public, AuditActions.SignIn),
+        new("GET", "/api/session", Search),
+        new("DELETE", "/api/session", Search, AuditActions.SignOut),
+        new("GET", "/api/health", Board),
     ];
 
     /// <summary>The policies, each requiring an authenticated principal with one of its roles.</summary>
@@ -98,7 +113,7 @@ public static class ApiAccess
     {
         foreach ((string name, ApiRole[] roles) in Policies)
         {
-            builder.AddPolicy(name, p => p.AddAuthenticationSchemes(BearerTokenHandler.SchemeName)
+            builder.AddPolicy(name, p => p.AddAuthenticationSchemes(BearerTokenHandler.SchemeName, SessionCookieHandler.SchemeName)
                 .RequireAuthenticatedUser().RequireRole(roles.Select(RoleName)));
         }
 
@@ -116,7 +131,7 @@ public static class ApiAccess
         string pattern = Normalise(route.RoutePattern);
         IEnumerable<string> methods = route.Metadata.OfType<IHttpMethodMetadata>().LastOrDefault()?.HttpMethods ?? ["GET"];
         AccessRule? rule = Rules.FirstOrDefault(r => r.Pattern == pattern && methods.Contains(r.Method, StringComparer.OrdinalIgnoreCase));
-        route.Metadata.Add(new AuthorizeAttribute(rule?.Policy ?? Administer));
+        route.Metadata.Add(rule?.Policy == Public ? new AllowAnonymousAttribute() : (object)new AuthorizeAttribute(rule?.Policy ?? Administer));
         if (rule?.Action is not null)
         {
             route.Metadata.Add(rule);
@@ -161,7 +176,19 @@ public static class AuditActions
     public const string TokenCreated = "token-created";
     public const string TokenRevoked = "token-revoked";
     public const string AuditRead = "audit-read";
+
+    /// <summary>The web app: a token exchanged for a session cookie, and that session ended.</summary>
+    public const string SignIn = "sign-in";
+    public const string SignOut = "sign-out";
     public const string Denied = "denied";
+
+    /// <summary>A recording in progress paused or resumed (PCI DSS), by recording, extension or user.</summary>
+    public const string Pause = "pause";
+    public const string Resume = "resume";
+
+    /// <summary>A recording put under legal hold, and released.</summary>
+    public const string Hold = "hold";
+    public const string Release = "release";
 
     /// <summary>A recording deleted (by retention: <see cref="AuditLog.AppendSystem"/>).</summary>
     public const string Delete = "delete";

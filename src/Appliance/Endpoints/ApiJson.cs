@@ -56,6 +56,10 @@ namespace Appliance.Endpoints;
 [JsonSerializable(typeof(CreatedToken))]
 [JsonSerializable(typeof(AuditEntry))]
 [JsonSerializable(typeof(AuditPage))]
+[JsonSerializable(typeof(SessionRequest))]
+[JsonSerializable(typeof(SessionView))]
+[JsonSerializable(typeof(HealthView))]
+[JsonSerializable(typeof(RecordingCatalog.HoldMarker))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext
 {
     /// <summary>Makes <paramref name="options"/> (ASP.NET Core's, for bodies and results) write what this context writes.</summary>

@@ -72,10 +72,20 @@ public sealed record CallView(
     PartyInfo Right,
     IReadOnlyList<string> Codecs)
 {
+    /// <summary>The recording is paused (PCI DSS): both channels are silence until it is resumed or the call ends.</summary>
+    public bool Paused { get; init; }
+
+    /// <summary>Who paused it (token or session name), while paused; else null.</summary>
+    public string? PausedBy { get; init; }
+
+    /// <summary>Since when (capture time), while paused; else null.</summary>
+    public DateTimeOffset? PausedAt { get; init; }
+
     public static CallView From(string id, CallMetadata m) =>
         new(id, m.Protocol, m.CallId, m.StartedAt, m.AnsweredAt, m.Left, m.Right, m.Codecs);
 
-    public static CallView From(ActiveCall call) => From(call.RecordingId, call.Metadata);
+    public static CallView From(ActiveCall call) =>
+        From(call.RecordingId, call.Metadata) with { Paused = call.Paused, PausedBy = call.PausedBy, PausedAt = call.PausedAt };
 }
 
 /// <summary>One recording in a search result (the sidecar's summary; GET /api/recordings/{id} returns the whole sidecar).</summary>
@@ -95,6 +105,9 @@ public sealed record RecordingSummary(
     /// <summary>Every Call-ID the recording covers (the sidecar's <c>callIds</c>): a search by Call-ID finds each.</summary>
     public IReadOnlyList<string> CallIds { get; init; } = [];
 
+    /// <summary>Under legal hold (PUT /api/recordings/{id}/hold): retention never deletes it. Kept by the index, not the sidecar.</summary>
+    public bool LegalHold { get; init; }
+
     public static RecordingSummary From(CallSidecar s) => new(
         s.Id, s.Protocol, s.CallId, s.StartedAt, s.EndedAt, s.DurationSeconds, s.MediaDurationSeconds, s.Parties,
         s.Codecs, s.EndReason, s.File is not null) { CallIds = s.CallIds };
@@ -106,5 +119,9 @@ public sealed record RecordingSummary(
 /// </summary>
 public sealed record RecordingList(IReadOnlyList<RecordingSummary> Items, int Count, bool Indexing, string? Next = null);
 
-/// <summary>A call event on the event stream (call.started, call.ended, recording.written, recording.failed).</summary>
-public sealed record CallEventView(string Kind, string RecordingId, DateTimeOffset At, CallView? Call, string? Reason, RecordingSummary? Recording);
+/// <summary>A call event on the event stream (call.started, call.ended, call.paused, call.resumed, recording.written, recording.failed).</summary>
+public sealed record CallEventView(string Kind, string RecordingId, DateTimeOffset At, CallView? Call, string? Reason, RecordingSummary? Recording)
+{
+    /// <summary>Who paused or resumed the call (<c>call.paused</c>, <c>call.resumed</c>); else null.</summary>
+    public string? By { get; init; }
+}

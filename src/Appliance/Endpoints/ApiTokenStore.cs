@@ -103,6 +103,9 @@ public sealed class ApiTokenStore
         return true;
     }
 
+    /// <summary>A named token was revoked (its name): the web app's sessions of it end too (<see cref="SessionStore"/>).</summary>
+    public event Action<string>? Revoked;
+
     /// <summary>How many named tokens there are (the configured one not counted).</summary>
     public int NamedCount => _tokens.Named.Length;
 
@@ -142,8 +145,10 @@ public sealed class ApiTokenStore
             }
 
             Save([.. _tokens.Named.Where(t => t.Name != name)]);
-            return true;
         }
+
+        Revoked?.Invoke(name);
+        return true;
     }
 
     /// <summary>Names as they appear in the audit log and URLs: 1-64 letters, digits, '.', '_', '-'.</summary>

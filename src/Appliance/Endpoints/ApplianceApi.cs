@@ -37,10 +37,12 @@ public static class ApplianceApi
         services.AddSingleton<AuditLog>();
         services.AddHostedService(sp => sp.GetRequiredService<AuditLog>());
         services.AddSingleton<IAuthorizationMiddlewareResultHandler, RoleForbiddenHandler>();
+        services.AddSingleton<SessionStore>();
 
         // The authentication handler logs every request without a valid token at Information ("Bearer was not
         // authenticated", "was challenged"): anyone who reaches the port could fill the log. Its warnings still show.
         builder.Logging.AddFilter(typeof(BearerTokenHandler).FullName, LogLevel.Warning);
+        builder.Logging.AddFilter(typeof(SessionCookieHandler).FullName, LogLevel.Warning);
         builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = MaxRequestBodyBytes);
 
         // AddAuthenticationCore, not AddAuthentication: the latter brings data protection, which would keep keys under
@@ -48,13 +50,17 @@ public static class ApplianceApi
         services.AddAuthenticationCore(o =>
         {
             o.AddScheme<BearerTokenHandler>(BearerTokenHandler.SchemeName, displayName: null);
+            o.AddScheme<SessionCookieHandler>(SessionCookieHandler.SchemeName, displayName: null); // the web app's cookie (SessionEndpoints)
             o.DefaultScheme = BearerTokenHandler.SchemeName;
         });
         services.AddOptions<AuthenticationSchemeOptions>(BearerTokenHandler.SchemeName);
+        services.AddOptions<AuthenticationSchemeOptions>(SessionCookieHandler.SchemeName);
         services.AddWebEncoders();
         services.AddTransient<BearerTokenHandler>();
+        services.AddTransient<SessionCookieHandler>();
         services.AddAuthorizationBuilder()
-            .SetFallbackPolicy(new AuthorizationPolicyBuilder(BearerTokenHandler.SchemeName).RequireAuthenticatedUser().Build())
+            // The web app's session too: a signed-in page asking for a route that is not there gets 404, not a 401 that signs it out.
+            .SetFallbackPolicy(new AuthorizationPolicyBuilder(BearerTokenHandler.SchemeName, SessionCookieHandler.SchemeName).RequireAuthenticatedUser().Build())
             .AddRolePolicies(); // per-role access to each /api route (ApiAccess.Rules); the fallback stays for /metrics and /openapi
 
         services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
@@ -86,6 +92,7 @@ public static class ApplianceApi
         services.AddSingleton<DirectoryEditor>();
         services.AddSingleton<RecordingCatalog>();
         services.AddHostedService(sp => sp.GetRequiredService<RecordingCatalog>());
+        services.AddHostedService<Recordings.RetentionService>();
         services.AddHostedService<ApiStartupLog>();
         return builder;
     }
@@ -107,6 +114,7 @@ public static class ApplianceApi
             context.Response.Headers.XContentTypeOptions = "nosniff"; // JSON and audio are never to be sniffed as HTML
             return next(context);
         });
+        app.Use(SessionEndpoints.CsrfMiddleware);
         app.Use(AccessEndpoints.AuditMiddleware);
 
         app.MapOpenApi();
@@ -115,8 +123,11 @@ public static class ApplianceApi
         DirectoryEndpoints.Map(api);
         HotDeskingEndpoints.Map(api);
         RecordingEndpoints.Map(api);
+        PauseEndpoints.Map(api);
         EventEndpoints.Map(api);
         AccessEndpoints.Map(api);
+        SessionEndpoints.Map(api);
+        HealthEndpoints.Map(api);
         return app;
     }
 }

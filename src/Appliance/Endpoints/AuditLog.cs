@@ -12,7 +12,11 @@ namespace Appliance.Endpoints;
 
 /// <summary>One audited action: who (token name and role), what, on what, the outcome (HTTP status), from where.</summary>
 public sealed record AuditEntry(
-    long Seq, DateTimeOffset Time, string Token, string Role, string Action, string? Target, string? Query, int Status, string? Client);
+    long Seq, DateTimeOffset Time, string Token, string Role, string Action, string? Target, string? Query, int Status, string? Client)
+{
+    /// <summary>Why the appliance did it, for its own actions (a retention deletion: which keep-days or the low-water mark); else null.</summary>
+    public string? Reason { get; init; }
+}
 
 /// <summary>GET /api/audit: entries oldest first; <c>next</c> is the <c>after</c> of the following page (null: no more).</summary>
 public sealed record AuditPage(IReadOnlyList<AuditEntry> Items, long? Next);
@@ -119,8 +123,8 @@ public sealed partial class AuditLog : IHostedService, IDisposable
     /// Records an action of the appliance itself (no request: a retention deletion, an automatic resume), under
     /// <paramref name="actor"/> (e.g. "retention") with the role "system".
     /// </summary>
-    public void AppendSystem(string actor, string action, string? target) =>
-        Append(new AuditEntry(0, DateTimeOffset.UtcNow, actor, "system", action, target, null, 0, null));
+    public void AppendSystem(string actor, string action, string? target, string? reason = null) =>
+        Append(new AuditEntry(0, DateTimeOffset.UtcNow, actor, "system", action, target, null, 0, null) { Reason = reason });
 
     private void Append(AuditEntry entry)
     {

@@ -14,7 +14,7 @@ namespace Appliance.Endpoints;
 
 /// <summary>
 /// GET /api/events: Server-Sent Events of the directory (login established/cancelled with host and guest, device
-/// registered/unregistered/moved/disposed, lines changed, conflicts) and of calls (started, ended, recording written
+/// registered/unregistered/moved/disposed, lines changed, conflicts) and of calls (started, paused, resumed, ended, recording written
 /// or failed). Event names are dotted (<c>login.established</c>, <c>call.started</c>); data is one JSON object.
 /// </summary>
 internal static class EventEndpoints
@@ -191,5 +191,5 @@ internal static class EventEndpoints
 
     private static CallEventView ToView(CallNotice n) => new(
         n.Kind, n.RecordingId, n.At, n.Metadata is null ? null : CallView.From(n.RecordingId, n.Metadata), n.Reason,
-        n.Sidecar is null ? null : RecordingSummary.From(n.Sidecar));
+        n.Sidecar is null ? null : RecordingSummary.From(n.Sidecar)) { By = n.By };
 }

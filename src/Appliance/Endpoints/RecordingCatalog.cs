@@ -45,11 +45,24 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
         public string SidecarPath => Path.Combine(Folder, Summary.Id + ".json");
 
         public string AudioPath => Path.Combine(Folder, Summary.Id + ".opus");
+
+        public string HoldPath => Path.Combine(Folder, Summary.Id + HoldExtension);
     }
+
+    /// <summary>
+    /// A legal hold is a marker file beside the recording (&lt;id&gt;.hold, who and when inside): it stays with the
+    /// recording's files, and a rebuild of the index reads it with the sidecar, so no index loss releases a hold.
+    /// </summary>
+    public const string HoldExtension = ".hold";
+
+    // Hold, release and delete of one recording are one at a time: a hold that lands while retention deletes waits, and
+    // then finds the recording gone (404) rather than held but deleted.
+    private readonly Lock _holdGate = new();
 
     // What the writer does next: add a recording (Sidecar and its folder relative to the root), or, in order, complete
     // Done after everything queued before it is committed (with SyncedSince recorded in the same transaction if set).
-    private sealed record Pending(CallSidecar? Sidecar, string? Folder, TaskCompletionSource? Done = null, long? SyncedSince = null);
+    // Held: whether the hold marker is there (read by a scan); null (a new recording) leaves the row's.
+    private sealed record Pending(CallSidecar? Sidecar, string? Folder, TaskCompletionSource? Done = null, long? SyncedSince = null, bool? Held = null);
 
     /// <summary>The index is being built or reconciled: recordings may be missing from results.</summary>
     public bool Indexing => _indexing;
@@ -115,6 +128,131 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
         {
             ReportDamage(ex);
             return new RecordingPage([], null);
+        }
+    }
+
+    /// <summary>
+    /// Puts the recording under legal hold (<paramref name="held"/>) or releases it: the marker file first (the truth a
+    /// rebuild reads), then the index. False when there is no such recording.
+    /// </summary>
+    public bool SetHold(Guid id, bool held, string by)
+    {
+        lock (_holdGate)
+        {
+            if (!TryGet(id, out Entry? entry) || _index is not { } index)
+            {
+                return false;
+            }
+
+            if (held && !File.Exists(entry!.HoldPath)) // held again: the first hold's who and when stay
+            {
+                WriteDurably(entry!.HoldPath, JsonSerializer.Serialize(new HoldMarker(by, DateTimeOffset.UtcNow), ApiJsonContext.Default.HoldMarker));
+            }
+            else if (!held)
+            {
+                File.Delete(entry!.HoldPath);
+            }
+
+            index.SetHold(id, held);
+            runtime.Retention.Held = index.HeldCount();
+            return true;
+        }
+    }
+
+    /// <summary>Up to <paramref name="limit"/> recordings not held, oldest first, started before <paramref name="before"/> and after <paramref name="after"/>.</summary>
+    internal List<RecordingIndex.Expiring> Oldest(DateTimeOffset? before, RecordingCursor? after, int limit) =>
+        _index is { } index ? index.Oldest(before, after, limit) : [];
+
+    /// <summary>
+    /// Deletes one recording (retention): its audio and sidecar, its index row, and its day folder once empty (not today's
+    /// or yesterday's, where the recorder may be about to write). Never one under legal hold: the marker file is checked
+    /// again here, under the lock a hold takes. Returns the bytes freed; null when not deleted.
+    /// </summary>
+    internal long? Delete(RecordingIndex.Expiring item)
+    {
+        lock (_holdGate)
+        {
+            if (_index is not { } index || Inside(item.Folder) is not { } folder || File.Exists(Path.Combine(folder, item.Summary.Id + HoldExtension)))
+            {
+                return null;
+            }
+
+            // The files first, the row last: a file that cannot be deleted (an error thrown to the pass) leaves the row,
+            // and the next pass tries again, rather than a row gone and files nothing will ever find again.
+            long freed = 0;
+            foreach (string extension in (string[])[".opus", ".json"])
+            {
+                var file = new FileInfo(Path.Combine(folder, item.Summary.Id + extension));
+                if (file.Exists)
+                {
+                    freed += file.Length;
+                    file.Delete();
+                }
+            }
+
+            if (!index.Delete(item.Id))
+            {
+                return null; // gone meanwhile (a hold marks the file first, checked above under the same lock)
+            }
+
+            RemoveEmptyDay(folder);
+            return freed;
+        }
+    }
+
+    private void RemoveEmptyDay(string folder)
+    {
+        DateTime today = DateTime.UtcNow.Date;
+        string relative = Path.GetRelativePath(_root, folder);
+        if (!DateTime.TryParseExact(relative, ["yyyy/MM/dd"], CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out DateTime day)
+            || day >= today.AddDays(-1))
+        {
+            return;
+        }
+
+        try
+        {
+            // Day, then month, then year, each only when nothing is left in it.
+            for (string? dir = folder; dir is not null && dir.Length > _root.Length; dir = Path.GetDirectoryName(dir))
+            {
+                if (Directory.EnumerateFileSystemEntries(dir).Any())
+                {
+                    break;
+                }
+
+                Directory.Delete(dir);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // a file appeared meanwhile, or the folder is not ours to remove: it stays
+        }
+    }
+
+    // Flushed to the disk before it is renamed into place: a marker is whole or absent, never half written.
+    private static void WriteDurably(string path, string text)
+    {
+        string tmp = path + ".tmp";
+        using (var file = new FileStream(tmp, FileMode.Create, FileAccess.Write))
+        {
+            file.Write(System.Text.Encoding.UTF8.GetBytes(text));
+            file.Flush(flushToDisk: true);
+        }
+
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    /// <summary>Recordings under legal hold (the index's count); 0 while it cannot be opened.</summary>
+    internal long HeldCount()
+    {
+        try
+        {
+            return _index?.HeldCount() ?? 0;
+        }
+        catch (SqliteException ex) when (RecordingIndex.IsDamage(ex))
+        {
+            ReportDamage(ex);
+            return 0;
         }
     }
 
@@ -192,7 +330,7 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
                 {
                     if (item.Sidecar is { } sidecar)
                     {
-                        writer.Upsert(RecordingSummary.From(sidecar), item.Folder!);
+                        writer.Upsert(RecordingSummary.From(sidecar), item.Folder!, item.Held);
                     }
                     else if (item.SyncedSince is { } since && !failed)
                     {
@@ -262,14 +400,17 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
                         foreach (string path in Directory.EnumerateFiles(day, "*.json"))
                         {
                             ct.ThrowIfCancellationRequested();
-                            if (!Guid.TryParseExact(Path.GetFileNameWithoutExtension(path), "D", out Guid id) || File.GetLastWriteTimeUtc(path) < after)
+                            // A hold placed since the last start counts as a change too (the index may have missed it in a crash).
+                            string hold = Path.ChangeExtension(path, HoldExtension);
+                            if (!Guid.TryParseExact(Path.GetFileNameWithoutExtension(path), "D", out Guid id)
+                                || (File.GetLastWriteTimeUtc(path) < after && File.GetLastWriteTimeUtc(hold) < after))
                             {
                                 continue;
                             }
 
                             if (Read(path) is { } sidecar && Guid.TryParseExact(sidecar.Id, "D", out Guid inside) && inside == id)
                             {
-                                _queue.Writer.TryWrite(new Pending(sidecar, relative));
+                                _queue.Writer.TryWrite(new Pending(sidecar, relative, Held: File.Exists(hold)));
                                 added++;
                                 if (++queued == ScanBatch)
                                 {
@@ -288,6 +429,7 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
 
             // Everything up to this start is in the index once this commits: the next start reads only what came later.
             await Flush(new DateTimeOffset(_startedAt).ToUnixTimeMilliseconds()).WaitAsync(ct);
+            runtime.Retention.Held = HeldCount();
             LogScanned(_root, since is null ? "rebuilt" : "reconciled", folders, added, unreadable);
             if (recovered > 0)
             {
@@ -370,6 +512,9 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
     }
 
     public void Dispose() => _stop.Dispose();
+
+    /// <summary>The content of a hold marker: who placed the hold and when (the audit log has it too).</summary>
+    internal sealed record HoldMarker(string HeldBy, DateTimeOffset HeldAt);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "recordings under {Root} {How}: {Folders} day folder(s) read, {Added} recording(s) indexed, {Unreadable} unreadable sidecar(s) skipped")]
     private partial void LogScanned(string root, string how, int folders, int added, int unreadable);

@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using Appliance.Recordings;
 using Appliance.Service;
 using Capture.Recording;
@@ -21,8 +23,14 @@ internal static class RecordingEndpoints
         recordings.MapGet("", Search)
             .WithSummary("Recordings started in [from, to), newest first (or sorted by duration), filtered by extension (any party), user, device (or host device), call id, direction and duration; paged by the after cursor.")
             .Produces<RecordingList>().ProducesValidationProblem();
-        recordings.MapGet("/{id}", Sidecar).WithSummary("A recording's metadata: its JSON sidecar.")
+        recordings.MapGet("/{id}", Sidecar).WithSummary("A recording's metadata: its JSON sidecar, with legalHold.")
             .Produces<CallSidecar>().ProducesValidationProblem().ProducesProblem(404);
+        recordings.MapPut("/{id}/hold", (string id, RecordingCatalog catalog, HttpContext context) => Hold(id, true, catalog, context))
+            .WithSummary("Puts the recording under legal hold: retention never deletes it (the hold survives a rebuild of the index). Idempotent.")
+            .Produces<RecordingSummary>().ProducesValidationProblem().ProducesProblem(404);
+        recordings.MapDelete("/{id}/hold", (string id, RecordingCatalog catalog, HttpContext context) => Hold(id, false, catalog, context))
+            .WithSummary("Releases the recording's legal hold. Idempotent.")
+            .Produces<RecordingSummary>().ProducesValidationProblem().ProducesProblem(404);
         recordings.MapGet("/{id}/audio", Audio)
             .WithSummary("The recording (stereo Ogg Opus, audio/ogg) with range requests, so a browser's audio element plays and seeks it; ?access_token= is accepted here.")
             .WithMetadata(new AllowQueryTokenAttribute())
@@ -46,7 +54,7 @@ internal static class RecordingEndpoints
 
     private static IResult Search(
         RecordingCatalog catalog, string? from, string? to, string? extension, string? user, string? device, string? callId,
-        string? direction, string? minDuration, string? maxDuration, string? sort, string? order, string? after, int? limit)
+        string? direction, string? minDuration, string? maxDuration, string? legalHold, string? sort, string? order, string? after, int? limit)
     {
         if (!ApiArgs.Time("from", from, out DateTimeOffset? since, out IResult? problem) || !ApiArgs.Time("to", to, out DateTimeOffset? until, out problem)
             || !ApiArgs.Text("extension", extension, out problem) || !ApiArgs.Text("user", user, out problem)
@@ -54,6 +62,7 @@ internal static class RecordingEndpoints
             || !ApiArgs.Word("direction", direction, DirectionNames, out RecordingDirection? towards, out problem)
             || !ApiArgs.Seconds("minDuration", minDuration, out double? shortest, out problem)
             || !ApiArgs.Seconds("maxDuration", maxDuration, out double? longest, out problem)
+            || !ApiArgs.Word("legalHold", legalHold, BoolNames, out bool? held, out problem)
             || !ApiArgs.Word("sort", sort, SortNames, out RecordingSort? sortBy, out problem)
             || !ApiArgs.Word("order", order, OrderNames, out bool? ascending, out problem)
             || !ApiArgs.Limit(limit, 100, 1000, out int take, out problem))
@@ -91,7 +100,7 @@ internal static class RecordingEndpoints
         RecordingPage page = catalog.Search(new RecordingQuery
         {
             From = since, To = until, Extension = extension, User = user, Device = device, CallId = callId,
-            Direction = towards, MinDuration = shortest, MaxDuration = longest,
+            Direction = towards, MinDuration = shortest, MaxDuration = longest, LegalHold = held,
             Sort = by, Ascending = ascending ?? false, After = cursor, Limit = take,
         });
         return TypedResults.Ok(new RecordingList(page.Items, page.Items.Count, catalog.Indexing, page.Next?.ToString()));
@@ -107,6 +116,8 @@ internal static class RecordingEndpoints
         ["startedAt"] = RecordingSort.StartedAt, ["duration"] = RecordingSort.Duration,
     };
 
+    private static readonly Dictionary<string, bool> BoolNames = new(StringComparer.Ordinal) { ["true"] = true, ["false"] = false };
+
     private static readonly Dictionary<string, bool> OrderNames = new(StringComparer.Ordinal) { ["asc"] = true, ["desc"] = false };
 
     private static IResult Sidecar(string id, RecordingCatalog catalog)
@@ -116,8 +127,37 @@ internal static class RecordingEndpoints
             return problem;
         }
 
-        return catalog.TryGet(guid, out RecordingCatalog.Entry? entry) && File.Exists(entry!.SidecarPath)
-            ? TypedResults.PhysicalFile(entry.SidecarPath, "application/json")
+        if (!catalog.TryGet(guid, out RecordingCatalog.Entry? entry) || ReadSidecar(entry!.SidecarPath) is not { } sidecar)
+        {
+            return ApiProblems.NotFound($"No recording '{guid:D}'.");
+        }
+
+        // The hold is the appliance's, not the recorder's: added to the sidecar as it is answered, never written into it.
+        sidecar["legalHold"] = entry.Summary.LegalHold;
+        return TypedResults.Json(sidecar, ApiJsonContext.Default.JsonObject);
+    }
+
+    private static JsonObject? ReadSidecar(string path)
+    {
+        try
+        {
+            return JsonNode.Parse(File.ReadAllText(path)) as JsonObject;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JsonException)
+        {
+            return null; // deleted by retention meanwhile, or damaged: as if not there
+        }
+    }
+
+    private static IResult Hold(string id, bool held, RecordingCatalog catalog, HttpContext context)
+    {
+        if (!ApiArgs.RecordingId(id, out Guid guid, out IResult? problem))
+        {
+            return problem;
+        }
+
+        return catalog.SetHold(guid, held, context.User.Identity?.Name ?? "") && catalog.TryGet(guid, out RecordingCatalog.Entry? entry)
+            ? TypedResults.Ok(entry!.Summary)
             : ApiProblems.NotFound($"No recording '{guid:D}'.");
     }
 

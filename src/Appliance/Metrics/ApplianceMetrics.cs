@@ -73,6 +73,10 @@ public sealed class ApplianceMetrics : IDisposable
         // Calls and recordings
         m.CreateObservableGauge("appliance.active_calls", () => PerSource(s => (double)s.ActiveCalls), "{call}", "Calls in progress");
         m.CreateObservableCounter("appliance.calls.started", () => PerSource(s => s.Counter("calls_started")), "{call}", "Calls seen starting");
+        m.CreateObservableCounter("appliance.calls.pauses", () => _runtime.Pauses, "{pause}", "Recordings paused (PCI DSS) through the API: pauses that took effect (not a request for a call already paused)");
+        m.CreateObservableGauge("appliance.calls.paused", () => _runtime.ActiveCalls.Count(c => c.Paused), "{call}", "Calls in progress whose recording is paused now");
+        m.CreateObservableCounter("appliance.calls.paused_seconds", () => _runtime.PausedSeconds, "s",
+            "Seconds of recordings paused (silence in the file), from the sidecars of the recordings finalised (their pausedSeconds)");
         _callsEnded = m.CreateCounter<long>("appliance.calls.ended", "{call}", "Calls ended, by protocol and end reason");
         _recordings = m.CreateCounter<long>("appliance.recordings.written", "{recording}", "Recordings finalised (audio and sidecar), by protocol and end reason");
         m.CreateObservableCounter("appliance.recordings.failed", () => _runtime.RecordingsFailed, "{recording}",
@@ -84,6 +88,12 @@ public sealed class ApplianceMetrics : IDisposable
         m.CreateObservableCounter("appliance.rtp.packets", () => PerSource(s => s.Counter("rtp_packets_processed")), "{packet}", "RTP packets the media workers processed");
         m.CreateObservableCounter("appliance.rtp.packets_lost", () => PerSource(s => s.Counter("rtp_packets_lost")), "{packet}", "RTP packets missing from the sequence (concealed or silence)");
         m.CreateObservableCounter("appliance.rtp.duplicates_dropped", () => PerSource(s => s.Counter("rtp_duplicates_dropped")), "{packet}", "Duplicate RTP packets removed (mirror ports see packets twice)");
+
+        // Retention (README "Retention and legal hold")
+        m.CreateObservableCounter("appliance.retention.deleted", RetentionDeleted, "{recording}",
+            "Recordings deleted by retention, by reason (keep-days, low-water)");
+        m.CreateObservableCounter("appliance.retention.freed", () => _runtime.Retention.BytesFreed, "By", "Bytes of audio and sidecars retention deleted");
+        m.CreateObservableGauge("appliance.retention.held", () => _runtime.Retention.Held, "{recording}", "Recordings under legal hold now (never deleted)");
 
         // Encoder lag
         m.CreateObservableGauge("appliance.worker.queue_depth", () => PerWorker(w => w.QueueDepth), "{item}", "Packets and commands waiting in a media worker's queue");
@@ -142,6 +152,12 @@ public sealed class ApplianceMetrics : IDisposable
                 _recordings.Add(1, new KeyValuePair<string, object?>("protocol", notice.Sidecar?.Protocol ?? "unknown"), new KeyValuePair<string, object?>("reason", notice.Reason ?? "unknown"));
                 break;
         }
+    }
+
+    private IEnumerable<Measurement<long>> RetentionDeleted()
+    {
+        yield return new Measurement<long>(_runtime.Retention.DeletedKeepDays, new KeyValuePair<string, object?>("reason", "keep-days"));
+        yield return new Measurement<long>(_runtime.Retention.DeletedLowWater, new KeyValuePair<string, object?>("reason", "low-water"));
     }
 
     /// <summary>One read of every source, shared by all instruments of one scrape (at most 200 ms old).</summary>

@@ -25,7 +25,7 @@ internal sealed class RecordingIndex
     public const string FileName = "recordings.db";
 
     /// <summary>PRAGMA user_version of the schema this build writes.</summary>
-    public const int SchemaVersion = 2;
+    public const int SchemaVersion = 3;
 
     // Upgrades[v] takes a file from version v to v + 1, in place, from the rows it holds (a step that needs the sidecars
     // read again would empty the tables). Version 0 is a new, empty file.
@@ -62,6 +62,13 @@ internal sealed class RecordingIndex
         DROP INDEX recordings_duration;
         CREATE INDEX recordings_started ON recordings(started_at, rid, duration_ms, direction);
         CREATE INDEX recordings_duration ON recordings(duration_ms, rid, started_at, direction);
+        """,
+
+        // 3: legal hold. The truth is the marker file beside the recording (RecordingCatalog.HoldPath), which a rebuild
+        // reads; the column lets a search filter and show it and retention skip it. Few are held: a partial index counts them.
+        """
+        ALTER TABLE recordings ADD COLUMN legal_hold INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX recordings_held ON recordings(started_at) WHERE legal_hold = 1;
         """,
     ];
 
@@ -223,12 +230,12 @@ internal sealed class RecordingIndex
     {
         using SqliteConnection db = Connect();
         using SqliteCommand cmd = db.CreateCommand();
-        cmd.CommandText = "SELECT summary, folder FROM recordings WHERE id = $id";
+        cmd.CommandText = "SELECT summary, folder, legal_hold FROM recordings WHERE id = $id";
         cmd.Parameters.AddWithValue("$id", id.ToString("D"));
         using SqliteDataReader row = cmd.ExecuteReader();
         if (row.Read())
         {
-            summary = ReadSummary(row.GetString(0));
+            summary = ReadSummary(row.GetString(0)) with { LegalHold = row.GetInt64(2) != 0 };
             folder = row.GetString(1);
             return true;
         }
@@ -236,6 +243,111 @@ internal sealed class RecordingIndex
         (summary, folder) = (null, null);
         return false;
     }
+
+    /// <summary>Sets or clears the recording's legal hold; false when the index has no such recording.</summary>
+    public bool SetHold(Guid id, bool held)
+    {
+        using SqliteConnection db = Connect();
+        using SqliteCommand cmd = db.CreateCommand();
+        cmd.CommandText = "UPDATE recordings SET legal_hold = $held WHERE id = $id";
+        cmd.Parameters.AddWithValue("$held", held ? 1 : 0);
+        cmd.Parameters.AddWithValue("$id", id.ToString("D"));
+        return cmd.ExecuteNonQuery() == 1;
+    }
+
+    /// <summary>Recordings under legal hold now.</summary>
+    public long HeldCount()
+    {
+        using SqliteConnection db = Connect();
+        return Scalar<long>(db, "SELECT count(*) FROM recordings WHERE legal_hold = 1");
+    }
+
+    /// <summary>
+    /// Removes the recording's row and its keys, unless it is held; false when it is held or not there. One transaction:
+    /// a search never sees the row without its keys.
+    /// </summary>
+    public bool Delete(Guid id)
+    {
+        using SqliteConnection db = Connect();
+        using SqliteTransaction tx = db.BeginTransaction();
+        using SqliteCommand find = db.CreateCommand();
+        find.Transaction = tx;
+        find.CommandText = "SELECT rid, started_at, summary FROM recordings WHERE id = $id AND legal_hold = 0";
+        find.Parameters.AddWithValue("$id", id.ToString("D"));
+        long rid, started;
+        RecordingSummary summary;
+        using (SqliteDataReader row = find.ExecuteReader())
+        {
+            if (!row.Read())
+            {
+                return false;
+            }
+
+            (rid, started, summary) = (row.GetInt64(0), row.GetInt64(1), ReadSummary(row.GetString(2)));
+        }
+
+        using SqliteCommand removeKey = db.CreateCommand();
+        removeKey.Transaction = tx;
+        removeKey.CommandText = "DELETE FROM recording_keys WHERE kind = $kind AND value = $value AND started_at = $started AND rid = $rid";
+        SqliteParameter kind = removeKey.Parameters.Add("$kind", SqliteType.Integer), value = removeKey.Parameters.Add("$value", SqliteType.Text);
+        removeKey.Parameters.AddWithValue("$started", started);
+        removeKey.Parameters.AddWithValue("$rid", rid);
+        foreach ((KeyKind k, string v) in Keys(summary)) // by primary key: the key table has no index on rid alone
+        {
+            (kind.Value, value.Value) = ((int)k, v);
+            removeKey.ExecuteNonQuery();
+        }
+
+        using SqliteCommand remove = db.CreateCommand();
+        remove.Transaction = tx;
+        remove.CommandText = "DELETE FROM recordings WHERE rid = $rid";
+        remove.Parameters.AddWithValue("$rid", rid);
+        remove.ExecuteNonQuery();
+        tx.Commit();
+        return true;
+    }
+
+    /// <summary>
+    /// Up to <paramref name="limit"/> recordings not under legal hold, oldest start first, started before
+    /// <paramref name="before"/> (when given) and after <paramref name="after"/> (the last of the previous batch).
+    /// Walks the start-time index: a pass over a year of recordings reads only those it may delete, batch by batch.
+    /// </summary>
+    public List<Expiring> Oldest(DateTimeOffset? before, RecordingCursor? after, int limit)
+    {
+        using SqliteConnection db = Connect();
+        using SqliteCommand cmd = db.CreateCommand();
+        var sql = new StringBuilder("SELECT rid, started_at, id, folder, summary FROM recordings WHERE legal_hold = 0");
+        if (before is { } b)
+        {
+            sql.Append(" AND started_at < $before");
+            cmd.Parameters.AddWithValue("$before", b.ToUnixTimeMilliseconds());
+        }
+
+        if (after is { } a)
+        {
+            sql.Append(" AND (started_at, rid) > ($afterKey, $afterRid)");
+            cmd.Parameters.AddWithValue("$afterKey", a.Key);
+            cmd.Parameters.AddWithValue("$afterRid", a.Rid);
+        }
+
+        sql.Append(" ORDER BY started_at, rid LIMIT $limit");
+        cmd.Parameters.AddWithValue("$limit", limit);
+        cmd.CommandText = sql.ToString();
+        var items = new List<Expiring>(limit);
+        using SqliteDataReader row = cmd.ExecuteReader();
+        while (row.Read())
+        {
+            if (Guid.TryParseExact(row.GetString(2), "D", out Guid id)) // the index file is not trusted to hold only UUIDs
+            {
+                items.Add(new Expiring(new RecordingCursor(RecordingSort.StartedAt, row.GetInt64(1), row.GetInt64(0)), id, row.GetString(3), ReadSummary(row.GetString(4))));
+            }
+        }
+
+        return items;
+    }
+
+    /// <summary>One recording <see cref="Oldest"/> found: where it is in start order, its id, folder (relative) and summary.</summary>
+    internal sealed record Expiring(RecordingCursor At, Guid Id, string Folder, RecordingSummary Summary);
 
     /// <summary>One page of recordings matching every filter of <paramref name="query"/>, in its order.</summary>
     public RecordingPage Search(RecordingQuery query)
@@ -257,7 +369,7 @@ internal sealed class RecordingIndex
                 }
 
                 last = new RecordingCursor(query.Sort, query.Sort == RecordingSort.Duration ? row.GetInt64(2) : row.GetInt64(1), row.GetInt64(0));
-                items.Add(ReadSummary(row.GetString(3)));
+                items.Add(ReadSummary(row.GetString(3)) with { LegalHold = row.GetInt64(4) != 0 });
             }
         }
 
@@ -286,7 +398,8 @@ internal sealed class RecordingIndex
     private static void Build(SqliteCommand cmd, RecordingQuery query)
     {
         var sql = new StringBuilder(512);
-        bool needsRow = query.Direction is not null || query.MinDuration is not null || query.MaxDuration is not null || query.Sort == RecordingSort.Duration;
+        bool needsRow = query.Direction is not null || query.MinDuration is not null || query.MaxDuration is not null || query.LegalHold is not null
+            || query.Sort == RecordingSort.Duration;
 
         // The most selective key drives the search (a Call-ID names about one recording, an extension hundreds a year):
         // its index rows are already in start order, so a page is read without sorting. Other keys are checked per row.
@@ -332,6 +445,12 @@ internal sealed class RecordingIndex
             cmd.Parameters.AddWithValue("$direction", (int)direction);
         }
 
+        if (query.LegalHold is { } held)
+        {
+            sql.Append(" AND r.legal_hold = $held");
+            cmd.Parameters.AddWithValue("$held", held ? 1 : 0);
+        }
+
         if (query.MinDuration is { } min)
         {
             sql.Append(" AND r.duration_ms >= $min");
@@ -363,7 +482,7 @@ internal sealed class RecordingIndex
 
         // A subquery with LIMIT joined to a table is never flattened into it: the page is chosen first.
         cmd.CommandText = string.Create(CultureInfo.InvariantCulture,
-            $"SELECT r.rid, r.started_at, r.duration_ms, r.summary FROM ({sql}) p JOIN recordings r ON r.rid = p.rid ORDER BY p.sk {order}, p.rid {order}");
+            $"SELECT r.rid, r.started_at, r.duration_ms, r.summary, r.legal_hold FROM ({sql}) p JOIN recordings r ON r.rid = p.rid ORDER BY p.sk {order}, p.rid {order}");
     }
 
     private static long Milliseconds(double seconds) => (long)Math.Round(seconds * 1000, MidpointRounding.AwayFromZero);
@@ -405,19 +524,20 @@ internal sealed class RecordingIndex
     internal sealed class Writer : IDisposable
     {
         private readonly SqliteConnection _db;
-        private readonly SqliteCommand _find, _insert, _update, _addKey, _removeKey, _setMeta;
+        private readonly SqliteCommand _find, _insert, _update, _setHold, _addKey, _removeKey, _setMeta;
         private SqliteTransaction? _tx;
 
         internal Writer(SqliteConnection db)
         {
             _db = db;
-            _find = Command("SELECT rid, summary FROM recordings WHERE id = $id", "$id");
+            _find = Command("SELECT rid, summary, legal_hold FROM recordings WHERE id = $id", "$id");
             _insert = Command(
-                "INSERT INTO recordings(id, started_at, duration_ms, direction, folder, summary) VALUES ($id, $started, $duration, $direction, $folder, $summary) RETURNING rid",
-                "$id", "$started", "$duration", "$direction", "$folder", "$summary");
+                "INSERT INTO recordings(id, started_at, duration_ms, direction, folder, summary, legal_hold) VALUES ($id, $started, $duration, $direction, $folder, $summary, $held) RETURNING rid",
+                "$id", "$started", "$duration", "$direction", "$folder", "$summary", "$held");
             _update = Command(
                 "UPDATE recordings SET started_at = $started, duration_ms = $duration, direction = $direction, folder = $folder, summary = $summary WHERE rid = $rid",
                 "$rid", "$started", "$duration", "$direction", "$folder", "$summary");
+            _setHold = Command("UPDATE recordings SET legal_hold = $held WHERE rid = $rid", "$held", "$rid");
             _addKey = Command("INSERT OR IGNORE INTO recording_keys(kind, value, started_at, rid) VALUES ($kind, $value, $started, $rid)", "$kind", "$value", "$started", "$rid");
             _removeKey = Command("DELETE FROM recording_keys WHERE kind = $kind AND value = $value AND started_at = $started AND rid = $rid", "$kind", "$value", "$started", "$rid");
             _setMeta = Command("INSERT INTO meta(key, value) VALUES ($key, $value) ON CONFLICT(key) DO UPDATE SET value = excluded.value", "$key", "$value");
@@ -438,7 +558,7 @@ internal sealed class RecordingIndex
         public void Begin()
         {
             _tx = _db.BeginTransaction();
-            foreach (SqliteCommand cmd in (SqliteCommand[])[_find, _insert, _update, _addKey, _removeKey, _setMeta])
+            foreach (SqliteCommand cmd in (SqliteCommand[])[_find, _insert, _update, _setHold, _addKey, _removeKey, _setMeta])
             {
                 cmd.Transaction = _tx;
             }
@@ -466,8 +586,11 @@ internal sealed class RecordingIndex
             _tx = null;
         }
 
-        /// <summary>Adds the recording, or replaces the row of the same id when its summary changed; false when it was already there as is.</summary>
-        public bool Upsert(RecordingSummary summary, string folder)
+        /// <summary>
+        /// Adds the recording, or replaces the row of the same id when its summary changed; false when it was already there
+        /// as is. <paramref name="legalHold"/>: whether its hold marker is there (read from the disk); null leaves the row's as it is.
+        /// </summary>
+        public bool Upsert(RecordingSummary summary, string folder, bool? legalHold = null)
         {
             string json = JsonSerializer.Serialize(summary, ApiJsonContext.Default.RecordingSummary);
             long started = summary.StartedAt.ToUnixTimeMilliseconds();
@@ -479,9 +602,17 @@ internal sealed class RecordingIndex
                 {
                     rid = row.GetInt64(0);
                     string before = row.GetString(1);
+                    bool holdChanged = legalHold is { } held && held != (row.GetInt64(2) != 0);
+                    if (holdChanged)
+                    {
+                        _setHold.Parameters[0].Value = legalHold == true ? 1 : 0;
+                        _setHold.Parameters[1].Value = rid;
+                        _setHold.ExecuteNonQuery();
+                    }
+
                     if (before == json)
                     {
-                        return false;
+                        return holdChanged;
                     }
 
                     row.Close();
@@ -498,6 +629,7 @@ internal sealed class RecordingIndex
                 {
                     row.Close();
                     Row(_insert, summary.Id, started, summary, folder, json);
+                    _insert.Parameters[6].Value = legalHold == true ? 1 : 0;
                     rid = (long)_insert.ExecuteScalar()!;
                 }
             }
@@ -547,7 +679,7 @@ internal sealed class RecordingIndex
         public void Dispose()
         {
             _tx?.Dispose();
-            foreach (SqliteCommand cmd in (SqliteCommand[])[_find, _insert, _update, _addKey, _removeKey, _setMeta])
+            foreach (SqliteCommand cmd in (SqliteCommand[])[_find, _insert, _update, _setHold, _addKey, _removeKey, _setMeta])
             {
                 cmd.Dispose();
             }
@@ -652,6 +784,9 @@ internal sealed record RecordingQuery
     public RecordingDirection? Direction { get; init; }
     public double? MinDuration { get; init; }
     public double? MaxDuration { get; init; }
+
+    /// <summary>Only recordings under legal hold (true) or only those not (false).</summary>
+    public bool? LegalHold { get; init; }
     public RecordingSort Sort { get; init; }
     public bool Ascending { get; init; }
 

@@ -1,5 +1,6 @@
 using Appliance.Endpoints;
 using Appliance.Metrics;
+using Appliance.Web;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -93,6 +94,7 @@ public static class ApplianceHost
         app.MapMetrics(); // Prometheus text format, behind the token like the API (Prometheus: authorization.credentials_file)
         app.MapApplianceApi();
         Appliance.Cluster.ClusterEndpoints.Map(app);
+        app.MapWebApp(); // the web app at / (public pages; their data comes from /api)
         return app;
     }
 

@@ -9,11 +9,22 @@ using Capture.Recording;
 
 namespace Appliance.Service;
 
-/// <summary>A call in progress as the API shows it.</summary>
-public sealed record ActiveCall(string RecordingId, CallMetadata Metadata, DateTimeOffset StartedAt);
+/// <summary>A call in progress as the API shows it; paused since <see cref="PausedAt"/> by <see cref="PausedBy"/> while <see cref="Paused"/>.</summary>
+public sealed record ActiveCall(string RecordingId, CallMetadata Metadata, DateTimeOffset StartedAt)
+{
+    public bool Paused { get; init; }
+
+    public string? PausedBy { get; init; }
+
+    public DateTimeOffset? PausedAt { get; init; }
+}
 
 /// <summary>Something that happened to a call, for the event stream and metrics.</summary>
-public sealed record CallNotice(string Kind, string RecordingId, DateTimeOffset At, CallMetadata? Metadata, string? Reason, CallSidecar? Sidecar);
+public sealed record CallNotice(string Kind, string RecordingId, DateTimeOffset At, CallMetadata? Metadata, string? Reason, CallSidecar? Sidecar)
+{
+    /// <summary>Who did it (<c>call.paused</c>, <c>call.resumed</c>: the token or session name); else null.</summary>
+    public string? By { get; init; }
+}
 
 /// <summary>
 /// What the running appliance shares with its API, metrics and systemd integration: the directory, the pipelines,
@@ -57,6 +68,9 @@ public sealed class ApplianceRuntime : ICallObserver, ICallResultSink
     private long _recordingsWritten;
     private long _recordingsFailed;
 
+    /// <summary>What retention deleted and what is held (README "Retention and legal hold"), for metrics.</summary>
+    public RetentionStats Retention { get; } = new();
+
     public ICollection<ActiveCall> ActiveCalls => _active.Values;
 
     public bool TryGetActiveCall(string recordingId, out ActiveCall? call) => _active.TryGetValue(recordingId, out call);
@@ -79,6 +93,48 @@ public sealed class ApplianceRuntime : ICallObserver, ICallResultSink
         }
     }
 
+    /// <summary>Pauses seen taking effect since the start (a request that found the call already paused is not one).</summary>
+    public long Pauses => Interlocked.Read(ref _pauses);
+
+    /// <summary>Seconds of recordings paused, from the sidecars written (each call's <c>pausedSeconds</c>, counted when it is finalised).</summary>
+    public double PausedSeconds => Volatile.Read(ref _pausedSeconds);
+
+    private long _pauses;
+    private double _pausedSeconds;
+
+    /// <summary>
+    /// Any thread: pauses (or resumes) the recording of the call in progress <paramref name="recordingId"/> on whichever
+    /// source captures it; true once a capture thread applied it (the call's <see cref="ActiveCall"/> then shows it),
+    /// false when no source has that call or none answered within <paramref name="timeout"/> (a source that reads no frame).
+    /// </summary>
+    public async Task<bool> RequestPause(string recordingId, bool pause, string by, TimeSpan timeout)
+    {
+        Task<bool>[] asked = [.. Sources.Select(s => s.Pipeline.RequestPause(recordingId, pause, by))];
+        Task<bool[]> all = Task.WhenAll(asked);
+        if (await Task.WhenAny(all, Task.Delay(timeout)) != all)
+        {
+            return asked.Any(t => t.IsCompletedSuccessfully && t.Result);
+        }
+
+        return (await all).Any(found => found);
+    }
+
+    void ICallObserver.CallPauseChanged(string recordingId, bool paused, long atNs, string by)
+    {
+        DateTimeOffset at = CaptureTime.ToDateTime(atNs);
+        if (_active.TryGetValue(recordingId, out ActiveCall? call))
+        {
+            _active[recordingId] = call with { Paused = paused, PausedBy = paused ? by : null, PausedAt = paused ? at : null };
+        }
+
+        if (paused)
+        {
+            Interlocked.Increment(ref _pauses);
+        }
+
+        CallNotice?.Invoke(new CallNotice(paused ? "call.paused" : "call.resumed", recordingId, at, call?.Metadata, null, null) { By = by });
+    }
+
     void ICallObserver.CallEnded(string recordingId, string reason, long atNs)
     {
         _active.TryRemove(recordingId, out ActiveCall? call);
@@ -88,7 +144,20 @@ public sealed class ApplianceRuntime : ICallObserver, ICallResultSink
     void ICallResultSink.OnCallFinished(CallSidecar sidecar)
     {
         Interlocked.Increment(ref _recordingsWritten);
+        if (sidecar.PausedSeconds > 0)
+        {
+            AddPausedSeconds(sidecar.PausedSeconds);
+        }
         CallNotice?.Invoke(new CallNotice("recording.written", sidecar.Id, DateTimeOffset.UtcNow, null, sidecar.EndReason, sidecar));
+    }
+
+    private void AddPausedSeconds(double seconds)
+    {
+        double seen = Volatile.Read(ref _pausedSeconds);
+        while (Interlocked.CompareExchange(ref _pausedSeconds, seen + seconds, seen) is var now && now != seen)
+        {
+            seen = now;
+        }
     }
 
     void ICallResultSink.OnRecordingError(string recordingId, Exception error)

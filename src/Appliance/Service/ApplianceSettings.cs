@@ -76,6 +76,8 @@ public sealed class ApplianceSettings
 
     /// <summary>Several appliances sharing one directory on a Redis-protocol server (README "Cluster"); empty: a single box.</summary>
     public Appliance.Cluster.ClusterSettings Cluster { get; set; } = new();
+    /// <summary>Keep-days default and the disk low-water mark (README "Retention and legal hold").</summary>
+    public RetentionSettings Retention { get; set; } = new();
 
     public RecordingOptions RecordingOptions() => new()
     {
@@ -175,6 +177,7 @@ public sealed class ApplianceSettings
         }
 
         problems.AddRange(Cluster.Validate());
+        Retention.Validate(problems);
         return problems;
     }
 }

@@ -100,6 +100,25 @@ public static class CallEventTypes
     /// same name is the reason under <c>packetsDropped</c>. Live capture only (a replay waits).
     /// </summary>
     public const string SpoolFull = "spool-full";
+
+    /// <summary>
+    /// The recording was paused (PCI DSS: a card number is read): from here both channels of the file are silence, the
+    /// audio is neither encoded nor written. The event's <c>by</c> names who paused it (an API token or session).
+    /// </summary>
+    public const string Pause = "pause";
+
+    /// <summary>
+    /// The pause ended: audio is written again from here. <c>by</c> names who resumed it, or <see cref="CallPause.AutomaticAtEnd"/>
+    /// when the call ended while paused. Not <c>resume</c>: that name is the end of a hold.
+    /// </summary>
+    public const string PauseEnd = "pause-end";
+}
+
+/// <summary>Pausing a call's recording (PCI DSS).</summary>
+public static class CallPause
+{
+    /// <summary>Who ended a pause that was still on when the call ended.</summary>
+    public const string AutomaticAtEnd = "automatic: call ended";
 }
 
 /// <summary>How a party's user came to be at its device, beside the directory's login kinds (mobility, cross-cluster, explicit).</summary>

@@ -38,6 +38,14 @@ internal sealed class SpoolDropsCommand(CallRecording call, long packets, long f
     public long ToNs { get; } = toNs;
 }
 
+/// <summary>Pause (or resume, <paramref name="paused"/> false) the call's recording at capture time <paramref name="atNs"/>, by <paramref name="by"/>.</summary>
+internal sealed class PauseCommand(CallRecording call, bool paused, long atNs, string by) : CallCommand(call)
+{
+    public bool Paused { get; } = paused;
+    public long AtNs { get; } = atNs;
+    public string By { get; } = by;
+}
+
 internal sealed class EndCommand(CallRecording call, string reason, long atNs) : CallCommand(call)
 {
     public string Reason { get; } = reason;

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Collections.Concurrent;
 using Capture.Bindings;
 using Capture.Calls;
 using Capture.Diagnostics;
@@ -48,6 +49,11 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
     // a mutated one date a call decades away); a real gap or clock step, confirmed by the next packet, does. The packet
     // that opens such a gap is processed at the time before it.
     private CaptureClock _clock = new(forwardBoundNs: 60_000_000_000, backwardBoundNs: 60_000_000_000, continuous: false);
+    // Pause and resume requests from other threads (the API), applied by the capture thread at its clock's time, in
+    // order with the call's media: a lock-free queue looked at once per frame (IsEmpty allocates nothing), so the
+    // per-packet path takes no lock. The recorded calls in progress by recording id, to find a request's call.
+    private readonly ConcurrentQueue<PauseRequest> _pauseRequests = new();
+    private readonly Dictionary<string, WorkerRoute> _routes = new(StringComparer.Ordinal);
     private static int s_instances;
     private int _nextWorker;
     private int _nextRecordingKey;
@@ -153,6 +159,56 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
         return counters.ToSnapshot();
     }
 
+    /// <summary>
+    /// Any thread: pauses (or resumes, <paramref name="pause"/> false) the recording of the call in progress
+    /// <paramref name="recordingId"/>, by <paramref name="by"/>. The capture thread applies it with its next frame or
+    /// read timeout, at its clock's time; the task then says whether this pipeline had that call (a pause of a paused call
+    /// changes nothing and is true). <see cref="ICallObserver.CallPauseChanged"/> is told of each change.
+    /// </summary>
+    public Task<bool> RequestPause(string recordingId, bool pause, string by)
+    {
+        var request = new PauseRequest(recordingId, pause, by);
+        _pauseRequests.Enqueue(request);
+        if (Volatile.Read(ref _completed))
+        {
+            request.Applied.TrySetResult(false); // no capture thread will look again
+        }
+
+        return request.Applied.Task;
+    }
+
+    /// <summary>Capture thread: the pause requests waiting, at capture time <paramref name="now"/>.</summary>
+    private void ApplyPauseRequests(long now)
+    {
+        while (_pauseRequests.TryDequeue(out PauseRequest? request))
+        {
+            if (!_routes.TryGetValue(request.RecordingId, out WorkerRoute? route))
+            {
+                request.Applied.TrySetResult(false);
+                continue;
+            }
+
+            if (route.Paused != request.Pause)
+            {
+                route.Paused = request.Pause;
+                Enqueue(route.Worker, WorkKind.Command, default, now, default, new PauseCommand(route.Recording, request.Pause, now, request.By));
+                Observer?.CallPauseChanged(request.RecordingId, request.Pause, now, request.By);
+            }
+
+            request.Applied.TrySetResult(true);
+        }
+    }
+
+    private sealed class PauseRequest(string recordingId, bool pause, string by)
+    {
+        public string RecordingId { get; } = recordingId;
+        public bool Pause { get; } = pause;
+        public string By { get; } = by;
+
+        // Completed by the capture thread; whoever waits continues on its own thread, never on the capture thread.
+        public TaskCompletionSource<bool> Applied { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
     /// <summary>Reads a source until it ends or <paramref name="ct"/> asks to stop (live sources are stopped with BreakLoop).</summary>
     public CaptureEnd Run(IPacketSource source, CancellationToken ct = default)
     {
@@ -172,6 +228,11 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
                     }
 
                     FlushSpools(); // a quiet source: what waits for the spool disk becomes readable
+                    if (!_pauseRequests.IsEmpty)
+                    {
+                        ApplyPauseRequests(_clock.Now);
+                    }
+
                     break;
                 case PcapReadStatus.EndOfFile:
                     return ct.IsCancellationRequested ? CaptureEnd.Stopped : CaptureEnd.EndOfFile;
@@ -200,6 +261,10 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
         }
 
         _calls.ApplyDirectoryChanges(); // a logout (API, schedule, another phone's REGISTER) reaches its calls at once
+        if (!_pauseRequests.IsEmpty)
+        {
+            ApplyPauseRequests(now); // before this frame's media: a pause takes effect at this time
+        }
 
         DecodeResult result = _decoder.Decode(linkType, now, frame, out DecodedPacket packet, out _);
         if (result != DecodeResult.Packet)
@@ -426,7 +491,9 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
         MediaWorker worker = _workers[_nextWorker];
         _nextWorker = (_nextWorker + 1) % _workers.Length;
         var recording = new CallRecording(call.Id, call.Metadata, _recording, worker) { SpoolKey = ++_nextRecordingKey };
-        call.Route = new WorkerRoute(worker, recording);
+        var route = new WorkerRoute(worker, recording);
+        call.Route = route;
+        _routes[call.Id] = route;
         Observer?.CallStarted(call.Id, call.Metadata, atNs);
         Command(call, atNs, new CallStartCommand(recording));
     }
@@ -447,6 +514,7 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
     {
         Observer?.CallEnded(call.Id, reason, atNs);
         var route = (WorkerRoute)call.Route!;
+        _routes.Remove(call.Id); // a pause still on ends with the recording (its sidecar says so)
         if (route.DropsSinceNs >= 0)
         {
             EndDropEpisode(route); // dropping until the end: the sidecar still says so
@@ -465,6 +533,9 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
         public long DropsSinceNs = -1;
         public long DropsUntilNs;
         public long Drops;
+
+        // Capture thread: the pause state last sent to the worker (a request that changes nothing sends nothing).
+        public bool Paused;
     }
 
     /// <summary>
@@ -480,8 +551,11 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
             return _finished;
         }
 
-        _completed = true;
         _calls.ApplyDirectoryChanges(); // a logout just before the end still marks (or stops) its calls
+        ApplyPauseRequests(_clock.Now);
+        _completed = true;
+        Interlocked.MemoryBarrier(); // against RequestPause's enqueue-then-read: one of the two sees the other
+        ApplyPauseRequests(_clock.Now); // one that came in between: answered (the calls end below, each pause with them)
 
         _tcp.Clear(_clock.Now); // what TCP streams still hold behind a gap is read before the calls end
         foreach (ISignallingProtocol protocol in _protocols)

@@ -281,6 +281,17 @@ internal sealed class MediaWorker : IDisposable, IRecordingWriteObserver
             case EventCommand e:
                 call.AddEvent(e.Type, e.AtNs, e.Detail);
                 break;
+            case PauseCommand pause:
+                if (pause.Paused)
+                {
+                    call.Pause(pause.AtNs, pause.By);
+                }
+                else
+                {
+                    call.Resume(pause.AtNs, pause.By);
+                }
+
+                break;
             case SpoolDropsCommand d:
                 call.AddSpoolDrops(d.Packets, d.FromNs, d.ToNs);
                 break;

@@ -39,6 +39,11 @@ public sealed class CallRecording : IDisposable
     private CallSidecar? _result;
     private long _spoolDropped;
 
+    // Paused spans on the media clock (_arrivals' time), in order; the last one is open (ToNs long.MaxValue) while paused.
+    // Every frame that overlaps one is written as silence on both legs. Grows per pause, never per packet.
+    private readonly List<PausedSpan> _paused = [];
+    private long _pausedNs;
+
     public CallRecording(string id, CallMetadata metadata, RecordingOptions options)
         : this(id, metadata, options, observer: null)
     {
@@ -98,6 +103,71 @@ public sealed class CallRecording : IDisposable
         _spoolDropped += packets;
         _sidecar.AddEvent(CallEventTypes.SpoolFull, fromNs, $"{packets} packet(s) dropped: the recorder was behind and its spool full", Math.Round((toNs - fromNs) / 1e9, 3));
     }
+
+    /// <summary>Whether the recording is paused now (a <see cref="Pause"/> not yet followed by a <see cref="Resume"/>).</summary>
+    public bool Paused => _paused.Count > 0 && _paused[^1].ToNs == long.MaxValue;
+
+    /// <summary>
+    /// Pauses the recording at capture time <paramref name="atNs"/> (PCI DSS): from there both channels are written as
+    /// silence (the audio is not encoded) until <see cref="Resume"/> or the call's end; a <c>pause</c> event names
+    /// <paramref name="by"/>. The packets still go through the legs, so time stays aligned when audio comes back. False
+    /// (nothing changes) when already paused or finished.
+    /// </summary>
+    public bool Pause(long atNs, string by)
+    {
+        if (_finished || Paused)
+        {
+            return false;
+        }
+
+        _paused.Add(new PausedSpan(OnMediaClock(atNs), long.MaxValue, atNs));
+        _sidecar.AddEvent(CallEventTypes.Pause, atNs, "recording paused: both channels are silence until the pause ends", by: by);
+        return true;
+    }
+
+    /// <summary>Ends a pause at capture time <paramref name="atNs"/>: audio is written again from there. False when not paused.</summary>
+    public bool Resume(long atNs, string by)
+    {
+        if (_finished || !Paused)
+        {
+            return false;
+        }
+
+        EndPause(atNs, by);
+        return true;
+    }
+
+    private void EndPause(long atNs, string by)
+    {
+        PausedSpan open = _paused[^1];
+        long toNs = Math.Max(open.FromNs, OnMediaClock(atNs));
+        _paused[^1] = open with { ToNs = toNs };
+        _pausedNs += Math.Max(0, atNs - open.AtNs);
+        _sidecar.AddEvent(CallEventTypes.PauseEnd, atNs, $"recording resumed after {Math.Max(0, atNs - open.AtNs) / 1e9:0.###} s paused", Math.Round(Math.Max(0, atNs - open.AtNs) / 1e9, 3), by);
+    }
+
+    // Commands carry the capture clock's time; frames are placed on this call's media clock, which cut the gaps it
+    // skipped (a clock step, a long silence): the same cut applies to a pause's time.
+    private long OnMediaClock(long captureNs) => captureNs - _arrivals.CutNs;
+
+    /// <summary>Whether the frame of <paramref name="samples"/> at <paramref name="position"/> overlaps a paused span.</summary>
+    private bool InPausedSpan(long position, int samples)
+    {
+        long fromNs = _originNs + (position * 1_000_000_000 / _rate);
+        long toNs = _originNs + ((position + samples) * 1_000_000_000 / _rate);
+        foreach (PausedSpan span in _paused)
+        {
+            if (span.FromNs < toNs && fromNs < span.ToNs)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>A paused span: from and to on the media clock (<see cref="OnMediaClock"/>), and when it began in capture time.</summary>
+    private readonly record struct PausedSpan(long FromNs, long ToNs, long AtNs);
 
     /// <summary>An RTP datagram sent by the party on <paramref name="channel"/>.</summary>
     public void OnRtp(Channel channel, long arrivalNs, ReadOnlySpan<byte> datagram)
@@ -233,6 +303,16 @@ public sealed class CallRecording : IDisposable
         {
             ReadOnlySpan<byte> left = _legs[0].Take(_emitted, _left);
             ReadOnlySpan<byte> right = _legs[1].Take(_emitted, _right);
+            if (_paused.Count > 0 && InPausedSpan(_emitted, frame))
+            {
+                // Paused: what the legs hold is taken (their rings and windows move on) and thrown away; the writer gets
+                // silence, which it encodes as such (its stock silent packet once settled), never this audio.
+                _left.AsSpan().Clear();
+                _right.AsSpan().Clear();
+                left = default;
+                right = default;
+            }
+
             _writer.WriteFrame(_left, _right, left, right);
             _emitted += frame;
         }
@@ -301,12 +381,17 @@ public sealed class CallRecording : IDisposable
             }
         }
 
+        if (Paused)
+        {
+            EndPause(endNs, CallPause.AutomaticAtEnd); // after the last frames were written silent: a pause lasts to the end
+        }
+
         if (_arrivals.Outliers + _arrivals.Jumps > 0)
         {
             _sidecar.AddEvent(CallEventTypes.MediaTimeJumps, endNs, $"{_arrivals.Outliers} packet(s) stamped far from their neighbours placed with them; {_arrivals.Jumps} gap(s) or clock step(s), {_arrivals.CutNs / 1e9:0.###} s of silence cut");
         }
 
-        _result = _sidecar.Build(Id, Metadata, endReason, endNs, new MediaSpan(_originNs, _rate, samplesInFile), _legs, file, _spoolDropped);
+        _result = _sidecar.Build(Id, Metadata, endReason, endNs, new MediaSpan(_originNs, _rate, samplesInFile), _legs, file, _spoolDropped, Math.Round(_pausedNs / 1e9, 3));
         Dispose();
         TrySaveSidecar();
         return _result;

@@ -51,6 +51,12 @@ public sealed class CallSidecar
     /// <summary>The recording of the call this one was transferred from; else null.</summary>
     public string? TransferredFrom { get; init; }
 
+    /// <summary>
+    /// Seconds the recording was paused (capture time, from each <c>pause</c> event to its <c>pause-end</c>); the file is
+    /// silence over those spans, rounded out to whole frames. 0 when never paused.
+    /// </summary>
+    public double PausedSeconds { get; init; }
+
     /// <summary>The phones' own end-of-call statistics (Skinny), empty when none were seen.</summary>
     public IReadOnlyList<EndpointQuality> Quality { get; init; } = [];
 
@@ -106,6 +112,9 @@ public sealed record CallEventSidecar(string Type, DateTimeOffset At, double? Of
 {
     /// <summary>How long the event lasted, for events that span time (<c>write-failed</c>: the seconds of audio lost); else null.</summary>
     public double? DurationSeconds { get; init; }
+
+    /// <summary>Who did it, for events a person causes (<c>pause</c>, <c>pause-end</c>: the API token or session name); else null.</summary>
+    public string? By { get; init; }
 }
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.Never)]

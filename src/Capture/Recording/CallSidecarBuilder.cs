@@ -16,7 +16,7 @@ internal sealed class CallSidecarBuilder
     private readonly List<CallEventRecord> _events = [];
     private readonly List<(char Digit, long AtNs)> _signalledDtmf = [];
 
-    public void AddEvent(string type, long atNs, string? detail, double? durationSeconds = null)
+    public void AddEvent(string type, long atNs, string? detail, double? durationSeconds = null, string? by = null)
     {
         if (type == CallEventTypes.Dtmf && detail is { Length: 1 })
         {
@@ -24,7 +24,7 @@ internal sealed class CallSidecarBuilder
             return;
         }
 
-        _events.Add(new CallEventRecord(type, atNs, detail, durationSeconds));
+        _events.Add(new CallEventRecord(type, atNs, detail, durationSeconds, by));
     }
 
     // Sidecar names of the drop reasons (kebab-case, like every other vocabulary in the sidecar).
@@ -34,7 +34,7 @@ internal sealed class CallSidecarBuilder
 
     /// <summary>The sidecar of a finished call: <paramref name="media"/> says where its audio starts and how much was written.</summary>
     /// <param name="spoolDropped">Packets dropped before they reached the legs: the worker was behind and its spool full.</param>
-    public CallSidecar Build(string id, CallMetadata metadata, string endReason, long endNs, MediaSpan media, IReadOnlyList<MediaLeg> legs, string? file, long spoolDropped = 0)
+    public CallSidecar Build(string id, CallMetadata metadata, string endReason, long endNs, MediaSpan media, IReadOnlyList<MediaLeg> legs, string? file, long spoolDropped = 0, double pausedSeconds = 0)
     {
         long originNs = media.OriginNs;
         int rate = media.Rate;
@@ -102,7 +102,7 @@ internal sealed class CallSidecarBuilder
         foreach (CallEventRecord e in _events)
         {
             double? offset = originNs >= 0 ? Math.Round((e.AtNs - originNs) / 1e9, 3) : null;
-            events.Add(new CallEventSidecar(e.Type, CaptureTime.ToDateTime(e.AtNs), offset, e.Detail) { DurationSeconds = e.DurationSeconds });
+            events.Add(new CallEventSidecar(e.Type, CaptureTime.ToDateTime(e.AtNs), offset, e.Detail) { DurationSeconds = e.DurationSeconds, By = e.By });
         }
 
         return new CallSidecar
@@ -142,8 +142,9 @@ internal sealed class CallSidecarBuilder
             CopyOf = metadata.CopyOf,
             TransferredFrom = metadata.TransferredFrom,
             Quality = metadata.Quality,
+            PausedSeconds = pausedSeconds,
         };
     }
 
-    private readonly record struct CallEventRecord(string Type, long AtNs, string? Detail, double? DurationSeconds);
+    private readonly record struct CallEventRecord(string Type, long AtNs, string? Detail, double? DurationSeconds, string? By);
 }

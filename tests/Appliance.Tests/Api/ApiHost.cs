@@ -63,9 +63,11 @@ public sealed class ApiHost : IAsyncDisposable
 
     /// <summary>
     /// Starts a host; <paramref name="config"/> null runs without a DirectoryConfig file (edits go to the state folder);
-    /// <paramref name="replay"/> replaces the bundled call (<see cref="EmptyCapture"/>: no traffic at all).
+    /// <paramref name="replay"/> replaces the bundled call (<see cref="EmptyCapture"/>: no traffic at all);
+    /// <paramref name="settings"/> are more `appliance run` arguments ("--Retention:DefaultKeepDays=90").
     /// </summary>
-    public static async Task<ApiHost> StartAsync(string? config = Config, string? folder = null, bool withToken = true, string? replay = null)
+    public static async Task<ApiHost> StartAsync(string? config = Config, string? folder = null, bool withToken = true, string? replay = null,
+        IEnumerable<string>? settings = null)
     {
         var host = new ApiHost(folder ?? Path.Combine(Path.GetTempPath(), "appliance-api-" + Guid.NewGuid().ToString("N"))) { _generatedToken = !withToken };
         Directory.CreateDirectory(host.Folder);
@@ -81,6 +83,8 @@ public sealed class ApiHost : IAsyncDisposable
         {
             args.Add("--Token=" + Token);
         }
+
+        args.AddRange(settings ?? []);
 
         if (config is not null)
         {

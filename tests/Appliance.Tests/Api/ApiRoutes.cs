@@ -16,7 +16,7 @@ public sealed record ApiRoute(string Method, string Pattern, IReadOnlyList<strin
         string path = Pattern;
         foreach (string p in Parameters)
         {
-            path = path.Replace("{" + p + "}", value(p), StringComparison.Ordinal);
+            path = path.Replace("{" + p + "}", value(p), StringComparison.Ordinal).Replace("{**" + p + "}", value(p), StringComparison.Ordinal);
         }
 
         return path;

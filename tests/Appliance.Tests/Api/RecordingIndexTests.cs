@@ -259,13 +259,14 @@ public sealed class RecordingIndexRebuildTests : IAsyncLifetime
         string[] before = (await RecordingArchive.Page(_host, "?limit=1000")).Ids;
         await Stop();
 
-        // A version 1 file (its narrower indexes); a row removed behind the appliance's back shows whether it was rebuilt.
+        // A version 1 file (its narrower indexes, no legal_hold column); a row removed behind the appliance's back shows whether it was rebuilt.
         foreach (string entry in Directory.GetFileSystemEntries(_host.Recordings, "*", SearchOption.AllDirectories))
         {
             File.SetLastWriteTimeUtc(entry, DateTime.UtcNow.AddDays(-7));
         }
 
         Execute(IndexFile, $"""
+            DROP INDEX recordings_held; ALTER TABLE recordings DROP COLUMN legal_hold;
             DROP INDEX recordings_started; DROP INDEX recordings_duration;
             CREATE INDEX recordings_started ON recordings(started_at); CREATE INDEX recordings_duration ON recordings(duration_ms);
             DELETE FROM recordings WHERE id = '{before[0]}';
@@ -283,6 +284,8 @@ public sealed class RecordingIndexRebuildTests : IAsyncLifetime
         Assert.Equal((long)RecordingIndex.SchemaVersion, cmd.ExecuteScalar());
         cmd.CommandText = "SELECT sql FROM sqlite_schema WHERE name = 'recordings_started'";
         Assert.Contains("duration_ms", (string)cmd.ExecuteScalar()!, StringComparison.Ordinal);
+        cmd.CommandText = "SELECT count(*) FROM pragma_table_info('recordings') WHERE name = 'legal_hold'";
+        Assert.Equal(1L, cmd.ExecuteScalar()); // version 3's column added in place, every row not held
     }
 
     private static void Execute(string file, string sql)

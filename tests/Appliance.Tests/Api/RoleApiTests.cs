@@ -49,9 +49,17 @@ public sealed class RoleApiTests(RoleHostFixture fixture) : IClassFixture<RoleHo
         ["GET /api/recordings"] = [Admin, Supervisor, Auditor, Viewer],
         ["GET /api/recordings/{id}"] = [Admin, Supervisor, Auditor, Viewer],
         ["GET /api/recordings/{id}/audio"] = [Admin, Supervisor],
+        ["PUT /api/recordings/{id}/hold"] = [Admin],
+        ["DELETE /api/recordings/{id}/hold"] = [Admin],
         ["GET /api/calls"] = [Admin, Supervisor],
         ["GET /api/calls/{id}"] = [Admin, Supervisor],
         ["GET /api/events"] = [Admin, Supervisor],
+        ["POST /api/calls/{id}/pause"] = [Admin, Supervisor],
+        ["POST /api/calls/{id}/resume"] = [Admin, Supervisor],
+        ["POST /api/extensions/{extension}/pause"] = [Admin, Supervisor],
+        ["POST /api/extensions/{extension}/resume"] = [Admin, Supervisor],
+        ["POST /api/users/{id}/pause"] = [Admin, Supervisor],
+        ["POST /api/users/{id}/resume"] = [Admin, Supervisor],
         ["GET /api/devices"] = [Admin, Supervisor],
         ["GET /api/devices/{id}"] = [Admin, Supervisor],
         ["GET /api/users"] = [Admin, Supervisor],
@@ -89,6 +97,12 @@ public sealed class RoleApiTests(RoleHostFixture fixture) : IClassFixture<RoleHo
         ["GET /api/tokens"] = [Admin],
         ["POST /api/tokens"] = [Admin],
         ["DELETE /api/tokens/{name}"] = [Admin],
+        ["POST /api/session"] = [Admin, Supervisor, Auditor, Viewer],
+        ["GET /api/session"] = [Admin, Supervisor, Auditor, Viewer],
+        ["DELETE /api/session"] = [Admin, Supervisor, Auditor, Viewer],
+        ["GET /api/health"] = [Admin, Supervisor],
+        ["GET /"] = [Admin, Supervisor, Auditor, Viewer],
+        ["GET /app/{**file}"] = [Admin, Supervisor, Auditor, Viewer],
     };
 
     private ApiHost Host => fixture.Host;
@@ -120,6 +134,7 @@ public sealed class RoleApiTests(RoleHostFixture fixture) : IClassFixture<RoleHo
                 "documentName" => "v1",
                 "extension" => "4001",
                 "name" => "no-such-token",
+                "file" => "app.css",
                 _ => route.ByRecordingId ? fixture.RecordingId : route.Pattern.StartsWith("/api/users", StringComparison.Ordinal) || route.Pattern.StartsWith("/api/locate/user", StringComparison.Ordinal) ? "alice"
                     : route.Pattern.StartsWith("/api/profiles", StringComparison.Ordinal) ? "alice-em"
                     : route.Pattern.StartsWith("/api/recording-groups", StringComparison.Ordinal) ? "agents" : "desk-1",
@@ -127,7 +142,9 @@ public sealed class RoleApiTests(RoleHostFixture fixture) : IClassFixture<RoleHo
             bool mutates = route.Method != "GET";
             if (mutates && route.Parameters.Count > 0 && route.Method is "PUT" or "DELETE")
             {
-                path = path[..(path.LastIndexOf('/') + 1)] + "not-there"; // what an allowed role changes must not disturb the other rows
+                // What an allowed role changes must not disturb the other rows: another id, or, for a recording's
+                // sub-resource (its hold), a recording that is not there.
+                path = route.Pattern.EndsWith('}') ? path[..(path.LastIndexOf('/') + 1)] + "not-there" : route.Path(_ => Guid.NewGuid().ToString("D"));
             }
 
             foreach ((string role, string token) in fixture.Tokens.Append(new("none", "")))

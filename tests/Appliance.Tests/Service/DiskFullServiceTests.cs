@@ -43,7 +43,8 @@ public sealed class DiskFullServiceTests(ITestOutputHelper output) : IDisposable
         string recordings = Path.Combine(disk, "rec");
 
         // Only the SIP calls: each copy's MGCP gateway stream (no SIP for it) would also be recorded, as RTP of its own.
-        using var service = ServiceProcess.Start(new Dictionary<string, string?> { ["APPLIANCE_UnsignalledRtp"] = "false" },
+        // No low-water mark: this is the full disk that retention did not prevent (RetentionLowWaterTests has the mark).
+        using var service = ServiceProcess.Start(new Dictionary<string, string?> { ["APPLIANCE_UnsignalledRtp"] = "false", ["APPLIANCE_Retention__MinFreePercent"] = "0" },
             "--replay", capture, "--recordings", recordings, "--state", Path.Combine(_dir, "state"), "--workers", "1");
         Exposition.Document doc = service.WaitForMetrics(d => d.Sum("appliance_rtp_packets_total") > 3000, TimeSpan.FromSeconds(40));
         Assert.True(doc.Sum("appliance_rtp_packets_total") > 3000, "no media: " + service.Log);

@@ -221,7 +221,7 @@ public sealed class EndToEndServiceTests(ITestOutputHelper output)
     }
 
     /// <summary>`netns.sh call LOGDIR` in the background (all its SIPps bounded by their own timeouts), with its output.</summary>
-    private sealed class BackgroundCall
+    internal sealed class BackgroundCall
     {
         private readonly Process _process;
         private readonly StringBuilder _log = new();

@@ -66,7 +66,7 @@ public sealed unsafe class OpusPassthroughTests(ITestOutputHelper output) : IDis
 
     private static byte[] Payload(Packet p) => p.Datagram[12..];
 
-    private Result Record(IEnumerable<Packet> packets, string name, bool passthrough, PayloadMap? left, PayloadMap? right)
+    private Result Record(IEnumerable<Packet> packets, string name, bool passthrough, PayloadMap? left, PayloadMap? right, (long FromNs, long ToNs)? pause = null)
     {
         var options = new RecordingOptions { OutputDirectory = _directory, OpusPassthrough = passthrough };
         string id = $"{name}-{Guid.NewGuid():N}";
@@ -90,7 +90,20 @@ public sealed unsafe class OpusPassthroughTests(ITestOutputHelper output) : IDis
             recording.SetPayloadMap(Channel.Right, right);
         }
 
-        long last = RecordingFeed.Play(recording, packets, T0);
+        long last;
+        if (pause is { } p)
+        {
+            // Paused and resumed between packets, as the worker applies a command in queue order.
+            last = RecordingFeed.Play(recording, packets.Where(x => x.ArrivalNs < p.FromNs), T0);
+            Assert.True(recording.Pause(p.FromNs, "supervisor"));
+            last = RecordingFeed.Play(recording, packets.Where(x => x.ArrivalNs >= p.FromNs && x.ArrivalNs < p.ToNs), last);
+            Assert.True(recording.Resume(p.ToNs, "supervisor"));
+            last = RecordingFeed.Play(recording, packets.Where(x => x.ArrivalNs >= p.ToNs), last);
+        }
+        else
+        {
+            last = RecordingFeed.Play(recording, packets, T0);
+        }
 
         CallSidecar sidecar = recording.Finish(CallEndReasons.Bye, last + 500_000_000);
         byte[] file = File.ReadAllBytes(Path.Combine(_directory, sidecar.File!));
@@ -197,6 +210,40 @@ public sealed unsafe class OpusPassthroughTests(ITestOutputHelper output) : IDis
         output.WriteLine($"lag against the transcoded call: left {lagLeft * 1000:0.0} ms, right {lagRight * 1000:0.0} ms");
         Assert.InRange(lagLeft, -0.02, 0.02);
         Assert.InRange(lagRight, -0.02, 0.02);
+    }
+
+    [Fact]
+    public void Paused_NoPacketOfThePausedSpanGoesIntoTheFile_BothChannelsSilent_ThePacketsAroundItAsTheyCame()
+    {
+        if (!DecoderTestSupport.Available(output, Libraries.Opus))
+        {
+            return;
+        }
+
+        List<Packet> left = AsteriskOpus(Channel.Left, T0);
+        List<Packet> right = FreeSwitchOpus(Channel.Right, T0);
+        const long Second = 1_000_000_000;
+        Result paused = Record([.. left, .. right], "paused", passthrough: true, Map(96), Map(99), (T0 + (2 * Second), T0 + (5 * Second)));
+
+        // Within the pause (a frame in from each end), not one payload sent; well before and after it, every one.
+        foreach ((List<Packet> sent, int pt, List<byte[]> stream, string side) in new[] { (left, 96, paused.Left, "left"), (right, 99, paused.Right, "right") })
+        {
+            var inFile = new HashSet<string>(stream.Select(Convert.ToHexString), StringComparer.Ordinal);
+            List<Packet> opus = [.. sent.Where(x => PayloadType(x) == pt)];
+            List<Packet> during = [.. opus.Where(x => x.ArrivalNs >= T0 + (2 * Second) + 20_000_000 && x.ArrivalNs < T0 + (5 * Second) - 20_000_000)];
+            List<Packet> around = [.. opus.Where(x => x.ArrivalNs < T0 + (19 * Second / 10) || x.ArrivalNs >= T0 + (51 * Second / 10))];
+            Assert.True(during.Count > 100, $"{side}: {during.Count} packets sent while paused");
+            Assert.DoesNotContain(during, x => inFile.Contains(Convert.ToHexString(Payload(x))));
+            Assert.All(around, x => Assert.Contains(Convert.ToHexString(Payload(x)), inFile));
+        }
+
+        foreach (short[] channel in paused.Wav.ChannelSamples)
+        {
+            Assert.True(AudioSignals.Rms(channel.AsSpan(OutRate * 21 / 10, OutRate * 28 / 10)) < 8, "silent while paused");
+            Assert.True(AudioSignals.Rms(channel.AsSpan(OutRate * 52 / 10, OutRate * 3)) > 100, "voice after the pause");
+        }
+
+        Assert.Equal(3, paused.Sidecar.PausedSeconds);
     }
 
     [Fact]

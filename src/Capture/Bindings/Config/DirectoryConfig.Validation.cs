@@ -4,6 +4,9 @@ namespace Capture.Bindings.Config;
 
 public sealed partial record DirectoryConfig
 {
+    // A century: beyond it a day count is a typo, not a policy.
+    private const int MaxKeepDays = 36_500;
+
     private const string ExtensionSyntax =
         "1 to 32 characters: digits, letters, '*', '#', '.', '-', '_', and '+' only as the first character";
 
@@ -21,6 +24,15 @@ public sealed partial record DirectoryConfig
     {
         var problems = new List<string>();
         Dictionary<string, int> groups = CheckIds(RecordingGroups, "recordingGroups", "recording group", g => g.Id, problems);
+        for (int i = 0; i < RecordingGroups.Count; i++)
+        {
+            if (RecordingGroups[i]?.KeepDays is < 0 or > MaxKeepDays)
+            {
+                problems.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"recordingGroups[{i}].keepDays: {RecordingGroups[i].KeepDays} is not 0 (keep forever) to {MaxKeepDays} days; leave it out for the appliance's default."));
+            }
+        }
+
         Dictionary<string, int> users = CheckIds(Users, "users", "user", u => u.Id, problems);
         CheckIds(Devices, "devices", "device", d => d.Id, problems);
         CheckIds(Profiles, "profiles", "profile", p => p.Id, problems);

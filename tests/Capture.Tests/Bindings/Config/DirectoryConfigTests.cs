@@ -233,6 +233,25 @@ public class DirectoryConfigTests
         Assert.Empty(c.Validate());
     }
 
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(36_501)]
+    public void Validate_KeepDaysOutsideZeroToACentury_NamesTheGroup(int days)
+    {
+        string problem = OneProblem($$"""{ "recordingGroups": [{ "id": "a", "keepDays": 30 }, { "id": "b", "keepDays": {{days}} }] }""");
+
+        Assert.StartsWith($"recordingGroups[1].keepDays: {days} is not 0 (keep forever)", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_KeepDays_ZeroIsForever_AbsentIsTheDefault()
+    {
+        DirectoryConfig c = DirectoryConfig.Parse("""{ "recordingGroups": [{ "id": "a", "keepDays": 0 }, { "id": "b" }, { "id": "c", "keepDays": 90 }] }""");
+
+        Assert.Equal([0, null, 90], c.RecordingGroups.Select(g => g.KeepDays));
+        Assert.Empty(c.Validate());
+    }
+
     [Fact]
     public void Validate_MalformedExtension_NamesLocationAndValue()
     {
