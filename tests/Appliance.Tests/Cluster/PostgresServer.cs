@@ -14,6 +14,8 @@ public sealed class PostgresServer : IDisposable
 {
     public const string Bin = "/usr/lib/postgresql/15/bin";
 
+    private const string InitDb = "/usr/lib/postgresql/15/bin/initdb";
+
     private readonly string _folder;
 
     private PostgresServer(string folder, int port)
@@ -33,7 +35,7 @@ public sealed class PostgresServer : IDisposable
     /// <summary>Why these tests cannot run here (null: they can).</summary>
     public static string? SkipReason()
     {
-        if (!File.Exists(Path.Combine(Bin, "initdb")))
+        if (!File.Exists(InitDb))
         {
             return $"{Bin}/initdb is missing: postgresql-15 is in the Makefile's TEST_PACKAGES (make deps-test)";
         }
@@ -60,7 +62,7 @@ public sealed class PostgresServer : IDisposable
         int port = ((IPEndPoint)l.LocalEndpoint).Port;
         l.Stop();
         var server = new PostgresServer(folder, port);
-        Check(Run(Path.Combine(Bin, "initdb"), ["-D", server.Data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"]), "initdb");
+        Check(Run("/usr/lib/postgresql/15/bin/initdb", ["-D", server.Data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"]), "initdb");
         server.Restart();
         return server;
     }
@@ -70,17 +72,17 @@ public sealed class PostgresServer : IDisposable
     {
         string options = string.Create(CultureInfo.InvariantCulture,
             $"-p {Port} -k {_folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50 -c shared_buffers=16MB");
-        Check(Run(Path.Combine(Bin, "pg_ctl"), ["-D", Data, "-l", Path.Combine(_folder, "log"), "-o", options, "-w", "-t", "60", "start"]), "pg_ctl start");
+        Check(Run("/usr/lib/postgresql/15/bin/pg_ctl", ["-D", Data, "-l", Path.Combine(_folder, "log"), "-o", options, "-w", "-t", "60", "start"]), "pg_ctl start");
     }
 
     /// <summary>Stops it at once (immediate: connections cut, as a crash or a pulled cable looks to the clients).</summary>
-    public void Stop() => Check(Run(Path.Combine(Bin, "pg_ctl"), ["-D", Data, "-m", "immediate", "-w", "stop"]), "pg_ctl stop");
+    public void Stop() => Check(Run("/usr/lib/postgresql/15/bin/pg_ctl", ["-D", Data, "-m", "immediate", "-w", "stop"]), "pg_ctl stop");
 
     public string Log => File.Exists(Path.Combine(_folder, "log")) ? File.ReadAllText(Path.Combine(_folder, "log")) : "";
 
     public void Dispose()
     {
-        Run(Path.Combine(Bin, "pg_ctl"), ["-D", Data, "-m", "immediate", "-w", "stop"]);
+        Run("/usr/lib/postgresql/15/bin/pg_ctl", ["-D", Data, "-m", "immediate", "-w", "stop"]);
         try
         {
             Directory.Delete(_folder, recursive: true);
@@ -102,10 +104,12 @@ public sealed class PostgresServer : IDisposable
     // As the postgres user when root (runuser, util-linux), else as ourselves.
     private static (int Code, string Output) Run(string program, string[] args, bool asPostgres = true)
     {
-        bool root = Environment.UserName == "root";
-        var psi = asPostgres && root
-            ? new ProcessStartInfo("runuser", ["-u", "postgres", "--", program, .. args])
-            : new ProcessStartInfo(program, args);
+        var psi = new ProcessStartInfo(program, args);
+        if (asPostgres && Environment.UserName == "root")
+        {
+            psi = new ProcessStartInfo("runuser", ["-u", "postgres", "--", program, .. args]);
+        }
+
         psi.RedirectStandardOutput = true;
         psi.RedirectStandardError = true;
         psi.WorkingDirectory = Path.GetTempPath();
