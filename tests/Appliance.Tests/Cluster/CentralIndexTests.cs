@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using Appliance.Cluster;
+using Appliance.Recordings;
 using Appliance.Tests.Support;
 using Capture.Tests.Support;
 using Npgsql;
@@ -212,6 +213,77 @@ public sealed class CentralIndexTests(ITestOutputHelper output)
         // One of them applied every step, the others found nothing to do; no error, no step twice.
         Assert.Single(applied, a => a.SequenceEqual(Enumerable.Range(1, CentralSchema.Version)));
         Assert.Equal(3, applied.Count(a => a.Count == 0));
+    }
+
+    [Fact]
+    public async Task Backlog_HoldsAndRetentionDeletions_ReachTheCentralIndex_AndItsPagesCoverEachRecordingOnce()
+    {
+        if (PostgresServer.SkipReason() is { } reason)
+        {
+            output.WriteLine("SKIPPED: " + reason);
+            return;
+        }
+
+        using var dir = new TempDir();
+        using PostgresServer pg = PostgresServer.Start();
+
+        // 1,200 recordings indexed before Cluster:Postgres was set (more than one batch), extension 1000 + i % 7.
+        string path = Path.Combine(dir.Path, RecordingIndex.FileName);
+        var index = RecordingIndex.Open(path, out _, out _);
+        var ids = Enumerable.Range(0, 1200).Select(i => new Guid(i, 0, 0, new byte[8]).ToString("D")).ToList();
+        using (var writer = index.CreateWriter())
+        {
+            writer.Begin();
+            for (int i = 0; i < ids.Count; i++)
+            {
+                string json = $$"""
+                    {"id":"{{ids[i]}}","protocol":"sip","callId":"c{{i}}","startedAt":"{{DateTimeOffset.UnixEpoch.AddMinutes(i):O}}","endedAt":"{{DateTimeOffset.UnixEpoch.AddMinutes(i).AddSeconds(30):O}}",
+                     "durationSeconds":30,"mediaDurationSeconds":30,"parties":[{"extension":"{{1000 + (i % 7)}}"}],"codecs":["PCMA"],"endReason":"bye","hasAudio":true,"callIds":[]}
+                    """;
+                writer.Upsert(JsonSerializer.Deserialize(json, Appliance.Endpoints.ApiJsonContext.Default.RecordingSummary)!, "1970/01/01");
+            }
+
+            writer.Commit();
+        }
+
+        CentralOutbox.Install(path);
+        var settings = new Appliance.Service.ApplianceSettings { Listen = "http://127.0.0.1:9" };
+        settings.Cluster.Postgres = pg.ConnectionString();
+        settings.Cluster.Name = "north";
+        await using var central = new CentralIndex(settings, path, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        central.Start();
+        await Until(() => Central(pg, "north").Count == 1200, "the backlog sent");
+
+        // A legal hold and a retention deletion, made as the catalog makes them (through the local index).
+        Assert.True(index.SetHold(Guid.Parse(ids[0]), true));
+        Assert.True(index.Delete(Guid.Parse(ids[1])));
+        await Until(() => Central(pg, "north").Count == 1199 && central.Pending == 0, "the deletion sent");
+        RecordingPage held = await central.SearchAsync(new RecordingQuery { LegalHold = true }, CancellationToken.None);
+        Assert.Equal([ids[0]], held.Items.Select(r => r.Id));
+        Assert.DoesNotContain(ids[1], Central(pg, "north"));
+
+        // Pages of 50 by extension, oldest first: each recording of that extension once, in order.
+        var seen = new List<string>();
+        RecordingCursor? after = null;
+        do
+        {
+            RecordingPage page = await central.SearchAsync(new RecordingQuery { Extension = "1003", Ascending = true, After = after, Limit = 50 }, CancellationToken.None);
+            seen.AddRange(page.Items.Select(r => r.Id));
+            after = page.Next;
+        }
+        while (after is not null);
+        Assert.Equal(Enumerable.Range(0, 1200).Where(i => i % 7 == 3 && i != 1).Select(i => ids[i]), seen);
+        Assert.True(central.Sent >= 1201);
+    }
+
+    private static async Task Until(Func<bool> done, string what)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!done())
+        {
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(30), "timed out waiting for " + what);
+            await Task.Delay(200);
+        }
     }
 
     private sealed class TempDir : IDisposable
