@@ -94,6 +94,26 @@ internal sealed partial class CentralIndex : IAsyncDisposable
 
     public long Failures => Interlocked.Read(ref _failures);
 
+    /// <summary>
+    /// Installs the queue in the local index at <paramref name="indexPath"/> (when missing) and starts sending. A queue
+    /// that cannot be installed (a read-only state folder) leaves the appliance degraded, recording and indexing locally.
+    /// </summary>
+    public void Start(string indexPath)
+    {
+        try
+        {
+            CentralOutbox.Install(indexPath);
+        }
+        catch (SqliteException ex)
+        {
+            _lastError = "the queue in the local index cannot be created: " + ex.Message;
+            LogOutboxFailed(ex.Message);
+            return;
+        }
+
+        Start();
+    }
+
     /// <summary>Starts sending (the local index has its queue: <see cref="CentralOutbox.Install"/> ran).</summary>
     public void Start() => _work = Task.Run(RunAsync, CancellationToken.None);
 

@@ -58,18 +58,25 @@ internal static class CentralOutbox
     /// <summary>Removes the queue and its triggers (Cluster:Postgres no longer set): nothing accumulates for nobody.</summary>
     public static void Remove(string path)
     {
-        using var db = new SqliteConnection(ConnectionString(path));
-        db.Open();
-        using SqliteCommand exists = db.CreateCommand();
-        exists.CommandText = "SELECT count(*) FROM sqlite_master WHERE name LIKE 'central_outbox%'";
-        if ((long)exists.ExecuteScalar()! == 0)
+        try
         {
-            return; // a single box that never had one: nothing written
-        }
+            using var db = new SqliteConnection(ConnectionString(path));
+            db.Open();
+            using SqliteCommand exists = db.CreateCommand();
+            exists.CommandText = "SELECT count(*) FROM sqlite_master WHERE name LIKE 'central_outbox%'";
+            if ((long)exists.ExecuteScalar()! == 0)
+            {
+                return; // a single box that never had one: nothing written
+            }
 
-        using SqliteTransaction tx = db.BeginTransaction();
-        Execute(db, tx, Drop);
-        tx.Commit();
+            using SqliteTransaction tx = db.BeginTransaction();
+            Execute(db, tx, Drop);
+            tx.Commit();
+        }
+        catch (SqliteException)
+        {
+            // a read-only or unusable state folder: the local index reports that itself; the queue is dropped at a later start
+        }
     }
 
     /// <summary>The first <paramref name="limit"/> changes queued, oldest first, each with the recording's row as it is now.</summary>

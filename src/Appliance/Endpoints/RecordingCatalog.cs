@@ -310,8 +310,7 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
 
             if (runtime.Central is { } central)
             {
-                Appliance.Cluster.CentralOutbox.Install(_indexPath); // before the writer: every change from now on is queued for it
-                central.Start();
+                central.Start(_indexPath); // installs its queue before the writer runs: every change from now on is queued for it
             }
             else
             {
