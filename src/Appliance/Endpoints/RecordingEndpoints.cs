@@ -117,7 +117,7 @@ internal static class RecordingEndpoints
             try
             {
                 RecordingPage page = await central.SearchAsync(query, context.RequestAborted);
-                return TypedResults.Ok(new RecordingList(page.Items, page.Items.Count, catalog.Indexing || central.Pending > 0, page.Next?.ToString()) { Scope = "estate" });
+                return TypedResults.Ok(new RecordingList(page.Items, page.Items.Count, catalog.Indexing, page.Next?.ToString()) { Scope = "estate" });
             }
             catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException)
             {
