@@ -127,6 +127,10 @@ public sealed class CentralIndexTests(ITestOutputHelper output)
         JsonElement fallback = Json(south, "/api/recordings");
         Assert.Equal("local", fallback.GetProperty("scope").GetString());
         Assert.Equal(2, Ids(fallback).Count);
+        using (HttpResponseMessage estate = south.Send("/api/recordings?scope=estate"))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, estate.StatusCode); // asked for the estate explicitly: not silently less
+        }
 
         pg.Restart();
         Poll(() => Central(pg, "south").Count == 2 ? "ok" : null, TimeSpan.FromSeconds(30), "the queued row sent after the restart", south);
