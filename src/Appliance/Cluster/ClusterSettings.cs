@@ -27,13 +27,32 @@ public sealed class ClusterSettings
     /// </summary>
     public int ClaimSeconds { get; set; } = 300;
 
+    /// <summary>
+    /// An Npgsql connection string of the central recordings index (README "Cluster", central index); null: each appliance
+    /// searches its own recordings only (the embedded SQLite index), and nothing of the central index runs.
+    /// </summary>
+    public string? Postgres { get; set; }
+
+    /// <summary>This appliance's API base URL as the others reach it (e.g. <c>https://rec-north:8080</c>): where they fetch its recordings.</summary>
+    public string? Url { get; set; }
+
+    /// <summary>The secret appliances of one estate present to each other (principal <c>appliance:&lt;name&gt;</c>: sidecars and audio only).</summary>
+    public string? Secret { get; set; }
+
     public bool Enabled => !string.IsNullOrWhiteSpace(Redis);
+
+    public bool CentralEnabled => !string.IsNullOrWhiteSpace(Postgres);
 
     public string EffectiveName => string.IsNullOrWhiteSpace(Name) ? Environment.MachineName : Name;
 
     public List<string> Validate()
     {
         var problems = new List<string>();
+        if (CentralEnabled)
+        {
+            ValidateCentral(problems);
+        }
+
         if (!Enabled)
         {
             return problems;
@@ -64,5 +83,27 @@ public sealed class ClusterSettings
         }
 
         return problems;
+    }
+
+    private void ValidateCentral(List<string> problems)
+    {
+        try
+        {
+            _ = new Npgsql.NpgsqlConnectionStringBuilder(Postgres);
+        }
+        catch (ArgumentException e)
+        {
+            problems.Add($"Cluster:Postgres: not an Npgsql connection string ({e.Message})");
+        }
+
+        if (Url is not null && (!Uri.TryCreate(Url, UriKind.Absolute, out Uri? url) || url.Scheme is not ("http" or "https")))
+        {
+            problems.Add($"Cluster:Url: not an http(s) URL: '{Url}'");
+        }
+
+        if (Secret is { Length: < 16 })
+        {
+            problems.Add("Cluster:Secret: at least 16 characters");
+        }
     }
 }

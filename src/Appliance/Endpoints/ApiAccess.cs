@@ -45,6 +45,12 @@ public static class ApiAccess
     /// <summary>Directory and configuration changes, hot-desk logins and logouts, tokens: administrators.</summary>
     public const string Administer = "administer";
 
+    /// <summary>Another appliance of the estate (README "Cluster"): a recording's sidecar and audio on behalf of its user; no user role.</summary>
+    public const string Peer = "peer";
+
+    /// <summary>The role of an appliance principal (<c>appliance:&lt;name&gt;</c>, Cluster:Secret): only <see cref="Peer"/> routes accept it.</summary>
+    public const string PeerRole = "appliance";
+
     /// <summary>No token needed (sign-in, which takes one in its body). Not a policy: such a route allows anonymous access.</summary>
     public const string Public = "public";
 
@@ -106,6 +112,8 @@ public static class ApiAccess
         new("GET", "/api/session", Search),
         new("DELETE", "/api/session", Search, AuditActions.SignOut),
         new("GET", "/api/health", Board),
+        new("GET", "/api/peer/{user}/recordings/{id}", Peer, AuditActions.Sidecar, "recording:{id} for {user}"),
+        new("GET", "/api/peer/{user}/recordings/{id}/audio", Peer, AuditActions.Play, "recording:{id} for {user}"),
     ];
 
     /// <summary>The policies, each requiring an authenticated principal with one of its roles.</summary>
@@ -116,6 +124,10 @@ public static class ApiAccess
             builder.AddPolicy(name, p => p.AddAuthenticationSchemes(BearerTokenHandler.SchemeName, SessionCookieHandler.SchemeName)
                 .RequireAuthenticatedUser().RequireRole(roles.Select(RoleName)));
         }
+
+        // Users' tokens and sessions are authenticated here too, so a user is told 403 (no role may), not 401.
+        builder.AddPolicy(Peer, p => p.AddAuthenticationSchemes(BearerTokenHandler.SchemeName, SessionCookieHandler.SchemeName, Cluster.PeerAuthHandler.SchemeName)
+            .RequireAuthenticatedUser().RequireRole(PeerRole));
 
         return builder;
     }

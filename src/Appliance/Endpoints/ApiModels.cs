@@ -108,6 +108,14 @@ public sealed record RecordingSummary(
     /// <summary>Under legal hold (PUT /api/recordings/{id}/hold): retention never deletes it. Kept by the index, not the sidecar.</summary>
     public bool LegalHold { get; init; }
 
+    /// <summary>The appliance holding the recording (a search of the central index, README "Cluster"); null on a single box.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? Appliance { get; init; }
+
+    /// <summary>The site of the appliance holding it (with <see cref="Appliance"/>).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? Site { get; init; }
+
     public static RecordingSummary From(CallSidecar s) => new(
         s.Id, s.Protocol, s.CallId, s.StartedAt, s.EndedAt, s.DurationSeconds, s.MediaDurationSeconds, s.Parties,
         s.Codecs, s.EndReason, s.File is not null) { CallIds = s.CallIds };
@@ -117,7 +125,12 @@ public sealed record RecordingSummary(
 /// A page of recordings in the order asked (newest first by default). <see cref="Indexing"/>: the index is being built
 /// or reconciled, older recordings may be missing. <see cref="Next"/>: pass as <c>after</c> for the next page; null on the last.
 /// </summary>
-public sealed record RecordingList(IReadOnlyList<RecordingSummary> Items, int Count, bool Indexing, string? Next = null);
+public sealed record RecordingList(IReadOnlyList<RecordingSummary> Items, int Count, bool Indexing, string? Next = null)
+{
+    /// <summary>What was searched: "local" (this appliance's index) or "estate" (the central index, README "Cluster"); null on a single box.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? Scope { get; init; }
+}
 
 /// <summary>A call event on the event stream (call.started, call.ended, call.paused, call.resumed, recording.written, recording.failed).</summary>
 public sealed record CallEventView(string Kind, string RecordingId, DateTimeOffset At, CallView? Call, string? Reason, RecordingSummary? Recording)

@@ -51,13 +51,16 @@ public static class ApplianceApi
         {
             o.AddScheme<BearerTokenHandler>(BearerTokenHandler.SchemeName, displayName: null);
             o.AddScheme<SessionCookieHandler>(SessionCookieHandler.SchemeName, displayName: null); // the web app's cookie (SessionEndpoints)
+            o.AddScheme<Cluster.PeerAuthHandler>(Cluster.PeerAuthHandler.SchemeName, displayName: null); // another appliance (README "Cluster")
             o.DefaultScheme = BearerTokenHandler.SchemeName;
         });
         services.AddOptions<AuthenticationSchemeOptions>(BearerTokenHandler.SchemeName);
         services.AddOptions<AuthenticationSchemeOptions>(SessionCookieHandler.SchemeName);
+        services.AddOptions<AuthenticationSchemeOptions>(Cluster.PeerAuthHandler.SchemeName);
         services.AddWebEncoders();
         services.AddTransient<BearerTokenHandler>();
         services.AddTransient<SessionCookieHandler>();
+        services.AddTransient<Cluster.PeerAuthHandler>();
         services.AddAuthorizationBuilder()
             // The web app's session too: a signed-in page asking for a route that is not there gets 404, not a 401 that signs it out.
             .SetFallbackPolicy(new AuthorizationPolicyBuilder(BearerTokenHandler.SchemeName, SessionCookieHandler.SchemeName).RequireAuthenticatedUser().Build())
@@ -128,6 +131,7 @@ public static class ApplianceApi
         AccessEndpoints.Map(api);
         SessionEndpoints.Map(api);
         HealthEndpoints.Map(api);
+        Cluster.CentralEndpoints.MapPeer(api);
         return app;
     }
 }

@@ -100,6 +100,12 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
     {
         // Notices first, so nothing written during the scan is missed (the index ignores a second sighting).
         runtime.CallNotice += OnCallNotice;
+        if (runtime.Settings.Cluster.CentralEnabled)
+        {
+            // The central index (README "Cluster"): created now, so searches know it; it sends once the local index is open.
+            runtime.Central = new Appliance.Cluster.CentralIndex(runtime.Settings, _indexPath, log);
+        }
+
         _indexing = true;
         _work = Task.Run(RunAsync, CancellationToken.None);
         return Task.CompletedTask;
@@ -111,6 +117,10 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
         await _stop.CancelAsync();
         _queue.Writer.TryComplete();
         await _work.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (runtime.Central is { } central)
+        {
+            await central.DisposeAsync();
+        }
 
         // The pooled connections are left open: closing the last one checkpoints through the mmapped -shm, which is a
         // SIGBUS when the state folder was made immutable (chattr +i). The WAL is replayed at the next open, as after a kill.
@@ -331,6 +341,15 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
                 LogUpgraded(_indexPath, reason!);
             }
 
+            if (runtime.Central is { } central)
+            {
+                central.Start(_indexPath); // installs its queue before the writer runs: every change from now on is queued for it
+            }
+            else
+            {
+                Appliance.Cluster.CentralOutbox.Remove(_indexPath); // Cluster:Postgres unset since: no queue for nobody
+            }
+
             Task writer = Task.Run(() => WriteAsync(_index), CancellationToken.None);
             await ScanAsync(since);
             await writer;
@@ -373,6 +392,7 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
                 }
 
                 writer.Commit();
+                runtime.Central?.Wake();
             }
             catch (SqliteException ex)
             {

@@ -53,7 +53,7 @@ internal static class RecordingEndpoints
     }
 
     private static async Task<IResult> Search(
-        RecordingCatalog catalog, string? from, string? to, string? extension, string? user, string? device, string? callId,
+        RecordingCatalog catalog, ApplianceRuntime runtime, HttpContext context, string? scope, string? from, string? to, string? extension, string? user, string? device, string? callId,
         string? direction, string? minDuration, string? maxDuration, string? legalHold, string? sort, string? order, string? after, int? limit)
     {
         if (!ApiArgs.Time("from", from, out DateTimeOffset? since, out IResult? problem) || !ApiArgs.Time("to", to, out DateTimeOffset? until, out problem)
@@ -65,6 +65,7 @@ internal static class RecordingEndpoints
             || !ApiArgs.Word("legalHold", legalHold, BoolNames, out bool? held, out problem)
             || !ApiArgs.Word("sort", sort, SortNames, out RecordingSort? sortBy, out problem)
             || !ApiArgs.Word("order", order, OrderNames, out bool? ascending, out problem)
+            || !ApiArgs.Word("scope", scope, ScopeNames, out bool? estate, out problem)
             || !ApiArgs.Limit(limit, 100, 1000, out int take, out problem))
         {
             return problem!;
@@ -98,14 +99,45 @@ internal static class RecordingEndpoints
         }
 
         await catalog.CaughtUpAsync(RecordingCatalog.CatchUpWait); // a recording already announced is found
-        RecordingPage page = catalog.Search(new RecordingQuery
+        var query = new RecordingQuery
         {
             From = since, To = until, Extension = extension, User = user, Device = device, CallId = callId,
             Direction = towards, MinDuration = shortest, MaxDuration = longest, LegalHold = held,
             Sort = by, Ascending = ascending ?? false, After = cursor, Limit = take,
-        });
-        return TypedResults.Ok(new RecordingList(page.Items, page.Items.Count, catalog.Indexing, page.Next?.ToString()));
+        };
+        if (runtime.Central is not { } central)
+        {
+            RecordingPage page = catalog.Search(query);
+            return TypedResults.Ok(new RecordingList(page.Items, page.Items.Count, catalog.Indexing, page.Next?.ToString()));
+        }
+
+        // Several appliances (README "Cluster"): the estate's central index unless scope=local. Its cursors are its own
+        // row numbers: a cursor is only good for the scope that made it.
+        if (estate != false)
+        {
+            try
+            {
+                RecordingPage page = await central.SearchAsync(query, context.RequestAborted);
+                return TypedResults.Ok(new RecordingList(page.Items, page.Items.Count, catalog.Indexing, page.Next?.ToString()) { Scope = "estate" });
+            }
+            catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException)
+            {
+                if (estate == true)
+                {
+                    return TypedResults.Problem($"The central index cannot be searched now: {ex.Message}", statusCode: StatusCodes.Status503ServiceUnavailable,
+                        title: "Central index unreachable");
+                }
+
+                // PostgreSQL unreachable: this appliance's own recordings, and the answer says so
+            }
+        }
+
+        RecordingPage own = catalog.Search(query);
+        List<RecordingSummary> items = [.. own.Items.Select(s => s with { Appliance = central.Name, Site = central.Site })];
+        return TypedResults.Ok(new RecordingList(items, items.Count, catalog.Indexing, own.Next?.ToString()) { Scope = "local" });
     }
+
+    private static readonly Dictionary<string, bool> ScopeNames = new(StringComparer.Ordinal) { ["estate"] = true, ["local"] = false };
 
     private static readonly Dictionary<string, RecordingDirection> DirectionNames = new(StringComparer.Ordinal)
     {
@@ -121,7 +153,7 @@ internal static class RecordingEndpoints
 
     private static readonly Dictionary<string, bool> OrderNames = new(StringComparer.Ordinal) { ["asc"] = true, ["desc"] = false };
 
-    private static async Task<IResult> Sidecar(string id, RecordingCatalog catalog)
+    private static async Task<IResult> Sidecar(string id, RecordingCatalog catalog, ApplianceRuntime runtime, HttpContext context)
     {
         if (!ApiArgs.RecordingId(id, out Guid guid, out IResult? problem))
         {
@@ -130,6 +162,15 @@ internal static class RecordingEndpoints
 
         await catalog.CaughtUpAsync(RecordingCatalog.CatchUpWait);
 
+        // Held by another appliance of the estate (README "Cluster"): fetched from it.
+        return runtime.Central is { } central && !catalog.TryGet(guid, out _)
+            ? await Appliance.Cluster.CentralEndpoints.ProxyAsync(central, guid, audio: false, context)
+            : LocalSidecar(guid, catalog);
+    }
+
+    /// <summary>The sidecar of a recording this appliance holds (with legalHold), else 404.</summary>
+    internal static IResult LocalSidecar(Guid guid, RecordingCatalog catalog)
+    {
         if (!catalog.TryGet(guid, out RecordingCatalog.Entry? entry) || ReadSidecar(entry!.SidecarPath) is not { } sidecar)
         {
             return ApiProblems.NotFound($"No recording '{guid:D}'.");
@@ -166,7 +207,7 @@ internal static class RecordingEndpoints
             : ApiProblems.NotFound($"No recording '{guid:D}'.");
     }
 
-    private static async Task<IResult> Audio(string id, RecordingCatalog catalog, HttpContext context)
+    private static async Task<IResult> Audio(string id, RecordingCatalog catalog, ApplianceRuntime runtime, HttpContext context)
     {
         if (!ApiArgs.RecordingId(id, out Guid guid, out IResult? problem))
         {
@@ -175,6 +216,14 @@ internal static class RecordingEndpoints
 
         await catalog.CaughtUpAsync(RecordingCatalog.CatchUpWait);
 
+        return runtime.Central is { } central && !catalog.TryGet(guid, out _)
+            ? await Appliance.Cluster.CentralEndpoints.ProxyAsync(central, guid, audio: true, context)
+            : LocalAudio(guid, catalog, context);
+    }
+
+    /// <summary>The audio of a recording this appliance holds, with range requests, else 404.</summary>
+    internal static IResult LocalAudio(Guid guid, RecordingCatalog catalog, HttpContext context)
+    {
         if (!catalog.TryGet(guid, out RecordingCatalog.Entry? entry))
         {
             return ApiProblems.NotFound($"No recording '{guid:D}'.");

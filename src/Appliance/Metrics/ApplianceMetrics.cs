@@ -128,7 +128,22 @@ public sealed class ApplianceMetrics : IDisposable
         m.CreateObservableCounter("appliance.cluster.applied", () => FromCluster(c => c.Applied), "{change}", "Other appliances' directory changes applied here");
         m.CreateObservableCounter("appliance.cluster.failures", () => FromCluster(c => c.Failures), "{failure}", "Failed exchanges with the shared server");
 
+        // The central recordings index (README "Cluster"): nothing while Cluster:Postgres is unset
+        m.CreateObservableGauge("appliance.central.degraded", () => FromCentral(c => c.Degraded ? 1 : 0), "",
+            "1 while the central recordings index (PostgreSQL) is unreachable or its schema not prepared (recording goes on, rows are queued)");
+        m.CreateObservableGauge("appliance.central.pending", () => FromCentral(c => c.Pending), "{change}", "Recording changes queued in the local index for the central index");
+        m.CreateObservableCounter("appliance.central.sent", () => FromCentral(c => c.Sent), "{recording}", "Recordings written to (or deleted from) the central index");
+        m.CreateObservableCounter("appliance.central.failures", () => FromCentral(c => c.Failures), "{failure}", "Failed exchanges with the central index");
+
         _runtime.CallNotice += OnCallNotice;
+    }
+
+    private IEnumerable<Measurement<double>> FromCentral(Func<Appliance.Cluster.CentralIndex, double> read)
+    {
+        if (_runtime.Central is { } c)
+        {
+            yield return new Measurement<double>(read(c));
+        }
     }
 
     private IEnumerable<Measurement<double>> FromCluster(Func<Appliance.Cluster.SharedDirectory, double> read)

@@ -90,6 +90,7 @@ public static class ApplianceHost
         app.MapGet("/healthz", () => Results.Text("ok\n")).AllowAnonymous();
         app.MapGet("/readyz", (ApplianceRuntime rt) => !rt.Ready ? Results.Text("starting\n", statusCode: StatusCodes.Status503ServiceUnavailable)
             : rt.Cluster is { Degraded: true } c ? Results.Text(Appliance.Cluster.ClusterEndpoints.DegradedDetail(c)) // recording goes on: still ready
+            : rt.Central is { Degraded: true } central ? Results.Text(Appliance.Cluster.CentralEndpoints.DegradedDetail(central)) // likewise
             : Results.Text("ready\n")).AllowAnonymous();
         app.MapMetrics(); // Prometheus text format, behind the token like the API (Prometheus: authorization.credentials_file)
         app.MapApplianceApi();

@@ -52,6 +52,9 @@ public sealed class ApplianceRuntime : ICallObserver, ICallResultSink
     /// <summary>The shared directory of several appliances (README "Cluster"); null for a single box.</summary>
     public Appliance.Cluster.SharedDirectory? Cluster { get; internal set; }
 
+    /// <summary>The central recordings index in PostgreSQL (README "Cluster"); null without Cluster:Postgres.</summary>
+    internal Appliance.Cluster.CentralIndex? Central { get; set; }
+
     public IReadOnlyList<CaptureSourceState> Sources { get => _sources; internal set => _sources = value; }
 
     /// <summary>Set once every source is capturing (readyz, systemd READY=1).</summary>

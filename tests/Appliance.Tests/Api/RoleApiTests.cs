@@ -102,6 +102,8 @@ public sealed class RoleApiTests(RoleHostFixture fixture) : IClassFixture<RoleHo
         ["GET /api/session"] = [Admin, Supervisor, Auditor, Viewer],
         ["DELETE /api/session"] = [Admin, Supervisor, Auditor, Viewer],
         ["GET /api/health"] = [Admin, Supervisor],
+        ["GET /api/peer/{user}/recordings/{id}"] = [], // another appliance of the estate only (Cluster:Secret), no user role
+        ["GET /api/peer/{user}/recordings/{id}/audio"] = [],
         ["GET /"] = [Admin, Supervisor, Auditor, Viewer],
         ["GET /app/{**file}"] = [Admin, Supervisor, Auditor, Viewer],
     };

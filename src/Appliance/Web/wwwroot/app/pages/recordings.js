@@ -80,7 +80,8 @@ export async function render(main, { params }) {
       h('td', {}, party(r.parties.find(p => p.channel === 'right'))),
       h('td', {}, r.protocol),
       h('td', { class: 'mono' }, r.callId),
-      h('td', {}, r.hasAudio ? '' : 'no audio', r.legalHold ? h('span', { class: 'badge' }, 'legal hold') : null)));
+      h('td', {}, r.hasAudio ? '' : 'no audio', r.legalHold ? h('span', { class: 'badge' }, 'legal hold') : null,
+        r.appliance ? h('span', { class: 'badge', title: 'the appliance holding it (central index)' }, r.site ? `${r.appliance} (${r.site})` : r.appliance) : null)));
     const headers = [
       h('button', { type: 'button', class: 'link', onclick: () => sortBy('startedAt'), 'aria-label': 'Sort by start time' }, 'Started' + arrow('startedAt')),
       h('button', { type: 'button', class: 'link', onclick: () => sortBy('duration'), 'aria-label': 'Sort by duration' }, 'Duration' + arrow('duration')),
@@ -93,6 +94,7 @@ export async function render(main, { params }) {
       : null;
     fill(into, 
       list.indexing ? message('The index is being rebuilt: older recordings may be missing for now.', 'note') : null,
+      list.scope === 'local' && !q.get('scope') ? message('The central index does not answer: only this appliance\'s recordings are listed.', 'note') : null,
       table(headers, rows, `${list.count} recording${list.count === 1 ? '' : 's'}${previous.length ? ` (page ${previous.length + 1})` : ''}`),
       h('div', { class: 'pager' }, back, more));
   }

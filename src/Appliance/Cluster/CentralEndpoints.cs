@@ -1,0 +1,184 @@
+using System.Globalization;
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Encodings.Web;
+using Appliance.Endpoints;
+using Appliance.Service;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Appliance.Cluster;
+
+/// <summary>
+/// A recording held by another appliance of the estate (README "Cluster", central index): its sidecar and audio are
+/// fetched from the holder's API (the URL it wrote to the central index) with the estate's shared secret, range
+/// requests passed through. The holder serves them on /api/peer/{user}/recordings/{id}[/audio] to the principal
+/// <c>appliance:&lt;name&gt;</c> only, and its audit log records them as "recording:&lt;id&gt; for &lt;user&gt;" by that
+/// principal; this appliance's audit log records the user's own request as for a local recording.
+/// </summary>
+internal static class CentralEndpoints
+{
+    private static readonly HttpClient s_http = new(new SocketsHttpHandler
+    {
+        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+        ConnectTimeout = TimeSpan.FromSeconds(5),
+    })
+    {
+        Timeout = Timeout.InfiniteTimeSpan, // a long download must not be cut; the headers have their own limit below
+    };
+
+    private static readonly TimeSpan HeadersTimeout = TimeSpan.FromSeconds(15);
+
+    /// <summary>The /readyz body while degraded (still 200: recording goes on).</summary>
+    public static string DegradedDetail(CentralIndex c) => string.Create(CultureInfo.InvariantCulture,
+        $"ready, degraded: the central recordings index is unreachable since {c.DegradedSince:O} ({c.LastError}); {c.Pending} change(s) queued\n");
+
+    /// <summary>The routes another appliance fetches a recording this one holds from (ApiAccess.Rules: policy <see cref="ApiAccess.Peer"/>).</summary>
+    public static void MapPeer(RouteGroupBuilder api)
+    {
+        RouteGroupBuilder peer = api.MapGroup("/peer/{user}/recordings").WithTags("Cluster");
+        peer.MapGet("/{id}", (string user, string id, RecordingCatalog catalog) =>
+                ApiArgs.RecordingId(id, out Guid guid, out IResult? problem) ? RecordingEndpoints.LocalSidecar(guid, catalog) : problem)
+            .WithSummary("Another appliance of the estate asks for a recording's sidecar on behalf of its user (appliance principals only).")
+            .ProducesValidationProblem().ProducesProblem(404);
+        peer.MapGet("/{id}/audio", (string user, string id, RecordingCatalog catalog, HttpContext context) =>
+                ApiArgs.RecordingId(id, out Guid guid, out IResult? problem) ? RecordingEndpoints.LocalAudio(guid, catalog, context) : problem)
+            .WithSummary("Another appliance of the estate plays a recording on behalf of its user, with range requests (appliance principals only).")
+            .Produces(200, contentType: "audio/ogg").Produces(206, contentType: "audio/ogg").ProducesProblem(404).ProducesProblem(416);
+    }
+
+    /// <summary>The sidecar or audio of a recording this appliance does not hold, from the appliance that does.</summary>
+    public static async Task<IResult> ProxyAsync(CentralIndex central, Guid id, bool audio, HttpContext context)
+    {
+        CentralIndex.Holder? holder;
+        try
+        {
+            holder = await central.LocateAsync(id, context.RequestAborted);
+        }
+        catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException)
+        {
+            return TypedResults.Problem($"Recording '{id:D}' is not on this appliance, and the central index cannot say which holds it now: {ex.Message}",
+                statusCode: StatusCodes.Status503ServiceUnavailable, title: "Central index unreachable");
+        }
+
+        if (holder is null || holder.Appliance == central.Name)
+        {
+            return ApiProblems.NotFound($"No recording '{id:D}'.");
+        }
+
+        if (holder.Url is null || central.Secret is null)
+        {
+            return Problem(holder, holder.Url is null ? "which never said where its API is (Cluster:Url)" : "and this appliance has no Cluster:Secret to ask it with");
+        }
+
+        string user = context.User.Identity?.Name ?? "";
+        var uri = new Uri(holder.Url.TrimEnd('/') + $"/api/peer/{Uri.EscapeDataString(user)}/recordings/{id:D}" + (audio ? "/audio" : ""));
+        using var request = new HttpRequestMessage(HttpMethod.Get, uri);
+        request.Headers.TryAddWithoutValidation("Authorization", $"{PeerAuthHandler.SchemeName} {central.Name}:{central.Secret}");
+        foreach (string header in (string[])["Range", "If-Range"])
+        {
+            if (context.Request.Headers.TryGetValue(header, out var value))
+            {
+                request.Headers.TryAddWithoutValidation(header, (IEnumerable<string>)value);
+            }
+        }
+
+        HttpResponseMessage response;
+        using (var headers = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted))
+        {
+            headers.CancelAfter(HeadersTimeout);
+            try
+            {
+                response = await s_http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, headers.Token);
+            }
+            catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException && !context.RequestAborted.IsCancellationRequested)
+            {
+                return Problem(holder, $"which does not answer ({ex.Message})");
+            }
+        }
+
+        if (response.StatusCode is System.Net.HttpStatusCode.Unauthorized or System.Net.HttpStatusCode.Forbidden)
+        {
+            response.Dispose();
+            return Problem(holder, "which refused this appliance (Cluster:Secret differs?)");
+        }
+
+        return new Proxied(response, holder);
+    }
+
+    private static IResult Problem(CentralIndex.Holder holder, string why) => TypedResults.Problem(
+        $"The recording is held by the appliance '{holder.Appliance}'{(holder.Site is null ? "" : $" at site '{holder.Site}'")}, {why}.",
+        statusCode: StatusCodes.Status502BadGateway, title: "Recording held by another appliance");
+
+    /// <summary>The holder's answer as it came: status, the headers a player needs, the body streamed.</summary>
+    private sealed class Proxied(HttpResponseMessage response, CentralIndex.Holder holder) : IResult
+    {
+        public async Task ExecuteAsync(HttpContext context)
+        {
+            using (response)
+            {
+                context.Response.StatusCode = (int)response.StatusCode;
+                context.Response.Headers["X-Recording-Appliance"] = holder.Appliance;
+                foreach ((string name, IEnumerable<string> values) in response.Content.Headers.Concat(response.Headers))
+                {
+                    if (name is "Content-Type" or "Content-Length" or "Content-Range" or "Accept-Ranges" or "Last-Modified" or "ETag")
+                    {
+                        context.Response.Headers[name] = values.ToArray();
+                    }
+                }
+
+                await using Stream body = await response.Content.ReadAsStreamAsync(context.RequestAborted);
+                await body.CopyToAsync(context.Response.Body, context.RequestAborted);
+            }
+        }
+    }
+}
+
+/// <summary>
+/// `Authorization: Appliance &lt;name&gt;:&lt;Cluster:Secret&gt;`: another appliance of the estate. The principal is
+/// <c>appliance:&lt;name&gt;</c> with the role <see cref="ApiAccess.PeerRole"/>, which only the peer routes accept.
+/// No secret configured: nobody is let in this way.
+/// </summary>
+internal sealed class PeerAuthHandler(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, ApplianceSettings settings)
+    : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string SchemeName = "Appliance";
+
+    protected override Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        string? header = Request.Headers.Authorization;
+        if (header is null || !header.StartsWith(SchemeName + " ", StringComparison.OrdinalIgnoreCase))
+        {
+            return Task.FromResult(AuthenticateResult.NoResult());
+        }
+
+        string presented = header[(SchemeName.Length + 1)..].Trim();
+        int colon = presented.IndexOf(':', StringComparison.Ordinal);
+        if (settings.Cluster.Secret is not { Length: > 0 } secret || !settings.Cluster.CentralEnabled || colon < 1)
+        {
+            return Task.FromResult(AuthenticateResult.Fail("Not an appliance of this estate."));
+        }
+
+        // Compared as hashes, in constant time: neither the length nor a prefix of the secret leaks through timing.
+        byte[] expected = SHA256.HashData(Encoding.UTF8.GetBytes(secret));
+        byte[] given = SHA256.HashData(Encoding.UTF8.GetBytes(presented[(colon + 1)..]));
+        if (!CryptographicOperations.FixedTimeEquals(expected, given))
+        {
+            return Task.FromResult(AuthenticateResult.Fail("Not an appliance of this estate."));
+        }
+
+        var principal = new ClaimsPrincipal(new ClaimsIdentity(
+            [new Claim(ClaimTypes.Name, "appliance:" + presented[..colon]), new Claim(ClaimTypes.Role, ApiAccess.PeerRole)], SchemeName));
+        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName)));
+    }
+
+    // The bearer scheme answers the 401 (with its problem body) and the role handler the 403: nothing to add here.
+    protected override Task HandleChallengeAsync(AuthenticationProperties properties) => Task.CompletedTask;
+
+    protected override Task HandleForbiddenAsync(AuthenticationProperties properties) => Task.CompletedTask;
+}
