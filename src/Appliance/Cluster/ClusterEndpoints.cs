@@ -3,21 +3,22 @@ using Appliance.Endpoints;
 using Appliance.Service;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 
 namespace Appliance.Cluster;
 
 /// <summary>GET /api/cluster: this appliance's view of the shared directory (README "Cluster").</summary>
 public static class ClusterEndpoints
 {
-    public static void Map(WebApplication app)
+    /// <summary>Maps the routes into the /api group, where <see cref="ApiAccess.Rules"/> gives them their policy.</summary>
+    public static void Map(RouteGroupBuilder api)
     {
-        app.MapGet("/api/cluster/users/{id}", (string id, ApplianceRuntime runtime) => Locate(id, runtime) is { } where
+        api.MapGet("/cluster/users/{id}", (string id, ApplianceRuntime runtime) => Locate(id, runtime) is { } where
                 ? Results.Ok(where)
                 : Results.Problem($"Nothing is known of user '{id}' across the estate.", statusCode: StatusCodes.Status404NotFound, title: "Not Found"))
-            .RequireAuthorization(ApiAccess.Board)
             .WithTags("Cluster")
             .WithSummary("Where a user is logged in across the estate (any appliance, also at devices this one does not know), or out and why.");
-        MapStatus(app);
+        MapStatus(api);
     }
 
     /// <summary>The estate's view, else (nothing shared of the user yet, or a single box) the local directory's.</summary>
@@ -37,12 +38,11 @@ public static class ClusterEndpoints
             null, local.Since ?? DateTimeOffset.MinValue);
     }
 
-    private static void MapStatus(WebApplication app) =>
-        app.MapGet("/api/cluster", (ApplianceRuntime runtime) => runtime.Cluster is { } c
+    private static void MapStatus(RouteGroupBuilder api) =>
+        api.MapGet("/cluster", (ApplianceRuntime runtime) => runtime.Cluster is { } c
                 ? Results.Ok(new ClusterView(true, c.Name, c.Site, c.Connected, c.Degraded, c.DegradedSince, c.PendingChanges, c.Published, c.Applied,
                     c.Failures, c.Reconciles, c.LastError, c.Lines()) { NameClash = c.NameClash })
                 : Results.Ok(new ClusterView(false, null, null, false, false, null, 0, 0, 0, 0, 0, null, [])))
-            .RequireAuthorization(ApiAccess.Board)
             .WithTags("Cluster")
             .WithSummary("The shared directory: connected or degraded, changes queued, the line-1 claims of this appliance's devices.");
 

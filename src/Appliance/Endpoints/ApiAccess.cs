@@ -112,6 +112,8 @@ public static class ApiAccess
         new("GET", "/api/session", Search),
         new("DELETE", "/api/session", Search, AuditActions.SignOut),
         new("GET", "/api/health", Board),
+        new("GET", "/api/cluster", Board),
+        new("GET", "/api/cluster/users/{id}", Board),
         new("GET", "/api/peer/{user}/recordings/{id}", Peer, AuditActions.Sidecar, "recording:{id} for {user}"),
         new("GET", "/api/peer/{user}/recordings/{id}/audio", Peer, AuditActions.Play, "recording:{id} for {user}"),
     ];

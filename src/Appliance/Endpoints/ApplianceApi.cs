@@ -132,6 +132,7 @@ public static class ApplianceApi
         SessionEndpoints.Map(api);
         HealthEndpoints.Map(api);
         Cluster.CentralEndpoints.MapPeer(api);
+        Cluster.ClusterEndpoints.Map(api);
         return app;
     }
 }

@@ -95,7 +95,6 @@ public static class ApplianceHost
         app.MapMetrics(); // Prometheus text format, behind the token like the API (Prometheus: authorization.credentials_file)
         app.MapApplianceApi();
         app.MapWebApp(); // the web app at / (public pages; their data comes from /api)
-        Appliance.Cluster.ClusterEndpoints.Map(app);
         return app;
     }
 
