@@ -7,6 +7,7 @@ using Appliance.Tests.Support;
 using Capture.Tests.Support;
 using Npgsql;
 using Xunit.Abstractions;
+using static Appliance.Tests.Cluster.ServiceProbes;
 
 namespace Appliance.Tests.Cluster;
 
@@ -400,45 +401,4 @@ public sealed class CentralIndexTests(ITestOutputHelper output)
     private static List<AuditRow> Audit(ServiceProcess s) =>
         [.. Json(s, "/api/audit?limit=1000").GetProperty("items").EnumerateArray()
             .Select(e => new AuditRow(e.GetProperty("token").GetString()!, e.GetProperty("action").GetString()!, e.GetProperty("target").GetString()))];
-
-    private static double Metric(ServiceProcess s, string name) => Exposition.Parse(s.Get("/metrics")).Sum(name);
-
-    private static (int Status, string Body) Readyz(ServiceProcess s)
-    {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        using HttpResponseMessage r = http.GetAsync($"http://127.0.0.1:{s.Port}/readyz").Result;
-        return ((int)r.StatusCode, r.Content.ReadAsStringAsync().Result);
-    }
-
-    private static T Poll<T>(Func<T?> probe, TimeSpan timeout, string what, ServiceProcess s) where T : class
-    {
-        var sw = Stopwatch.StartNew();
-        while (sw.Elapsed < timeout)
-        {
-            if (probe() is { } value)
-            {
-                return value;
-            }
-
-            Thread.Sleep(200);
-        }
-
-        throw new Xunit.Sdk.XunitException($"timed out waiting for {what}; log:\n{s.Log}");
-    }
-
-    private static JsonElement Poll(Func<JsonElement?> probe, TimeSpan timeout, string what, ServiceProcess s)
-    {
-        var sw = Stopwatch.StartNew();
-        while (sw.Elapsed < timeout)
-        {
-            if (probe() is { } value)
-            {
-                return value;
-            }
-
-            Thread.Sleep(200);
-        }
-
-        throw new Xunit.Sdk.XunitException($"timed out waiting for {what}; log:\n{s.Log}");
-    }
 }
