@@ -78,6 +78,7 @@ internal sealed record ClusterMessage(string Type, string Appliance)
     public const string Logout = "logout";
     public const string LineReleased = "line1-released";
     public const string LineTaken = "line1-taken";
+    public const string DevicesChanged = "devices";
 
     public string? Site { get; init; }
     public string? User { get; init; }
@@ -101,5 +102,6 @@ internal sealed record SharedLoginEntry(string Appliance, string? Site, LoginEnt
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, UseStringEnumConverter = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(ClusterMessage))]
 [JsonSerializable(typeof(SharedLoginEntry))]
+[JsonSerializable(typeof(SharedDevice))]
 [JsonSerializable(typeof(IReadOnlyList<string>))]
 internal sealed partial class ClusterJsonContext : JsonSerializerContext;

@@ -254,6 +254,7 @@ public sealed partial class SharedDirectory : IDisposable
                     case DirectoryEventKind.LinesChanged or DirectoryEventKind.DeviceRegistered or DirectoryEventKind.DeviceUnregistered
                         or DirectoryEventKind.DeviceDisposed or DirectoryEventKind.DeviceMoved or DirectoryEventKind.ConflictResolved:
                         _linesDirty = true;
+                        _devicesDirty = true;
                         break;
                 }
 
@@ -295,6 +296,17 @@ public sealed partial class SharedDirectory : IDisposable
                 {
                     _linesDirty = false;
                     await ClaimLinesAsync(all: false).ConfigureAwait(false);
+                }
+
+                if (_devicesDirty)
+                {
+                    _devicesDirty = false;
+                    await WriteDevicesAsync(force: false).ConfigureAwait(false);
+                }
+
+                if (!_devicePulls.IsEmpty)
+                {
+                    await ReadDevicesAsync(all: false).ConfigureAwait(false);
                 }
 
                 if (Stopwatch.GetElapsedTime(_lastPingTicks) > TimeSpan.FromSeconds(1))
@@ -499,6 +511,9 @@ public sealed partial class SharedDirectory : IDisposable
                     }
 
                     break;
+                case ClusterMessage.DevicesChanged:
+                    _devicePulls.Enqueue(m.Appliance);
+                    break;
                 case ClusterMessage.LineTaken when m.Extension is not null && m.Loser == _name && m.Holder is not null:
                     LoseLine(m.Extension, m.Holder);
                     break;
@@ -584,6 +599,8 @@ public sealed partial class SharedDirectory : IDisposable
         }
 
         await ClaimLinesAsync(all: true).ConfigureAwait(false);
+        await WriteDevicesAsync(force: true).ConfigureAwait(false); // renews its lease too
+        await ReadDevicesAsync(all: true).ConfigureAwait(false);
         _pushAll = false;
         Interlocked.Exchange(ref _lastSyncTicks, Stopwatch.GetTimestamp());
         Interlocked.Increment(ref _reconciles);

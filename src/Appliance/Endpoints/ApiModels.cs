@@ -31,6 +31,14 @@ public sealed record DeviceView(
         d.Id, d.Protocol, d.Ips, d.Lines, d.Configured, d.Phantom, d.Registered, d.Name, d.Site, d.RecordingGroup,
         d.HotelingAgent, d.Contact, d.UserAgent, d.FirstSeen, d.LastSeen, d.Login, d.ConfiguredExtensions, configuration);
 
+    /// <summary>In a cluster: the other appliance that learned this device from its traffic (null: this appliance's own).</summary>
+    public string? Appliance { get; init; }
+
+    /// <summary>Another appliance's learned device (README "Cluster"): its site is that appliance's.</summary>
+    public static DeviceView From(Cluster.SharedDevice d) => new(
+        d.Id, d.Protocol, d.Ips, d.Lines, false, false, d.Registered, null, d.Site, null, null, d.Contact, d.UserAgent,
+        d.FirstSeen, d.LastSeen, null, [], null) { Appliance = d.Appliance };
+
     /// <summary>A configured device the directory has not (yet) built a binding for.</summary>
     public static DeviceView From(DeviceConfig c) => new(
         c.Id, c.Protocol, c.Ips, [], true, false, false, c.Name, c.Site, c.RecordingGroup, c.HotelingAgent, null, null,

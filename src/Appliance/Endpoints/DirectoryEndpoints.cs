@@ -80,7 +80,7 @@ internal static class DirectoryEndpoints
 
     // ---- Devices ------------------------------------------------------------------------------------------------
 
-    private static IResult ListDevices(ApplianceRuntime runtime, string? after, int? limit)
+    private static IResult ListDevices(ApplianceRuntime runtime, string? after, int? limit, string? scope)
     {
         if (runtime.Directory is not { } directory)
         {
@@ -92,11 +92,23 @@ internal static class DirectoryEndpoints
             return problem!;
         }
 
+        if (scope is not (null or "local" or "estate"))
+        {
+            return ApiProblems.Invalid("scope", "is local (this appliance's devices) or estate (also the other appliances' learned devices, the default).");
+        }
+
         Dictionary<string, DeviceConfig> configured = directory.Config.Devices.ToDictionary(d => d.Id, StringComparer.Ordinal);
-        IReadOnlyList<DeviceView> views = [.. directory.Devices()
+        IEnumerable<DeviceView> all = directory.Devices().Select(d => DeviceView.From(d, configured.GetValueOrDefault(d.Id)));
+        if (scope != "local" && runtime.Cluster is { } cluster)
+        {
+            // Another appliance's learned devices, after the local ones of the same id (a local device keeps its id's place).
+            all = all.Concat(cluster.RemoteDevices().Select(DeviceView.From))
+                .OrderBy(d => d.Id, StringComparer.Ordinal).ThenBy(d => d.Appliance is not null).ThenBy(d => d.Appliance, StringComparer.Ordinal);
+        }
+
+        IReadOnlyList<DeviceView> views = [.. all
             .Where(d => after is null || string.CompareOrdinal(d.Id, after) > 0)
-            .Take(take)
-            .Select(d => DeviceView.From(d, configured.GetValueOrDefault(d.Id)))];
+            .Take(take)];
         return TypedResults.Ok(views);
     }
 
@@ -107,7 +119,14 @@ internal static class DirectoryEndpoints
             return NotReady();
         }
 
-        return ApiArgs.Id("id", id, out IResult? problem) ? (DeviceViewOf(directory, id) is { } view ? TypedResults.Ok(view) : ApiProblems.NotFound($"No device '{id}'.")) : problem!;
+        if (!ApiArgs.Id("id", id, out IResult? problem))
+        {
+            return problem!;
+        }
+
+        // A local device first; else another appliance's learned device of that id.
+        DeviceView? view = DeviceViewOf(directory, id) ?? (runtime.Cluster?.RemoteDevice(id) is { } remote ? DeviceView.From(remote) : null);
+        return view is not null ? TypedResults.Ok(view) : ApiProblems.NotFound($"No device '{id}'.");
     }
 
     private static DeviceView? DeviceViewOf(BindingDirectory directory, string id)

@@ -84,6 +84,20 @@ internal static class HotDeskingEndpoints
 
         if (directory.GetDevice(device) is not { } host)
         {
+            // Another appliance's learned device (README "Cluster"): the login goes through the shared directory, and
+            // the appliance that sees the device applies it and attributes its calls (202: not applied here).
+            if (runtime.Cluster?.RemoteDevice(device) is { } remote)
+            {
+                if (account.Pin is not null && !PinMatches(account.Pin, request.Pin))
+                {
+                    return TypedResults.Problem($"Wrong or missing PIN for user '{user}'.", statusCode: StatusCodes.Status403Forbidden, title: "Forbidden");
+                }
+
+                return runtime.Cluster.LoggedInAt(remote.Id) is { } there && there.User != user && !request.Replace
+                    ? ApiProblems.Conflict($"User '{there.User}' is logged in at device '{remote.Id}' (at {remote.Appliance}) since {there.At:O}; send \"replace\": true to log them out and '{user}' in.")
+                    : TypedResults.Accepted($"/api/cluster/users/{Uri.EscapeDataString(user)}", runtime.Cluster.LoginAtRemote(user, remote, DateTimeOffset.UtcNow));
+            }
+
             return ApiProblems.NotFound($"No device '{device}'.");
         }
 

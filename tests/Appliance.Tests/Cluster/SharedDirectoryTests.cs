@@ -17,7 +17,7 @@ namespace Appliance.Tests.Cluster;
 /// Needs out/garnet/garnet-server (`make garnet`, a dependency of `make test`); otherwise says why and returns.
 /// </summary>
 [Collection("cluster")]
-public sealed class SharedDirectoryTests(ITestOutputHelper output)
+public sealed partial class SharedDirectoryTests(ITestOutputHelper output)
 {
     /// <summary>The estate's configuration, the same file on both: desk-b is the phone at 200.57.7.204 (south's capture).</summary>
     private const string Config = """
