@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Appliance.Tests.Support;
+using static Appliance.Tests.Cluster.ServiceProbes;
 
 namespace Appliance.Tests.Cluster;
 

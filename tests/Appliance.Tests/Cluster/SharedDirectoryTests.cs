@@ -5,6 +5,7 @@ using System.Text.Json;
 using Appliance.Tests.Support;
 using StackExchange.Redis;
 using Xunit.Abstractions;
+using static Appliance.Tests.Cluster.ServiceProbes;
 
 namespace Appliance.Tests.Cluster;
 
@@ -529,46 +530,5 @@ public sealed partial class SharedDirectoryTests(ITestOutputHelper output)
         }
 
         throw new Xunit.Sdk.XunitException($"no {name} event with {contains} in the stream");
-    }
-
-    private static double Metric(ServiceProcess s, string name) => Exposition.Parse(s.Get("/metrics")).Sum(name);
-
-    private static (int Status, string Body) Readyz(ServiceProcess s)
-    {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        using HttpResponseMessage r = http.GetAsync($"http://127.0.0.1:{s.Port}/readyz").Result;
-        return ((int)r.StatusCode, r.Content.ReadAsStringAsync().Result);
-    }
-
-    private static T Poll<T>(Func<T?> probe, TimeSpan timeout, string what, ServiceProcess s) where T : class
-    {
-        var sw = Stopwatch.StartNew();
-        while (sw.Elapsed < timeout)
-        {
-            if (probe() is { } value)
-            {
-                return value;
-            }
-
-            Thread.Sleep(100);
-        }
-
-        throw new Xunit.Sdk.XunitException($"timed out waiting for {what}; log:\n{s.Log}");
-    }
-
-    private static JsonElement Poll(Func<JsonElement?> probe, TimeSpan timeout, string what, ServiceProcess s)
-    {
-        var sw = Stopwatch.StartNew();
-        while (sw.Elapsed < timeout)
-        {
-            if (probe() is { } value)
-            {
-                return value;
-            }
-
-            Thread.Sleep(100);
-        }
-
-        throw new Xunit.Sdk.XunitException($"timed out waiting for {what}; log:\n{s.Log}");
     }
 }
