@@ -22,8 +22,6 @@ namespace Appliance.Tests.Cluster;
 [Collection("cluster")]
 public sealed class CentralIndexTests(ITestOutputHelper output)
 {
-    private const string Secret = "estate-secret-for-the-tests";
-
     private static readonly string s_sipp = Path.Combine(Repo.Root, "samples", "sipp-g711a-call.pcap");
 
     [Fact]
@@ -35,10 +33,10 @@ public sealed class CentralIndexTests(ITestOutputHelper output)
             return;
         }
 
-        using var dir = new TempDir();
+        using var dir = new Estate(config: null);
         using PostgresServer pg = PostgresServer.Start();
-        using ServiceProcess north = StartAppliance(dir, pg, "north", s_sipp, paced: false);
-        using ServiceProcess south = StartAppliance(dir, pg, "south", Captures.PathOf("sip-rtp-g722.pcap"), paced: false);
+        using ServiceProcess north = dir.Start("north", s_sipp, paced: false, pg: pg);
+        using ServiceProcess south = dir.Start("south", Captures.PathOf("sip-rtp-g722.pcap"), paced: false, pg: pg);
         Assert.True(north.WaitForReady(TimeSpan.FromSeconds(60)), "north never ready: " + north.Log);
         Assert.True(south.WaitForReady(TimeSpan.FromSeconds(60)), "south never ready: " + south.Log);
 
@@ -105,12 +103,12 @@ public sealed class CentralIndexTests(ITestOutputHelper output)
             return;
         }
 
-        using var dir = new TempDir();
+        using var dir = new Estate(config: null);
         using PostgresServer pg = PostgresServer.Start();
 
         // South's capture: one call at once (G.722), a second (Opus) 10 s after it, replayed at their pace.
-        string pcap = TwoCalls(Captures.PathOf("sip-rtp-g722.pcap"), Captures.PathOf("sip-rtp-opus.pcap"), TimeSpan.FromSeconds(10), dir.Path);
-        using ServiceProcess south = StartAppliance(dir, pg, "south", pcap, paced: true);
+        string pcap = dir.TwoCalls(Captures.PathOf("sip-rtp-g722.pcap"), Captures.PathOf("sip-rtp-opus.pcap"), TimeSpan.FromSeconds(10));
+        using ServiceProcess south = dir.Start("south", pcap, paced: true, pg: pg);
         Assert.True(south.WaitForReady(TimeSpan.FromSeconds(60)), "south never ready: " + south.Log);
         string first = Poll(() => Central(pg, "south").FirstOrDefault(), TimeSpan.FromSeconds(30), "the first call in the central index", south);
 
@@ -151,7 +149,7 @@ public sealed class CentralIndexTests(ITestOutputHelper output)
             return;
         }
 
-        using var dir = new TempDir();
+        using var dir = new Estate(config: null);
         using PostgresServer pg = PostgresServer.Start();
 
         // The database as an appliance of schema version 1 left it, with one recording of a third appliance.
@@ -166,8 +164,8 @@ public sealed class CentralIndexTests(ITestOutputHelper output)
             insert.ExecuteNonQuery();
         }
 
-        using ServiceProcess north = StartAppliance(dir, pg, "north", s_sipp, paced: false);
-        using ServiceProcess south = StartAppliance(dir, pg, "south", s_sipp, paced: false);
+        using ServiceProcess north = dir.Start("north", s_sipp, paced: false, pg: pg);
+        using ServiceProcess south = dir.Start("south", s_sipp, paced: false, pg: pg);
         Assert.True(north.WaitForReady(TimeSpan.FromSeconds(60)), "north never ready: " + north.Log);
         Assert.True(south.WaitForReady(TimeSpan.FromSeconds(60)), "south never ready: " + south.Log);
         Poll(() => Readyz(north) is (200, "ready\n") && Readyz(south) is (200, "ready\n") ? "ok" : null, TimeSpan.FromSeconds(30), "both connected", north);
@@ -229,7 +227,7 @@ public sealed class CentralIndexTests(ITestOutputHelper output)
             return;
         }
 
-        using var dir = new TempDir();
+        using var dir = new Estate(config: null);
         using PostgresServer pg = PostgresServer.Start();
 
         // 1,200 recordings indexed before Cluster:Postgres was set (more than one batch), extension 1000 + i % 7.
@@ -291,54 +289,6 @@ public sealed class CentralIndexTests(ITestOutputHelper output)
         }
     }
 
-    private sealed class TempDir : IDisposable
-    {
-        public string Path { get; } = Directory.CreateTempSubdirectory("appl-central-").FullName;
-
-        public void Dispose()
-        {
-            try
-            {
-                Directory.Delete(Path, recursive: true);
-            }
-            catch (IOException)
-            {
-                // a process still closing a file
-            }
-        }
-    }
-
-    private static ServiceProcess StartAppliance(TempDir dir, PostgresServer pg, string name, string replay, bool paced)
-    {
-        string root = Path.Combine(dir.Path, name);
-        var env = new Dictionary<string, string?>
-        {
-            ["APPLIANCE_CLUSTER__POSTGRES"] = pg.ConnectionString(),
-            ["APPLIANCE_CLUSTER__NAME"] = name,
-            ["APPLIANCE_CLUSTER__SITE"] = name,
-            ["APPLIANCE_CLUSTER__SECRET"] = Secret,
-        };
-        List<string> args = ["--replay", replay, "--recordings", Path.Combine(root, "rec"), "--state", Path.Combine(root, "state"), "--workers", "1"];
-        if (!paced)
-        {
-            args.Add("--no-pacing");
-        }
-
-        return ServiceProcess.Start(env, [.. args]);
-    }
-
-    /// <summary>The second capture's frames <paramref name="gap"/> after the first's last (both Ethernet).</summary>
-    private static string TwoCalls(string a, string b, TimeSpan gap, string folder)
-    {
-        (int linkA, List<(long Ns, byte[] Frame)> first) = PcapFile.Read(a);
-        (int linkB, List<(long Ns, byte[] Frame)> second) = PcapFile.Read(b);
-        Assert.Equal((1, 1), (linkA, linkB));
-        long shift = first[^1].Ns + (long)gap.TotalMilliseconds * 1_000_000 - second[0].Ns;
-        string path = Path.Combine(folder, "two-calls.pcap");
-        PcapFile.WriteClassic(path, 1, [.. first, .. second.Select(f => (f.Ns + shift, f.Frame))]);
-        return path;
-    }
-
     /// <summary>The one recording this appliance made, once written (its own index).</summary>
     private string OnlyLocal(ServiceProcess s) =>
         Poll(() => Ids(Json(s, "/api/recordings?scope=local")) is [var id] ? id : null, TimeSpan.FromSeconds(60), "the appliance's recording", s);
@@ -367,27 +317,6 @@ public sealed class CentralIndexTests(ITestOutputHelper output)
         }
     }
 
-    private static List<string> Ids(JsonElement list) => [.. list.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("id").GetString()!)];
-
-    private static JsonElement Item(JsonElement list, string id) => list.GetProperty("items").EnumerateArray().Single(i => i.GetProperty("id").GetString() == id);
-
-    private static JsonElement Json(ServiceProcess s, string path) => JsonDocument.Parse(s.Get(path)).RootElement.Clone();
-
-    private static byte[] Bytes(ServiceProcess s, string path, string? range, HttpStatusCode expected, out string? contentRange)
-    {
-        using HttpResponseMessage r = s.Send(path, m =>
-        {
-            if (range is not null)
-            {
-                m.Headers.TryAddWithoutValidation("Range", range);
-            }
-        });
-        byte[] body = r.Content.ReadAsByteArrayAsync().GetAwaiter().GetResult();
-        Assert.True(r.StatusCode == expected, $"{path}: {(int)r.StatusCode} {System.Text.Encoding.UTF8.GetString(body)}");
-        contentRange = r.Content.Headers.ContentRange?.ToString();
-        return body;
-    }
-
     private static HttpResponseMessage Peer(ServiceProcess s, string id, string credentials)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
@@ -395,10 +324,4 @@ public sealed class CentralIndexTests(ITestOutputHelper output)
         request.Headers.TryAddWithoutValidation("Authorization", "Appliance " + credentials);
         return http.Send(request);
     }
-
-    private sealed record AuditRow(string Token, string Action, string? Target);
-
-    private static List<AuditRow> Audit(ServiceProcess s) =>
-        [.. Json(s, "/api/audit?limit=1000").GetProperty("items").EnumerateArray()
-            .Select(e => new AuditRow(e.GetProperty("token").GetString()!, e.GetProperty("action").GetString()!, e.GetProperty("target").GetString()))];
 }

@@ -49,12 +49,12 @@ public sealed partial class SharedDirectoryTests(ITestOutputHelper output)
             return;
         }
 
-        using var dir = new TempFolder();
+        using var dir = new Estate(Config);
         using GarnetServer garnet = GarnetServer.Start();
         // South's capture: the Wireshark sample call to francisco (200.57.7.204, desk-b), starting 15 s after the replay does.
-        string southPcap = Delayed(Captures.PathOf("SIP_CALL_RTP_G711.pcap"), TimeSpan.FromSeconds(15), dir.Path);
-        using ServiceProcess north = StartAppliance(dir, garnet, "north", s_sipp, paced: false);
-        using ServiceProcess south = StartAppliance(dir, garnet, "south", southPcap, paced: true);
+        string southPcap = dir.Delayed(Captures.PathOf("SIP_CALL_RTP_G711.pcap"), TimeSpan.FromSeconds(15));
+        using ServiceProcess north = dir.Start("north", s_sipp, paced: false, garnet);
+        using ServiceProcess south = dir.Start("south", southPcap, paced: true, garnet);
         Assert.True(north.WaitForReady(TimeSpan.FromSeconds(30)), "north never ready: " + north.Log);
         Assert.True(south.WaitForReady(TimeSpan.FromSeconds(30)), "south never ready: " + south.Log);
 
@@ -96,13 +96,13 @@ public sealed partial class SharedDirectoryTests(ITestOutputHelper output)
             return;
         }
 
-        using var dir = new TempFolder();
+        using var dir = new Estate(Config);
         using GarnetServer garnet = GarnetServer.Start();
-        using ServiceProcess south = StartAppliance(dir, garnet, "south", s_sipp, paced: false);
+        using ServiceProcess south = dir.Start("south", s_sipp, paced: false, garnet);
         Assert.True(south.WaitForReady(TimeSpan.FromSeconds(30)), "south never ready: " + south.Log);
         // North's capture: a phone's REGISTERs take alice's profile set {3001, 3002} at 1.0 s and leave it at 2.5 s
         // (extension mobility: a login and a logout learned from traffic, at a phone only north sees).
-        using ServiceProcess north = StartAppliance(dir, garnet, "north", Path.Combine(Repo.Root, "samples", "sipp-mobility-registers.pcap"), paced: true);
+        using ServiceProcess north = dir.Start("north", Path.Combine(Repo.Root, "samples", "sipp-mobility-registers.pcap"), paced: true, garnet);
         Assert.True(north.WaitForReady(TimeSpan.FromSeconds(30)), "north never ready: " + north.Log);
 
         JsonElement ended = Poll(() => TryJson(south, "/api/cluster/users/alice") is { } a && a.GetProperty("appliance").GetString() == "north"
@@ -130,14 +130,14 @@ public sealed partial class SharedDirectoryTests(ITestOutputHelper output)
             return;
         }
 
-        using var dir = new TempFolder();
+        using var dir = new Estate(Config);
         using GarnetServer garnet = GarnetServer.Start();
         // Both capture the same SIPp call: phone sip:127.0.0.1:5070 registers 2002 (and stays registered) at each site.
-        using ServiceProcess north = StartAppliance(dir, garnet, "north", s_sipp, paced: false);
+        using ServiceProcess north = dir.Start("north", s_sipp, paced: false, garnet);
         Assert.True(north.WaitForReady(TimeSpan.FromSeconds(30)), "north never ready: " + north.Log);
         Poll(() => Line(north, "2002") is { } l && l.GetProperty("held").GetBoolean() ? l : null, TimeSpan.FromSeconds(20), "2002 held by north", north);
 
-        using ServiceProcess south = StartAppliance(dir, garnet, "south", s_sipp, paced: false);
+        using ServiceProcess south = dir.Start("south", s_sipp, paced: false, garnet);
         Assert.True(south.WaitForReady(TimeSpan.FromSeconds(30)), "south never ready: " + south.Log);
         JsonElement refused = Poll(() => Line(south, "2002") is { } l && !l.GetProperty("held").GetBoolean() ? l : null,
             TimeSpan.FromSeconds(20), "2002 refused at south", south);
@@ -165,15 +165,15 @@ public sealed partial class SharedDirectoryTests(ITestOutputHelper output)
             return;
         }
 
-        using var dir = new TempFolder();
+        using var dir = new Estate(Config);
         using GarnetServer garnet = GarnetServer.Start();
         // Both replay the SIPp call at its pace, its end 15 s later: 2001 registers at 0 s and unregisters at 25 s, north's first.
-        string pcap = Stretched(s_sipp, TimeSpan.FromSeconds(9.5), TimeSpan.FromSeconds(15), dir.Path);
-        using ServiceProcess north = StartAppliance(dir, garnet, "north", pcap, paced: true);
+        string pcap = dir.Stretched(s_sipp, TimeSpan.FromSeconds(9.5), TimeSpan.FromSeconds(15));
+        using ServiceProcess north = dir.Start("north", pcap, paced: true, garnet);
         Assert.True(north.WaitForReady(TimeSpan.FromSeconds(30)), "north never ready: " + north.Log);
         Poll(() => Line(north, "2001") is { } l && l.GetProperty("held").GetBoolean() ? l : null, TimeSpan.FromSeconds(8), "2001 held by north", north);
 
-        using ServiceProcess south = StartAppliance(dir, garnet, "south", pcap, paced: true);
+        using ServiceProcess south = dir.Start("south", pcap, paced: true, garnet);
         Assert.True(south.WaitForReady(TimeSpan.FromSeconds(30)), "south never ready: " + south.Log);
         Poll(() => Json(south, "/api/conflicts?open=true").EnumerateArray().Any(c => c.GetProperty("extension").GetString() == "2001"
             && c.GetProperty("holder").GetString() == "sip:127.0.0.1:5061 at north") ? "open" : null, TimeSpan.FromSeconds(15), "south's conflict on 2001", south);
@@ -195,12 +195,12 @@ public sealed partial class SharedDirectoryTests(ITestOutputHelper output)
             return;
         }
 
-        using var dir = new TempFolder();
+        using var dir = new Estate(Config);
         using GarnetServer garnet = GarnetServer.Start();
-        using ServiceProcess north = StartAppliance(dir, garnet, "north", s_sipp, paced: false, claimSeconds: 4);
+        using ServiceProcess north = dir.Start("north", s_sipp, paced: false, garnet, claimSeconds: 4);
         Assert.True(north.WaitForReady(TimeSpan.FromSeconds(30)), "north never ready: " + north.Log);
         Poll(() => Line(north, "2002") is { } l && l.GetProperty("held").GetBoolean() ? l : null, TimeSpan.FromSeconds(20), "2002 held by north", north);
-        using ServiceProcess south = StartAppliance(dir, garnet, "south", s_sipp, paced: false, claimSeconds: 4);
+        using ServiceProcess south = dir.Start("south", s_sipp, paced: false, garnet, claimSeconds: 4);
         Assert.True(south.WaitForReady(TimeSpan.FromSeconds(30)), "south never ready: " + south.Log);
         Poll(() => Line(south, "2002") is { } l && !l.GetProperty("held").GetBoolean() ? l : null, TimeSpan.FromSeconds(20), "2002 refused at south", south);
         Thread.Sleep(6000); // longer than a claim lasts: north renews its claim while it runs
@@ -226,12 +226,12 @@ public sealed partial class SharedDirectoryTests(ITestOutputHelper output)
             return;
         }
 
-        using var dir = new TempFolder();
+        using var dir = new Estate(Config);
         using GarnetServer garnet = GarnetServer.Start();
         // Each site's own call (the SIPp call, 10 s) starts 20 s after its replay: while the server is down.
-        string pcap = Delayed(s_sipp, TimeSpan.FromSeconds(20), dir.Path);
-        using ServiceProcess north = StartAppliance(dir, garnet, "north", pcap, paced: true);
-        using ServiceProcess south = StartAppliance(dir, garnet, "south", pcap, paced: true);
+        string pcap = dir.Delayed(s_sipp, TimeSpan.FromSeconds(20));
+        using ServiceProcess north = dir.Start("north", pcap, paced: true, garnet);
+        using ServiceProcess south = dir.Start("south", pcap, paced: true, garnet);
         Assert.True(north.WaitForReady(TimeSpan.FromSeconds(30)), "north never ready: " + north.Log);
         Assert.True(south.WaitForReady(TimeSpan.FromSeconds(30)), "south never ready: " + south.Log);
 
@@ -310,11 +310,11 @@ public sealed partial class SharedDirectoryTests(ITestOutputHelper output)
             return;
         }
 
-        using var dir = new TempFolder();
+        using var dir = new Estate(Config);
         using GarnetServer garnet = GarnetServer.Start();
         garnet.Kill(); // its port, nobody listening
         var sw = Stopwatch.StartNew();
-        using ServiceProcess north = StartAppliance(dir, garnet, "north", s_sipp, paced: false);
+        using ServiceProcess north = dir.Start("north", s_sipp, paced: false, garnet);
         Assert.True(north.WaitForReady(TimeSpan.FromSeconds(30)), "north never ready: " + north.Log);
         output.WriteLine($"ready after {sw.Elapsed.TotalSeconds:F1} s with the server down");
         Assert.Contains("degraded", Readyz(north).Body, StringComparison.Ordinal);
@@ -339,9 +339,9 @@ public sealed partial class SharedDirectoryTests(ITestOutputHelper output)
             return;
         }
 
-        using var dir = new TempFolder();
+        using var dir = new Estate(Config);
         using GarnetServer garnet = GarnetServer.Start();
-        using ServiceProcess first = StartAppliance(dir, garnet, "north", s_sipp, paced: false);
+        using ServiceProcess first = dir.Start("north", s_sipp, paced: false, garnet);
         Assert.True(first.WaitForReady(TimeSpan.FromSeconds(30)), "never ready: " + first.Log);
         Poll(() => Readyz(first) is (200, "ready\n") ? "ok" : null, TimeSpan.FromSeconds(10), "the first north ready, not degraded", first);
 
@@ -366,7 +366,7 @@ public sealed partial class SharedDirectoryTests(ITestOutputHelper output)
     [Fact]
     public void WithoutClusterSettings_NothingOfTheClusterRuns_AndABadServerStringIsRefused()
     {
-        using var dir = new TempFolder();
+        using var dir = new Estate(Config);
         string root = Path.Combine(dir.Path, "single");
         using (ServiceProcess single = ServiceProcess.Start(new Dictionary<string, string?>(), "--replay", s_sipp, "--no-pacing",
             "--recordings", Path.Combine(root, "rec"), "--state", Path.Combine(root, "state"), "--workers", "1"))
@@ -387,124 +387,8 @@ public sealed partial class SharedDirectoryTests(ITestOutputHelper output)
 
     // ---- Helpers ------------------------------------------------------------------------------------------------
 
-    private sealed class TempFolder : IDisposable
-    {
-        public TempFolder()
-        {
-            Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "appl-cluster-" + Guid.NewGuid().ToString("N")[..12]);
-            Directory.CreateDirectory(Path);
-            File.WriteAllText(ConfigFile, Config);
-        }
-
-        public string Path { get; }
-
-        public string ConfigFile => System.IO.Path.Combine(Path, "directory.json");
-
-        /// <summary>Keys of this test only.</summary>
-        public string Prefix => "t-" + System.IO.Path.GetFileName(Path) + ":";
-
-        public void Dispose()
-        {
-            try
-            {
-                Directory.Delete(Path, recursive: true);
-            }
-            catch (IOException)
-            {
-                // a process still closing a file: the temp folder is cleaned by the system
-            }
-        }
-    }
-
-    private static ServiceProcess StartAppliance(TempFolder dir, GarnetServer garnet, string name, string replay, bool paced, int? claimSeconds = null)
-    {
-        string root = Path.Combine(dir.Path, name);
-        var env = new Dictionary<string, string?>
-        {
-            ["APPLIANCE_CLUSTER__REDIS"] = garnet.Configuration,
-            ["APPLIANCE_CLUSTER__NAME"] = name,
-            ["APPLIANCE_CLUSTER__SITE"] = name,
-            ["APPLIANCE_CLUSTER__PREFIX"] = dir.Prefix,
-            ["APPLIANCE_CLUSTER__RECONCILESECONDS"] = "1",
-            ["APPLIANCE_CLUSTER__CLAIMSECONDS"] = claimSeconds?.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        };
-        List<string> args = ["--replay", replay, "--recordings", Path.Combine(root, "rec"), "--state", Path.Combine(root, "state"),
-            "--config", dir.ConfigFile, "--workers", "1", "--checkpoint-seconds", "1"];
-        if (!paced)
-        {
-            args.Add("--no-pacing");
-        }
-
-        return ServiceProcess.Start(env, [.. args]);
-    }
-
-    /// <summary>The capture with a frame nobody parses (an unknown EtherType) <paramref name="delay"/> before its first.</summary>
-    private static string Delayed(string capture, TimeSpan delay, string folder)
-    {
-        (int linkType, List<(long Ns, byte[] Frame)> frames) = PcapFile.Read(capture);
-        Assert.Equal(1, linkType); // Ethernet
-        byte[] filler = new byte[60];
-        filler[12] = 0x88;
-        filler[13] = 0xB5; // IEEE 802 local experimental
-        string path = Path.Combine(folder, Path.GetFileNameWithoutExtension(capture) + "-delayed.pcap");
-        PcapFile.WriteClassic(path, linkType, [(frames[0].Ns - (long)delay.TotalMilliseconds * 1_000_000, filler), .. frames]);
-        return path;
-    }
-
-    /// <summary>The capture with every frame from <paramref name="after"/> on (since its first) <paramref name="by"/> later.</summary>
-    private static string Stretched(string capture, TimeSpan after, TimeSpan by, string folder)
-    {
-        (int linkType, List<(long Ns, byte[] Frame)> frames) = PcapFile.Read(capture);
-        long first = frames[0].Ns, cut = (long)after.TotalMilliseconds * 1_000_000, shift = (long)by.TotalMilliseconds * 1_000_000;
-        string path = Path.Combine(folder, Path.GetFileNameWithoutExtension(capture) + "-stretched.pcap");
-        PcapFile.WriteClassic(path, linkType, frames.Select(f => f.Ns - first >= cut ? (f.Ns + shift, f.Frame) : f));
-        return path;
-    }
-
-    private static HttpResponseMessage Post(ServiceProcess s, string path, object? body) => s.Send(path, r =>
-    {
-        r.Method = HttpMethod.Post;
-        if (body is not null)
-        {
-            r.Content = JsonContent.Create(body);
-        }
-    });
-
-    private static void Created(HttpResponseMessage r)
-    {
-        using (r)
-        {
-            Assert.True(r.StatusCode == HttpStatusCode.Created, $"{(int)r.StatusCode}: {r.Content.ReadAsStringAsync().Result}");
-        }
-    }
-
-    private static void Ok(HttpResponseMessage r)
-    {
-        using (r)
-        {
-            Assert.True(r.StatusCode == HttpStatusCode.OK, $"{(int)r.StatusCode}: {r.Content.ReadAsStringAsync().Result}");
-        }
-    }
-
-    private static JsonElement Json(ServiceProcess s, string path) => JsonDocument.Parse(s.Get(path)).RootElement.Clone();
-
-    /// <summary>Null while the resource is not there (404).</summary>
-    private static JsonElement? TryJson(ServiceProcess s, string path)
-    {
-        using HttpResponseMessage r = s.Send(path);
-        return r.StatusCode == HttpStatusCode.NotFound ? null : JsonDocument.Parse(r.Content.ReadAsStream()).RootElement.Clone();
-    }
-
-    /// <summary>The device the user is logged in at, as this appliance knows it (null: nowhere).</summary>
-    private static string? Located(ServiceProcess s, string user) =>
-        Json(s, "/api/locate/user/" + user) is var l && l.GetProperty("loggedIn").GetBoolean() ? l.GetProperty("hostDevice").GetString() : null;
-
     private static void AssertEventually(ServiceProcess s, string user, string device) =>
         Poll(() => Located(s, user) == device ? "ok" : null, TimeSpan.FromSeconds(10), $"{user} at {device}", s);
-
-    private static JsonElement? Line(ServiceProcess s, string extension) =>
-        Json(s, "/api/cluster").GetProperty("lines").EnumerateArray().Where(l => l.GetProperty("extension").GetString() == extension)
-            .Select(l => (JsonElement?)l).FirstOrDefault();
 
     /// <summary>The data of the first event of that name whose data holds <paramref name="contains"/>, replayed from the start of the stream.</summary>
     private static string EventData(ServiceProcess s, string name, string contains)
