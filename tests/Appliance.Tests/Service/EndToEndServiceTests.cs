@@ -179,17 +179,7 @@ public sealed class EndToEndServiceTests(ITestOutputHelper output)
         }
     }
 
-    private static string? SkipReason()
-    {
-        if (!Repo.IsRoot)
-        {
-            return "the live end-to-end test needs root (network namespaces, raw capture, SIPp's raw socket); CI runs as root.";
-        }
-
-        string[] path = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries);
-        string[] missing = [.. new[] { "sipp", "ip", "opusdec" }.Where(t => !path.Any(p => File.Exists(Path.Combine(p, t))))];
-        return missing.Length == 0 ? null : $"missing tool(s) for the live end-to-end test: {string.Join(", ", missing)}";
-    }
+    private static string? SkipReason() => LiveRig.SkipReason("the live end-to-end test");
 
     private static JsonElement Json(ServiceProcess service, string path) => JsonSerializer.Deserialize<JsonElement>(service.Get(path), s_web);
 

@@ -161,17 +161,7 @@ public sealed class PauseLiveTests(ITestOutputHelper output)
         }
     }
 
-    private static string? SkipReason()
-    {
-        if (!Repo.IsRoot)
-        {
-            return "the live pause test needs root (network namespaces, raw capture, SIPp's raw socket); CI runs as root.";
-        }
-
-        string[] path = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries);
-        string[] missing = [.. new[] { "sipp", "ip", "opusdec" }.Where(t => !path.Any(p => File.Exists(Path.Combine(p, t))))];
-        return missing.Length == 0 ? null : $"missing tool(s) for the live pause test: {string.Join(", ", missing)}";
-    }
+    private static string? SkipReason() => LiveRig.SkipReason("the live pause test");
 
     /// <summary>GET /api/events?types=call,stream line by line into <paramref name="lines"/> until cancelled.</summary>
     private static Task ReadEvents(int port, ConcurrentQueue<string> lines, CancellationToken ct) => Task.Run(async () =>

@@ -37,4 +37,26 @@ public static class LiveRig
     public static string PhoneMovesScript => Path.Combine(Repo.Root, "tests", "live", "phone-moves.sh");
     /// <summary>tests/live/topology-b2b.sh: the topology rig with an SBC hiding the Call-ID (topoh), or a transfer target.</summary>
     public static string B2bScript => Path.Combine(Repo.Root, "tests", "live", "topology-b2b.sh");
+
+    /// <summary>
+    /// Why a live test (SIPp calls in this rig, captured by the appliance, files decoded) cannot run here, in the words
+    /// of <paramref name="test"/> ("the live pause test"); null when it can. CI runs as root with TEST_PACKAGES.
+    /// </summary>
+    public static string? SkipReason(string test)
+    {
+        if (!Repo.IsRoot)
+        {
+            return $"{test} needs root (network namespaces, raw capture, SIPp's raw socket); CI runs as root.";
+        }
+
+        string[] missing = MissingTools();
+        return missing.Length == 0 ? null : $"missing tool(s) for {test}: {string.Join(", ", missing)}";
+    }
+
+    /// <summary>The live tests' programs not on PATH (no parameter: ToolchainTests' scan reads the names here).</summary>
+    private static string[] MissingTools()
+    {
+        string[] path = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries);
+        return [.. new[] { "sipp", "ip", "opusdec" }.Where(t => !path.Any(p => File.Exists(Path.Combine(p, t))))];
+    }
 }

@@ -139,13 +139,6 @@ public sealed class LiveBrowserTests(ITestOutputHelper output)
             return noBrowser;
         }
 
-        if (!Repo.IsRoot)
-        {
-            return "the live test needs root (network namespaces, raw capture, SIPp's raw socket); CI runs as root.";
-        }
-
-        string[] path = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries);
-        string[] missing = [.. new[] { "sipp", "ip", "opusdec" }.Where(t => !path.Any(p => File.Exists(Path.Combine(p, t))))];
-        return missing.Length == 0 ? null : $"missing tool(s) for the live test: {string.Join(", ", missing)}";
+        return LiveRig.SkipReason("the live test");
     }
 }
