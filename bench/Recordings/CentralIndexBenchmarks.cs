@@ -1,12 +1,10 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using Appliance.Cluster;
 using Appliance.Endpoints;
 using Appliance.Recordings;
 using Appliance.Service;
+using Appliance.Tests.Cluster;
 using BenchmarkDotNet.Attributes;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
@@ -15,17 +13,17 @@ namespace Bench.Recordings;
 
 /// <summary>
 /// The central recordings index (README "Cluster", central index) on a real PostgreSQL 15 of its own (Debian
-/// postgresql-15: initdb into a temporary folder, as the postgres user when root; loopback; default durability, fsync on)
-/// holding 200,000 recordings of 500 extensions, one a minute: a page of the estate's search (newest, by extension, deep
-/// in the keyset), and sending one batch of 500 recordings from the local SQLite queue (one PostgreSQL transaction).
+/// postgresql-15, started by the tests' PostgresServer: loopback, fsync on, shared_buffers 128 MB) holding 200,000
+/// recordings of 500 extensions, one a minute: a page of the estate's search (newest, by extension, deep in the keyset),
+/// and sending one batch of 500 recordings from the local SQLite queue (one PostgreSQL transaction).
 /// </summary>
 [MemoryDiagnoser]
 public class CentralIndexBenchmarks
 {
     private const int Rows = 200_000;
 
+    private PostgresServer _server = null!;
     private string _folder = "";
-    private int _port;
     private RecordingIndex _local = null!;
     private CentralIndex _central = null!;
     private RecordingCursor _middle;
@@ -34,11 +32,11 @@ public class CentralIndexBenchmarks
     [GlobalSetup]
     public void Setup()
     {
+        _server = PostgresServer.Start(durable: true, sharedBuffersMb: 128);
         _folder = Path.Combine(Path.GetTempPath(), "bench-central-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(_folder);
         try
         {
-            Start();
+            Fill();
         }
         catch
         {
@@ -47,26 +45,9 @@ public class CentralIndexBenchmarks
         }
     }
 
-    private void Start()
+    private void Fill()
     {
-        bool root = Environment.UserName == "root";
-        if (root)
-        {
-            Check(Run("chown", ["postgres", _folder], asPostgres: false), "chown");
-        }
-
-        using (var l = new TcpListener(IPAddress.Loopback, 0))
-        {
-            l.Start();
-            _port = ((IPEndPoint)l.LocalEndpoint).Port;
-        }
-
-        string data = Path.Combine(_folder, "data");
-        Check(Run("/usr/lib/postgresql/15/bin/initdb", ["-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"]), "initdb");
-        string options = string.Create(CultureInfo.InvariantCulture, $"-p {_port} -k {_folder} -c listen_addresses=127.0.0.1 -c shared_buffers=128MB");
-        Check(Run("/usr/lib/postgresql/15/bin/pg_ctl", ["-D", data, "-l", Path.Combine(_folder, "log"), "-o", options, "-w", "-t", "60", "start"]), "pg_ctl start");
-
-        string connection = $"Host=127.0.0.1;Port={_port};Username=postgres;Database=postgres";
+        string connection = $"Host=127.0.0.1;Port={_server.Port};Username=postgres;Database=postgres"; // pooled, as the appliance connects
         using (var db = new NpgsqlConnection(connection))
         {
             db.Open();
@@ -104,8 +85,11 @@ public class CentralIndexBenchmarks
     {
         _central?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _local?.Close();
-        Run("/usr/lib/postgresql/15/bin/pg_ctl", ["-D", Path.Combine(_folder, "data"), "-m", "immediate", "-w", "stop"]);
-        Directory.Delete(_folder, recursive: true);
+        _server?.Dispose();
+        if (Directory.Exists(_folder))
+        {
+            Directory.Delete(_folder, recursive: true);
+        }
     }
 
     [Benchmark]
@@ -140,30 +124,4 @@ public class CentralIndexBenchmarks
 
     [Benchmark]
     public int SendBatchOf500() => _central.SendOnceAsync(CancellationToken.None).GetAwaiter().GetResult();
-
-    private static void Check((int Code, string Output) result, string what)
-    {
-        if (result.Code != 0)
-        {
-            throw new InvalidOperationException($"{what} failed ({result.Code}): {result.Output}");
-        }
-    }
-
-    // As the postgres user when root (runuser: initdb refuses root), else as ourselves.
-    private static (int Code, string Output) Run(string program, string[] args, bool asPostgres = true)
-    {
-        var psi = new ProcessStartInfo(program, args);
-        if (asPostgres && Environment.UserName == "root")
-        {
-            psi = new ProcessStartInfo("runuser", ["-u", "postgres", "--", program, .. args]);
-        }
-
-        psi.RedirectStandardOutput = true;
-        psi.RedirectStandardError = true;
-        psi.WorkingDirectory = Path.GetTempPath();
-        using Process p = Process.Start(psi) ?? throw new InvalidOperationException(program + " did not start");
-        Task<string> stdout = p.StandardOutput.ReadToEndAsync(), stderr = p.StandardError.ReadToEndAsync();
-        p.WaitForExit();
-        return (p.ExitCode, stdout.Result + stderr.Result);
-    }
 }

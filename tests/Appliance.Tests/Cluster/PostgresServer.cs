@@ -9,19 +9,24 @@ namespace Appliance.Tests.Cluster;
 /// A real PostgreSQL 15 (Debian postgresql-15, TEST_PACKAGES) of the test's own: <c>initdb</c> into a temporary folder
 /// (as the postgres user when the tests run as root: initdb refuses root), started with <c>pg_ctl</c> on a free loopback
 /// port with its socket in that folder, stopped and deleted at the end. Stoppable and restartable mid-test (same data).
+/// The central-index benchmark (bench/Recordings) starts its server with this too.
 /// </summary>
 public sealed class PostgresServer : IDisposable
 {
     public const string Bin = "/usr/lib/postgresql/15/bin";
 
-    private const string InitDb = "/usr/lib/postgresql/15/bin/initdb";
+    private const string InitDb = Bin + "/initdb";
 
     private readonly string _folder;
+    private readonly bool _durable;
+    private readonly int _sharedBuffersMb;
 
-    private PostgresServer(string folder, int port)
+    private PostgresServer(string folder, int port, bool durable, int sharedBuffersMb)
     {
         _folder = folder;
         Port = port;
+        _durable = durable;
+        _sharedBuffersMb = sharedBuffersMb;
     }
 
     public int Port { get; }
@@ -48,7 +53,9 @@ public sealed class PostgresServer : IDisposable
         return null;
     }
 
-    public static PostgresServer Start()
+    /// <param name="durable">fsync on, as a production server runs (the benchmark); off for the tests, which never crash the machine.</param>
+    /// <param name="sharedBuffersMb">PostgreSQL's shared_buffers.</param>
+    public static PostgresServer Start(bool durable = false, int sharedBuffersMb = 16)
     {
         string folder = Path.Combine(Path.GetTempPath(), "appl-pg-" + Guid.NewGuid().ToString("N")[..10]);
         Directory.CreateDirectory(folder);
@@ -61,9 +68,18 @@ public sealed class PostgresServer : IDisposable
         l.Start();
         int port = ((IPEndPoint)l.LocalEndpoint).Port;
         l.Stop();
-        var server = new PostgresServer(folder, port);
-        Check(Run("/usr/lib/postgresql/15/bin/initdb", ["-D", server.Data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"]), "initdb");
-        server.Restart();
+        var server = new PostgresServer(folder, port, durable, sharedBuffersMb);
+        try
+        {
+            Check(Run("/usr/lib/postgresql/15/bin/initdb", ["-D", server.Data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"]), "initdb");
+            server.Restart();
+        }
+        catch
+        {
+            server.Dispose(); // never leave a server or its folder behind a failed start
+            throw;
+        }
+
         return server;
     }
 
@@ -71,7 +87,7 @@ public sealed class PostgresServer : IDisposable
     public void Restart()
     {
         string options = string.Create(CultureInfo.InvariantCulture,
-            $"-p {Port} -k {_folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50 -c shared_buffers=16MB");
+            $"-p {Port} -k {_folder} -c listen_addresses=127.0.0.1 -c fsync={(_durable ? "on" : "off")} -c max_connections=50 -c shared_buffers={_sharedBuffersMb}MB");
         Check(Run("/usr/lib/postgresql/15/bin/pg_ctl", ["-D", Data, "-l", Path.Combine(_folder, "log"), "-o", options, "-w", "-t", "60", "start"]), "pg_ctl start");
     }
 
