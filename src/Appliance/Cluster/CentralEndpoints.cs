@@ -19,7 +19,9 @@ namespace Appliance.Cluster;
 /// fetched from the holder's API (the URL it wrote to the central index) with the estate's shared secret, range
 /// requests passed through. The holder serves them on /api/peer/{user}/recordings/{id}[/audio] to the principal
 /// <c>appliance:&lt;name&gt;</c> only, and its audit log records them as "recording:&lt;id&gt; for &lt;user&gt;" by that
-/// principal; this appliance's audit log records the user's own request as for a local recording.
+/// principal; this appliance's audit log records the user's own request as for a local recording. A legal hold placed or
+/// released here on such a recording is forwarded the same way (PUT/DELETE /api/peer/{user}/recordings/{id}/hold) and
+/// applied by the holder as its own: the marker is beside the files retention would delete.
 /// </summary>
 internal static class CentralEndpoints
 {
@@ -42,18 +44,40 @@ internal static class CentralEndpoints
     public static void MapPeer(RouteGroupBuilder api)
     {
         RouteGroupBuilder peer = api.MapGroup("/peer/{user}/recordings").WithTags("Cluster");
-        peer.MapGet("/{id}", (string user, string id, RecordingCatalog catalog) =>
-                ApiArgs.RecordingId(id, out Guid guid, out IResult? problem) ? RecordingEndpoints.LocalSidecar(guid, catalog) : problem)
+        peer.MapGet("/{id}", (string user, string id, RecordingCatalog catalog, ApplianceRuntime runtime) =>
+                ApiArgs.RecordingId(id, out Guid guid, out IResult? problem) ? RecordingEndpoints.LocalSidecar(guid, catalog, runtime) : problem)
             .WithSummary("Another appliance of the estate asks for a recording's sidecar on behalf of its user (appliance principals only).")
             .ProducesValidationProblem().ProducesProblem(404);
         peer.MapGet("/{id}/audio", (string user, string id, RecordingCatalog catalog, HttpContext context) =>
                 ApiArgs.RecordingId(id, out Guid guid, out IResult? problem) ? RecordingEndpoints.LocalAudio(guid, catalog, context) : problem)
             .WithSummary("Another appliance of the estate plays a recording on behalf of its user, with range requests (appliance principals only).")
             .Produces(200, contentType: "audio/ogg").Produces(206, contentType: "audio/ogg").ProducesProblem(404).ProducesProblem(416);
+        peer.MapPut("/{id}/hold", (string user, string id, RecordingCatalog catalog, ApplianceRuntime runtime, HttpContext context) =>
+                RecordingEndpoints.LocalHoldAsync(id, true, By(user, context), catalog, runtime))
+            .WithSummary("Another appliance of the estate places a legal hold on a recording held here, for its user, as a local hold (appliance principals only).")
+            .Produces<RecordingSummary>().ProducesValidationProblem().ProducesProblem(404);
+        peer.MapDelete("/{id}/hold", (string user, string id, RecordingCatalog catalog, ApplianceRuntime runtime, HttpContext context) =>
+                RecordingEndpoints.LocalHoldAsync(id, false, By(user, context), catalog, runtime))
+            .WithSummary("Another appliance of the estate releases a legal hold on a recording held here, for its user (appliance principals only).")
+            .Produces<RecordingSummary>().ProducesValidationProblem().ProducesProblem(404);
     }
 
+    // Who placed a hold asked for by another appliance, as the hold marker keeps it: the user, and through which appliance.
+    private static string By(string user, HttpContext context) => $"{user} via {context.User.Identity?.Name}";
+
     /// <summary>The sidecar or audio of a recording this appliance does not hold, from the appliance that does.</summary>
-    public static async Task<IResult> ProxyAsync(CentralIndex central, Guid id, bool audio, HttpContext context)
+    public static Task<IResult> ProxyAsync(CentralIndex central, Guid id, bool audio, HttpContext context) =>
+        ForwardAsync(central, id, HttpMethod.Get, audio ? "/audio" : "", context);
+
+    /// <summary>
+    /// A legal hold placed (or released) on a recording this appliance does not hold: applied by the appliance that does,
+    /// whose answer (the recording's summary, or its 404) comes back as it gave it. Nothing is changed here.
+    /// </summary>
+    public static Task<IResult> ForwardHoldAsync(CentralIndex central, Guid id, bool held, HttpContext context) =>
+        ForwardAsync(central, id, held ? HttpMethod.Put : HttpMethod.Delete, "/hold", context);
+
+    // The request made again at the holder's peer route for the user, on behalf of this appliance.
+    private static async Task<IResult> ForwardAsync(CentralIndex central, Guid id, HttpMethod method, string suffix, HttpContext context)
     {
         CentralIndex.Holder? holder;
         try
@@ -77,8 +101,8 @@ internal static class CentralEndpoints
         }
 
         string user = context.User.Identity?.Name ?? "";
-        var uri = new Uri(holder.Url.TrimEnd('/') + $"/api/peer/{Uri.EscapeDataString(user)}/recordings/{id:D}" + (audio ? "/audio" : ""));
-        using var request = new HttpRequestMessage(HttpMethod.Get, uri);
+        var uri = new Uri(holder.Url.TrimEnd('/') + $"/api/peer/{Uri.EscapeDataString(user)}/recordings/{id:D}" + suffix);
+        using var request = new HttpRequestMessage(method, uri);
         request.Headers.TryAddWithoutValidation("Authorization", $"{PeerAuthHandler.SchemeName} {central.Name}:{central.Secret}");
         foreach (string header in (string[])["Range", "If-Range"])
         {
@@ -96,9 +120,15 @@ internal static class CentralEndpoints
             {
                 response = await s_http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, headers.Token);
             }
-            catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException && !context.RequestAborted.IsCancellationRequested)
+            catch (HttpRequestException ex) when (!context.RequestAborted.IsCancellationRequested)
             {
                 return Problem(holder, $"which does not answer ({ex.Message})");
+            }
+            catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
+            {
+                // Sent but unanswered: a change may have been made there. A hold placed (or released) again is the same hold.
+                return Problem(holder, $"which did not answer within {HeadersTimeout.TotalSeconds:0} s"
+                    + (method == HttpMethod.Get ? "" : "; the change may have been made there, and asking again is safe"));
             }
         }
 
@@ -106,6 +136,16 @@ internal static class CentralEndpoints
         {
             response.Dispose();
             return Problem(holder, "which refused this appliance (Cluster:Secret differs?)");
+        }
+
+        if ((int)response.StatusCode >= 500)
+        {
+            // Its failure is not this appliance's: a gateway error naming it, never a bare 500 passed on.
+            using (response)
+            {
+                string said = await response.Content.ReadAsStringAsync(context.RequestAborted);
+                return Problem(holder, $"which answered {(int)response.StatusCode} {response.ReasonPhrase}: {(said.Length > 300 ? said[..300] : said)}");
+            }
         }
 
         return new Proxied(response, holder);

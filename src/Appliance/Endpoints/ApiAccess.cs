@@ -45,7 +45,7 @@ public static class ApiAccess
     /// <summary>Directory and configuration changes, hot-desk logins and logouts, tokens: administrators.</summary>
     public const string Administer = "administer";
 
-    /// <summary>Another appliance of the estate (README "Cluster"): a recording's sidecar and audio on behalf of its user; no user role.</summary>
+    /// <summary>Another appliance of the estate (README "Cluster"): a recording's sidecar, audio and legal hold on behalf of its user; no user role.</summary>
     public const string Peer = "peer";
 
     /// <summary>The role of an appliance principal (<c>appliance:&lt;name&gt;</c>, Cluster:Secret): only <see cref="Peer"/> routes accept it.</summary>
@@ -116,6 +116,8 @@ public static class ApiAccess
         new("GET", "/api/cluster/users/{id}", Board),
         new("GET", "/api/peer/{user}/recordings/{id}", Peer, AuditActions.Sidecar, "recording:{id} for {user}"),
         new("GET", "/api/peer/{user}/recordings/{id}/audio", Peer, AuditActions.Play, "recording:{id} for {user}"),
+        new("PUT", "/api/peer/{user}/recordings/{id}/hold", Peer, AuditActions.Hold, "recording:{id} for {user}"),
+        new("DELETE", "/api/peer/{user}/recordings/{id}/hold", Peer, AuditActions.Release, "recording:{id} for {user}"),
     ];
 
     /// <summary>The policies, each requiring an authenticated principal with one of its roles.</summary>

@@ -194,6 +194,7 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
 
             index.SetHold(id, held);
             runtime.Retention.Held = index.HeldCount();
+            runtime.Central?.Wake(); // its trigger queued the change for the central index: sent now, not at the next look
             return true;
         }
     }

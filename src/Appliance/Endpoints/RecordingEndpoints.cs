@@ -25,11 +25,11 @@ internal static class RecordingEndpoints
             .Produces<RecordingList>().ProducesValidationProblem();
         recordings.MapGet("/{id}", Sidecar).WithSummary("A recording's metadata: its JSON sidecar, with legalHold.")
             .Produces<CallSidecar>().ProducesValidationProblem().ProducesProblem(404);
-        recordings.MapPut("/{id}/hold", (string id, RecordingCatalog catalog, HttpContext context) => Hold(id, true, catalog, context))
-            .WithSummary("Puts the recording under legal hold: retention never deletes it (the hold survives a rebuild of the index). Idempotent.")
+        recordings.MapPut("/{id}/hold", (string id, RecordingCatalog catalog, ApplianceRuntime runtime, HttpContext context) => Hold(id, true, catalog, runtime, context))
+            .WithSummary("Puts the recording under legal hold: retention never deletes it (the hold survives a rebuild of the index). Idempotent. In an estate, a recording another appliance holds is held there.")
             .Produces<RecordingSummary>().ProducesValidationProblem().ProducesProblem(404);
-        recordings.MapDelete("/{id}/hold", (string id, RecordingCatalog catalog, HttpContext context) => Hold(id, false, catalog, context))
-            .WithSummary("Releases the recording's legal hold. Idempotent.")
+        recordings.MapDelete("/{id}/hold", (string id, RecordingCatalog catalog, ApplianceRuntime runtime, HttpContext context) => Hold(id, false, catalog, runtime, context))
+            .WithSummary("Releases the recording's legal hold. Idempotent. In an estate, at the appliance holding the recording.")
             .Produces<RecordingSummary>().ProducesValidationProblem().ProducesProblem(404);
         recordings.MapGet("/{id}/audio", Audio)
             .WithSummary("The recording (stereo Ogg Opus, audio/ogg) with range requests, so a browser's audio element plays and seeks it; ?access_token= is accepted here.")
@@ -165,11 +165,11 @@ internal static class RecordingEndpoints
         // Held by another appliance of the estate (README "Cluster"): fetched from it.
         return runtime.Central is { } central && !catalog.TryGet(guid, out _)
             ? await Appliance.Cluster.CentralEndpoints.ProxyAsync(central, guid, audio: false, context)
-            : LocalSidecar(guid, catalog);
+            : LocalSidecar(guid, catalog, runtime);
     }
 
-    /// <summary>The sidecar of a recording this appliance holds (with legalHold), else 404.</summary>
-    internal static IResult LocalSidecar(Guid guid, RecordingCatalog catalog)
+    /// <summary>The sidecar of a recording this appliance holds (with legalHold; in an estate, this appliance and site), else 404.</summary>
+    internal static IResult LocalSidecar(Guid guid, RecordingCatalog catalog, ApplianceRuntime runtime)
     {
         if (!catalog.TryGet(guid, out RecordingCatalog.Entry? entry) || ReadSidecar(entry!.SidecarPath) is not { } sidecar)
         {
@@ -178,6 +178,13 @@ internal static class RecordingEndpoints
 
         // The hold is the appliance's, not the recorder's: added to the sidecar as it is answered, never written into it.
         sidecar["legalHold"] = entry.Summary.LegalHold;
+        if (runtime.Central is { } central)
+        {
+            // Who holds it (and its hold), as the estate's search says: the web app names the holder on the Call page.
+            sidecar["appliance"] = central.Name;
+            sidecar["site"] = central.Site;
+        }
+
         return TypedResults.Json(sidecar, ApiJsonContext.Default.JsonObject);
     }
 
@@ -193,7 +200,7 @@ internal static class RecordingEndpoints
         }
     }
 
-    private static async Task<IResult> Hold(string id, bool held, RecordingCatalog catalog, HttpContext context)
+    private static async Task<IResult> Hold(string id, bool held, RecordingCatalog catalog, ApplianceRuntime runtime, HttpContext context)
     {
         if (!ApiArgs.RecordingId(id, out Guid guid, out IResult? problem))
         {
@@ -202,10 +209,29 @@ internal static class RecordingEndpoints
 
         await catalog.CaughtUpAsync(RecordingCatalog.CatchUpWait);
 
-        return catalog.SetHold(guid, held, context.User.Identity?.Name ?? "") && catalog.TryGet(guid, out RecordingCatalog.Entry? entry)
-            ? TypedResults.Ok(entry!.Summary)
-            : ApiProblems.NotFound($"No recording '{guid:D}'.");
+        // Held by another appliance of the estate (README "Cluster"): the hold is placed there, beside its files.
+        return runtime.Central is { } central && !catalog.TryGet(guid, out _)
+            ? await Appliance.Cluster.CentralEndpoints.ForwardHoldAsync(central, guid, held, context)
+            : LocalHold(guid, held, context.User.Identity?.Name ?? "", catalog, runtime);
     }
+
+    /// <summary>A legal hold placed (or released) on a recording this appliance holds, by <paramref name="by"/>; else 404.</summary>
+    internal static async Task<IResult> LocalHoldAsync(string id, bool held, string by, RecordingCatalog catalog, ApplianceRuntime runtime)
+    {
+        if (!ApiArgs.RecordingId(id, out Guid guid, out IResult? problem))
+        {
+            return problem;
+        }
+
+        await catalog.CaughtUpAsync(RecordingCatalog.CatchUpWait);
+        return LocalHold(guid, held, by, catalog, runtime);
+    }
+
+    // The summary answered names this appliance in an estate, as its search items do: who holds the recording (and the hold).
+    private static IResult LocalHold(Guid guid, bool held, string by, RecordingCatalog catalog, ApplianceRuntime runtime) =>
+        catalog.SetHold(guid, held, by) && catalog.TryGet(guid, out RecordingCatalog.Entry? entry)
+            ? TypedResults.Ok(runtime.Central is { } central ? entry!.Summary with { Appliance = central.Name, Site = central.Site } : entry!.Summary)
+            : ApiProblems.NotFound($"No recording '{guid:D}'.");
 
     private static async Task<IResult> Audio(string id, RecordingCatalog catalog, ApplianceRuntime runtime, HttpContext context)
     {

@@ -104,6 +104,8 @@ public sealed class RoleApiTests(RoleHostFixture fixture) : IClassFixture<RoleHo
         ["GET /api/health"] = [Admin, Supervisor],
         ["GET /api/peer/{user}/recordings/{id}"] = [], // another appliance of the estate only (Cluster:Secret), no user role
         ["GET /api/peer/{user}/recordings/{id}/audio"] = [],
+        ["PUT /api/peer/{user}/recordings/{id}/hold"] = [],
+        ["DELETE /api/peer/{user}/recordings/{id}/hold"] = [],
         ["GET /"] = [Admin, Supervisor, Auditor, Viewer],
         ["GET /app/{**file}"] = [Admin, Supervisor, Auditor, Viewer],
     };

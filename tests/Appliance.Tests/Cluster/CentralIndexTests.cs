@@ -289,10 +289,6 @@ public sealed class CentralIndexTests(ITestOutputHelper output)
         }
     }
 
-    /// <summary>The one recording this appliance made, once written (its own index).</summary>
-    private string OnlyLocal(ServiceProcess s) =>
-        Poll(() => Ids(Json(s, "/api/recordings?scope=local")) is [var id] ? id : null, TimeSpan.FromSeconds(60), "the appliance's recording", s);
-
     /// <summary>The ids of the central index's rows held by <paramref name="appliance"/> (a row per recording: the primary key is its id).</summary>
     private static List<string> Central(PostgresServer pg, string appliance)
     {

@@ -42,6 +42,10 @@ internal static class ServiceProbes
     /// <summary>The ids of a recordings page.</summary>
     public static List<string> Ids(JsonElement list) => [.. list.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("id").GetString()!)];
 
+    /// <summary>The one recording this appliance made, once written (its own index).</summary>
+    public static string OnlyLocal(ServiceProcess s) =>
+        Poll(() => Ids(Json(s, "/api/recordings?scope=local")) is [var id] ? id : null, TimeSpan.FromSeconds(60), "the appliance's recording", s);
+
     public static JsonElement Item(JsonElement list, string id) => list.GetProperty("items").EnumerateArray().Single(i => i.GetProperty("id").GetString() == id);
 
     /// <summary>The body of a GET that must answer <paramref name="expected"/>, with its Content-Range.</summary>

@@ -75,22 +75,31 @@ function timelineEvents(sidecar) {
   return events.sort((a, b) => a.offset - b.offset);
 }
 
-// Legal hold (retention): shown to everyone, toggled by administrators (PUT/DELETE /api/recordings/{id}/hold).
+// Legal hold (retention): shown to everyone, toggled by administrators (PUT/DELETE /api/recordings/{id}/hold). In an
+// estate the sidecar names the appliance holding the recording; a hold asked for here is placed there by this appliance.
 function holdIndicator(sidecar, id) {
   const state = h('span', { class: sidecar.legalHold ? 'badge' : 'badge off', id: 'legal-hold' }, sidecar.legalHold ? 'Legal hold' : 'No legal hold');
   const box = h('p', {}, state);
+  if (sidecar.appliance) {
+    box.append(' ', h('span', { class: 'badge', id: 'recording-appliance', title: 'the appliance holding the recording and its legal hold (central index)' },
+      `on ${sidecar.site ? `${sidecar.appliance} (${sidecar.site})` : sidecar.appliance}`));
+  }
   if (may('administer')) {
-    const button = h('button', { type: 'button' }, sidecar.legalHold ? 'Release hold' : 'Place legal hold');
+    const button = h('button', { type: 'button', id: 'legal-hold-toggle' }, sidecar.legalHold ? 'Release hold' : 'Place legal hold');
     button.addEventListener('click', async () => {
       const on = !sidecar.legalHold;
+      box.querySelector('[role=alert]')?.remove();
+      button.disabled = true;
       try {
-        await api(on ? 'PUT' : 'DELETE', `/api/recordings/${id}/hold`);
-        sidecar.legalHold = on;
-        state.textContent = on ? 'Legal hold' : 'No legal hold';
-        state.className = on ? 'badge' : 'badge off';
-        button.textContent = on ? 'Release hold' : 'Place legal hold';
+        const summary = await api(on ? 'PUT' : 'DELETE', `/api/recordings/${id}/hold`);
+        sidecar.legalHold = summary?.legalHold ?? on;
+        state.textContent = sidecar.legalHold ? 'Legal hold' : 'No legal hold';
+        state.className = sidecar.legalHold ? 'badge' : 'badge off';
+        button.textContent = sidecar.legalHold ? 'Release hold' : 'Place legal hold';
       } catch (err) {
-        box.append(message(err.message));
+        box.append(message(err.message)); // e.g. the holding appliance does not answer: named in the problem's detail
+      } finally {
+        button.disabled = false;
       }
     });
     box.append(' ', button);
