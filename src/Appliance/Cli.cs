@@ -21,7 +21,7 @@ internal static class Cli
         usage:
           appliance replay FILE [--out DIR] [--json] [--config FILE] [--state DIR] [--workers N] [--bitrate BPS] [--complexity 0-10] [--no-unsignalled-rtp]
           appliance run [--settings FILE|none] [--interface IFACE] [--replay FILE] [--no-pacing] [--recordings DIR] [--state DIR] [--config FILE] [--listen URL] [--token-file FILE]
-          appliance capture --interface IFACE [--out DIR] [--config FILE] [--state DIR] [--checkpoint-seconds N] [--filter BPF] [--snaplen N] [--buffer-mb N] [--no-immediate] [--workers N] [--no-unsignalled-rtp]
+          appliance capture --interface IFACE [--out DIR] [--config FILE] [--state DIR] [--checkpoint-seconds N] [--filter BPF] [--snaplen N] [--buffer-mb N] [--no-immediate] [--workers N] [--bitrate BPS] [--complexity 0-10] [--no-unsignalled-rtp]
         --workers N: media workers, which decode, mix and encode the calls; default one per core ({PipelineOptions.DefaultWorkers} here)
         """;
 

@@ -20,12 +20,25 @@ internal sealed class CliOptions
     public RecordingOptions Recording { get; } = new();
     public PipelineOptions Pipeline { get; } = new();
 
+    /// <summary>Flags only one command reads: given to the other, they would be ignored silently, so they are refused.</summary>
+    private static readonly Dictionary<string, string> s_commandOf = new(StringComparer.Ordinal)
+    {
+        ["--json"] = "replay",
+        ["--interface"] = "capture", ["-i"] = "capture", ["--filter"] = "capture", ["--snaplen"] = "capture",
+        ["--buffer-mb"] = "capture", ["--no-immediate"] = "capture", ["--checkpoint-seconds"] = "capture",
+    };
+
     public static CliOptions Parse(string[] args)
     {
         var o = new CliOptions { Command = args[0] };
         for (int i = 1; i < args.Length; i++)
         {
             string a = args[i];
+            if (s_commandOf.TryGetValue(a, out string? only) && only != o.Command && o.Command is "replay" or "capture")
+            {
+                throw new CliException($"{a} applies to '{only}' only, not to '{o.Command}'");
+            }
+
             switch (a)
             {
                 case "--out": o.Recording.OutputDirectory = Value(args, ref i, a); break;
@@ -36,7 +49,7 @@ internal sealed class CliOptions
                 case "--buffer-mb": o.BufferMb = Int(args, ref i, a, 1, 2048); break;
                 case "--no-immediate": o.Immediate = false; break;
                 case "--no-unsignalled-rtp": o.Pipeline.UnsignalledRtp.Enabled = false; break;
-                case "--workers": o.Pipeline.Workers = Int(args, ref i, a, 0, 256); break;
+                case "--workers": o.Pipeline.Workers = Int(args, ref i, a, 1, 256); break;
                 case "--bitrate": o.Recording.BitratePerChannel = Int(args, ref i, a, 6000, 256000); break;
                 case "--complexity": o.Recording.Complexity = Int(args, ref i, a, 0, 10); break;
                 case "--config": o.ConfigFile = Value(args, ref i, a); break;

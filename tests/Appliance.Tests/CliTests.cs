@@ -79,6 +79,28 @@ public class CliTests
         }
     }
 
+    /// <summary>A flag of the other command is refused, not ignored: `replay --filter` would otherwise record everything.</summary>
+    [Fact]
+    public void FlagOfTheOtherCommand_ExitsWithCode2AndNamesTheCommandItBelongsTo()
+    {
+        string capture = Path.Combine(Repo.Root, "samples", "sipp-g711a-call.pcap");
+        (int code, string output) = Appliance("replay", capture, "--filter", "udp port 5060");
+        Assert.Equal(2, code);
+        Assert.Contains("--filter applies to 'capture' only, not to 'replay'", output, StringComparison.Ordinal);
+
+        (code, output) = Appliance("replay", capture, "--checkpoint-seconds", "5");
+        Assert.Equal(2, code);
+        Assert.Contains("--checkpoint-seconds applies to 'capture' only", output, StringComparison.Ordinal);
+
+        (code, output) = Appliance("capture", "--interface", "lo", "--json");
+        Assert.Equal(2, code);
+        Assert.Contains("--json applies to 'replay' only, not to 'capture'", output, StringComparison.Ordinal);
+
+        (code, output) = Appliance("replay", capture, "--workers", "0");
+        Assert.Equal(2, code);
+        Assert.Contains("--workers must be an integer from 1 to 256", output, StringComparison.Ordinal);
+    }
+
     /// <summary>
     /// A pcapng libpcap refuses to read past its header (interfaces with different snapshot lengths: libpcap 1.10 reads
     /// one snaplen per file) exits 2 with libpcap's own words, like a file that cannot be opened; a file cut mid-record

@@ -79,7 +79,7 @@ public static class ApplianceApi
         services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
         {
             document.Info.Title = "Call-recording appliance control API";
-            document.Info.Description = "Directory, hot desking, locate, calls, recordings and events. Every endpoint but /healthz and /readyz needs 'Authorization: Bearer <token>'; what a token may call depends on its role (administrator, supervisor, auditor, viewer: README 'Roles'), else 403.";
+            document.Info.Description = "Directory, hot desking, locate, calls, recordings and events. Every endpoint but /healthz, /readyz, POST /api/session (sign-in) and the web app's pages needs 'Authorization: Bearer <token>' or the web app's session cookie; what a token may call depends on its role (administrator, supervisor, auditor, viewer: README 'Roles'), else 403.";
             document.Components ??= new OpenApiComponents();
             document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
             document.Components.SecuritySchemes[BearerTokenHandler.SchemeName] = new OpenApiSecurityScheme

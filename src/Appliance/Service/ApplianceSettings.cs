@@ -32,7 +32,7 @@ public sealed class ApplianceSettings
     /// <summary>Kestrel address(es), ';'-separated. Loopback unless configured otherwise.</summary>
     public string Listen { get; set; } = "http://127.0.0.1:8080";
 
-    /// <summary>File holding the API bearer token (one line). Null and no <see cref="Token"/>: a token is generated and printed at start.</summary>
+    /// <summary>File holding the API bearer token (one line). Null and no <see cref="Token"/>: a token is generated into &lt;State&gt;/api-token at first start (its path is logged, not the token).</summary>
     public string? TokenFile { get; set; }
 
     public string? Token { get; set; }
@@ -56,7 +56,7 @@ public sealed class ApplianceSettings
 
     public bool Promiscuous { get; set; } = true;
 
-    /// <summary>Record RTP that no SIP or Skinny signalling claims, as calls with protocol <c>rtp</c> (README "Outputs").</summary>
+    /// <summary>Record RTP that no SIP or Skinny signalling claims, as calls with protocol <c>rtp</c> (README "Behaviour choices").</summary>
     public bool UnsignalledRtp { get; set; } = true;
 
     /// <summary>Such a call ends when neither direction sent a packet for this long.</summary>
