@@ -140,9 +140,15 @@ public sealed record RecordingList(IReadOnlyList<RecordingSummary> Items, int Co
     public string? Scope { get; init; }
 }
 
-/// <summary>A call event on the event stream (call.started, call.ended, call.paused, call.resumed, recording.written, recording.failed).</summary>
+/// <summary>
+/// A call or recording event on the event stream (call.started, call.ended, call.paused, call.resumed, recording.written,
+/// recording.failed, recording.held, recording.released, recording.deleted).
+/// </summary>
 public sealed record CallEventView(string Kind, string RecordingId, DateTimeOffset At, CallView? Call, string? Reason, RecordingSummary? Recording)
 {
-    /// <summary>Who paused or resumed the call (<c>call.paused</c>, <c>call.resumed</c>); else null.</summary>
+    /// <summary>
+    /// Who paused or resumed the call, or held or released the recording (the token or session name); who deleted it
+    /// (<c>retention</c>); else null.
+    /// </summary>
     public string? By { get; init; }
 }

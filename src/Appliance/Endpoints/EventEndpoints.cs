@@ -14,8 +14,9 @@ namespace Appliance.Endpoints;
 
 /// <summary>
 /// GET /api/events: Server-Sent Events of the directory (login established/cancelled with host and guest, device
-/// registered/unregistered/moved/disposed, lines changed, conflicts) and of calls (started, paused, resumed, ended, recording written
-/// or failed). Event names are dotted (<c>login.established</c>, <c>call.started</c>); data is one JSON object.
+/// registered/unregistered/moved/disposed, lines changed, conflicts), of calls (started, paused, resumed, ended,
+/// recording written or failed) and of recordings (legal hold placed or released, deleted by retention). Event names
+/// are dotted (<c>login.established</c>, <c>call.started</c>); data is one JSON object.
 /// </summary>
 internal static class EventEndpoints
 {

@@ -172,7 +172,9 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
 
     /// <summary>
     /// Puts the recording under legal hold (<paramref name="held"/>) or releases it: the marker file first (the truth a
-    /// rebuild reads), then the index. False when there is no such recording.
+    /// rebuild reads), then the index. A change is announced on the event stream (<c>recording.held</c>,
+    /// <c>recording.released</c>); holding a held recording or releasing a free one is not a change. False when there
+    /// is no such recording.
     /// </summary>
     public bool SetHold(Guid id, bool held, string by)
     {
@@ -183,18 +185,26 @@ internal sealed partial class RecordingCatalog(ApplianceRuntime runtime, ILogger
                 return false;
             }
 
-            if (held && !File.Exists(entry!.HoldPath)) // held again: the first hold's who and when stay
+            DateTimeOffset at = DateTimeOffset.UtcNow;
+            bool changed = held != File.Exists(entry!.HoldPath);
+            if (changed && held) // held again is no change: the first hold's who and when stay
             {
-                WriteDurably(entry!.HoldPath, JsonSerializer.Serialize(new HoldMarker(by, DateTimeOffset.UtcNow), ApiJsonContext.Default.HoldMarker));
+                WriteDurably(entry.HoldPath, JsonSerializer.Serialize(new HoldMarker(by, at), ApiJsonContext.Default.HoldMarker));
             }
-            else if (!held)
+            else if (changed)
             {
-                File.Delete(entry!.HoldPath);
+                File.Delete(entry.HoldPath);
             }
 
             index.SetHold(id, held);
             runtime.Retention.Held = index.HeldCount();
             runtime.Central?.Wake(); // its trigger queued the change for the central index: sent now, not at the next look
+            if (changed)
+            {
+                // Under the lock: a hold and its release reach the stream in the order they were made.
+                runtime.RecordingHoldChanged(entry.Summary.Id, held, at, by);
+            }
+
             return true;
         }
     }

@@ -208,6 +208,7 @@ internal sealed partial class RetentionService(ApplianceRuntime runtime, Recordi
 
         runtime.Retention.Deleted(lowWater, freed);
         audit.AppendSystem(Actor, AuditActions.Delete, "recording:" + item.Summary.Id, reason);
+        runtime.RecordingDeleted(item.Summary.Id, Actor, reason);
         return true;
     }
 

@@ -22,7 +22,10 @@ public sealed record ActiveCall(string RecordingId, CallMetadata Metadata, DateT
 /// <summary>Something that happened to a call, for the event stream and metrics.</summary>
 public sealed record CallNotice(string Kind, string RecordingId, DateTimeOffset At, CallMetadata? Metadata, string? Reason, CallSidecar? Sidecar)
 {
-    /// <summary>Who did it (<c>call.paused</c>, <c>call.resumed</c>: the token or session name); else null.</summary>
+    /// <summary>
+    /// Who did it: the token or session name (<c>call.paused</c>, <c>call.resumed</c>, <c>recording.held</c>,
+    /// <c>recording.released</c>), the system actor (<c>recording.deleted</c>: retention); else null.
+    /// </summary>
     public string? By { get; init; }
 }
 
@@ -137,6 +140,14 @@ public sealed class ApplianceRuntime : ICallObserver, ICallResultSink
 
         CallNotice?.Invoke(new CallNotice(paused ? "call.paused" : "call.resumed", recordingId, at, call?.Metadata, null, null) { By = by });
     }
+
+    /// <summary>A recording put under legal hold (<c>recording.held</c>) or released (<c>recording.released</c>) by a token.</summary>
+    internal void RecordingHoldChanged(string recordingId, bool held, DateTimeOffset at, string by) =>
+        CallNotice?.Invoke(new CallNotice(held ? "recording.held" : "recording.released", recordingId, at, null, null, null) { By = by });
+
+    /// <summary>A recording deleted (<c>recording.deleted</c>): by whom (retention) and why.</summary>
+    internal void RecordingDeleted(string recordingId, string by, string reason) =>
+        CallNotice?.Invoke(new CallNotice("recording.deleted", recordingId, DateTimeOffset.UtcNow, null, reason, null) { By = by });
 
     void ICallObserver.CallEnded(string recordingId, string reason, long atNs)
     {

@@ -268,6 +268,13 @@ public sealed class RetentionTests : IAsyncLifetime
         Assert.False(AgedRecordings.OnDisk(Recordings, open));
         Assert.True(AgedRecordings.OnDisk(Recordings, writing), "audio without a sidecar is never retention's");
 
+        // What follows, on the event stream too: holds, releases and deletions, by name (types=), in the order they happen.
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        using HttpResponseMessage stream = await _host.Client.SendAsync(
+            new HttpRequestMessage(HttpMethod.Get, "/api/events?types=recording.held,recording.released,recording.deleted"), HttpCompletionOption.ResponseHeadersRead, cts.Token);
+        using var events = new StreamReader(await stream.Content.ReadAsStreamAsync(cts.Token));
+        Assert.Equal("stream.open", (await Sse.ReadAsync(events, cts.Token)).Name);
+
         // A hold through the API, then the sales group cut to 10 days through the API: the younger one goes, the held one stays.
         using (HttpResponseMessage held = await _host.Client.PutAsync($"/api/recordings/{salesKept.Id}/hold", null))
         {
@@ -306,6 +313,26 @@ public sealed class RetentionTests : IAsyncLifetime
         List<JsonElement> holds = await AgedRecordings.AuditAsync(_host, e => e.GetProperty("action").GetString() is "hold" or "release");
         Assert.Equal([$"admin hold recording:{salesKept.Id} 200", $"admin hold recording:{salesKept.Id} 200", $"admin release recording:{salesKept.Id} 200"],
             holds.Where(e => e.GetProperty("status").GetInt32() == 200).Select(e => $"{e.GetProperty("token").GetString()} {e.GetProperty("action").GetString()} {e.GetProperty("target").GetString()} 200"));
+
+        // The stream: the hold once (held again is no change), the younger one deleted with its reason, the release, the
+        // released one deleted; each with who and when.
+        var streamed = new List<string>();
+        for (int i = 0; i < 4; i++)
+        {
+            (string name, string data, _) = await Sse.ReadAsync(events, cts.Token);
+            using JsonDocument e = JsonDocument.Parse(data);
+            DateTimeOffset at = e.RootElement.GetProperty("at").GetDateTimeOffset();
+            Assert.InRange(at, DateTimeOffset.UtcNow.AddMinutes(-2), DateTimeOffset.UtcNow);
+            Assert.Equal(name, e.RootElement.GetProperty("kind").GetString());
+            streamed.Add($"{name} {e.RootElement.GetProperty("recordingId").GetString()} {e.RootElement.GetProperty("by").GetString()} {e.RootElement.GetProperty("reason").GetString()}".TrimEnd());
+        }
+
+        Assert.Equal([
+            $"recording.held {salesKept.Id} admin",
+            $"recording.deleted {salesYounger.Id} {RetentionService.Actor} keep-days 10 of recording group sales",
+            $"recording.released {salesKept.Id} admin",
+            $"recording.deleted {salesKept.Id} {RetentionService.Actor} keep-days 10 of recording group sales",
+        ], streamed);
 
         // The index deleted and rebuilt from the sidecars: what was deleted stays gone, the hold on disk is still a hold.
         // (The audio that never got its sidecar goes first: at a start it would be recovered as an interrupted call.)

@@ -1,7 +1,9 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Appliance.Tests.Api;
 using Appliance.Tests.Support;
 using Capture.Calls;
@@ -13,8 +15,8 @@ namespace Appliance.Tests.Web;
 /// <summary>
 /// The Live page while SIPp places a real call on the live rig (tests/live/netns.sh, as <see cref="Service.EndToEndServiceTests"/>):
 /// `appliance run` captures the bridge and a supervisor signed in to the web app sees the call appear from the event
-/// stream, with its parties and a pause button, pauses it (the page says paused, and by whom), resumes it, and sees it
-/// leave when it ends; the recording is then silent in both channels over the paused span with sound around it, and the
+/// stream, with its parties and a pause button, pauses it (the page says paused, by whom, since when and for how long),
+/// resumes it, and sees it leave when it ends; the recording is then silent in both channels over the paused span with sound around it, and the
 /// sidecar and the audit log name the supervisor's token. Needs root, sipp, ip, opusdec and chromium (CI runs as root);
 /// otherwise it says why and returns. Shares the rig's namespaces with the other live tests (collection "live").
 /// </summary>
@@ -68,10 +70,26 @@ public sealed class LiveBrowserTests(ITestOutputHelper output)
             service.WaitForMetrics(d => d.Sum("appliance_rtp_packets_total") >= 100, TimeSpan.FromSeconds(10));
             await browser.ClickAsync("tr[data-id] button");
             await browser.WaitAsync("document.querySelector('tr[data-id]')?.dataset.paused === 'true'");
-            Assert.Equal("paused by live-supervisor", await browser.EvalAsync<string>("document.querySelector('tr[data-id] .badge').textContent"));
+
+            // "paused by live-supervisor since HH:MM:SS (N s)": the call's pausedAt in the browser's time zone, and the
+            // seconds since, kept counting.
+            string pausedAt;
+            using (JsonDocument paused = JsonDocument.Parse(await admin.GetStringAsync($"/api/calls/{id}")))
+            {
+                pausedAt = paused.RootElement.GetProperty("pausedAt").GetString()!;
+            }
+
+            int zoneMinutes = await browser.EvalAsync<int>($"new Date('{pausedAt}').getTimezoneOffset()");
+            string since = DateTimeOffset.Parse(pausedAt, CultureInfo.InvariantCulture).ToOffset(TimeSpan.FromMinutes(-zoneMinutes)).ToString("HH:mm:ss", CultureInfo.InvariantCulture);
+            string badge = await browser.EvalAsync<string>("document.querySelector('tr[data-id] .badge').textContent");
+            Match shown = Regex.Match(badge, $@"^paused by live-supervisor since {since} \((\d+) s\)$");
+            Assert.True(shown.Success, $"'{badge}', expected since {since}");
+            int lasted = int.Parse(shown.Groups[1].Value, CultureInfo.InvariantCulture);
+            Assert.InRange(lasted, 0, 10);
             Assert.Equal("Resume recording", await browser.EvalAsync<string>("document.querySelector('tr[data-id] button').textContent"));
             await browser.ScreenshotAsync("live-paused");
             await Task.Delay(1500);
+            await browser.WaitAsync($"Number(/\\((\\d+) s\\)$/.exec(document.querySelector('tr[data-id] .badge').textContent)[1]) > {lasted}");
             await browser.ClickAsync("tr[data-id] button");
             await browser.WaitAsync("document.querySelector('tr[data-id]')?.dataset.paused === 'false'");
             Assert.Equal("Pause recording", await browser.EvalAsync<string>("document.querySelector('tr[data-id] button').textContent"));

@@ -104,6 +104,15 @@ public sealed class WebAppBrowserTests(WebAppHostFixture fixture, ITestOutputHel
         await browser.WaitAsync($"document.querySelector('a[href=\"#/call/{fixture.RecordingId}\"]') !== null");
         await browser.ScreenshotAsync("recordings");
 
+        // A legal hold placed and released elsewhere (here through the API) shows in the listed row as it happens.
+        await browser.WaitAsync("document.querySelector('section[aria-label=Results]').dataset.events === 'open'");
+        string badge = $"document.querySelector('tr[data-id=\"{fixture.RecordingId}\"] .legal-hold')";
+        Assert.True(await browser.EvalAsync<bool>(badge + ".hidden"));
+        (await Host.Client.PutAsync(new Uri($"/api/recordings/{fixture.RecordingId}/hold", UriKind.Relative), null)).EnsureSuccessStatusCode();
+        await browser.WaitAsync($"!{badge}.hidden && {badge}.offsetWidth > 0");
+        (await Host.Client.DeleteAsync(new Uri($"/api/recordings/{fixture.RecordingId}/hold", UriKind.Relative))).EnsureSuccessStatusCode();
+        await browser.WaitAsync($"{badge}.hidden && {badge}.offsetWidth === 0");
+
         // A search that matches nothing shows no row (the filter reaches the API).
         await browser.GoAsync("#/recordings?extension=9999", "td.empty");
 

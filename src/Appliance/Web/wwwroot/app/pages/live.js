@@ -23,7 +23,8 @@ export async function render(main) {
       h('td', {}, party(c.right)),
       h('td', {}, c.protocol),
       h('td', {}, (c.codecs || []).join(', ')),
-      h('td', {}, c.paused ? h('span', { class: 'badge' }, `paused${c.pausedBy ? ' by ' + c.pausedBy : ''}`) : c.answeredAt ? 'recording' : 'ringing'),
+      h('td', {}, c.paused ? h('span', { class: 'badge', dataset: c.pausedAt ? { since: c.pausedAt, by: c.pausedBy || '' } : undefined },
+        pausedText(c.pausedBy, c.pausedAt)) : c.answeredAt ? 'recording' : 'ringing'),
       h('td', {}, may('live')
         ? h('button', { type: 'button', onclick: () => toggle(c) }, c.paused ? 'Resume recording' : 'Pause recording')
         : null)));
@@ -52,5 +53,19 @@ export async function render(main) {
   source.onerror = () => { state.textContent = 'The event stream is reconnecting…'; };
   await refresh();
   const poll = setInterval(refresh, 10000); // a second look in case a reconnect missed an event
-  return () => { source.close(); clearInterval(poll); clearTimeout(pending); };
+  // How long each pause has lasted, counted here every second (no request: the pause's start does not change).
+  const tick = setInterval(() => {
+    for (const badge of list.querySelectorAll('.badge[data-since]')) badge.textContent = pausedText(badge.dataset.by, badge.dataset.since);
+  }, 1000);
+  return () => { source.close(); clearInterval(poll); clearInterval(tick); clearTimeout(pending); };
+}
+
+// "paused by <name> since HH:MM:SS (N s)": the pause's start in the browser's time zone, and the seconds since.
+function pausedText(by, since) {
+  const text = `paused${by ? ' by ' + by : ''}`;
+  const at = since ? new Date(since) : null;
+  if (!at || Number.isNaN(at.getTime())) return text;
+  const pad = n => String(n).padStart(2, '0');
+  const lasted = Math.max(0, Math.floor((Date.now() - at.getTime()) / 1000));
+  return `${text} since ${pad(at.getHours())}:${pad(at.getMinutes())}:${pad(at.getSeconds())} (${lasted} s)`;
 }

@@ -1,6 +1,7 @@
 // Recordings: the search of GET /api/recordings (time range, extension, user, device, call id, direction, duration),
 // sorted by start or duration, paged forward with the API's keyset cursor ("next" passed back as "after").
-import { get } from '../api.js';
+// Legal holds placed or released and deletions show in the listed rows as they happen (GET /api/events).
+import { get, may } from '../api.js';
 import { fill, h, field, table, time, seconds, party, message } from '../dom.js';
 
 const filters = ['from', 'to', 'extension', 'user', 'device', 'callId', 'direction', 'minDuration', 'maxDuration', 'sort', 'order'];
@@ -48,6 +49,17 @@ export async function render(main, { params }) {
     if (location.hash === hash) search(results, query, null, []); else location.hash = hash;
   });
 
+  // The stream only updates the rows listed: no new search (each search is an audit entry). It needs the live policy
+  // (administrators, supervisors); others see a hold at their next search.
+  const source = may('live') ? new EventSource('/api/events?types=recording.held,recording.released,recording.deleted') : null;
+  if (source) {
+    source.addEventListener('stream.open', () => { results.dataset.events = 'open'; });
+    const row = e => results.querySelector(`tr[data-id="${CSS.escape(JSON.parse(e.data).recordingId)}"]`);
+    source.addEventListener('recording.held', e => row(e)?.querySelector('.legal-hold')?.removeAttribute('hidden'));
+    source.addEventListener('recording.released', e => row(e)?.querySelector('.legal-hold')?.setAttribute('hidden', ''));
+    source.addEventListener('recording.deleted', e => row(e)?.classList.add('deleted'));
+  }
+
   const query = new URLSearchParams();
   for (const name of filters) if (params.get(name)) query.set(name, params.get(name));
   await search(results, query, null, []);
@@ -73,14 +85,14 @@ export async function render(main, { params }) {
     }
     const sorted = q.get('sort') || 'startedAt';
     const arrow = name => sorted === name ? (q.get('order') === 'asc' ? ' ▲' : ' ▼') : '';
-    const rows = list.items.map(r => h('tr', {},
+    const rows = list.items.map(r => h('tr', { dataset: { id: r.id } },
       h('td', {}, h('a', { href: `#/call/${r.id}` }, time(r.startedAt))),
       h('td', { class: 'num' }, seconds(r.durationSeconds)),
       h('td', {}, party(r.parties.find(p => p.channel === 'left'))),
       h('td', {}, party(r.parties.find(p => p.channel === 'right'))),
       h('td', {}, r.protocol),
       h('td', { class: 'mono' }, r.callId),
-      h('td', {}, r.hasAudio ? '' : 'no audio', r.legalHold ? h('span', { class: 'badge' }, 'legal hold') : null,
+      h('td', {}, r.hasAudio ? '' : 'no audio', h('span', { class: 'badge legal-hold', hidden: !r.legalHold }, 'legal hold'),
         r.appliance ? h('span', { class: 'badge', title: 'the appliance holding it (central index)' }, r.site ? `${r.appliance} (${r.site})` : r.appliance) : null)));
     const headers = [
       h('button', { type: 'button', class: 'link', onclick: () => sortBy('startedAt'), 'aria-label': 'Sort by start time' }, 'Started' + arrow('startedAt')),
@@ -98,6 +110,8 @@ export async function render(main, { params }) {
       table(headers, rows, `${list.count} recording${list.count === 1 ? '' : 's'}${previous.length ? ` (page ${previous.length + 1})` : ''}`),
       h('div', { class: 'pager' }, back, more));
   }
+
+  return () => source?.close();
 }
 
 // An ISO time as a datetime-local input value (local time, to the second).
