@@ -63,17 +63,9 @@ public class PhoneScenarioLiveTests(ITestOutputHelper output)
     [Fact]
     public void Capture_APhoneBehindNatCallingThroughKamailioAndRtpengine_IsThePartyAtTheNatsPublicAddress_EachVoiceOnItsChannel()
     {
-        if (LiveRig.SkipReason("the live NAT-phone test") is { } skip)
+        if (LiveRig.TopologySkipReason("the live NAT-phone test") is { } skip)
         {
             output.WriteLine("SKIPPED: " + skip);
-            return;
-        }
-
-        string[] path = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries);
-        string[] missing = [.. new[] { "kamailio", "rtpengine", "nft" }.Where(t => !path.Any(p => File.Exists(Path.Combine(p, t))))];
-        if (missing.Length > 0)
-        {
-            output.WriteLine($"SKIPPED: the NAT-phone rig needs {string.Join(", ", missing)} (make deps-test installs them).");
             return;
         }
 

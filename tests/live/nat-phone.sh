@@ -54,14 +54,9 @@ nat_up() {
     ip -n "$APPL_NS_UAC" link set eth0 up || { nat_down; return 1; }
     ip -n "$APPL_NS_UAC" route add default via "$APPL_NAT_LAN_IP" || { nat_down; return 1; }
     ip netns exec "$APPL_NS_NAT" sysctl -qw net.ipv4.ip_forward=1 || { nat_down; return 1; }
-    ip netns exec "$APPL_NS_NAT" nft -f - <<EOF || { nat_down; return 1; }
-table ip nat {
-    chain postrouting {
-        type nat hook postrouting priority srcnat; policy accept;
-        oifname "eth0" ip saddr $APPL_PHONE_IP/24 meta l4proto udp masquerade to :$APPL_NAT_PORTS random
-    }
-}
-EOF
+    # One nft run, one transaction: the phone's UDP leaves from the router's address and a port of the range.
+    ip netns exec "$APPL_NS_NAT" nft "add table ip nat; add chain ip nat postrouting { type nat hook postrouting priority srcnat; policy accept; }; add rule ip nat postrouting oifname \"eth0\" ip saddr $APPL_PHONE_IP/24 meta l4proto udp masquerade to :$APPL_NAT_PORTS random" \
+        || { nat_down; return 1; }
     echo "nat_up: phone $APPL_PHONE_IP behind $APPL_NS_NAT ($APPL_NAT_IP, UDP ports $APPL_NAT_PORTS)" >&2
 }
 

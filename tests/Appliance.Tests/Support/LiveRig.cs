@@ -57,6 +57,28 @@ public static class LiveRig
         return missing.Length == 0 ? null : $"missing tool(s) for {test}: {string.Join(", ", missing)}";
     }
 
+    /// <summary>
+    /// <see cref="SkipReason"/> for a test on a rig with Kamailio and rtpengine (topology.sh and the scripts sourcing it,
+    /// nft for nat-phone.sh's router); null when it can run.
+    /// </summary>
+    public static string? TopologySkipReason(string test)
+    {
+        if (SkipReason(test) is { } reason)
+        {
+            return reason;
+        }
+
+        string[] missing = MissingTopologyTools();
+        return missing.Length == 0 ? null : $"missing tool(s) for {test}: {string.Join(", ", missing)}";
+    }
+
+    /// <summary>The topology rigs' servers and the NAT router's tool not on PATH (no parameter, as <see cref="MissingTools"/>).</summary>
+    private static string[] MissingTopologyTools()
+    {
+        string[] path = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries);
+        return [.. new[] { "kamailio", "rtpengine", "nft" }.Where(t => !path.Any(p => File.Exists(Path.Combine(p, t))))];
+    }
+
     /// <summary>The live tests' programs not on PATH (no parameter: ToolchainTests' scan reads the names here).</summary>
     private static string[] MissingTools()
     {
