@@ -690,20 +690,30 @@ public class SipCallTrackerTests
         Assert.Empty(s.Errors);
     }
 
-    [Fact]
-    public void RtpOfAnEstablishedCall_AllocatesNothingAfterWarmUp()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // behind NAT: the caller's media from its public address, latched (and the party moved there) once
+    public void RtpOfAnEstablishedCall_AllocatesNothingAfterWarmUp(bool behindNat)
     {
         using var s = new SipScenario(queueCapacity: 64);
         SipDialog d = AliceToBob();
-        Establish(s, d);
+        string caller = behindNat ? "203.0.113.5:31000" : CallerMedia;
+        if (behindNat)
+        {
+            Establish(s, d, callerMedia: "192.168.1.2:4000", callerSip: "203.0.113.5:5060");
+        }
+        else
+        {
+            Establish(s, d);
+        }
 
         // Frames built beforehand so that only the pipeline's work is measured.
         var frames = new List<(long Ts, byte[] Frame)>();
         long ts = s.Now;
         for (int i = 0; i < 3000; i++)
         {
-            frames.Add((ts, s.RtpFrame(CallerMedia, CalleeMedia, CallerTone, atNs: ts)));
-            frames.Add((ts, s.RtpFrame(CalleeMedia, CallerMedia, CalleeTone, atNs: ts)));
+            frames.Add((ts, s.RtpFrame(caller, CalleeMedia, CallerTone, atNs: ts)));
+            frames.Add((ts, s.RtpFrame(CalleeMedia, caller, CalleeTone, atNs: ts)));
             ts += 20_000_000;
         }
 
@@ -726,7 +736,9 @@ public class SipCallTrackerTests
             () => Process(WarmUp, frames.Count));
         Assert.Equal(frames.Count - WarmUp, s.Pipeline.Counters.MediaPackets - media);
         Assert.Equal(0, allocated);
-        Assert.Equal(6000, Assert.Single(s.Complete()).Packets);
+        CallSidecar call = Assert.Single(s.Complete());
+        Assert.Equal(6000, call.Packets);
+        Assert.Equal(behindNat ? "203.0.113.5" : "10.0.0.10", call.Parties[0].Ip);
     }
 
     [Fact]
