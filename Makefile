@@ -24,7 +24,7 @@ PUBLISH_DIR ?= out/publish
 # its default, no: ensure-packages.sh installs non-interactively. tests/Appliance.Tests/Service/ToolchainTests.cs
 # checks that these lists provide every program a test, a script or a make target runs. mount: mount/umount of the small tmpfs of the disk-full and retention tests.
 RUNTIME_PACKAGES = libpcap0.8 libopus0 libspandsp2 libbcg729-0
-TEST_PACKAGES = opus-tools ffmpeg sip-tester tcpdump tshark iproute2 python3-minimal python3 procps systemd afl++ kamailio rtpengine-daemon kamailio-websocket-modules time wireshark-common tcpreplay chromium firefox-esr pulseaudio mount postgresql-15
+TEST_PACKAGES = opus-tools ffmpeg sip-tester tcpdump tshark iproute2 python3-minimal python3 procps systemd afl++ kamailio rtpengine-daemon kamailio-websocket-modules time wireshark-common tcpreplay chromium firefox-esr pulseaudio mount postgresql-15 nftables
 # make install creates the service account with systemd-sysusers (also where systemd is not PID 1, e.g. containers).
 INSTALL_PACKAGES = systemd
 

@@ -60,6 +60,26 @@ public class PhoneScenarioLiveTests(ITestOutputHelper output)
         PhoneScenarioOutcomes.AssertPhoneMoved(recordings, directory.RootElement, output);
     }
 
+    [Fact]
+    public void Capture_APhoneBehindNatCallingThroughKamailioAndRtpengine_IsThePartyAtTheNatsPublicAddress_EachVoiceOnItsChannel()
+    {
+        if (LiveRig.TopologySkipReason("the live NAT-phone test") is { } skip)
+        {
+            output.WriteLine("SKIPPED: " + skip);
+            return;
+        }
+
+        using var rig = new RigSession("appliance-natphone", LiveRig.NatPhoneScript);
+        string recordings = Path.Combine(rig.Dir, "rec");
+        (Process appliance, System.Text.StringBuilder log) = rig.Start("--out", recordings, "--state", rig.State, "--workers", "1");
+        (int call, string callLog) = Repo.Run("bash", [LiveRig.NatPhoneScript, "call"], TimeSpan.FromSeconds(60));
+        output.WriteLine(callLog);
+        Assert.True(call == 0, "the NATed phone's call through Kamailio failed: " + callLog);
+        RigSession.StopWithSigterm(appliance, log, output);
+        using JsonDocument directory = DirectoryOf(rig);
+        PhoneScenarioOutcomes.AssertNatPhoneCall(recordings, directory.RootElement, output);
+    }
+
     /// <summary>The directory the capture saved, as `replay --state --json` prints it (replaying a capture of RTP alone: nothing to learn).</summary>
     private static JsonDocument DirectoryOf(RigSession rig)
     {

@@ -43,6 +43,18 @@ public sealed class PhoneScenarioReplayTests(ITestOutputHelper output) : IDispos
         Assert.Equal(("10.77.0.11", "from 10.77.0.10"), (moved.GetProperty("ip").GetString(), moved.GetProperty("detail").GetString()));
     }
 
+    [Fact]
+    public void Replay_APhoneBehindNatCallingThroughKamailioAndRtpengine_IsThePartyAtTheNatsPublicAddress_EachVoiceOnItsChannel()
+    {
+        using JsonDocument doc = Replay("kamailio-nat-phone.pcap");
+        PhoneScenarioOutcomes.AssertNatPhoneCall(Path.Combine(_dir, "rec"), doc.RootElement, output);
+        JsonElement counters = doc.RootElement.GetProperty("counters");
+        Assert.Equal(1, counters.GetProperty("rtp_parties_behind_nat").GetInt64());
+        // The relay's far side (relay to callee): the call's other hop, counted, not a second call; nothing unsignalled.
+        Assert.InRange(counters.GetProperty("rtp_other_hop_packets").GetInt64(), 600, 646);
+        Assert.Equal(0, counters.GetProperty("rtp_unsignalled_streams").GetInt64());
+    }
+
     private JsonDocument Replay(string sample)
     {
         (int code, string json) = Repo.Run("dotnet", [Repo.ApplianceDll, "replay", Path.Combine(Repo.Root, "samples", sample), "--out", Path.Combine(_dir, "rec"), "--json"],

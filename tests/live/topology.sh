@@ -43,20 +43,22 @@ topology_down() {
 }
 
 # topology_up [LOGDIR]: the rig, the proxy's namespace and kamailio in it (its log in LOGDIR/kamailio.log).
+# APPL_KAMAILIO_DEFINES adds kamailio.cfg.in's defines, e.g. "-A WITH_NAT" (nat-phone.sh).
 topology_up() {
-    local logdir=${1:-}
+    local logdir=${1:-} defines
+    read -ra defines <<<"${APPL_KAMAILIO_DEFINES:-}"
     [[ -n $logdir ]] || logdir=$(mktemp -d /tmp/appl-topology.XXXXXX)
     mkdir -p "$logdir"
     topology_down
     netns_up || return 1
     _netns_add_phone "$APPL_NS_PRX" "$APPL_PRX_IP" || { topology_down; return 1; }
     _topology_config "$logdir/kamailio.cfg"
-    kamailio -c -f "$logdir/kamailio.cfg" >"$logdir/kamailio-check.log" 2>&1 || { cat "$logdir/kamailio-check.log" >&2; topology_down; return 1; }
+    kamailio -c "${defines[@]}" -f "$logdir/kamailio.cfg" >"$logdir/kamailio-check.log" 2>&1 || { cat "$logdir/kamailio-check.log" >&2; topology_down; return 1; }
     ip -n "$APPL_NS_PRX" link set lo up
     ip netns exec "$APPL_NS_PRX" rtpengine --interface="$APPL_PRX_IP" --listen-ng=127.0.0.1:2223 --table=-1 \
         --port-min=30000 --port-max=30100 --foreground --log-stderr --pidfile="$logdir/rtpengine.pid" \
         >"$logdir/rtpengine.log" 2>&1 &
-    ip netns exec "$APPL_NS_PRX" kamailio -f "$logdir/kamailio.cfg" -DD -E -Y "$logdir" -P "$logdir/kamailio.pid" \
+    ip netns exec "$APPL_NS_PRX" kamailio "${defines[@]}" -f "$logdir/kamailio.cfg" -DD -E -Y "$logdir" -P "$logdir/kamailio.pid" \
         >"$logdir/kamailio.log" 2>&1 &
     local i
     for ((i = 0; i < 50; i++)); do

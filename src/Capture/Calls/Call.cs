@@ -49,6 +49,12 @@ public sealed class Call : IResettable
 
     /// <summary>The SSRC each channel's party sends now (null: none seen yet); kept by the flow table.</summary>
     internal uint?[] Ssrcs { get; } = new uint?[2];
+
+    /// <summary>
+    /// Each channel's announced media endpoint when its media came from a NAT's public address instead (null: not behind
+    /// NAT): the same SDP again (a re-INVITE) leaves the party at the public address.
+    /// </summary>
+    internal IpEndpoint16?[] AnnouncedBehindNat { get; } = new IpEndpoint16?[2];
     /// <summary>The INVITE that started it (SIP; default for Skinny): what a relaying server's INVITE is compared with.</summary>
     internal DialogInvite Invite { get; set; }
 
@@ -83,6 +89,7 @@ public sealed class Call : IResettable
         ActiveHosts.Clear();
         Endpoints.Clear();
         Ssrcs[0] = Ssrcs[1] = null;
+        AnnouncedBehindNat[0] = AnnouncedBehindNat[1] = null;
         Invite = default;
         Member = null;
         PayloadMaps[0] = PayloadMaps[1] = null;

@@ -29,9 +29,13 @@ public sealed class CallBook
         _sink = sink;
         _directory = directory;
         _directoryEvents = directory?.Subscribe(capacity: 65_536);
+        Media = new MediaFlowTable(NoteBehindNat);
     }
 
-    public MediaFlowTable Media { get; } = new();
+    public MediaFlowTable Media { get; }
+
+    /// <summary>Parties whose media came from a NAT's public address instead of the private one their signalling named.</summary>
+    public long PartiesBehindNat { get; private set; }
 
     public int ActiveCalls => _active.Count;
 
@@ -386,6 +390,26 @@ public sealed class CallBook
         {
             Update(call, call.Metadata with { Left = left, Right = right });
         }
+    }
+
+    /// <summary>
+    /// <paramref name="speaker"/> announced <paramref name="announced"/> but sends from <paramref name="real"/>, another
+    /// address (latched by the flow table): behind NAT. The party is where its media really is, not at a private address
+    /// the mirror never sees; unless its metadata names another address than it announced (a relay's hop recorded).
+    /// </summary>
+    private void NoteBehindNat(Call call, Channel speaker, IpEndpoint16 announced, IpEndpoint16 real)
+    {
+        CallMetadata metadata = call.Metadata;
+        PartyInfo party = speaker == Channel.Left ? metadata.Left : metadata.Right;
+        if (party.Ip != announced.Address.ToString() || party.Port != announced.Port)
+        {
+            return;
+        }
+
+        PartiesBehindNat++;
+        call.AnnouncedBehindNat[(int)speaker] = announced;
+        party = party with { Ip = real.Address.ToString(), Port = real.Port };
+        Update(call, speaker == Channel.Left ? metadata with { Left = party } : metadata with { Right = party });
     }
 
     /// <summary>A new snapshot of what the signalling knows (nothing happens when it is the same object).</summary>

@@ -28,6 +28,15 @@ public sealed class MediaFlowTable
     // flow carrying it is the relay's other leg of that call.
     private readonly Dictionary<uint, SsrcOwner> _ssrcs = [];
 
+    // Told when a speaker's latched source is on another address than the one its party announced (behind NAT).
+    private readonly Action<Call, Channel, IpEndpoint16, IpEndpoint16>? _speakerBehindNat;
+
+    /// <param name="speakerBehindNat">
+    /// Called with the call, the speaker, its announced endpoint and the source it really sends from, when its first packet
+    /// from another address than it announced is latched (a phone behind NAT): once per latch, never per packet.
+    /// </param>
+    public MediaFlowTable(Action<Call, Channel, IpEndpoint16, IpEndpoint16>? speakerBehindNat = null) => _speakerBehindNat = speakerBehindNat;
+
     /// <summary>Endpoints mapped (announced and latched).</summary>
     public int Count => _flows.Count;
 
@@ -234,7 +243,29 @@ public sealed class MediaFlowTable
         Call? previous = exists ? slot.Call : null;
         slot = new FlowOwner(call, speaker, Latched: true);
         previous?.Endpoints.Remove(source); // latched for an older call whose end was not seen: this call's media proves the move
+        if (_speakerBehindNat is not null && TryGetAnnounced(call, speaker, out IpEndpoint16 announced) && announced.Address != source.Address)
+        {
+            // Another port on the announced address is an asymmetric sender; another address is a NAT's public side.
+            _speakerBehindNat(call, speaker, announced, source);
+        }
+
         call.Endpoints.Add(source);
+    }
+
+    /// <summary>The endpoint signalling announced for <paramref name="party"/> of <paramref name="call"/> (its SDP's, say).</summary>
+    private bool TryGetAnnounced(Call call, Channel party, out IpEndpoint16 announced)
+    {
+        foreach (IpEndpoint16 endpoint in call.Endpoints)
+        {
+            if (_flows.TryGetValue(endpoint, out FlowOwner owner) && owner.Call == call && owner.Receiver == party && !owner.Latched)
+            {
+                announced = endpoint;
+                return true;
+            }
+        }
+
+        announced = default;
+        return false;
     }
 
     private void ForgetLatched(Call call)

@@ -142,6 +142,7 @@ public sealed partial class CapturePipeline : ICallSink, IDisposable
         counters.Event("calls_not_recorded", _calls.CallsNotRecorded);
         counters.Event("recordings_stopped_by_logout", _calls.RecordingsStoppedByLogout);
         counters.Event("rtp_unsignalled_taken_over", _calls.UnsignalledTakenOver);
+        counters.Event("rtp_parties_behind_nat", _calls.PartiesBehindNat);
         ConversationCorrelator conversations = _calls.Conversations;
         counters.Event("relayed_dialogs", conversations.RelayedDialogs);
         counters.Event("relayed_dialogs_confirmed", conversations.RelayedDialogsConfirmed);

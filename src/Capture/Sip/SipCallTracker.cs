@@ -614,10 +614,16 @@ public sealed class SipCallTracker
 
         metadata = call.Call.Metadata;
         PartyInfo party = owner == Channel.Left ? metadata.Left : metadata.Right;
-        string ip = media.Connection.ToString();
-        if (party.Ip != ip || party.Port != media.Port || !SameCodecs(codecs, metadata.Codecs))
+        string? ip = media.Connection.ToString();
+        int? port = media.Port;
+        if (call.Call.AnnouncedBehindNat[(int)owner] == new IpEndpoint16(media.Connection, media.Port))
         {
-            party = party with { Ip = ip, Port = media.Port };
+            (ip, port) = (party.Ip, party.Port); // the same private endpoint again: the party stays at its NAT's public one
+        }
+
+        if (party.Ip != ip || party.Port != port || !SameCodecs(codecs, metadata.Codecs))
+        {
+            party = party with { Ip = ip, Port = port };
             _book.Update(call.Call, owner == Channel.Left
                 ? metadata with { Left = party, Codecs = codecs }
                 : metadata with { Right = party, Codecs = codecs });

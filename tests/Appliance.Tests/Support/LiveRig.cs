@@ -19,6 +19,7 @@ public static class LiveRig
         Environment.SetEnvironmentVariable("APPL_NS_UAS", "appl-s" + s_id);
         Environment.SetEnvironmentVariable("APPL_BRIDGE", Bridge);
         Environment.SetEnvironmentVariable("APPL_NS_PRX", "appl-p" + s_id);
+        Environment.SetEnvironmentVariable("APPL_NS_NAT", "appl-n" + s_id);
     }
 
     /// <summary>The bridge to capture on (netns.sh's appl-br0 for this process).</summary>
@@ -35,6 +36,9 @@ public static class LiveRig
 
     /// <summary>tests/live/phone-moves.sh: topology.sh's rig with a phone whose address changes between two calls.</summary>
     public static string PhoneMovesScript => Path.Combine(Repo.Root, "tests", "live", "phone-moves.sh");
+    /// <summary>tests/live/nat-phone.sh: topology.sh's rig with phone 2001 behind a NAT router on the bridge.</summary>
+    public static string NatPhoneScript => Path.Combine(Repo.Root, "tests", "live", "nat-phone.sh");
+
     /// <summary>tests/live/topology-b2b.sh: the topology rig with an SBC hiding the Call-ID (topoh), or a transfer target.</summary>
     public static string B2bScript => Path.Combine(Repo.Root, "tests", "live", "topology-b2b.sh");
 
@@ -51,6 +55,28 @@ public static class LiveRig
 
         string[] missing = MissingTools();
         return missing.Length == 0 ? null : $"missing tool(s) for {test}: {string.Join(", ", missing)}";
+    }
+
+    /// <summary>
+    /// <see cref="SkipReason"/> for a test on a rig with Kamailio and rtpengine (topology.sh and the scripts sourcing it,
+    /// nft for nat-phone.sh's router); null when it can run.
+    /// </summary>
+    public static string? TopologySkipReason(string test)
+    {
+        if (SkipReason(test) is { } reason)
+        {
+            return reason;
+        }
+
+        string[] missing = MissingTopologyTools();
+        return missing.Length == 0 ? null : $"missing tool(s) for {test}: {string.Join(", ", missing)}";
+    }
+
+    /// <summary>The topology rigs' servers and the NAT router's tool not on PATH (no parameter, as <see cref="MissingTools"/>).</summary>
+    private static string[] MissingTopologyTools()
+    {
+        string[] path = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries);
+        return [.. new[] { "kamailio", "rtpengine", "nft" }.Where(t => !path.Any(p => File.Exists(Path.Combine(p, t))))];
     }
 
     /// <summary>The live tests' programs not on PATH (no parameter: ToolchainTests' scan reads the names here).</summary>

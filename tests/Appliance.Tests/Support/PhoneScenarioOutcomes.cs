@@ -109,6 +109,41 @@ public static class PhoneScenarioOutcomes
         Assert.Empty(directory.GetProperty("conflicts").EnumerateArray());
     }
 
+    /// <summary>
+    /// Phone 2001 behind a NAT router (private 192.168.77.10, public 10.77.0.40) registered and called 2002 through
+    /// Kamailio and rtpengine: one recording; the caller is 2001 at the NAT's public address and the port its media came
+    /// from (never its private address), its speech on the left, 2002's 1 kHz tone on the right, 8 s of media, each packet
+    /// once. The directory holds the phone at the public address only (no device at an address the mirror never sees),
+    /// the proxy as the only server (not a party), no conflict.
+    /// </summary>
+    public static void AssertNatPhoneCall(string recordings, JsonElement directory, ITestOutputHelper output)
+    {
+        CallSidecar call = CallSidecar.Deserialize(File.ReadAllText(Assert.Single(Directory.GetFiles(recordings, "*.json", SearchOption.AllDirectories))))!;
+        PartySidecar phone = call.Parties[0], callee = call.Parties[1];
+        Assert.Equal(("2001", "10.77.0.40", "left"), (phone.Extension, phone.Ip, phone.Channel));
+        Assert.InRange(phone.Port!.Value, 40000, 40999); // the NAT's port for the phone's RTP, not the SDP's 6100
+        Assert.Equal(("2002", "10.77.0.20", 6000, "right"), (callee.Extension, callee.Ip, callee.Port, callee.Channel));
+        Assert.Equal(CallEndReasons.Bye, call.EndReason);
+        Assert.InRange(call.MediaDurationSeconds, 7.8, 8.3);
+        // 236 speech + 10 DTMF + 400 tone packets cross the mirror twice (phone-relay, relay-callee): each is kept once.
+        Assert.InRange(call.Packets, 600, 646);
+        Assert.True(call.DuplicatesDropped < call.Packets * 0.05, $"each packet once ({call.Packets} kept, {call.DuplicatesDropped} dropped as duplicates)");
+        Assert.Equal("1", Assert.Single(call.Dtmf).Digit);
+        DecodedAudio audio = DecodedAudio.Decode(Path.Combine(recordings, call.File!));
+        double left = audio.DominantFrequency(0, 2.0), right = audio.DominantFrequency(1, 2.0);
+        output.WriteLine($"phone behind NAT: L {audio.ActiveSeconds(0)} s active, dominant {left} Hz; R {audio.ActiveSeconds(1)} s active, dominant {right} Hz");
+        Assert.InRange(right, 990, 1010); // the callee's tone on the callee's channel
+        Assert.True(audio.ActiveSeconds(0) > 4, "the caller's speech on the left");
+        Assert.NotInRange(left, 990, 1010);
+
+        JsonElement device = Assert.Single(directory.GetProperty("devices").EnumerateArray(), d => d.GetProperty("id").GetString() == phone.Device);
+        Assert.Equal(["10.77.0.40"], Strings(device.GetProperty("ips")));
+        Assert.Equal(phone.Device, phone.HostDevice);
+        Assert.Equal(["10.77.0.20", "10.77.0.40"], [.. directory.GetProperty("devices").EnumerateArray().SelectMany(d => Strings(d.GetProperty("ips"))).Order()]);
+        AssertTheProxyIsTheOnlyServer(directory);
+        Assert.Empty(directory.GetProperty("conflicts").EnumerateArray());
+    }
+
     private static IEnumerable<JsonElement> DevicesWithLine(JsonElement directory, string extension) =>
         directory.GetProperty("devices").EnumerateArray().Where(d => d.GetProperty("lines").EnumerateArray().Any(l => l.GetProperty("extension").GetString() == extension));
 

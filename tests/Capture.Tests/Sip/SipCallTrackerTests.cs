@@ -419,8 +419,46 @@ public class SipCallTrackerTests
         s.Sip("203.0.113.5:5060", CalleeSip, d.InDialog("BYE", true, 2));
 
         CallSidecar call = Assert.Single(s.Complete());
-        Assert.Equal("192.168.1.2", call.Parties[0].Ip);
+        // The party is where its media came from (the NAT's public side), not the private address the mirror never sees.
+        Assert.Equal(("203.0.113.5", 31000), (call.Parties[0].Ip, call.Parties[0].Port));
+        Assert.Equal(("10.0.0.20", 5000), (call.Parties[1].Ip, call.Parties[1].Port));
+        Assert.Equal(1, s.Pipeline.Snapshot()["rtp_parties_behind_nat"]);
         Assert.Equal(200, call.Packets);
+        s.AssertLegs(call, CallerTone, CalleeTone);
+    }
+
+    [Fact]
+    public void NatLatching_AReInviteWithTheSamePrivateSdp_LeavesThePartyAtItsPublicAddress()
+    {
+        using var s = new SipScenario();
+        SipDialog d = AliceToBob();
+        const string CallerPublic = "203.0.113.5:31000";
+        Establish(s, d, callerMedia: "192.168.1.2:4000", callerSip: "203.0.113.5:5060");
+        s.Talk(CallerPublic, CalleeMedia, 50, CallerTone, CalleeTone);
+        s.Sip("203.0.113.5:5060", CalleeSip, d.InDialog("INVITE", true, 2, Sdp("192.168.1.2", 4000, 2))); // a session refresh
+        s.Sip(CalleeSip, "203.0.113.5:5060", d.Response(200, "OK", 2, sdp: Sdp("10.0.0.20", 5000, 2)));
+        s.Sip("203.0.113.5:5060", CalleeSip, d.Ack(2));
+        s.Talk(CallerPublic, CalleeMedia, 50, CallerTone, CalleeTone);
+        s.Sip("203.0.113.5:5060", CalleeSip, d.InDialog("BYE", true, 3));
+
+        CallSidecar call = Assert.Single(s.Complete());
+        Assert.Equal(("203.0.113.5", 31000), (call.Parties[0].Ip, call.Parties[0].Port));
+        Assert.Equal(1, s.Pipeline.Snapshot()["rtp_parties_behind_nat"]);
+        Assert.Equal(200, call.Packets);
+        s.AssertLegs(call, CallerTone, CalleeTone);
+    }
+
+    [Fact]
+    public void AsymmetricRtp_FromAnotherPortOfTheAnnouncedAddress_IsNotNat_ThePartyKeepsItsSdpEndpoint()
+    {
+        using var s = new SipScenario();
+        SipDialog d = AliceToBob();
+        Establish(s, d);
+        s.Talk("10.0.0.10:4002", CalleeMedia, 50, CallerTone, CalleeTone, bSendsTo: CallerMedia);
+
+        CallSidecar call = Assert.Single(s.Complete());
+        Assert.Equal(("10.0.0.10", 4000), (call.Parties[0].Ip, call.Parties[0].Port));
+        Assert.Equal(0, s.Pipeline.Snapshot()["rtp_parties_behind_nat"]);
         s.AssertLegs(call, CallerTone, CalleeTone);
     }
 
@@ -652,20 +690,30 @@ public class SipCallTrackerTests
         Assert.Empty(s.Errors);
     }
 
-    [Fact]
-    public void RtpOfAnEstablishedCall_AllocatesNothingAfterWarmUp()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // behind NAT: the caller's media from its public address, latched (and the party moved there) once
+    public void RtpOfAnEstablishedCall_AllocatesNothingAfterWarmUp(bool behindNat)
     {
         using var s = new SipScenario(queueCapacity: 64);
         SipDialog d = AliceToBob();
-        Establish(s, d);
+        string caller = behindNat ? "203.0.113.5:31000" : CallerMedia;
+        if (behindNat)
+        {
+            Establish(s, d, callerMedia: "192.168.1.2:4000", callerSip: "203.0.113.5:5060");
+        }
+        else
+        {
+            Establish(s, d);
+        }
 
         // Frames built beforehand so that only the pipeline's work is measured.
         var frames = new List<(long Ts, byte[] Frame)>();
         long ts = s.Now;
         for (int i = 0; i < 3000; i++)
         {
-            frames.Add((ts, s.RtpFrame(CallerMedia, CalleeMedia, CallerTone, atNs: ts)));
-            frames.Add((ts, s.RtpFrame(CalleeMedia, CallerMedia, CalleeTone, atNs: ts)));
+            frames.Add((ts, s.RtpFrame(caller, CalleeMedia, CallerTone, atNs: ts)));
+            frames.Add((ts, s.RtpFrame(CalleeMedia, caller, CalleeTone, atNs: ts)));
             ts += 20_000_000;
         }
 
@@ -688,7 +736,9 @@ public class SipCallTrackerTests
             () => Process(WarmUp, frames.Count));
         Assert.Equal(frames.Count - WarmUp, s.Pipeline.Counters.MediaPackets - media);
         Assert.Equal(0, allocated);
-        Assert.Equal(6000, Assert.Single(s.Complete()).Packets);
+        CallSidecar call = Assert.Single(s.Complete());
+        Assert.Equal(6000, call.Packets);
+        Assert.Equal(behindNat ? "203.0.113.5" : "10.0.0.10", call.Parties[0].Ip);
     }
 
     [Fact]
