@@ -20,6 +20,7 @@ public sealed class FailedAuthApiTests
     {
         var handler = new SocketsHttpHandler
         {
+            UseCookies = false, // each request stands on its credential alone, not on a session a sign-in left behind
             ConnectCallback = async (context, cancel) =>
             {
                 var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
