@@ -19,7 +19,7 @@ internal sealed partial class AuthenticationGuard(ApplianceRuntime runtime, Audi
     private static readonly object RetryAfterKey = new();
 
     private readonly AuthThrottle _throttle = runtime.AuthThrottle;
-    private long _lastFullWarning = long.MinValue;
+    private long _lastFullWarning; // Environment.TickCount64 of the last "table full" warning; 0: none yet
 
     /// <summary>True when the request's address is throttled: its credential must not be checked.</summary>
     public bool Refuses(HttpContext context) => Refuses(context, out _);
@@ -76,7 +76,8 @@ internal sealed partial class AuthenticationGuard(ApplianceRuntime runtime, Audi
                 // Once per window, not per failure: the log must not become the attacker's megaphone.
                 long now = Environment.TickCount64;
                 long last = Interlocked.Read(ref _lastFullWarning);
-                if (now - last >= (long)_throttle.Window.TotalMilliseconds && Interlocked.CompareExchange(ref _lastFullWarning, now, last) == last)
+                if ((last == 0 || now - last >= (long)_throttle.Window.TotalMilliseconds)
+                    && Interlocked.CompareExchange(ref _lastFullWarning, now, last) == last)
                 {
                     LogFull(_throttle.Tracked);
                 }
