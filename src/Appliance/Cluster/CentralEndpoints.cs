@@ -182,9 +182,11 @@ internal static class CentralEndpoints
 /// <summary>
 /// `Authorization: Appliance &lt;name&gt;:&lt;Cluster:Secret&gt;`: another appliance of the estate. The principal is
 /// <c>appliance:&lt;name&gt;</c> with the role <see cref="ApiAccess.PeerRole"/>, which only the peer routes accept.
-/// No secret configured: nobody is let in this way.
+/// No secret configured: nobody is let in this way. A wrong credential is audited and counted against its address
+/// (<see cref="AuthenticationGuard"/>, kind appliance); from a throttled address it is not checked.
 /// </summary>
-internal sealed class PeerAuthHandler(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, ApplianceSettings settings)
+internal sealed class PeerAuthHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, ApplianceSettings settings, AuthenticationGuard guard)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "Appliance";
@@ -197,10 +199,17 @@ internal sealed class PeerAuthHandler(IOptionsMonitor<AuthenticationSchemeOption
             return Task.FromResult(AuthenticateResult.NoResult());
         }
 
+        if (guard.Refuses(Context))
+        {
+            return Task.FromResult(AuthenticateResult.Fail("Too many failed attempts from this address."));
+        }
+
         string presented = header[(SchemeName.Length + 1)..].Trim();
         int colon = presented.IndexOf(':', StringComparison.Ordinal);
         if (settings.Cluster.Secret is not { Length: > 0 } secret || !settings.Cluster.CentralEnabled || colon < 1)
         {
+            guard.Failed(Context, AuthKind.Appliance, AuditActions.AuthFailed,
+                colon < 1 ? "appliance credential: not 'name:secret'" : "appliance credential: this appliance has no central index and secret");
             return Task.FromResult(AuthenticateResult.Fail("Not an appliance of this estate."));
         }
 
@@ -209,6 +218,9 @@ internal sealed class PeerAuthHandler(IOptionsMonitor<AuthenticationSchemeOption
         byte[] given = SHA256.HashData(Encoding.UTF8.GetBytes(presented[(colon + 1)..]));
         if (!CryptographicOperations.FixedTimeEquals(expected, given))
         {
+            // The claimed name is not secret and tells an operator which peer is misconfigured; kept short.
+            string claimed = presented[..Math.Min(colon, 64)];
+            guard.Failed(Context, AuthKind.Appliance, AuditActions.AuthFailed, $"appliance credential: wrong secret for '{claimed}'");
             return Task.FromResult(AuthenticateResult.Fail("Not an appliance of this estate."));
         }
 

@@ -198,6 +198,14 @@ public static class AuditActions
     public const string SignOut = "sign-out";
     public const string Denied = "denied";
 
+    /// <summary>
+    /// Failed authentication (README "Roles"): a wrong token at sign-in; a wrong bearer token or appliance credential
+    /// on any route; an address throttled after too many failures. Recorded with no token name (none was accepted).
+    /// </summary>
+    public const string SignInFailed = "sign-in-failed";
+    public const string AuthFailed = "auth-failed";
+    public const string Throttled = "throttled";
+
     /// <summary>A recording in progress paused or resumed (PCI DSS), by recording, extension or user.</summary>
     public const string Pause = "pause";
     public const string Resume = "resume";

@@ -38,6 +38,7 @@ public static class ApplianceApi
         services.AddHostedService(sp => sp.GetRequiredService<AuditLog>());
         services.AddSingleton<IAuthorizationMiddlewareResultHandler, RoleForbiddenHandler>();
         services.AddSingleton<SessionStore>();
+        services.AddSingleton<AuthenticationGuard>(); // failed authentication: audit, metrics, throttle (README "Roles")
 
         // The authentication handler logs every request without a valid token at Information ("Bearer was not
         // authenticated", "was challenged"): anyone who reaches the port could fill the log. Its warnings still show.

@@ -14,7 +14,7 @@ namespace Appliance.Endpoints;
 public sealed record AuditEntry(
     long Seq, DateTimeOffset Time, string Token, string Role, string Action, string? Target, string? Query, int Status, string? Client)
 {
-    /// <summary>Why the appliance did it, for its own actions (a retention deletion: which keep-days or the low-water mark); else null.</summary>
+    /// <summary>Why the appliance did it, for its own actions (a retention deletion: which keep-days or the low-water mark), or why an authentication failed; else null.</summary>
     public string? Reason { get; init; }
 }
 
@@ -118,6 +118,17 @@ public sealed partial class AuditLog : IHostedService, IDisposable
         Append(new AuditEntry(0, now, token, context.User.FindFirstValue(ClaimTypes.Role) ?? "", action, target, query, status,
             context.Connection.RemoteIpAddress?.ToString()));
     }
+
+    /// <summary>
+    /// Records a failed authentication: no principal, so no token name or role (the credential itself is never
+    /// written); the client address, what was tried at (<paramref name="target"/>: method and path, never the query,
+    /// which may hold <c>access_token</c>) and why it failed.
+    /// </summary>
+    public void AppendFailure(HttpContext context, string action, string target, int status, string reason) =>
+        Append(new AuditEntry(0, DateTimeOffset.UtcNow, "", "", action, target, null, status, context.Connection.RemoteIpAddress?.ToString())
+        {
+            Reason = reason,
+        });
 
     /// <summary>
     /// Records an action of the appliance itself (no request: a retention deletion, an automatic resume), under

@@ -30,20 +30,26 @@ internal static class SessionEndpoints
         RouteGroupBuilder session = api.MapGroup("/session").WithTags("Access");
         session.MapPost("", SignIn)
             .WithSummary("Sign in (the web app): exchange an API token for a session cookie (HttpOnly, SameSite=Strict); the answer holds the CSRF token.")
-            .Produces<SessionView>().ProducesProblem(400).ProducesProblem(401);
+            .Produces<SessionView>().ProducesProblem(400).ProducesProblem(401).ProducesProblem(429);
         session.MapGet("", Current).WithSummary("Who is signed in (or whose token this is), the role and the session's CSRF token.").Produces<SessionView>();
         session.MapDelete("", SignOut).WithSummary("Sign out: the session ends on the server and its cookie is deleted.").Produces(204);
     }
 
-    private static IResult SignIn(SessionRequest? request, ApiTokenStore tokens, SessionStore sessions, HttpContext context)
+    private static IResult SignIn(SessionRequest? request, ApiTokenStore tokens, SessionStore sessions, AuthenticationGuard guard, HttpContext context)
     {
         if (string.IsNullOrEmpty(request?.Token))
         {
             return ApiProblems.Invalid("token", "the API token to sign in with.");
         }
 
+        if (guard.Refuses(context, out TimeSpan retryAfter))
+        {
+            return AuthenticationGuard.TooManyAttempts(context, retryAfter); // the token is not even looked at
+        }
+
         if (!tokens.TryAuthenticate(request.Token, out string name, out ApiRole role))
         {
+            guard.Failed(context, AuthKind.SignIn, AuditActions.SignInFailed, "sign-in: not an API token of this appliance");
             return TypedResults.Problem("That is not an API token of this appliance.", statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized");
         }
 

@@ -108,6 +108,10 @@ public sealed class ApplianceMetrics : IDisposable
             "Event-stream clients refused with 503 because MaxEventClients were connected");
         m.CreateObservableCounter("appliance.api.event_clients_dropped", () => _runtime.EventClients.Dropped, "{client}",
             "Event-stream clients disconnected because they fell 256 events behind (slow or not reading)");
+        m.CreateObservableCounter("appliance.api.auth_failures", AuthFailures, "{attempt}",
+            "Failed authentications by kind: sign-in (POST /api/session), bearer (a wrong API token on any route), appliance (a wrong peer credential)");
+        m.CreateObservableCounter("appliance.api.auth_throttled", () => _runtime.AuthThrottle.Refused, "{attempt}",
+            "Authentication attempts refused unchecked (429) because their address had too many failures (AuthThrottle)");
 
         // Directory
         m.CreateObservableGauge("appliance.directory.devices", () => FromDirectory(d => d.DeviceCount), "{device}", "Devices the directory knows");
@@ -173,6 +177,14 @@ public sealed class ApplianceMetrics : IDisposable
     {
         yield return new Measurement<long>(_runtime.Retention.DeletedKeepDays, new KeyValuePair<string, object?>("reason", "keep-days"));
         yield return new Measurement<long>(_runtime.Retention.DeletedLowWater, new KeyValuePair<string, object?>("reason", "low-water"));
+    }
+
+    private IEnumerable<Measurement<long>> AuthFailures()
+    {
+        Appliance.Endpoints.AuthThrottle throttle = _runtime.AuthThrottle;
+        yield return new Measurement<long>(throttle.Failures(Appliance.Endpoints.AuthKind.SignIn), new KeyValuePair<string, object?>("kind", "sign-in"));
+        yield return new Measurement<long>(throttle.Failures(Appliance.Endpoints.AuthKind.Bearer), new KeyValuePair<string, object?>("kind", "bearer"));
+        yield return new Measurement<long>(throttle.Failures(Appliance.Endpoints.AuthKind.Appliance), new KeyValuePair<string, object?>("kind", "appliance"));
     }
 
     /// <summary>One read of every source, shared by all instruments of one scrape (at most 200 ms old).</summary>

@@ -42,12 +42,16 @@ public sealed class ApplianceRuntime : ICallObserver, ICallResultSink
     {
         Settings = settings;
         EventClients = new EventStreamClients(settings.MaxEventClients);
+        AuthThrottle = new AuthThrottle(settings.AuthThrottle, TimeProvider.System);
     }
 
     public ApplianceSettings Settings { get; }
 
     /// <summary>The event stream's clients (limit, refused, dropped), for the API and metrics.</summary>
     public EventStreamClients EventClients { get; }
+
+    /// <summary>Failed authentications per client address and the throttle they trip, for the API and metrics.</summary>
+    public AuthThrottle AuthThrottle { get; }
 
     /// <summary>Null until the directory is open (capture starting).</summary>
     public BindingDirectory? Directory { get; internal set; }

@@ -79,6 +79,9 @@ public sealed class ApplianceSettings
     /// <summary>Several appliances sharing one directory on a Redis-protocol server (README "Cluster"); empty: a single box.</summary>
     public Appliance.Cluster.ClusterSettings Cluster { get; set; } = new();
 
+    /// <summary>Failed authentications per client address before further attempts are answered 429 (README "Roles").</summary>
+    public AuthThrottleSettings AuthThrottle { get; set; } = new();
+
     public RecordingOptions RecordingOptions() => new()
     {
         OutputDirectory = Recordings,
@@ -177,6 +180,7 @@ public sealed class ApplianceSettings
         }
 
         Retention.Validate(problems);
+        AuthThrottle.Validate(problems);
         problems.AddRange(Cluster.Validate());
         return problems;
     }

@@ -92,6 +92,9 @@ public sealed class CentralIndexTests(ITestOutputHelper output)
 
         Assert.Equal(0, Metric(north, "appliance_central_degraded"));
         Assert.True(Metric(south, "appliance_central_sent_total") >= 1);
+
+        // The forged credential was a failed authentication at south, of kind appliance; north's real ones were not.
+        Assert.Equal(1, Exposition.Parse(south.Get("/metrics")).Sum("appliance_api_auth_failures_total", ("kind", "appliance")));
     }
 
     [Fact]

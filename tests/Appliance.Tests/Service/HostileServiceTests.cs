@@ -32,8 +32,10 @@ public sealed partial class HostileServiceTests(ITestOutputHelper output) : IDis
     {
         Directory.CreateDirectory(_dir);
         List<ApiRoute> routes = await ApiRoutes.OfBuiltHostAsync();
-        // Debug for every category of ours: whatever the appliance would say about these requests is in the log.
-        using var service = ServiceProcess.Start(new Dictionary<string, string?>(), [.. Args(SampleReplay), "--Logging:LogLevel:Default=Debug"]);
+        // Debug for every category of ours: whatever the appliance would say about these requests is in the log. Hundreds
+        // of wrong tokens from 127.0.0.1 on purpose, each to be answered 401: the throttle (FailedAuthApiTests) held off.
+        using var service = ServiceProcess.Start(new Dictionary<string, string?>(),
+            [.. Args(SampleReplay), "--Logging:LogLevel:Default=Debug", "--AuthThrottle:MaxFailures=1000000"]);
         Assert.True(service.WaitForReady(TimeSpan.FromSeconds(30)), "not ready: " + service.Log);
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{service.Port}"), Timeout = TimeSpan.FromSeconds(30) };
         const string T = ServiceProcess.Token;
