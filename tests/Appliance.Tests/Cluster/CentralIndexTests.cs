@@ -22,8 +22,6 @@ namespace Appliance.Tests.Cluster;
 [Collection("cluster")]
 public sealed class CentralIndexTests(ITestOutputHelper output)
 {
-    private static readonly string s_sipp = Path.Combine(Repo.Root, "samples", "sipp-g711a-call.pcap");
-
     [Fact]
     public void SearchOnNorth_FindsSouthsRecording_SaysSouthHoldsIt_AndPlaysSouthsBytes()
     {
@@ -35,7 +33,7 @@ public sealed class CentralIndexTests(ITestOutputHelper output)
 
         using var dir = new Estate(config: null);
         using PostgresServer pg = PostgresServer.Start();
-        using ServiceProcess north = dir.Start("north", s_sipp, paced: false, pg: pg);
+        using ServiceProcess north = dir.Start("north", Estate.SippCall, paced: false, pg: pg);
         using ServiceProcess south = dir.Start("south", Captures.PathOf("sip-rtp-g722.pcap"), paced: false, pg: pg);
         Assert.True(north.WaitForReady(TimeSpan.FromSeconds(60)), "north never ready: " + north.Log);
         Assert.True(south.WaitForReady(TimeSpan.FromSeconds(60)), "south never ready: " + south.Log);
@@ -167,8 +165,8 @@ public sealed class CentralIndexTests(ITestOutputHelper output)
             insert.ExecuteNonQuery();
         }
 
-        using ServiceProcess north = dir.Start("north", s_sipp, paced: false, pg: pg);
-        using ServiceProcess south = dir.Start("south", s_sipp, paced: false, pg: pg);
+        using ServiceProcess north = dir.Start("north", Estate.SippCall, paced: false, pg: pg);
+        using ServiceProcess south = dir.Start("south", Estate.SippCall, paced: false, pg: pg);
         Assert.True(north.WaitForReady(TimeSpan.FromSeconds(60)), "north never ready: " + north.Log);
         Assert.True(south.WaitForReady(TimeSpan.FromSeconds(60)), "south never ready: " + south.Log);
         Poll(() => Readyz(north) is (200, "ready\n") && Readyz(south) is (200, "ready\n") ? "ok" : null, TimeSpan.FromSeconds(30), "both connected", north);

@@ -12,6 +12,9 @@ internal sealed class Estate : IDisposable
     /// <summary>The secret the appliances of a test estate share (Cluster:Secret).</summary>
     public const string Secret = "estate-secret-for-the-tests";
 
+    /// <summary>The SIPp call sample (10 s): 2001 at 127.0.0.1:5061 calls 2002 at sip:127.0.0.1:5070, which becomes its line 1.</summary>
+    public static string SippCall => System.IO.Path.Combine(Repo.Root, "samples", "sipp-g711a-call.pcap");
+
     /// <param name="config">The directory configuration (devices, users, profiles) every appliance loads; null: none.</param>
     public Estate(string? config)
     {

@@ -20,8 +20,6 @@ namespace Appliance.Tests.Cluster;
 [Collection("cluster")]
 public sealed class EstateHoldTests(ITestOutputHelper output)
 {
-    private static readonly string s_sipp = Path.Combine(Repo.Root, "samples", "sipp-g711a-call.pcap");
-
     [Fact]
     public async Task HoldFromNorth_OnSouthsRecording_IsSouthsHold_SeenInTheEstate_ReleasedFromNorth_HolderDownIsAProblem()
     {
@@ -33,7 +31,7 @@ public sealed class EstateHoldTests(ITestOutputHelper output)
 
         using var dir = new Estate(config: null);
         using PostgresServer pg = PostgresServer.Start();
-        using ServiceProcess north = dir.Start("north", s_sipp, paced: false, pg: pg);
+        using ServiceProcess north = dir.Start("north", Estate.SippCall, paced: false, pg: pg);
         using ServiceProcess south = dir.Start("south", Captures.PathOf("sip-rtp-g722.pcap"), paced: false, pg: pg);
         Assert.True(north.WaitForReady(TimeSpan.FromSeconds(60)), "north never ready: " + north.Log);
         Assert.True(south.WaitForReady(TimeSpan.FromSeconds(60)), "south never ready: " + south.Log);

@@ -37,8 +37,6 @@ public sealed class EstateTests(ITestOutputHelper output)
         }
         """;
 
-    private static readonly string s_sipp = Path.Combine(Repo.Root, "samples", "sipp-g711a-call.pcap");
-
     [Fact]
     public void ThreeAppliances_OneDirectoryOneLineOneOwnerOneSearch_ThroughAGarnetOutage()
     {
@@ -55,9 +53,9 @@ public sealed class EstateTests(ITestOutputHelper output)
         // North: the SIPp call (its phone sip:127.0.0.1:5070 takes 2002 as line 1 at 0.5 s), then 10 s after its end an
         // Opus call to extension "test" (desk-b's) from its own network, 10.0.3.x. South: one G.722 call to desk-b 30 s in.
         // East: the SIPp call an hour later by the capture clock, so north's phone was seen first.
-        string northPcap = dir.TwoCalls(s_sipp, dir.Moved(Captures.PathOf("sip-rtp-opus.pcap"), "10.0.2.", "10.0.3."), TimeSpan.FromSeconds(10));
+        string northPcap = dir.TwoCalls(Estate.SippCall, dir.Moved(Captures.PathOf("sip-rtp-opus.pcap"), "10.0.2.", "10.0.3."), TimeSpan.FromSeconds(10));
         string southPcap = dir.Delayed(Captures.PathOf("sip-rtp-g722.pcap"), TimeSpan.FromSeconds(30));
-        string eastPcap = dir.Stretched(s_sipp, TimeSpan.Zero, TimeSpan.FromHours(1));
+        string eastPcap = dir.Stretched(Estate.SippCall, TimeSpan.Zero, TimeSpan.FromHours(1));
         var clock = Stopwatch.StartNew();
         using ServiceProcess north = dir.Start("north", northPcap, paced: true, garnet, pg);
         using ServiceProcess south = dir.Start("south", southPcap, paced: true, garnet, pg);

@@ -36,7 +36,7 @@ public sealed partial class SharedDirectoryTests
         // South's capture: francisco's REGISTER (from 200.57.7.204, answered 200) first, then 25 s later the whole
         // Wireshark sample, whose answered call to francisco starts at its first frame.
         string southPcap = RegisterFirst(Captures.PathOf("SIP_CALL_RTP_G711.pcap"), TimeSpan.FromSeconds(25), dir.Path);
-        using ServiceProcess north = dir.Start("north", s_sipp, paced: false, garnet);
+        using ServiceProcess north = dir.Start("north", Estate.SippCall, paced: false, garnet);
         using ServiceProcess south = dir.Start("south", southPcap, paced: true, garnet);
         Assert.True(north.WaitForReady(TimeSpan.FromSeconds(30)), "north never ready: " + north.Log);
         Assert.True(south.WaitForReady(TimeSpan.FromSeconds(30)), "south never ready: " + south.Log);

@@ -38,8 +38,6 @@ public sealed partial class SharedDirectoryTests(ITestOutputHelper output)
         }
         """;
 
-    private static readonly string s_sipp = Path.Combine(Repo.Root, "samples", "sipp-g711a-call.pcap");
-
     [Fact]
     public void LoginThroughNorthsApi_IsAppliedAtSouthAtOnce_AndAttributesSouthsNextCall()
     {
@@ -53,7 +51,7 @@ public sealed partial class SharedDirectoryTests(ITestOutputHelper output)
         using GarnetServer garnet = GarnetServer.Start();
         // South's capture: the Wireshark sample call to francisco (200.57.7.204, desk-b), starting 15 s after the replay does.
         string southPcap = dir.Delayed(Captures.PathOf("SIP_CALL_RTP_G711.pcap"), TimeSpan.FromSeconds(15));
-        using ServiceProcess north = dir.Start("north", s_sipp, paced: false, garnet);
+        using ServiceProcess north = dir.Start("north", Estate.SippCall, paced: false, garnet);
         using ServiceProcess south = dir.Start("south", southPcap, paced: true, garnet);
         Assert.True(north.WaitForReady(TimeSpan.FromSeconds(30)), "north never ready: " + north.Log);
         Assert.True(south.WaitForReady(TimeSpan.FromSeconds(30)), "south never ready: " + south.Log);
@@ -98,7 +96,7 @@ public sealed partial class SharedDirectoryTests(ITestOutputHelper output)
 
         using var dir = new Estate(Config);
         using GarnetServer garnet = GarnetServer.Start();
-        using ServiceProcess south = dir.Start("south", s_sipp, paced: false, garnet);
+        using ServiceProcess south = dir.Start("south", Estate.SippCall, paced: false, garnet);
         Assert.True(south.WaitForReady(TimeSpan.FromSeconds(30)), "south never ready: " + south.Log);
         // North's capture: a phone's REGISTERs take alice's profile set {3001, 3002} at 1.0 s and leave it at 2.5 s
         // (extension mobility: a login and a logout learned from traffic, at a phone only north sees).
@@ -133,11 +131,11 @@ public sealed partial class SharedDirectoryTests(ITestOutputHelper output)
         using var dir = new Estate(Config);
         using GarnetServer garnet = GarnetServer.Start();
         // Both capture the same SIPp call: phone sip:127.0.0.1:5070 registers 2002 (and stays registered) at each site.
-        using ServiceProcess north = dir.Start("north", s_sipp, paced: false, garnet);
+        using ServiceProcess north = dir.Start("north", Estate.SippCall, paced: false, garnet);
         Assert.True(north.WaitForReady(TimeSpan.FromSeconds(30)), "north never ready: " + north.Log);
         Poll(() => Line(north, "2002") is { } l && l.GetProperty("held").GetBoolean() ? l : null, TimeSpan.FromSeconds(20), "2002 held by north", north);
 
-        using ServiceProcess south = dir.Start("south", s_sipp, paced: false, garnet);
+        using ServiceProcess south = dir.Start("south", Estate.SippCall, paced: false, garnet);
         Assert.True(south.WaitForReady(TimeSpan.FromSeconds(30)), "south never ready: " + south.Log);
         JsonElement refused = Poll(() => Line(south, "2002") is { } l && !l.GetProperty("held").GetBoolean() ? l : null,
             TimeSpan.FromSeconds(20), "2002 refused at south", south);
@@ -168,7 +166,7 @@ public sealed partial class SharedDirectoryTests(ITestOutputHelper output)
         using var dir = new Estate(Config);
         using GarnetServer garnet = GarnetServer.Start();
         // Both replay the SIPp call at its pace, its end 15 s later: 2001 registers at 0 s and unregisters at 25 s, north's first.
-        string pcap = dir.Stretched(s_sipp, TimeSpan.FromSeconds(9.5), TimeSpan.FromSeconds(15));
+        string pcap = dir.Stretched(Estate.SippCall, TimeSpan.FromSeconds(9.5), TimeSpan.FromSeconds(15));
         using ServiceProcess north = dir.Start("north", pcap, paced: true, garnet);
         Assert.True(north.WaitForReady(TimeSpan.FromSeconds(30)), "north never ready: " + north.Log);
         Poll(() => Line(north, "2001") is { } l && l.GetProperty("held").GetBoolean() ? l : null, TimeSpan.FromSeconds(8), "2001 held by north", north);
@@ -197,10 +195,10 @@ public sealed partial class SharedDirectoryTests(ITestOutputHelper output)
 
         using var dir = new Estate(Config);
         using GarnetServer garnet = GarnetServer.Start();
-        using ServiceProcess north = dir.Start("north", s_sipp, paced: false, garnet, claimSeconds: 4);
+        using ServiceProcess north = dir.Start("north", Estate.SippCall, paced: false, garnet, claimSeconds: 4);
         Assert.True(north.WaitForReady(TimeSpan.FromSeconds(30)), "north never ready: " + north.Log);
         Poll(() => Line(north, "2002") is { } l && l.GetProperty("held").GetBoolean() ? l : null, TimeSpan.FromSeconds(20), "2002 held by north", north);
-        using ServiceProcess south = dir.Start("south", s_sipp, paced: false, garnet, claimSeconds: 4);
+        using ServiceProcess south = dir.Start("south", Estate.SippCall, paced: false, garnet, claimSeconds: 4);
         Assert.True(south.WaitForReady(TimeSpan.FromSeconds(30)), "south never ready: " + south.Log);
         Poll(() => Line(south, "2002") is { } l && !l.GetProperty("held").GetBoolean() ? l : null, TimeSpan.FromSeconds(20), "2002 refused at south", south);
         Thread.Sleep(6000); // longer than a claim lasts: north renews its claim while it runs
@@ -229,7 +227,7 @@ public sealed partial class SharedDirectoryTests(ITestOutputHelper output)
         using var dir = new Estate(Config);
         using GarnetServer garnet = GarnetServer.Start();
         // Each site's own call (the SIPp call, 10 s) starts 20 s after its replay: while the server is down.
-        string pcap = dir.Delayed(s_sipp, TimeSpan.FromSeconds(20));
+        string pcap = dir.Delayed(Estate.SippCall, TimeSpan.FromSeconds(20));
         using ServiceProcess north = dir.Start("north", pcap, paced: true, garnet);
         using ServiceProcess south = dir.Start("south", pcap, paced: true, garnet);
         Assert.True(north.WaitForReady(TimeSpan.FromSeconds(30)), "north never ready: " + north.Log);
@@ -314,7 +312,7 @@ public sealed partial class SharedDirectoryTests(ITestOutputHelper output)
         using GarnetServer garnet = GarnetServer.Start();
         garnet.Kill(); // its port, nobody listening
         var sw = Stopwatch.StartNew();
-        using ServiceProcess north = dir.Start("north", s_sipp, paced: false, garnet);
+        using ServiceProcess north = dir.Start("north", Estate.SippCall, paced: false, garnet);
         Assert.True(north.WaitForReady(TimeSpan.FromSeconds(30)), "north never ready: " + north.Log);
         output.WriteLine($"ready after {sw.Elapsed.TotalSeconds:F1} s with the server down");
         Assert.Contains("degraded", Readyz(north).Body, StringComparison.Ordinal);
@@ -341,7 +339,7 @@ public sealed partial class SharedDirectoryTests(ITestOutputHelper output)
 
         using var dir = new Estate(Config);
         using GarnetServer garnet = GarnetServer.Start();
-        using ServiceProcess first = dir.Start("north", s_sipp, paced: false, garnet);
+        using ServiceProcess first = dir.Start("north", Estate.SippCall, paced: false, garnet);
         Assert.True(first.WaitForReady(TimeSpan.FromSeconds(30)), "never ready: " + first.Log);
         Poll(() => Readyz(first) is (200, "ready\n") ? "ok" : null, TimeSpan.FromSeconds(10), "the first north ready, not degraded", first);
 
@@ -353,7 +351,7 @@ public sealed partial class SharedDirectoryTests(ITestOutputHelper output)
             ["APPLIANCE_CLUSTER__NAME"] = "north",
             ["APPLIANCE_CLUSTER__PREFIX"] = dir.Prefix,
             ["APPLIANCE_CLUSTER__RECONCILESECONDS"] = "1",
-        }, "--replay", s_sipp, "--no-pacing", "--recordings", Path.Combine(root, "rec"), "--state", Path.Combine(root, "state"), "--config", dir.ConfigFile);
+        }, "--replay", Estate.SippCall, "--no-pacing", "--recordings", Path.Combine(root, "rec"), "--state", Path.Combine(root, "state"), "--config", dir.ConfigFile);
         Assert.True(clone.WaitForReady(TimeSpan.FromSeconds(30)), "never ready: " + clone.Log);
         string body = Poll(() => Readyz(clone) is (200, { } b) && b.Contains("uses the name 'north'", StringComparison.Ordinal) ? b : null,
             TimeSpan.FromSeconds(10), "the clone's readyz naming the clash", clone);
@@ -368,7 +366,7 @@ public sealed partial class SharedDirectoryTests(ITestOutputHelper output)
     {
         using var dir = new Estate(Config);
         string root = Path.Combine(dir.Path, "single");
-        using (ServiceProcess single = ServiceProcess.Start(new Dictionary<string, string?>(), "--replay", s_sipp, "--no-pacing",
+        using (ServiceProcess single = ServiceProcess.Start(new Dictionary<string, string?>(), "--replay", Estate.SippCall, "--no-pacing",
             "--recordings", Path.Combine(root, "rec"), "--state", Path.Combine(root, "state"), "--workers", "1"))
         {
             Assert.True(single.WaitForReady(TimeSpan.FromSeconds(30)), "never ready: " + single.Log);
@@ -379,7 +377,7 @@ public sealed partial class SharedDirectoryTests(ITestOutputHelper output)
         }
 
         using ServiceProcess bad = ServiceProcess.Start(new Dictionary<string, string?> { ["APPLIANCE_CLUSTER__REDIS"] = "127.0.0.1:6379,nonsense=1" },
-            "--replay", s_sipp, "--recordings", Path.Combine(root, "rec2"), "--state", Path.Combine(root, "state2"));
+            "--replay", Estate.SippCall, "--recordings", Path.Combine(root, "rec2"), "--state", Path.Combine(root, "state2"));
         Assert.True(bad.Process.WaitForExit(30_000), "a bad Cluster:Redis must stop the start");
         Assert.Equal(2, bad.Process.ExitCode);
         Assert.Contains("Cluster:Redis", bad.Log, StringComparison.Ordinal);
