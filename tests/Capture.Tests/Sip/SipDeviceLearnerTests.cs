@@ -314,6 +314,29 @@ public sealed class SipDeviceLearnerTests
     }
 
     /// <summary>
+    /// The same two home workers when their Contacts tell them apart already: a proxy fixed them to the public address
+    /// (fix_nated_contact), or the phones send an instance id. Their ids are what they always were.
+    /// </summary>
+    [Theory]
+    [InlineData("<sip:2001@203.0.113.5:5060>", "<sip:3001@198.51.100.7:5060>", "sip:203.0.113.5:5060", "sip:198.51.100.7:5060")]
+    [InlineData("<sip:2001@192.168.1.10:5060>;+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-0000000000a1>\"",
+        "<sip:3001@192.168.1.10:5060>;+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-0000000000b2>\"",
+        "urn:uuid:00000000-0000-1000-8000-0000000000a1", "urn:uuid:00000000-0000-1000-8000-0000000000b2")]
+    public void HomeWorkersBehindNat_WhoseContactsDiffer_KeepTheirIds(string contactA, string contactB, string idA, string idB)
+    {
+        using BindingDirectory directory = BindingDirectory.Open(null, DirectoryConfig.Empty, SipScenario.TimeAt(0));
+        using var s = new SipScenario(directory: directory);
+        Register(s, "203.0.113.5:5060", "2001", contactA, "reg-x", 1);
+        s.Advance(5);
+        Register(s, "198.51.100.7:5060", "3001", contactB, "reg-y", 1);
+        s.Complete();
+
+        Assert.Equal([(idA, "203.0.113.5", "2001"), (idB, "198.51.100.7", "3001")],
+            directory.Devices().OrderBy(d => d.FirstSeen).Select(d => (d.Id, Assert.Single(d.Ips), Assert.Single(d.Lines).Extension)));
+        Assert.Empty(directory.Conflicts());
+    }
+
+    /// <summary>
     /// A call from a phone behind NAT to the PBX at 10.0.0.20 (which anchors the media): the SDP names the phone's private
     /// address, its packets come from the router's public one. Caller tone <paramref name="tone"/>, the PBX 1300 Hz.
     /// </summary>
