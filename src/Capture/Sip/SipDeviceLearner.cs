@@ -15,7 +15,9 @@ namespace Capture.Sip;
 /// Device identity: the Contact's +sip.instance (RFC 5626), else Cisco's devicename parameter, else the Contact's
 /// host:port. A contact nobody has, in a REGISTER with the Call-ID and AOR of a registration already applied, is that
 /// phone at a new address (RFC 3261 10.2: one Call-ID per registrar for a boot cycle; a DHCP renewal is no reboot): the
-/// device is re-bound and the new contact becomes another identity of it. Addresses that receive REGISTERs, or forward
+/// device is re-bound and the new contact becomes another identity of it. A private Contact that a device at another
+/// public address already has, in a message naming none of its lines (nor its Call-ID), is another phone behind another
+/// NAT: its identity also names its source address (<see cref="IsAnotherPhoneBehindNat"/>). Addresses that receive REGISTERs, or forward
 /// requests (more than one Via), are servers: what they send is never learned as a phone's (a proxy relaying a REGISTER
 /// upstream is not the phone).
 /// </remarks>
