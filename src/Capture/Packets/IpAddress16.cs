@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Globalization;
 using System.Net;
 using System.Runtime.CompilerServices;
 
@@ -20,6 +21,28 @@ public readonly struct IpAddress16 : IEquatable<IpAddress16>
     }
 
     public bool IsIPv4 => _hi == 0 && (_lo >> 32) == 0xFFFF;
+
+    /// <summary>
+    /// From a range meant for networks behind a router, which a NAT hides: RFC 1918, RFC 6598 (carrier-grade NAT) and
+    /// IPv4 link-local; IPv6 unique local (fc00::/7) and link-local (fe80::/10).
+    /// </summary>
+    public bool IsPrivateUse
+    {
+        get
+        {
+            if (IsIPv4)
+            {
+                uint v = (uint)_lo;
+                return (v >> 24) == 10 // 10.0.0.0/8
+                    || (v >> 20) == 0xAC1 // 172.16.0.0/12
+                    || (v >> 16) == 0xC0A8 // 192.168.0.0/16
+                    || (v >> 22) == 0x191 // 100.64.0.0/10
+                    || (v >> 16) == 0xA9FE; // 169.254.0.0/16
+            }
+
+            return (_hi >> 57) == 0x7E || (_hi >> 54) == 0x3FA; // fc00::/7, fe80::/10
+        }
+    }
 
     public static IpAddress16 FromIPv4(ReadOnlySpan<byte> four) =>
         new(0, 0xFFFF_0000_0000UL | BinaryPrimitives.ReadUInt32BigEndian(four));
@@ -111,6 +134,40 @@ public readonly struct IpAddress16 : IEquatable<IpAddress16>
     public static bool operator ==(IpAddress16 left, IpAddress16 right) => left.Equals(right);
 
     public static bool operator !=(IpAddress16 left, IpAddress16 right) => !left.Equals(right);
+
+    /// <summary>Writes the textual form; IPv4 (the common case) allocates nothing.</summary>
+    public bool TryFormat(Span<char> destination, out int charsWritten)
+    {
+        if (!IsIPv4)
+        {
+            Span<byte> bytes = stackalloc byte[16];
+            WriteBytes(bytes);
+            return new IPAddress(bytes).TryFormat(destination, out charsWritten);
+        }
+
+        uint v = (uint)_lo;
+        charsWritten = 0;
+        for (int shift = 24; shift >= 0; shift -= 8)
+        {
+            if (!((v >> shift) & 0xFF).TryFormat(destination[charsWritten..], out int n, default, CultureInfo.InvariantCulture))
+            {
+                return false;
+            }
+
+            charsWritten += n;
+            if (shift > 0)
+            {
+                if (charsWritten >= destination.Length)
+                {
+                    return false;
+                }
+
+                destination[charsWritten++] = '.';
+            }
+        }
+
+        return true;
+    }
 
     /// <summary>Textual form; allocates, so only for metadata and diagnostics.</summary>
     public override string ToString()

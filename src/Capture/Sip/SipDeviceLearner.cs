@@ -15,7 +15,9 @@ namespace Capture.Sip;
 /// Device identity: the Contact's +sip.instance (RFC 5626), else Cisco's devicename parameter, else the Contact's
 /// host:port. A contact nobody has, in a REGISTER with the Call-ID and AOR of a registration already applied, is that
 /// phone at a new address (RFC 3261 10.2: one Call-ID per registrar for a boot cycle; a DHCP renewal is no reboot): the
-/// device is re-bound and the new contact becomes another identity of it. Addresses that receive REGISTERs, or forward
+/// device is re-bound and the new contact becomes another identity of it. A private Contact that a device at another
+/// public address already has, in a message naming none of its lines (nor its Call-ID), is another phone behind another
+/// NAT: its identity also names its source address (<see cref="IsAnotherPhoneBehindNat"/>). Addresses that receive REGISTERs, or forward
 /// requests (more than one Via), are servers: what they send is never learned as a phone's (a proxy relaying a REGISTER
 /// upstream is not the phone).
 /// </remarks>
@@ -204,6 +206,14 @@ public sealed class SipDeviceLearner(BindingDirectory directory)
         int idLength = contact.IsWildcard ? 0 : WriteIdentity(contact, idBuffer);
 
         string callId = Encoding.Latin1.GetString(m.CallId);
+        string contactUri = Encoding.UTF8.GetString(contact.Uri);
+        bool behindAnotherNat = idLength > 0 && _directory.TryGetDevice(idBuffer[..idLength], out DeviceBinding holder)
+            && IsAnotherPhoneBehindNat(contact, source.Address, holder, aor, callId);
+        if (behindAnotherNat)
+        {
+            idLength = WriteNatIdentity(source.Address, idBuffer, idLength);
+        }
+
         string? deviceId = null, newIdentity = null;
         if (idLength > 0)
         {
@@ -216,6 +226,11 @@ public sealed class SipDeviceLearner(BindingDirectory directory)
             {
                 newIdentity = idBuffer[..idLength].ToString(); // the registered phone, at a new contact
                 deviceId = registered.Device;
+            }
+            else if (behindAnotherNat && _directory.TryFindByExtension(aor, out DeviceBinding owner) && owner.Contact == contactUri)
+            {
+                newIdentity = idBuffer[..idLength].ToString(); // rebooted behind a router with a new address: its line and Contact say who
+                deviceId = owner.Id;
             }
             else
             {
@@ -261,7 +276,7 @@ public sealed class SipDeviceLearner(BindingDirectory directory)
             to.DisplayName.IsEmpty ? null : Encoding.UTF8.GetString(SipText.Unquote(to.DisplayName)),
             source.Address,
             expires,
-            Encoding.UTF8.GetString(contact.Uri),
+            contactUri,
             m.UserAgent.IsEmpty ? null : Encoding.UTF8.GetString(m.UserAgent),
             now,
             callId,
@@ -391,7 +406,22 @@ public sealed class SipDeviceLearner(BindingDirectory directory)
             return; // known, same address: nothing to learn
         }
 
-        bool known = _directory.TryGetDevice(id, out _);
+        bool known = _directory.TryGetDevice(id, out DeviceBinding holder);
+        Span<char> aor = stackalloc char[ExtensionText.MaxLength];
+        if (known && SipNameAddr.TryParse(m.IsRequest ? m.From : m.To, out SipNameAddr sender) && ExtensionText.IsLearnable(sender.User)
+            && Latin1(sender.User, aor) is > 0 and var aorLength
+            && IsAnotherPhoneBehindNat(contact, source.Address, holder, aor[..aorLength], null))
+        {
+            // Not the phone known by this Contact: the one that registered it from this address, if any (else its REGISTER will tell).
+            int natLength = WriteNatIdentity(source.Address, idBuffer, idLength);
+            if (natLength > 0)
+            {
+                _directory.TryTouchDevice(idBuffer[..natLength], source.Address, now);
+            }
+
+            return;
+        }
+
         bool selfContact = IpAddress16.TryParse(contact.Host, out IpAddress16 contactIp) && contactIp == source.Address;
         if (!known && !selfContact)
         {
@@ -432,6 +462,52 @@ public sealed class SipDeviceLearner(BindingDirectory directory)
 
         string senderText = sender.ToString();
         return owner.Ips.Contains(senderText) && _directory.TryTouchDevice(owner.Id, sender, now);
+    }
+
+    /// <summary>
+    /// Whether a message whose Contact names a private address other than its sender's (a phone behind NAT that no proxy
+    /// fixed) comes from another phone than <paramref name="holder"/>, the device known by that Contact at another address.
+    /// Home routers hand out the same few private addresses and phones default to port 5060, so two home workers show one
+    /// Contact from two public addresses. The holder itself moved (its router got a new WAN address) when the message
+    /// names one of its lines or, for a REGISTER, its registration's Call-ID: the rule for a DHCP move, unchanged.
+    /// </summary>
+    private bool IsAnotherPhoneBehindNat(in SipNameAddr contact, IpAddress16 source, DeviceBinding holder, ReadOnlySpan<char> aor, string? registerCallId)
+    {
+        if (!IpAddress16.TryParse(contact.Host, out IpAddress16 host) || !host.IsPrivateUse || host == source
+            || (_directory.TryFindByIp(source, out DeviceBinding atSource) && atSource.Id == holder.Id)
+            || (registerCallId is not null && _registrations.TryGetValue(registerCallId, out (string Device, string Aor) registered)
+                && registered.Device == holder.Id))
+        {
+            return false;
+        }
+
+        foreach (LineBinding line in holder.Lines)
+        {
+            if (aor.SequenceEqual(line.Extension))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// The identity of a phone behind NAT whose Contact another phone already has (<see cref="IsAnotherPhoneBehindNat"/>):
+    /// the Contact's identity (<paramref name="length"/> characters in <paramref name="buffer"/>) with the public address it
+    /// registered from, as a Via's received= names it. Returns the new length (0: no room). Allocates nothing for IPv4.
+    /// </summary>
+    private static int WriteNatIdentity(IpAddress16 source, Span<char> buffer, int length)
+    {
+        const string Received = ";received=";
+        if (length + Received.Length >= buffer.Length)
+        {
+            return 0;
+        }
+
+        Received.CopyTo(buffer[length..]);
+        length += Received.Length;
+        return source.TryFormat(buffer[length..], out int written) ? length + written : 0;
     }
 
     private static int ViaCount(in SipMessage m)

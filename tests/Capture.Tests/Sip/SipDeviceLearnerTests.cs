@@ -230,22 +230,149 @@ public sealed class SipDeviceLearnerTests
         Assert.Equal(0, s.Pipeline.Snapshot()["sip_phones_moved"]);
     }
 
+    /// <summary>
+    /// Two home workers whose routers both gave their phone 192.168.1.10 (phones default to port 5060): the same private
+    /// Contact, no instance id and no proxy fixing it, seen from two public addresses, each phone with its own AOR and
+    /// REGISTER Call-ID. Two phones, each with its own line 1 and its own calls; neither is the other one moved.
+    /// </summary>
+    [Fact]
+    public void TwoHomeWorkersBehindNat_WithTheSamePrivateContact_AreTwoPhones_EachWithItsLineAndItsCalls()
+    {
+        using BindingDirectory directory = BindingDirectory.Open(null, DirectoryConfig.Empty, SipScenario.TimeAt(0));
+        var events = directory.Subscribe();
+        using var s = new SipScenario(directory: directory);
+        Register(s, "203.0.113.5:5060", "2001", "<sip:2001@192.168.1.10:5060>", "reg-x", 1);
+        s.Advance(5);
+        Register(s, "198.51.100.7:5060", "3001", "<sip:3001@192.168.1.10:5060>", "reg-y", 1);
+        s.Advance(5);
+        CallFromBehindNat(s, "203.0.113.5", "2001", "call-a", 30000, 500);
+        CallFromBehindNat(s, "198.51.100.7", "3001", "call-b", 30002, 700);
+        List<CallSidecar> calls = s.Complete();
+
+        Assert.Equal(2, directory.Devices().Count);
+        DeviceBinding a = Assert.Single(directory.Devices(), d => d.Ips.Contains("203.0.113.5"));
+        DeviceBinding b = Assert.Single(directory.Devices(), d => d.Ips.Contains("198.51.100.7"));
+        Assert.Equal("sip:192.168.1.10:5060", a.Id); // the id such a phone always had: a stored directory keeps it
+        Assert.Equal("sip:192.168.1.10:5060;received=198.51.100.7", b.Id); // the second: its Contact and where it registered from
+        Assert.Equal(["203.0.113.5"], a.Ips);
+        Assert.Equal(["2001"], a.Lines.Select(l => l.Extension));
+        Assert.Equal(["198.51.100.7"], b.Ips);
+        Assert.Equal(["3001"], b.Lines.Select(l => l.Extension));
+        Assert.True(directory.TryFindByExtension("2001", out DeviceBinding owner2001) && owner2001.Id == a.Id);
+        Assert.True(directory.TryFindByExtension("3001", out DeviceBinding owner3001) && owner3001.Id == b.Id);
+        Assert.Empty(directory.Conflicts());
+        Assert.DoesNotContain(Capture.Tests.Bindings.BindingDirectoryTests.Drain(events), e => e.Kind == DirectoryEventKind.DeviceMoved);
+        Assert.Equal(0, s.Pipeline.Snapshot()["sip_phones_moved"]);
+
+        Assert.Equal(2, calls.Count);
+        foreach ((CallSidecar call, DeviceBinding phone, string extension, string publicIp, double tone) in
+                 new[] { (calls[0], a, "2001", "203.0.113.5", 500.0), (calls[1], b, "3001", "198.51.100.7", 700.0) })
+        {
+            PartySidecar caller = Assert.Single(call.Parties, p => p.Device is not null);
+            Assert.Equal((extension, phone.Id, publicIp, "left"), (caller.Extension, caller.Device, caller.Ip, caller.Channel));
+            s.AssertLegs(call, tone, 1300);
+        }
+    }
+
+    /// <summary>
+    /// A home router gets a new WAN address: the phone behind it re-registers with the same Call-ID and AOR (and, after a
+    /// power cut, a new Call-ID but the same AOR) from the new address. Still one device, moved; the other home worker
+    /// with the same private Contact keeps its own device, and moves the same way when its router's address changes.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void HomeWorkerBehindNat_WhoseRouterGetsANewPublicAddress_IsOneDeviceThatMoved(bool rebooted)
+    {
+        using BindingDirectory directory = BindingDirectory.Open(null, DirectoryConfig.Empty, SipScenario.TimeAt(0));
+        var events = directory.Subscribe();
+        using var s = new SipScenario(directory: directory);
+        Register(s, "203.0.113.5:5060", "2001", "<sip:2001@192.168.1.10:5060>", "reg-x", 1);
+        s.Advance(5);
+        Register(s, "198.51.100.7:5060", "3001", "<sip:3001@192.168.1.10:5060>", "reg-y", 1);
+        s.Advance(60);
+        Register(s, "203.0.113.99:5060", "2001", "<sip:2001@192.168.1.10:5060>", rebooted ? "reg-x2" : "reg-x", rebooted ? 1 : 2);
+        s.Advance(5);
+        Register(s, "198.51.100.99:5060", "3001", "<sip:3001@192.168.1.10:5060>", rebooted ? "reg-y2" : "reg-y", rebooted ? 1 : 2);
+        s.Advance(5);
+        CallFromBehindNat(s, "198.51.100.99", "3001", "call-b", 30002, 700);
+        CallSidecar call = Assert.Single(s.Complete());
+
+        Assert.Equal(2, directory.Devices().Count);
+        DeviceBinding a = Assert.Single(directory.Devices(), d => d.Lines.Any(l => l.Extension == "2001"));
+        DeviceBinding b = Assert.Single(directory.Devices(), d => d.Lines.Any(l => l.Extension == "3001"));
+        Assert.Equal("sip:192.168.1.10:5060", a.Id);
+        Assert.Equal(["203.0.113.99"], a.Ips);
+        Assert.Equal(["198.51.100.99"], b.Ips);
+        Assert.NotEqual(a.Id, b.Id);
+        Assert.Empty(directory.Conflicts());
+        List<DirectoryEvent> moves = [.. Capture.Tests.Bindings.BindingDirectoryTests.Drain(events).Where(e => e.Kind == DirectoryEventKind.DeviceMoved)];
+        Assert.Equal([(a.Id, "203.0.113.99", "from 203.0.113.5"), (b.Id, "198.51.100.99", "from 198.51.100.7")],
+            moves.Select(e => (e.Device, e.Ip, e.Detail)));
+        PartySidecar caller = Assert.Single(call.Parties, p => p.Device is not null);
+        Assert.Equal((b.Id, "198.51.100.99"), (caller.Device, caller.Ip));
+    }
+
+    /// <summary>
+    /// The same two home workers when their Contacts tell them apart already: a proxy fixed them to the public address
+    /// (fix_nated_contact), or the phones send an instance id. Their ids are what they always were.
+    /// </summary>
+    [Theory]
+    [InlineData("<sip:2001@203.0.113.5:5060>", "<sip:3001@198.51.100.7:5060>", "sip:203.0.113.5:5060", "sip:198.51.100.7:5060")]
+    [InlineData("<sip:2001@192.168.1.10:5060>;+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-0000000000a1>\"",
+        "<sip:3001@192.168.1.10:5060>;+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-0000000000b2>\"",
+        "urn:uuid:00000000-0000-1000-8000-0000000000a1", "urn:uuid:00000000-0000-1000-8000-0000000000b2")]
+    public void HomeWorkersBehindNat_WhoseContactsDiffer_KeepTheirIds(string contactA, string contactB, string idA, string idB)
+    {
+        using BindingDirectory directory = BindingDirectory.Open(null, DirectoryConfig.Empty, SipScenario.TimeAt(0));
+        using var s = new SipScenario(directory: directory);
+        Register(s, "203.0.113.5:5060", "2001", contactA, "reg-x", 1);
+        s.Advance(5);
+        Register(s, "198.51.100.7:5060", "3001", contactB, "reg-y", 1);
+        s.Complete();
+
+        Assert.Equal([(idA, "203.0.113.5", "2001"), (idB, "198.51.100.7", "3001")],
+            directory.Devices().OrderBy(d => d.FirstSeen).Select(d => (d.Id, Assert.Single(d.Ips), Assert.Single(d.Lines).Extension)));
+        Assert.Empty(directory.Conflicts());
+    }
+
+    /// <summary>
+    /// A call from a phone behind NAT to the PBX at 10.0.0.20 (which anchors the media): the SDP names the phone's private
+    /// address, its packets come from the router's public one. Caller tone <paramref name="tone"/>, the PBX 1300 Hz.
+    /// </summary>
+    private static void CallFromBehindNat(SipScenario s, string publicIp, string aor, string callId, int pbxMediaPort, double tone)
+    {
+        var d = new SipDialog(callId, $"<sip:{aor}@pbx.example.com>", "<sip:1000@pbx.example.com>");
+        string phone = publicIp + ":5060", pbx = "10.0.0.20:5060";
+        s.Sip(phone, pbx, d.Invite(sdp: SipDialog.Sdp("192.168.1.10", 4000), headers: $"Contact: <sip:{aor}@192.168.1.10:5060>"));
+        s.Sip(pbx, phone, d.Response(200, "OK", sdp: SipDialog.Sdp("10.0.0.20", pbxMediaPort), headers: "Contact: <sip:1000@10.0.0.20:5060>"));
+        s.Sip(phone, pbx, d.Ack());
+        s.Talk(publicIp + ":4000", "10.0.0.20:" + pbxMediaPort, 50, tone, 1300);
+        s.Sip(phone, pbx, d.InDialog("BYE", true, 2, headers: $"Contact: <sip:{aor}@192.168.1.10:5060>"));
+        s.Sip(pbx, phone, d.Response(200, "OK", 2, "BYE"));
+        s.Advance(1);
+    }
+
     /// <summary>One REGISTER of 1001 from <paramref name="ip"/>:5060 to the registrar at 10.0.0.20 and its 200.</summary>
-    private static void Register(SipScenario s, string ip, string callId, int cseq, string? instance)
+    private static void Register(SipScenario s, string ip, string callId, int cseq, string? instance) =>
+        Register(s, ip + ":5060", "1001", $"<sip:1001@{ip}:5060>" + (instance is null ? "" : $";+sip.instance=\"<{instance}>\""), callId, cseq);
+
+    /// <summary>One REGISTER of <paramref name="aor"/> from <paramref name="source"/> to the registrar at 10.0.0.20 and its 200.</summary>
+    private static void Register(SipScenario s, string source, string aor, string contact, string callId, int cseq)
     {
         string register =
             "REGISTER sip:pbx.example.com SIP/2.0\r\n" +
-            $"Via: SIP/2.0/UDP {ip}:5060;branch=z9hG4bK-reg{cseq}\r\n" +
-            "From: <sip:1001@pbx.example.com>;tag=r1\r\n" +
-            "To: <sip:1001@pbx.example.com>\r\n" +
+            $"Via: SIP/2.0/UDP {source};branch=z9hG4bK-reg{cseq}\r\n" +
+            $"From: <sip:{aor}@pbx.example.com>;tag=r1\r\n" +
+            $"To: <sip:{aor}@pbx.example.com>\r\n" +
             $"Call-ID: {callId}\r\n" +
             $"CSeq: {cseq} REGISTER\r\n" +
-            $"Contact: <sip:1001@{ip}:5060>" + (instance is null ? "" : $";+sip.instance=\"<{instance}>\"") + "\r\n" +
+            $"Contact: {contact}\r\n" +
             "Expires: 3600\r\n" +
             "Content-Length: 0\r\n\r\n";
-        s.Sip(ip + ":5060", "10.0.0.20:5060", register);
-        s.Sip("10.0.0.20:5060", ip + ":5060", register.Replace("REGISTER sip:pbx.example.com SIP/2.0", "SIP/2.0 200 OK", StringComparison.Ordinal)
-            .Replace("To: <sip:1001@pbx.example.com>", "To: <sip:1001@pbx.example.com>;tag=s1", StringComparison.Ordinal));
+        s.Sip(source, "10.0.0.20:5060", register);
+        s.Sip("10.0.0.20:5060", source, register.Replace("REGISTER sip:pbx.example.com SIP/2.0", "SIP/2.0 200 OK", StringComparison.Ordinal)
+            .Replace($"To: <sip:{aor}@pbx.example.com>", $"To: <sip:{aor}@pbx.example.com>;tag=s1", StringComparison.Ordinal));
     }
 
     [Fact]
