@@ -20,6 +20,9 @@ public sealed partial class SharedDirectory
     private volatile bool _devicesDirty = true;
     private long _devicesWrittenTicks;
 
+    /// <summary>At most one devices write per this interval (changes in between are batched); zero in the benchmark.</summary>
+    internal TimeSpan DevicesBatch { get; init; } = TimeSpan.FromSeconds(1);
+
     private RedisKey DevicesKey(string appliance) => _prefix + "devices:" + appliance;
 
     private RedisKey DeviceAppliancesKey => _prefix + "device-appliances";
@@ -50,7 +53,7 @@ public sealed partial class SharedDirectory
     /// <summary>This appliance's learned devices (configured ones are in every appliance's configuration) replace its hash.</summary>
     private async Task WriteDevicesAsync(bool force)
     {
-        if (!force && Stopwatch.GetElapsedTime(Interlocked.Read(ref _devicesWrittenTicks)) < TimeSpan.FromSeconds(1))
+        if (!force && Stopwatch.GetElapsedTime(Interlocked.Read(ref _devicesWrittenTicks)) < DevicesBatch)
         {
             _devicesDirty = true; // batched: written at the next pass after the second is up
             return;
