@@ -21,6 +21,8 @@ public sealed partial class SharedDirectory
     private readonly Dictionary<string, string> _deviceVersions = new(StringComparer.Ordinal); // appliance -> version read (worker task only)
     private Dictionary<string, SentDevice> _sentDevices = new(StringComparer.Ordinal); // on the server as written here (worker task only)
     private string? _devicesVersion;
+    private readonly ConcurrentQueue<string> _changedDevices = new(); // named by the directory's events since the last write
+    private volatile bool _compareAllDevices = true;
     private volatile bool _devicesDirty = true;
     private long _devicesWrittenTicks;
 
@@ -63,7 +65,8 @@ public sealed partial class SharedDirectory
     /// every device, a new version epoch) when <paramref name="full"/>, or at reconciliation when the server does not hold
     /// the version last written here (a server restarted empty, a lapsed hash). A device whose only change is its last-seen
     /// time is written once that moved <see cref="LastSeenStep"/> (ReconcileSeconds) past what was sent: phones seen
-    /// continuously would otherwise be rewritten at every write.
+    /// continuously would otherwise be rewritten at every write. A device changed without an event naming it (none is
+    /// known) would reach the server at the next reconciliation, which compares every device.
     /// </summary>
     private async Task WriteDevicesAsync(bool full, bool reconcile)
     {
@@ -81,6 +84,16 @@ public sealed partial class SharedDirectory
             full = _devicesVersion is null || await db.StringGetAsync(versionKey).ConfigureAwait(false) != _devicesVersion;
         }
 
+        // Between reconciliations only the devices the directory's events named are compared (serialising every device
+        // at every write is what a contact centre's constant changes cannot afford); reconciliation compares them all.
+        bool compareAll = full || reconcile || _compareAllDevices;
+        _compareAllDevices = false;
+        HashSet<string> named = new(StringComparer.Ordinal);
+        while (_changedDevices.TryDequeue(out string? id))
+        {
+            named.Add(id);
+        }
+
         TimeSpan step = LastSeenStep;
         Dictionary<string, SentDevice> sent = new(StringComparer.Ordinal);
         List<HashEntry> write = [];
@@ -88,6 +101,13 @@ public sealed partial class SharedDirectory
         {
             if (d.Configured)
             {
+                continue;
+            }
+
+            if (!compareAll && !named.Contains(d.Id) && _sentDevices.TryGetValue(d.Id, out SentDevice kept)
+                && (d.LastSeen is not { } touched || kept.LastSeen is { } sentAt && touched - sentAt < step))
+            {
+                sent[d.Id] = kept;
                 continue;
             }
 

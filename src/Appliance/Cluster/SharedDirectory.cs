@@ -255,6 +255,15 @@ public sealed partial class SharedDirectory : IDisposable
                         or DirectoryEventKind.DeviceDisposed or DirectoryEventKind.DeviceMoved or DirectoryEventKind.ConflictResolved:
                         _linesDirty = true;
                         _devicesDirty = true;
+                        if (e.Kind == DirectoryEventKind.ConflictResolved)
+                        {
+                            _compareAllDevices = true; // the holder's lines change too, and the event names the claimant
+                        }
+                        else
+                        {
+                            _changedDevices.Enqueue(e.Device);
+                        }
+
                         break;
                 }
 
