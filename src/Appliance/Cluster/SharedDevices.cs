@@ -94,7 +94,6 @@ public sealed partial class SharedDirectory
             named.Add(id);
         }
 
-        TimeSpan step = LastSeenStep;
         Dictionary<string, SentDevice> sent = new(StringComparer.Ordinal);
         List<HashEntry> write = [];
         foreach (DeviceBinding d in _directory.Devices())
@@ -104,8 +103,7 @@ public sealed partial class SharedDirectory
                 continue;
             }
 
-            if (!compareAll && !named.Contains(d.Id) && _sentDevices.TryGetValue(d.Id, out SentDevice kept)
-                && (d.LastSeen is not { } touched || kept.LastSeen is { } sentAt && touched - sentAt < step))
+            if (!compareAll && !named.Contains(d.Id) && _sentDevices.TryGetValue(d.Id, out SentDevice kept) && LastSeenSent(kept, d))
             {
                 sent[d.Id] = kept;
                 continue;
@@ -113,8 +111,7 @@ public sealed partial class SharedDirectory
 
             SharedDevice shared = SharedDevice.Of(d, _name, _settings.Site);
             string content = JsonSerializer.Serialize(shared with { LastSeen = null }, ClusterJsonContext.Default.SharedDevice);
-            if (!full && _sentDevices.TryGetValue(d.Id, out SentDevice before) && before.Content == content
-                && (d.LastSeen is not { } seen || before.LastSeen is { } was && seen - was < step))
+            if (!full && _sentDevices.TryGetValue(d.Id, out SentDevice before) && before.Content == content && LastSeenSent(before, d))
             {
                 sent[d.Id] = before;
                 continue;
@@ -180,6 +177,10 @@ public sealed partial class SharedDirectory
     }
 
     private TimeSpan LastSeenStep => TimeSpan.FromSeconds(Math.Max(1, _settings.ReconcileSeconds));
+
+    /// <summary>The device's last-seen time is within <see cref="LastSeenStep"/> of the one sent (or it has none).</summary>
+    private bool LastSeenSent(SentDevice sent, DeviceBinding d) =>
+        d.LastSeen is not { } seen || sent.LastSeen is { } was && seen - was < LastSeenStep;
 
     /// <summary>"epoch.serial": the epoch is new at every whole write, the serial counts the changes made over it.</summary>
     private static string VersionAfter(string version)
