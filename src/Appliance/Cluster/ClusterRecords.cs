@@ -93,6 +93,17 @@ internal sealed record ClusterMessage(string Type, string Appliance)
     /// <summary>The appliance whose line-1 claim was taken over.</summary>
     public string? Loser { get; init; }
 
+    /// <summary>Devices changed: the version of the appliance's devices hash this change made.</summary>
+    public string? Version { get; init; }
+
+    /// <summary>Devices changed: the version it was made over; null when the whole hash was written again.</summary>
+    public string? Previous { get; init; }
+
+    /// <summary>Devices changed: the ids written (read them with HMGET) and the ids removed.</summary>
+    public IReadOnlyList<string>? Devices { get; init; }
+
+    public IReadOnlyList<string>? Removed { get; init; }
+
     public long At { get; init; }
 }
 

@@ -255,6 +255,15 @@ public sealed partial class SharedDirectory : IDisposable
                         or DirectoryEventKind.DeviceDisposed or DirectoryEventKind.DeviceMoved or DirectoryEventKind.ConflictResolved:
                         _linesDirty = true;
                         _devicesDirty = true;
+                        if (e.Kind == DirectoryEventKind.ConflictResolved)
+                        {
+                            _compareAllDevices = true; // the holder's lines change too, and the event names the claimant
+                        }
+                        else
+                        {
+                            _changedDevices.Enqueue(e.Device);
+                        }
+
                         break;
                 }
 
@@ -301,12 +310,12 @@ public sealed partial class SharedDirectory : IDisposable
                 if (_devicesDirty)
                 {
                     _devicesDirty = false;
-                    await WriteDevicesAsync(force: false).ConfigureAwait(false);
+                    await WriteDevicesAsync(full: false, reconcile: false).ConfigureAwait(false);
                 }
 
                 if (!_devicePulls.IsEmpty)
                 {
-                    await ReadDevicesAsync(all: false).ConfigureAwait(false);
+                    await ReadDeviceChangesAsync().ConfigureAwait(false);
                 }
 
                 if (Stopwatch.GetElapsedTime(_lastPingTicks) > TimeSpan.FromSeconds(1))
@@ -512,7 +521,7 @@ public sealed partial class SharedDirectory : IDisposable
 
                     break;
                 case ClusterMessage.DevicesChanged:
-                    _devicePulls.Enqueue(m.Appliance);
+                    _devicePulls.Enqueue(m);
                     break;
                 case ClusterMessage.LineTaken when m.Extension is not null && m.Loser == _name && m.Holder is not null:
                     LoseLine(m.Extension, m.Holder);
@@ -599,8 +608,8 @@ public sealed partial class SharedDirectory : IDisposable
         }
 
         await ClaimLinesAsync(all: true).ConfigureAwait(false);
-        await WriteDevicesAsync(force: true).ConfigureAwait(false); // renews its lease too
-        await ReadDevicesAsync(all: true).ConfigureAwait(false);
+        await WriteDevicesAsync(full: _pushAll, reconcile: true).ConfigureAwait(false); // renews its lease too
+        await ReadAllDevicesAsync().ConfigureAwait(false);
         _pushAll = false;
         Interlocked.Exchange(ref _lastSyncTicks, Stopwatch.GetTimestamp());
         Interlocked.Increment(ref _reconciles);
