@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using Appliance.Cluster;
+using Appliance.Tests.Cluster;
 using BenchmarkDotNet.Attributes;
 using Capture.Bindings;
 using Capture.Bindings.Config;
@@ -24,7 +25,7 @@ public class SharedDevicesBenchmarks
     private const int Phones = 3000;
     private static readonly DateTimeOffset s_t0 = new(2026, 12, 5, 8, 0, 0, TimeSpan.Zero);
 
-    private Process? _garnet;
+    private GarnetServer? _garnet;
     private BindingDirectory _a = null!;
     private BindingDirectory _b = null!;
     private SharedDirectory _sharedA = null!;
@@ -45,44 +46,20 @@ public class SharedDevicesBenchmarks
         }
         catch
         {
-            _garnet?.Kill(entireProcessTree: true); // never leave the server running after a failed setup
+            _garnet?.Dispose(); // never leave the server running after a failed setup
             throw;
         }
     }
 
     private void Start()
     {
-        string root = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(root, "Appliance.sln")))
+        if (GarnetServer.SkipReason() is { } missing)
         {
-            root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("Appliance.sln not found above " + AppContext.BaseDirectory);
+            throw new InvalidOperationException(missing);
         }
 
-        string program = Path.Combine(root, "out", "garnet", "garnet-server");
-        if (!File.Exists(program))
-        {
-            throw new InvalidOperationException($"{program} is missing: make garnet");
-        }
-
-        int port = FreePort();
-        _garnet = Process.Start(new ProcessStartInfo(program, ["--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--memory", "256m", "--index", "1m"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
-        _garnet.OutputDataReceived += (_, _) => { };
-        _garnet.BeginOutputReadLine();
-        _garnet.BeginErrorReadLine();
-        var started = Stopwatch.StartNew();
-        while (!Answers(port))
-        {
-            if (started.Elapsed > TimeSpan.FromSeconds(60) || _garnet.HasExited)
-            {
-                throw new InvalidOperationException("garnet-server did not answer on port " + port);
-            }
-
-            Thread.Sleep(100);
-        }
+        _garnet = GarnetServer.Start("256m");
+        int port = _garnet.Port;
 
         _relayA = new CountingRelay(port);
         _relayB = new CountingRelay(port);
@@ -107,7 +84,7 @@ public class SharedDevicesBenchmarks
         };
         _sharedA.Start(TimeSpan.FromSeconds(60));
         _sharedB.Start(TimeSpan.FromSeconds(60));
-        started.Restart();
+        var started = Stopwatch.StartNew();
         while (_sharedB.RemoteDevices().Count < Phones)
         {
             if (started.Elapsed > TimeSpan.FromSeconds(60) || _sharedA.Degraded || _sharedB.Degraded)
@@ -122,27 +99,6 @@ public class SharedDevicesBenchmarks
         _readBefore = _relayB.Down;
     }
 
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
-
-    private static bool Answers(int port)
-    {
-        try
-        {
-            using var client = new TcpClient();
-            client.Connect(IPAddress.Loopback, port);
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
-    }
-
     [GlobalCleanup]
     public void Cleanup()
     {
@@ -155,8 +111,7 @@ public class SharedDevicesBenchmarks
         _b.Dispose();
         _relayA.Dispose();
         _relayB.Dispose();
-        _garnet?.Kill(entireProcessTree: true);
-        _garnet?.WaitForExit();
+        _garnet?.Dispose();
     }
 
     /// <summary>One of a's phones gets a new line 2; returns when b lists it.</summary>

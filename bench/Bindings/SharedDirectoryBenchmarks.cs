@@ -1,7 +1,5 @@
-using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Appliance.Cluster;
+using Appliance.Tests.Cluster;
 using BenchmarkDotNet.Attributes;
 using Capture.Bindings;
 using Capture.Bindings.Config;
@@ -24,7 +22,7 @@ public class SharedDirectoryBenchmarks
     private static readonly DateTimeOffset s_t0 = new(2026, 11, 20, 8, 0, 0, TimeSpan.Zero);
     private static readonly IpAddress16 s_ip = IpAddress16.FromIPv4(0x0A00_010Bu);
 
-    private Process? _garnet;
+    private GarnetServer? _garnet;
     private string _folder = "";
     private BindingDirectory _local = null!;
     private BindingDirectory _a = null!;
@@ -48,50 +46,20 @@ public class SharedDirectoryBenchmarks
         }
         catch
         {
-            _garnet?.Kill(entireProcessTree: true); // never leave the server running after a failed setup
+            _garnet?.Dispose(); // never leave the server running after a failed setup
             throw;
         }
     }
 
     private void Start()
     {
-        string root = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(root, "Appliance.sln")))
+        if (GarnetServer.SkipReason() is { } missing)
         {
-            root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("Appliance.sln not found above " + AppContext.BaseDirectory);
+            throw new InvalidOperationException(missing);
         }
 
-        string program = Path.Combine(root, "out", "garnet", "garnet-server");
-        if (!File.Exists(program))
-        {
-            throw new InvalidOperationException($"{program} is missing: make garnet");
-        }
-
-        int port;
-        using (var l = new TcpListener(IPAddress.Loopback, 0))
-        {
-            l.Start();
-            port = ((IPEndPoint)l.LocalEndpoint).Port;
-        }
-
-        _garnet = Process.Start(new ProcessStartInfo(program, ["--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--memory", "64m", "--index", "1m"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
-        _garnet.OutputDataReceived += (_, _) => { };
-        _garnet.BeginOutputReadLine();
-        _garnet.BeginErrorReadLine();
-        var started = Stopwatch.StartNew();
-        while (!Answers(port))
-        {
-            if (started.Elapsed > TimeSpan.FromSeconds(60) || _garnet.HasExited)
-            {
-                throw new InvalidOperationException("garnet-server did not answer on port " + port);
-            }
-
-            Thread.Sleep(100);
-        }
+        _garnet = GarnetServer.Start();
+        int port = _garnet.Port;
 
         _folder = Path.Combine(Path.GetTempPath(), "bench-cluster-" + Guid.NewGuid().ToString("N")[..8]);
         _local = BindingDirectory.Open(DirectoryStore.Open(new DirectoryStoreOptions { Path = Path.Combine(_folder, "local") }), Config(), s_t0);
@@ -108,20 +76,6 @@ public class SharedDirectoryBenchmarks
         }
     }
 
-    private static bool Answers(int port)
-    {
-        try
-        {
-            using var client = new TcpClient();
-            client.Connect(IPAddress.Loopback, port);
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
-    }
-
     [GlobalCleanup]
     public void Cleanup()
     {
@@ -130,8 +84,7 @@ public class SharedDirectoryBenchmarks
         _local.Dispose();
         _a.Dispose();
         _b.Dispose();
-        _garnet?.Kill(entireProcessTree: true);
-        _garnet?.WaitForExit();
+        _garnet?.Dispose();
         Directory.Delete(_folder, recursive: true);
     }
 

@@ -2,39 +2,61 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using Appliance.Tests.Support;
 
 namespace Appliance.Tests.Cluster;
 
 /// <summary>
 /// A real Garnet (the dotnet tool `garnet-server`, installed by `make garnet` into out/garnet) on a free loopback port,
 /// in memory only: killed, it loses everything, as a server without persistence does. Restartable on the same port.
+/// The cluster benchmarks (bench/Bindings) start theirs with it too.
 /// </summary>
 public sealed class GarnetServer : IDisposable
 {
     private readonly StringBuilder _log = new();
     private Process? _process;
 
-    private GarnetServer(int port) => Port = port;
+    private readonly string _memory;
+
+    private GarnetServer(int port, string memory)
+    {
+        Port = port;
+        _memory = memory;
+    }
 
     public int Port { get; }
 
     /// <summary>The StackExchange.Redis configuration string the appliances are given.</summary>
     public string Configuration => $"127.0.0.1:{Port}";
 
-    public static string Program => Path.Combine(Repo.Root, "out", "garnet", "garnet-server");
+    /// <summary>out/garnet/garnet-server of the checkout these binaries were built in (the folder holding Appliance.sln).</summary>
+    public static string Program
+    {
+        get
+        {
+            for (DirectoryInfo? d = new(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            {
+                if (File.Exists(Path.Combine(d.FullName, "Appliance.sln")))
+                {
+                    return Path.Combine(d.FullName, "out", "garnet", "garnet-server");
+                }
+            }
+
+            throw new DirectoryNotFoundException("Appliance.sln not found above " + AppContext.BaseDirectory);
+        }
+    }
 
     /// <summary>Why the cluster tests cannot run here (null: they can).</summary>
     public static string? SkipReason() =>
         File.Exists(Program) ? null : $"{Program} is missing: `make garnet` installs it (the dotnet tool garnet-server from NuGet)";
 
-    public static GarnetServer Start()
+    /// <param name="memory">Garnet's --memory (its log size), e.g. 64m.</param>
+    public static GarnetServer Start(string memory = "64m")
     {
         using var l = new TcpListener(IPAddress.Loopback, 0);
         l.Start();
         int port = ((IPEndPoint)l.LocalEndpoint).Port;
         l.Stop();
-        var server = new GarnetServer(port);
+        var server = new GarnetServer(port, memory);
         server.Restart();
         return server;
     }
@@ -53,7 +75,7 @@ public sealed class GarnetServer : IDisposable
     /// <summary>Starts it (again) on the same port, empty, and waits until it answers PING.</summary>
     public void Restart()
     {
-        var psi = new ProcessStartInfo(Program, ["--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--memory", "64m", "--index", "1m"])
+        var psi = new ProcessStartInfo(Program, ["--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--memory", _memory, "--index", "1m"])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
