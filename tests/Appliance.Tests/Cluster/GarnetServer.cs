@@ -28,8 +28,11 @@ public sealed class GarnetServer : IDisposable
     /// <summary>The StackExchange.Redis configuration string the appliances are given.</summary>
     public string Configuration => $"127.0.0.1:{Port}";
 
-    /// <summary>out/garnet/garnet-server of the checkout these binaries were built in (the folder holding Appliance.sln).</summary>
-    public static string Program
+    /// <summary>out/garnet/garnet-server of the checkout these binaries were built in.</summary>
+    public static string Program => Path.Combine(Checkout, "out", "garnet", "garnet-server");
+
+    // The folder holding Appliance.sln above the binaries (the tests' Repo.Root; the benchmarks link this file without it).
+    private static string Checkout
     {
         get
         {
@@ -37,7 +40,7 @@ public sealed class GarnetServer : IDisposable
             {
                 if (File.Exists(Path.Combine(d.FullName, "Appliance.sln")))
                 {
-                    return Path.Combine(d.FullName, "out", "garnet", "garnet-server");
+                    return d.FullName;
                 }
             }
 
