@@ -53,11 +53,6 @@ public class SharedDevicesBenchmarks
 
     private void Start()
     {
-        if (GarnetServer.SkipReason() is { } missing)
-        {
-            throw new InvalidOperationException(missing);
-        }
-
         _garnet = GarnetServer.Start("256m");
         int port = _garnet.Port;
 

@@ -53,11 +53,6 @@ public class SharedDirectoryBenchmarks
 
     private void Start()
     {
-        if (GarnetServer.SkipReason() is { } missing)
-        {
-            throw new InvalidOperationException(missing);
-        }
-
         _garnet = GarnetServer.Start();
         int port = _garnet.Port;
 
